@@ -1,0 +1,101 @@
+package pod
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/batchd/batchd/internal/apiserver/registry"
+	"github.com/batchd/batchd/internal/apiserver/validation"
+)
+
+// Resource describes core/v1 pods.
+func Resource() registry.Resource {
+	return registry.Resource{
+		Resource:   corev1.Resource("pods"),
+		Singular:   "pod",
+		Namespaced: true,
+		New:        func() runtime.Object { return &corev1.Pod{} },
+		NewList:    func() runtime.Object { return &corev1.PodList{} },
+		Default:    func(obj runtime.Object) { SetDefaults(obj.(*corev1.Pod)) },
+		ShortNames: []string{"po"},
+		Categories: []string{"all"},
+		Table:      Table(),
+		Fields:     func(obj runtime.Object) fields.Set { return Fields(obj.(*corev1.Pod)) },
+		Funcs: registry.Funcs{
+			Spec:   func(obj runtime.Object) any { return &obj.(*corev1.Pod).Spec },
+			Status: func(obj runtime.Object) any { return &obj.(*corev1.Pod).Status },
+			PrepareForCreate: func(obj runtime.Object) {
+				p := obj.(*corev1.Pod)
+				p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(&p.Spec)}
+			},
+			Validate: func(obj runtime.Object) field.ErrorList {
+				p := obj.(*corev1.Pod)
+				errs := validation.PodMetaName(&p.ObjectMeta)
+				return append(errs, validation.PodSpec(&p.Spec, validation.PodOptions{}, field.NewPath("spec"))...)
+			},
+			ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
+				p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
+				errs := validation.ObjectMetaUpdate(&p.ObjectMeta, &o.ObjectMeta)
+				return append(errs, validateSpecUpdate(&p.Spec, &o.Spec)...)
+			},
+			ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
+				p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
+				errs := validation.ObjectMetaUpdate(&p.ObjectMeta, &o.ObjectMeta)
+				if p.Spec.NodeName == "" && len(p.Status.ContainerStatuses) > 0 {
+					errs = append(errs, field.Forbidden(field.NewPath("status", "containerStatuses"), "may not be set when the pod is not bound to a node"))
+				}
+				return errs
+			},
+		},
+	}
+}
+
+// Fields are the pod fields selectable with --field-selector.
+func Fields(p *corev1.Pod) fields.Set {
+	return fields.Set{
+		"spec.nodeName":            p.Spec.NodeName,
+		"spec.restartPolicy":       string(p.Spec.RestartPolicy),
+		"spec.schedulerName":       p.Spec.SchedulerName,
+		"spec.serviceAccountName":  p.Spec.ServiceAccountName,
+		"spec.hostNetwork":         fmt.Sprint(p.Spec.HostNetwork),
+		"status.phase":             string(p.Status.Phase),
+		"status.podIP":             p.Status.PodIP,
+		"status.nominatedNodeName": p.Status.NominatedNodeName,
+	}
+}
+
+const specUpdateForbidden = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+
+// validateSpecUpdate allows only the changes upstream allows on a running pod.
+func validateSpecUpdate(spec, old *corev1.PodSpec) field.ErrorList {
+	mutable := spec.DeepCopy()
+	for i := range mutable.Containers {
+		if i < len(old.Containers) {
+			mutable.Containers[i].Image = old.Containers[i].Image
+		}
+	}
+	for i := range mutable.InitContainers {
+		if i < len(old.InitContainers) {
+			mutable.InitContainers[i].Image = old.InitContainers[i].Image
+		}
+	}
+	var errs field.ErrorList
+	if old.ActiveDeadlineSeconds != nil && (spec.ActiveDeadlineSeconds == nil || *spec.ActiveDeadlineSeconds > *old.ActiveDeadlineSeconds) {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "activeDeadlineSeconds"), spec.ActiveDeadlineSeconds, "must be less than or equal to previous value"))
+	}
+	mutable.ActiveDeadlineSeconds = old.ActiveDeadlineSeconds
+	if len(spec.Tolerations) >= len(old.Tolerations) && apiequality.Semantic.DeepEqual(spec.Tolerations[:len(old.Tolerations)], old.Tolerations) {
+		mutable.Tolerations = old.Tolerations
+	}
+	mutable.TerminationGracePeriodSeconds = old.TerminationGracePeriodSeconds
+	if !apiequality.Semantic.DeepEqual(mutable, old) {
+		errs = append(errs, field.Forbidden(field.NewPath("spec"), specUpdateForbidden))
+	}
+	return errs
+}
+

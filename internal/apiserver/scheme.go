@@ -1,0 +1,67 @@
+package apiserver
+
+import (
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// servedGroupVersions are the external versions batchd serves, in priority order.
+var servedGroupVersions = []schema.GroupVersion{
+	corev1.SchemeGroupVersion,
+	batchv1.SchemeGroupVersion,
+	coordinationv1.SchemeGroupVersion,
+}
+
+// NewScheme builds the scheme the server encodes and decodes with.
+//
+// batchd has no internal API types of its own: every upstream k8s.io/api type is
+// registered under both its external version and the group's __internal
+// version. The scheme then never converts; it only sets the kind. Defaulting
+// functions are registered by the caller (see registerDefaults), because they
+// belong to the resources, not to the scheme.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	adders := []func(*runtime.Scheme) error{
+		corev1.AddToScheme,
+		batchv1.AddToScheme,
+		coordinationv1.AddToScheme,
+	}
+	for _, add := range adders {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	for _, gv := range servedGroupVersions {
+		internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
+		known := s.KnownTypes(internal)
+		for kind, typ := range s.KnownTypes(gv) {
+			if _, ok := known[kind]; ok {
+				continue
+			}
+			obj, ok := reflectNew(typ)
+			if !ok {
+				return nil, fmt.Errorf("register %s %s: not a runtime.Object", internal, kind)
+			}
+			s.AddKnownTypeWithName(internal.WithKind(kind), obj)
+		}
+		if err := s.SetVersionPriority(gv); err != nil {
+			return nil, err
+		}
+	}
+	// The unversioned meta types kubectl asks for by name.
+	unversioned := schema.GroupVersion{Group: "", Version: "v1"}
+	s.AddUnversionedTypes(unversioned,
+		&metav1.Status{},
+		&metav1.APIVersions{},
+		&metav1.APIGroupList{},
+		&metav1.APIGroup{},
+		&metav1.APIResourceList{},
+	)
+	return s, nil
+}

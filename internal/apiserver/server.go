@@ -1,0 +1,344 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/sets"
+	apimachineryversion "k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
+	authx509 "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/component-base/compatibility"
+
+	"github.com/batchd/batchd/internal/apiserver/openapi"
+	"github.com/batchd/batchd/internal/apiserver/registry"
+	"github.com/batchd/batchd/internal/apiserver/registry/job"
+	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/pki"
+)
+
+// KubernetesVersion is the API version batchd serves, as /version reports it.
+const KubernetesVersion = "v1.37.2+batchd"
+
+// Config is what the API server needs from the composition root.
+type Config struct {
+	// Listener is the bound secure port (127.0.0.1 unless asked otherwise).
+	Listener net.Listener
+	// PKI holds the CA, serving certificate and admin credentials.
+	PKI *pki.Bundle
+	// EtcdServers are etcd client URLs (a unix socket for the embedded one).
+	EtcdServers []string
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure an external etcd.
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// LoopbackToken authenticates the server's own clients (controllers).
+	LoopbackToken string
+	// DisableWatchCache trades some write throughput for memory.
+	DisableWatchCache bool
+	// Controllers start once the server serves; they stop when ctx ends.
+	Controllers func(ctx context.Context, loopback *restclient.Config) error
+}
+
+// Server is a configured, not yet running API server.
+type Server struct {
+	generic  *genericapiserver.GenericAPIServer
+	loopback *restclient.Config
+}
+
+// Loopback returns the privileged client config the server's controllers use.
+func (s *Server) Loopback() *restclient.Config { return restclient.CopyConfig(s.loopback) }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	return s.generic.PrepareRun().RunWithContext(ctx)
+}
+
+// New builds the API server.
+func New(c Config) (*Server, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	resources := servedResources()
+	if err := registerResourceFuncs(scheme, resources); err != nil {
+		return nil, err
+	}
+	codecs := serializer.NewCodecFactory(scheme)
+
+	gcfg := genericapiserver.NewConfig(codecs)
+	gcfg.EffectiveVersion = effectiveVersion{compatibility.NewEffectiveVersionFromString("1.37.2", "", "")}
+	gcfg.EnableProfiling = false
+	gcfg.EnableMetrics = true
+	gcfg.ShutdownWatchTerminationGracePeriod = 0
+
+	if err := secureServing(gcfg, c); err != nil {
+		return nil, err
+	}
+	if err := authentication(gcfg, c); err != nil {
+		return nil, err
+	}
+	gcfg.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	gcfg.RuleResolver = authorizerfactory.NewAlwaysAllowAuthorizer()
+
+	external, err := externalScheme()
+	if err != nil {
+		return nil, err
+	}
+	namer := openapinamer.NewDefinitionNamer(external)
+	gcfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	gcfg.OpenAPIConfig.Info.Title = "Kubernetes"
+	gcfg.OpenAPIConfig.Info.Version = KubernetesVersion
+	gcfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	gcfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+	gcfg.OpenAPIV3Config.Info.Version = KubernetesVersion
+
+	if err := etcdStorage(gcfg, c, codecs); err != nil {
+		return nil, err
+	}
+
+	loopbackClient, err := kubernetes.NewForConfig(gcfg.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	informerFactory := informers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
+	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
+	if err != nil {
+		return nil, err
+	}
+	nsLifecycle.SetExternalKubeClientSet(loopbackClient)
+	nsLifecycle.SetExternalKubeInformerFactory(informerFactory)
+	if err := nsLifecycle.ValidateInitialization(); err != nil {
+		return nil, err
+	}
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle)
+
+	completed := gcfg.Complete(nil)
+	generic, err := completed.New("batchd", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	if err := install(generic, scheme, codecs, resources, gcfg); err != nil {
+		return nil, err
+	}
+	generic.AddPostStartHookOrDie("start-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
+		informerFactory.Start(ctx.Done())
+		return nil
+	})
+	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
+		return bootstrap(ctx, ctx.LoopbackClientConfig)
+	})
+	if c.Controllers != nil {
+		generic.AddPostStartHookOrDie("start-controllers", func(ctx genericapiserver.PostStartHookContext) error {
+			return c.Controllers(ctx, ctx.LoopbackClientConfig)
+		})
+	}
+	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
+}
+
+// effectiveVersion reports batchd's Kubernetes version on /version whether or
+// not the binary was built with version ldflags.
+type effectiveVersion struct{ compatibility.MutableEffectiveVersion }
+
+func (v effectiveVersion) Info() *apimachineryversion.Info {
+	info := v.MutableEffectiveVersion.Info()
+	info.GitVersion = KubernetesVersion
+	if info.GitCommit == "" || info.GitCommit == "$Format:%H$" {
+		info.GitCommit = "batchd"
+	}
+	info.GitTreeState = "clean"
+	return info
+}
+
+func externalScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func secureServing(gcfg *genericapiserver.Config, c Config) error {
+	cert, err := dynamiccertificates.NewStaticCertKeyContent("serving-cert", c.PKI.ServingCert, c.PKI.ServingKey)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	ca, err := dynamiccertificates.NewStaticCAContent("client-ca", c.PKI.CACert)
+	if err != nil {
+		return fmt.Errorf("client CA: %w", err)
+	}
+	gcfg.SecureServing = &genericapiserver.SecureServingInfo{
+		Listener:                     c.Listener,
+		Cert:                         cert,
+		ClientCA:                     ca,
+		HTTP2MaxStreamsPerConnection: 1000,
+	}
+	_, port, err := net.SplitHostPort(c.Listener.Addr().String())
+	if err != nil {
+		return err
+	}
+	host := "127.0.0.1"
+	if tcp, ok := c.Listener.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+	}
+	gcfg.ExternalAddress = net.JoinHostPort(host, port)
+	gcfg.LoopbackClientConfig = &restclient.Config{
+		Host:        "https://" + net.JoinHostPort(host, port),
+		BearerToken: c.LoopbackToken,
+		TLSClientConfig: restclient.TLSClientConfig{
+			CAData:     c.PKI.CACert,
+			ServerName: "localhost",
+		},
+		QPS:   -1, // the server's own clients are not rate limited
+		Burst: -1,
+	}
+	if tcp, ok := c.Listener.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		gcfg.LoopbackClientConfig.TLSClientConfig.ServerName = tcp.IP.String()
+	}
+	return nil
+}
+
+// authentication accepts the admin's client certificate or bearer token.
+// There is no anonymous authenticator, so everything else gets 401.
+func authentication(gcfg *genericapiserver.Config, c Config) error {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.PKI.CACert) {
+		return fmt.Errorf("parse CA certificate")
+	}
+	certs := authx509.New(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, authx509.CommonNameUserConversion)
+	tokens := bearertoken.New(staticToken(c.PKI.AdminToken, &user.DefaultInfo{
+		Name:   pki.AdminUser,
+		Groups: []string{pki.AdminGroup, user.AllAuthenticated},
+	}))
+	gcfg.Authentication.Authenticator = union.New(certs, tokens)
+	return nil
+}
+
+// staticToken authenticates exactly one token, compared in constant time.
+func staticToken(token string, u user.Info) authenticator.TokenFunc {
+	return func(_ context.Context, got string) (*authenticator.Response, bool, error) {
+		if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			return nil, false, nil
+		}
+		return &authenticator.Response{User: u}, true, nil
+	}
+}
+
+func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.CodecFactory) error {
+	info, ok := runtime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), runtime.ContentTypeProtobuf)
+	if !ok {
+		return fmt.Errorf("no protobuf serializer")
+	}
+	encodeVersions := schema.GroupVersions(servedGroupVersions)
+	codec := codecs.CodecForVersions(info.Serializer, codecs.UniversalDeserializer(), encodeVersions, runtime.InternalGroupVersioner)
+	opts := genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", codec))
+	opts.StorageConfig.Transport.ServerList = c.EtcdServers
+	opts.StorageConfig.Transport.TrustedCAFile = c.EtcdCAFile
+	opts.StorageConfig.Transport.CertFile = c.EtcdCertFile
+	opts.StorageConfig.Transport.KeyFile = c.EtcdKeyFile
+	opts.StorageConfig.EncodeVersioner = encodeVersions
+	opts.EnableWatchCache = !c.DisableWatchCache
+	if errs := opts.Validate(); len(errs) > 0 {
+		return errs[0]
+	}
+	return opts.ApplyTo(gcfg)
+}
+
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config) error {
+	paramCodec := runtime.NewParameterCodec(scheme)
+	groups := map[string]*genericapiserver.APIGroupInfo{}
+	groupOrder := []string{}
+	for _, r := range resources {
+		g := r.Resource.Group
+		if groups[g] == nil {
+			info := genericapiserver.NewDefaultAPIGroupInfo(g, scheme, paramCodec, codecs)
+			groups[g] = &info
+			groupOrder = append(groupOrder, g)
+		}
+		storage, err := newStorage(r, scheme, gcfg)
+		if err != nil {
+			return err
+		}
+		version := versionOf(g)
+		m := groups[g].VersionedResourcesStorageMap[version]
+		if m == nil {
+			m = map[string]rest.Storage{}
+			groups[g].VersionedResourcesStorageMap[version] = m
+		}
+		for name, st := range storage {
+			m[name] = st
+		}
+	}
+	for _, g := range groupOrder {
+		var err error
+		if g == "" {
+			err = s.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, groups[g])
+		} else {
+			err = s.InstallAPIGroup(groups[g])
+		}
+		if err != nil {
+			return fmt.Errorf("install group %q: %w", g, err)
+		}
+	}
+	return nil
+}
+
+func versionOf(group string) string {
+	for _, gv := range servedGroupVersions {
+		if gv.Group == group {
+			return gv.Version
+		}
+	}
+	return "v1"
+}
+
+// newStorage returns the REST storage of r keyed by resource and subresource path.
+func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config) (map[string]rest.Storage, error) {
+	out := map[string]rest.Storage{}
+	base, err := registry.NewStorage(r, scheme, gcfg.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	var main rest.Storage = base
+	switch r.Resource {
+	case batchv1.Resource("jobs"):
+		main = &job.Storage{Storage: base}
+	case corev1.Resource("pods"):
+		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
+	case corev1.Resource("namespaces"):
+		ns := &namespaceStorage{Storage: base}
+		main = ns
+		out["namespaces/finalize"] = &namespaceFinalizeREST{store: base.Store}
+	}
+	out[r.Resource.Resource] = main
+	if base.Status != nil {
+		out[r.Resource.Resource+"/status"] = base.Status
+	}
+	return out, nil
+}
+

@@ -1,0 +1,298 @@
+// Package pki creates and loads the credentials a batchd server owns: a CA, a
+// serving certificate signed by it, and the admin's client certificate and
+// bearer token. They live in <data-dir>/pki with keys readable by the owner only,
+// are made on the first start and reused on later ones.
+package pki
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AdminUser and AdminGroup are the identity the admin credentials carry.
+const (
+	AdminUser  = "batchd-admin"
+	AdminGroup = "system:masters"
+)
+
+// Bundle holds the PEM material of one server.
+type Bundle struct {
+	CACert, CAKey           []byte
+	ServingCert, ServingKey []byte
+	AdminCert, AdminKey     []byte
+	AdminToken              string
+}
+
+// Options say which names the serving certificate must cover.
+type Options struct {
+	Dir   string   // <data-dir>/pki
+	Hosts []string // DNS names and IPs beyond the defaults
+	Now   time.Time
+}
+
+const (
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafValidity = 2 * 365 * 24 * time.Hour
+	renewBefore  = 30 * 24 * time.Hour
+)
+
+// DefaultHosts are always in the serving certificate.
+func DefaultHosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// Ensure loads the bundle from o.Dir, creating whatever is missing, and renews
+// the serving certificate when it expires soon or does not cover o.Hosts.
+func Ensure(o Options) (*Bundle, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create pki directory: %w", err)
+	}
+	hosts := uniq(append(DefaultHosts(), o.Hosts...))
+
+	caCert, caKey, err := loadPair(o.Dir, "ca")
+	if err != nil {
+		if caCert, caKey, err = newCA(o.Now); err != nil {
+			return nil, err
+		}
+		if err := writePair(o.Dir, "ca", caCert, caKey); err != nil {
+			return nil, err
+		}
+	}
+	ca, signer, err := parsePair(caCert, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("parse CA: %w", err)
+	}
+
+	b := &Bundle{CACert: caCert, CAKey: caKey}
+	b.ServingCert, b.ServingKey, err = loadPair(o.Dir, "serving")
+	if err != nil || !servingCovers(b.ServingCert, hosts, o.Now) {
+		b.ServingCert, b.ServingKey, err = newLeaf(ca, signer, o.Now, pkix.Name{CommonName: "batchd"}, hosts, x509.ExtKeyUsageServerAuth)
+		if err != nil {
+			return nil, err
+		}
+		if err := writePair(o.Dir, "serving", b.ServingCert, b.ServingKey); err != nil {
+			return nil, err
+		}
+	}
+	b.AdminCert, b.AdminKey, err = loadPair(o.Dir, "admin")
+	if err != nil || !valid(b.AdminCert, o.Now) {
+		b.AdminCert, b.AdminKey, err = newLeaf(ca, signer, o.Now,
+			pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}}, nil, x509.ExtKeyUsageClientAuth)
+		if err != nil {
+			return nil, err
+		}
+		if err := writePair(o.Dir, "admin", b.AdminCert, b.AdminKey); err != nil {
+			return nil, err
+		}
+	}
+	tokenPath := filepath.Join(o.Dir, "admin.token")
+	tok, err := os.ReadFile(tokenPath)
+	if err != nil || len(bytes.TrimSpace(tok)) == 0 {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, fmt.Errorf("generate token: %w", err)
+		}
+		tok = []byte(hex.EncodeToString(raw))
+		if err := writeFile(tokenPath, append(tok, '\n'), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	b.AdminToken = strings.TrimSpace(string(tok))
+	return b, nil
+}
+
+func uniq(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func newKey() (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("marshal key: %w", err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+}
+
+func serial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
+	key, keyPEM, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          sn,
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("batchd-ca@%d", now.Unix())},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(caValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create CA: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+}
+
+func newLeaf(ca *x509.Certificate, signer *ecdsa.PrivateKey, now time.Time, subject pkix.Name, hosts []string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
+	key, keyPEM, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(leafValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, signer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create certificate %s: %w", subject.CommonName, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+}
+
+func parseCert(certPEM []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no certificate PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func parsePair(certPEM, keyPEM []byte) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return nil, nil, errors.New("no key PEM block")
+	}
+	key, err := x509.ParseECPrivateKey(block.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+func valid(certPEM []byte, now time.Time) bool {
+	c, err := parseCert(certPEM)
+	return err == nil && now.Add(renewBefore).Before(c.NotAfter)
+}
+
+func servingCovers(certPEM []byte, hosts []string, now time.Time) bool {
+	c, err := parseCert(certPEM)
+	if err != nil || !now.Add(renewBefore).Before(c.NotAfter) {
+		return false
+	}
+	for _, h := range hosts {
+		if c.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func loadPair(dir, name string) (certPEM, keyPEM []byte, err error) {
+	certPEM, err = os.ReadFile(filepath.Join(dir, name+".crt"))
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err = os.ReadFile(filepath.Join(dir, name+".key"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, _, err := parsePair(certPEM, keyPEM); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+func writePair(dir, name string, certPEM, keyPEM []byte) error {
+	if err := writeFile(filepath.Join(dir, name+".key"), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, name+".crt"), certPEM, 0o644)
+}
+
+// writeFile replaces path atomically so a crash never leaves half a key behind.
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// WriteFile is writeFile for the kubeconfig and other owner-only files.
+func WriteFile(path string, data []byte, mode os.FileMode) error { return writeFile(path, data, mode) }

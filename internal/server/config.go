@@ -1,0 +1,114 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are the `batchd server` flags.
+type Options struct {
+	DataDir           string
+	BindAddress       string
+	SecurePort        int
+	EtcdServers       []string
+	EtcdCAFile        string
+	EtcdCertFile      string
+	EtcdKeyFile       string
+	DisableWatchCache bool
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "batchd")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "batchd")
+	}
+	return filepath.Join(home, ".local", "share", "batchd")
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443}
+}
+
+// AddFlags registers the options on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for etcd data, credentials and the kubeconfig.")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address the API server listens on.")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port of the API server (0 picks a free port).")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Use this external etcd cluster (comma-separated client URLs) instead of the embedded etcd.")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", o.EtcdCAFile, "CA bundle that signs the external etcd's serving certificates.")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "Client certificate for the external etcd.")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd.")
+	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
+}
+
+// Validate reports every problem with o.
+func (o *Options) Validate() []error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
+	}
+	if o.SecurePort < 0 || o.SecurePort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d is out of range 0-65535", o.SecurePort))
+	}
+	for _, s := range o.EtcdServers {
+		if !strings.Contains(s, "://") {
+			errs = append(errs, fmt.Errorf("--etcd-servers: %q is not a URL (e.g. https://10.0.0.1:2379)", s))
+		}
+	}
+	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
+		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
+	}
+	return errs
+}
+
+// Config returns the validated configuration.
+func (o *Options) Config() (Config, error) {
+	if errs := o.Validate(); len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		DataDir:           dir,
+		BindAddress:       net.ParseIP(o.BindAddress),
+		SecurePort:        o.SecurePort,
+		EtcdServers:       o.EtcdServers,
+		EtcdCAFile:        o.EtcdCAFile,
+		EtcdCertFile:      o.EtcdCertFile,
+		EtcdKeyFile:       o.EtcdKeyFile,
+		DisableWatchCache: o.DisableWatchCache,
+	}, nil
+}
+
+// Config is a validated server configuration.
+type Config struct {
+	DataDir           string
+	BindAddress       net.IP
+	SecurePort        int
+	EtcdServers       []string
+	EtcdCAFile        string
+	EtcdCertFile      string
+	EtcdKeyFile       string
+	DisableWatchCache bool
+	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
+	UnsafeNoFsync bool
+}
+
+// KubeconfigPath is where the admin kubeconfig of a data dir lives.
+func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	restclient "k8s.io/client-go/rest"
+
+	"github.com/batchd/batchd/internal/controller/namespace"
+	"github.com/batchd/batchd/internal/controller/serviceaccount"
+)
+
+// startControllers runs the in-process controllers on the loopback client
+// until ctx ends. It returns once they are started.
+func startControllers(ctx context.Context, loopback *restclient.Config) error {
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	meta, err := metadata.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	sa, err := serviceaccount.New(client, factory)
+	if err != nil {
+		return err
+	}
+	ns, err := namespace.New(client, meta, factory)
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	go func() {
+		// Controllers act on what their listers show; start them on a full cache.
+		factory.WaitForCacheSync(ctx.Done())
+		go sa.Run(ctx)
+		go ns.Run(ctx)
+	}()
+	return nil
+}

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/pki"
+	"github.com/batchd/batchd/internal/storage"
+)
+
+// Ready describes a serving batchd.
+type Ready struct {
+	// URL is the API server's address, e.g. https://127.0.0.1:6443.
+	URL string
+	// Kubeconfig is the admin kubeconfig written for this server.
+	Kubeconfig string
+	// Admin is the admin's client config (bearer token, CA).
+	Admin *restclient.Config
+}
+
+// Run starts batchd and serves until ctx ends; ready is called once /readyz
+// answers ok. Everything started is stopped before Run returns.
+func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("secure data dir: %w", err)
+	}
+	hosts := []string{}
+	if !cfg.BindAddress.IsUnspecified() {
+		hosts = append(hosts, cfg.BindAddress.String())
+	}
+	bundle, err := pki.Ensure(pki.Options{Dir: filepath.Join(cfg.DataDir, "pki"), Hosts: hosts})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress.String(), strconv.Itoa(cfg.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
+	etcdServers := cfg.EtcdServers
+	if len(etcdServers) == 0 {
+		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancelEtcd()
+		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync})
+		if err != nil {
+			return err
+		}
+		// etcd stops after the API server has drained.
+		defer etcd.Stop()
+		etcdServers = []string{etcd.Endpoint()}
+		go func() {
+			select {
+			case err := <-etcd.Err():
+				if err != nil {
+					stop(fmt.Errorf("etcd: %w", err))
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+
+	loopbackToken, err := randomToken()
+	if err != nil {
+		return err
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Listener:          ln,
+		PKI:               bundle,
+		EtcdServers:       etcdServers,
+		EtcdCAFile:        cfg.EtcdCAFile,
+		EtcdCertFile:      cfg.EtcdCertFile,
+		EtcdKeyFile:       cfg.EtcdKeyFile,
+		LoopbackToken:     loopbackToken,
+		DisableWatchCache: cfg.DisableWatchCache,
+		Controllers:       startControllers,
+	})
+	if err != nil {
+		return err
+	}
+
+	url := "https://" + kubeconfigHost(cfg.BindAddress, ln.Addr())
+	kubeconfig := KubeconfigPath(cfg.DataDir)
+	if err := writeKubeconfig(kubeconfig, url, bundle); err != nil {
+		return err
+	}
+	admin := &restclient.Config{Host: url, BearerToken: bundle.AdminToken, TLSClientConfig: restclient.TLSClientConfig{CAData: bundle.CACert}}
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(ctx) }()
+	go func() {
+		if err := waitReady(ctx, admin); err == nil && ready != nil {
+			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin)})
+		}
+	}()
+	err = <-runErr
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	return err
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// kubeconfigHost is the address clients should dial: loopback when the server
+// listens on every interface.
+func kubeconfigHost(bind net.IP, addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	host := bind.String()
+	if bind.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// writeKubeconfig writes the admin kubeconfig (mode 0600) that stock kubectl uses as is.
+func writeKubeconfig(path, url string, b *pki.Bundle) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["batchd"] = &clientcmdapi.Cluster{Server: url, CertificateAuthorityData: b.CACert}
+	cfg.AuthInfos["batchd-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: b.AdminCert, ClientKeyData: b.AdminKey}
+	cfg.Contexts["batchd"] = &clientcmdapi.Context{Cluster: "batchd", AuthInfo: "batchd-admin", Namespace: "default"}
+	cfg.CurrentContext = "batchd"
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("encode kubeconfig: %w", err)
+	}
+	return pki.WriteFile(path, data, 0o600)
+}
