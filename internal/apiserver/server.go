@@ -161,7 +161,9 @@ func New(c Config) (*Server, error) {
 
 // effectiveVersion reports batchd's Kubernetes version on /version whether or
 // not the binary was built with version ldflags.
-type effectiveVersion struct{ compatibility.MutableEffectiveVersion }
+type effectiveVersion struct {
+	compatibility.MutableEffectiveVersion
+}
 
 func (v effectiveVersion) Info() *apimachineryversion.Info {
 	info := v.MutableEffectiveVersion.Info()
@@ -341,4 +343,3 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 	}
 	return out, nil
 }
-

@@ -48,10 +48,10 @@ func NewStrategy(typer runtime.ObjectTyper, namespaced bool, f Funcs) *Strategy 
 	return &Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, namespaced: namespaced, funcs: f}
 }
 
-func (s *Strategy) NamespaceScoped() bool                      { return s.namespaced }
-func (s *Strategy) AllowCreateOnUpdate(context.Context) bool   { return false }
+func (s *Strategy) NamespaceScoped() bool                         { return s.namespaced }
+func (s *Strategy) AllowCreateOnUpdate(context.Context) bool      { return false }
 func (s *Strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-func (s *Strategy) Canonicalize(runtime.Object)                {}
+func (s *Strategy) Canonicalize(runtime.Object)                   {}
 
 func (s *Strategy) hasStatus() bool { return s.funcs.Spec != nil && s.funcs.Status != nil }
 

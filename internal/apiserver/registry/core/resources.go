@@ -482,4 +482,3 @@ func Leases() registry.Resource {
 		}),
 	}
 }
-

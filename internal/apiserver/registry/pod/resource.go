@@ -98,4 +98,3 @@ func validateSpecUpdate(spec, old *corev1.PodSpec) field.ErrorList {
 	}
 	return errs
 }
-

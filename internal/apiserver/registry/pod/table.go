@@ -197,4 +197,3 @@ func isPodInitializedConditionTrue(p *corev1.Pod) bool {
 	}
 	return false
 }
-
