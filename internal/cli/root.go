@@ -26,6 +26,7 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code)
 
 // Run executes args (args[0] is the program name) and returns the exit code.
 func (c *CLI) Run(ctx context.Context, args []string) int {
+	stampKubeVersion()
 	if len(args) > 0 && filepath.Base(args[0]) == "kubectl" {
 		return c.runKubectl(ctx, args[1:])
 	}

@@ -1,0 +1,221 @@
+// Package e2e builds the batchd binary once, starts `batchd server` as a real
+// process on a free port with a temporary data dir, and drives it with
+// `batchd kubectl` — and with a stock kubectl when one is on PATH — as a user
+// would.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	batchd     string // path of the built binary
+	kubeconfig string
+	serverLog  string
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "batchd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	batchd = filepath.Join(tmp, "batchd")
+	build := exec.Command("go", "build", "-o", batchd, "../../cmd/batchd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build batchd:", err)
+		return 1
+	}
+	srv, err := startServer(filepath.Join(tmp, "data"), filepath.Join(tmp, "server.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		dumpLog()
+		return 1
+	}
+	code := m.Run()
+	if err := srv.stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop server:", err)
+		code = 1
+	}
+	if code != 0 {
+		dumpLog()
+	}
+	return code
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startServer runs `batchd server` in its own process group and waits for its
+// ready line, which names the kubeconfig.
+func startServer(dataDir, logPath string) (*server, error) {
+	serverLog = logPath
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(batchd, "server", "--data-dir", dataDir, "--secure-port", "0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
+	readyLine := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			fmt.Fprintln(logFile, "stdout:", sc.Text())
+			if strings.HasPrefix(sc.Text(), "batchd is ready; export KUBECONFIG=") {
+				readyLine <- sc.Text()
+			}
+		}
+		s.done <- cmd.Wait()
+		logFile.Close()
+	}()
+	select {
+	case line := <-readyLine:
+		kubeconfig = strings.TrimPrefix(line, "batchd is ready; export KUBECONFIG=")
+		return s, nil
+	case err := <-s.done:
+		return nil, fmt.Errorf("batchd server exited before ready: %v", err)
+	case <-time.After(2 * time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return nil, fmt.Errorf("batchd server not ready after 2 minutes")
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (s *server) stop() error {
+	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		return fmt.Errorf("batchd server ignored SIGTERM for 30s")
+	}
+}
+
+func dumpLog() {
+	if data, err := os.ReadFile(serverLog); err == nil {
+		fmt.Fprintf(os.Stderr, "--- batchd server log ---\n%s\n", data)
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// kubectl runs the embedded kubectl against the test server.
+func kubectl(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runKubectl(t, batchd, append([]string{"kubectl"}, args...), stdin)
+}
+
+// stockKubectl runs a system kubectl, if one is installed.
+func stockKubectl(t *testing.T, args ...string) (result, bool) {
+	t.Helper()
+	path, err := exec.LookPath("kubectl")
+	if err != nil {
+		return result{}, false
+	}
+	return runKubectl(t, path, args, ""), true
+}
+
+func runKubectl(t *testing.T, bin string, args []string, stdin string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	return result{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+// must fails the test unless r succeeded and its stdout contains every want.
+func must(t *testing.T, r result, wants ...string) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("command failed:\n%s", r)
+	}
+	for _, w := range wants {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, r)
+		}
+	}
+}
+
+// fails expects a failure whose stderr contains every want.
+func fails(t *testing.T, r result, wants ...string) {
+	t.Helper()
+	if r.code == 0 {
+		t.Fatalf("command succeeded, want failure:\n%s", r)
+	}
+	for _, w := range wants {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r)
+		}
+	}
+}
+
+func testdata(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ns(t *testing.T) string {
+	t.Helper()
+	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	name = strings.NewReplacer("_", "-").Replace(name)
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	name = strings.Trim(name, "-")
+	must(t, kubectl(t, "", "create", "namespace", name), "namespace/"+name+" created")
+	t.Cleanup(func() { kubectl(t, "", "delete", "namespace", name, "--wait=false") })
+	return name
+}
+
