@@ -218,4 +218,3 @@ func ns(t *testing.T) string {
 	t.Cleanup(func() { kubectl(t, "", "delete", "namespace", name, "--wait=false") })
 	return name
 }
-
