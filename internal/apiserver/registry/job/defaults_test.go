@@ -13,10 +13,10 @@ func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s)
 
 func TestSetDefaults(t *testing.T) {
 	cases := []struct {
-		name                                    string
-		in                                      batchv1.JobSpec
+		name                                   string
+		in                                     batchv1.JobSpec
 		completions, parallelism, backoffLimit *int32
-		replacement                             batchv1.PodReplacementPolicy
+		replacement                            batchv1.PodReplacementPolicy
 	}{
 		{"nothing set", batchv1.JobSpec{}, ptr.To[int32](1), ptr.To[int32](1), ptr.To[int32](6), batchv1.TerminatingOrFailed},
 		{"work queue keeps completions nil", batchv1.JobSpec{Parallelism: ptr.To[int32](5)}, nil, ptr.To[int32](5), ptr.To[int32](6), batchv1.TerminatingOrFailed},
