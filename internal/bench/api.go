@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// APIOptions size the API benchmark.
+type APIOptions struct {
+	Binary  string // the batchd binary to run
+	Runs    int    // repetitions per figure (median reported)
+	Creates int    // Jobs created per writer-count run
+	Writers []int  // concurrent writers
+	Stored  int    // Jobs stored for the memory and list figures
+	Out     io.Writer
+}
+
+// API measures start-up, memory, create throughput and list latency.
+func API(ctx context.Context, o APIOptions) error {
+	tmp, err := os.MkdirTemp("", "batchd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintf(o.Out, "| figure | median | runs |\n|---|---|---|\n")
+
+	// Start-up with an existing data dir: initialise once, then restart.
+	dir := filepath.Join(tmp, "startup")
+	p, err := startServer(ctx, o.Binary, dir)
+	if err != nil {
+		return err
+	}
+	first := p.ready
+	if err := p.stop(); err != nil {
+		return err
+	}
+	var starts []float64
+	for i := 0; i < o.Runs; i++ {
+		p, err := startServer(ctx, o.Binary, dir)
+		if err != nil {
+			return err
+		}
+		starts = append(starts, p.ready.Seconds())
+		if err := p.stop(); err != nil {
+			return err
+		}
+	}
+	row(o.Out, "start to ready, new data dir (s)", first.Seconds(), "%.2f", 1)
+	rowMedian(o.Out, "start to ready, existing data dir (s)", starts, "%.3f")
+
+	// Create throughput: a fresh server per run and writer count.
+	for _, w := range o.Writers {
+		var rates []float64
+		for i := 0; i < o.Runs; i++ {
+			p, err := startServer(ctx, o.Binary, filepath.Join(tmp, fmt.Sprintf("create-%d-%d", w, i)))
+			if err != nil {
+				return err
+			}
+			c, _, err := p.client(100000)
+			if err != nil {
+				return err
+			}
+			rate, err := createJobs(ctx, c, "default", o.Creates, w, "bench")
+			p.stop()
+			if err != nil {
+				return err
+			}
+			rates = append(rates, rate)
+		}
+		rowMedian(o.Out, fmt.Sprintf("Job creates/s, %d writer(s), %d Jobs", w, o.Creates), rates, "%.0f")
+	}
+
+	// Memory and listing with o.Stored Jobs.
+	var idle, loaded, lists []float64
+	for i := 0; i < o.Runs; i++ {
+		p, err := startServer(ctx, o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
+		if err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Second) // settle: what is measured is the idle footprint
+		r, err := p.rssMiB()
+		if err != nil {
+			return err
+		}
+		idle = append(idle, r)
+		c, _, err := p.client(100000)
+		if err != nil {
+			return err
+		}
+		if _, err := createJobs(ctx, c, "default", o.Stored, 32, "stored"); err != nil {
+			return err
+		}
+		took, err := timeKubectlGet(ctx, o.Binary, p.kubeconfig)
+		if err != nil {
+			return err
+		}
+		lists = append(lists, took)
+		time.Sleep(2 * time.Second)
+		r, err = p.rssMiB()
+		if err != nil {
+			return err
+		}
+		loaded = append(loaded, r)
+		p.stop()
+	}
+	rowMedian(o.Out, "idle RSS (MiB)", idle, "%.0f")
+	rowMedian(o.Out, fmt.Sprintf("RSS with %d Jobs stored, after listing them (MiB)", o.Stored), loaded, "%.0f")
+	rowMedian(o.Out, fmt.Sprintf("`batchd kubectl get jobs` over %d Jobs (s)", o.Stored), lists, "%.2f")
+	return nil
+}
+
+func row(w io.Writer, name string, v float64, format string, runs int) {
+	fmt.Fprintf(w, "| %s | "+format+" | %d |\n", name, v, runs)
+}
+
+func rowMedian(w io.Writer, name string, vs []float64, format string) {
+	sorted := append([]float64(nil), vs...)
+	sort.Float64s(sorted)
+	all := make([]string, len(vs))
+	for i, v := range vs {
+		all[i] = fmt.Sprintf(format, v)
+	}
+	fmt.Fprintf(w, "| %s | "+format+" | %d (%s) |\n", name, sorted[len(sorted)/2], len(vs), strings.Join(all, ", "))
+}
+
+// createJobs creates n Jobs with the given number of concurrent writers and
+// returns creates per second.
+func createJobs(ctx context.Context, c kubernetes.Interface, ns string, n, writers int, prefix string) (float64, error) {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				_, err := c.BatchV1().Jobs(ns).Create(ctx, benchJob(fmt.Sprintf("%s-%d", prefix, i)), metav1.CreateOptions{})
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), firstErr
+}
+
+func benchJob(name string) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{
+			Suspend: func() *bool { b := true; return &b }(), // nothing should run while benchmarking the API
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"true"}}},
+			}},
+		},
+	}
+}
+
+// timeKubectlGet times `batchd kubectl get jobs` (table output to /dev/null).
+func timeKubectlGet(ctx context.Context, binary, kubeconfig string) (float64, error) {
+	cmd := exec.CommandContext(ctx, binary, "kubectl", "get", "jobs", "--kubeconfig", kubeconfig)
+	start := time.Now()
+	out, err := cmd.Output()
+	took := time.Since(start).Seconds()
+	if err != nil {
+		return 0, fmt.Errorf("kubectl get jobs: %w", err)
+	}
+	if len(out) == 0 {
+		return 0, fmt.Errorf("kubectl get jobs printed nothing")
+	}
+	return took, nil
+}

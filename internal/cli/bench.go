@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchd/batchd/internal/bench"
+)
+
+func (c *CLI) benchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure batchd (the figures in BENCHMARKS.md)",
+	}
+	o := bench.APIOptions{Runs: 5, Creates: 2000, Writers: []int{1, 8, 32}, Stored: 10000}
+	api := &cobra.Command{
+		Use:   "api",
+		Short: "Start-up time, memory, Job create throughput and `kubectl get jobs` latency of a batchd server process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Binary, o.Out = self, c.Out
+			return bench.API(cmd.Context(), o)
+		},
+	}
+	api.Flags().IntVar(&o.Runs, "runs", o.Runs, "Repetitions per figure; the median is reported.")
+	api.Flags().IntVar(&o.Creates, "creates", o.Creates, "Jobs created per throughput run.")
+	api.Flags().IntSliceVar(&o.Writers, "writers", o.Writers, "Concurrent writers for the throughput runs.")
+	api.Flags().IntVar(&o.Stored, "stored", o.Stored, "Jobs stored for the memory and list figures.")
+	cmd.AddCommand(api)
+	return cmd
+}
