@@ -144,6 +144,7 @@ func New(c Config) (*Server, error) {
 	if err := install(generic, scheme, codecs, resources, gcfg); err != nil {
 		return nil, err
 	}
+	installCRDList(generic)
 	generic.AddPostStartHookOrDie("start-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(ctx.Done())
 		return nil

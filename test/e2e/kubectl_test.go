@@ -254,6 +254,8 @@ spec:
 			[]string{`strict decoding error: unknown field "spec.bogus"`}},
 		{"malformed yaml", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: [x\n",
 			[]string{`error converting YAML to JSON`}},
+		{"unknown kind", "apiVersion: batch/v1\nkind: Jobx\nmetadata:\n  name: yy\n",
+			[]string{`no matches for kind "Jobx" in version "batch/v1"`, "ensure CRDs are installed first"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
