@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/batchd/batchd/internal/apiserver/registry"
@@ -69,4 +68,3 @@ func fieldLabelConversion(allowed sets.Set[string]) runtime.FieldLabelConversion
 	}
 }
 
-func groupOf(r registry.Resource) schema.GroupResource { return r.Resource }

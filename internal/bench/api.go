@@ -85,18 +85,18 @@ func API(ctx context.Context, o APIOptions) error {
 	}
 
 	// Memory and listing with o.Stored Jobs.
-	var idle, loaded, lists []float64
+	var idle, idleAnon, loaded, loadedAnon, lists []float64
 	for i := 0; i < o.Runs; i++ {
 		p, err := startServer(ctx, o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
 		if err != nil {
 			return err
 		}
 		time.Sleep(2 * time.Second) // settle: what is measured is the idle footprint
-		r, err := p.rssMiB()
+		r, a, err := p.memory()
 		if err != nil {
 			return err
 		}
-		idle = append(idle, r)
+		idle, idleAnon = append(idle, r), append(idleAnon, a)
 		c, _, err := p.client(100000)
 		if err != nil {
 			return err
@@ -110,15 +110,17 @@ func API(ctx context.Context, o APIOptions) error {
 		}
 		lists = append(lists, took)
 		time.Sleep(2 * time.Second)
-		r, err = p.rssMiB()
+		r, a, err = p.memory()
 		if err != nil {
 			return err
 		}
-		loaded = append(loaded, r)
+		loaded, loadedAnon = append(loaded, r), append(loadedAnon, a)
 		p.stop()
 	}
 	rowMedian(o.Out, "idle RSS (MiB)", idle, "%.0f")
+	rowMedian(o.Out, "idle RSS, anonymous part (MiB)", idleAnon, "%.0f")
 	rowMedian(o.Out, fmt.Sprintf("RSS with %d Jobs stored, after listing them (MiB)", o.Stored), loaded, "%.0f")
+	rowMedian(o.Out, fmt.Sprintf("RSS with %d Jobs stored, anonymous part (MiB)", o.Stored), loadedAnon, "%.0f")
 	rowMedian(o.Out, fmt.Sprintf("`batchd kubectl get jobs` over %d Jobs (s)", o.Stored), lists, "%.2f")
 	return nil
 }

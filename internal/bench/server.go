@@ -80,19 +80,28 @@ func (p *proc) stop() error {
 
 func (p *proc) kill() { _ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
 
-// rssMiB reads the server's resident set size from /proc.
-func (p *proc) rssMiB() (float64, error) {
+// memory reads the server's resident set size and its anonymous (private)
+// part from /proc, in MiB. The difference is file-backed: mostly the clean,
+// shared, reclaimable pages of the executable itself.
+func (p *proc) memory() (rss, anon float64, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024, err
+	field := func(name string) (float64, error) {
+		for _, l := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(l, name+":"); ok {
+				kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+				return kb / 1024, err
+			}
 		}
+		return 0, fmt.Errorf("no %s in /proc/%d/status", name, p.cmd.Process.Pid)
 	}
-	return 0, fmt.Errorf("no VmRSS")
+	if rss, err = field("VmRSS"); err != nil {
+		return 0, 0, err
+	}
+	anon, err = field("RssAnon")
+	return rss, anon, err
 }
 
 func (p *proc) client(qps float32) (kubernetes.Interface, *restclient.Config, error) {

@@ -85,6 +85,11 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	// (100 ms ticks, 1 s election) make a cold start take up to a second.
 	cfg.TickMs = 10
 	cfg.ElectionMs = 100
+	// A single member has no follower to catch up: keep far fewer raft
+	// entries in memory than a cluster's defaults (10,000 / 5,000), which for
+	// Jobs of a few KiB each would hold tens of MiB.
+	cfg.SnapshotCount = 1000
+	cfg.SnapshotCatchUpEntries = 100
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
 	if o.QuotaBackendBytes > 0 {
 		cfg.QuotaBackendBytes = o.QuotaBackendBytes

@@ -19,6 +19,7 @@ import (
 // Resource describes one served resource.
 type Resource struct {
 	Resource   schema.GroupResource // e.g. batch/jobs
+	Version    string               // served version; "" means v1
 	Singular   string
 	Namespaced bool
 	New        func() runtime.Object
@@ -55,7 +56,11 @@ func (s *Storage) Categories() []string { return s.categories }
 
 // NewStorage builds the etcd-backed storage of r.
 func NewStorage(r Resource, typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
-	strategy := NewStrategy(typer, r.Namespaced, r.Funcs)
+	version := r.Version
+	if version == "" {
+		version = "v1"
+	}
+	strategy := NewStrategy(typer, schema.GroupVersion{Group: r.Resource.Group, Version: version}.String(), r.Namespaced, r.Funcs)
 	attrs := func(obj runtime.Object) (labels.Set, fields.Set, error) {
 		m, err := metaOf(obj)
 		if err != nil {
@@ -104,7 +109,6 @@ func NewStorage(r Resource, typer runtime.ObjectTyper, optsGetter generic.RESTOp
 }
 
 func metaOf(obj runtime.Object) (*metav1.ObjectMeta, error) {
-	type objectMetaGetter interface{ GetObjectMeta() metav1.Object }
 	if o, ok := obj.(metav1.ObjectMetaAccessor); ok {
 		if m, ok := o.GetObjectMeta().(*metav1.ObjectMeta); ok {
 			return m, nil

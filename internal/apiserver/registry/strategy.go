@@ -41,11 +41,13 @@ type Strategy struct {
 	names.NameGenerator
 	namespaced bool
 	funcs      Funcs
+	apiVersion fieldpath.APIVersion
 }
 
-// NewStrategy returns the strategy of a resource.
-func NewStrategy(typer runtime.ObjectTyper, namespaced bool, f Funcs) *Strategy {
-	return &Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, namespaced: namespaced, funcs: f}
+// NewStrategy returns the strategy of a resource served at apiVersion (e.g. "batch/v1").
+func NewStrategy(typer runtime.ObjectTyper, apiVersion string, namespaced bool, f Funcs) *Strategy {
+	return &Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, namespaced: namespaced, funcs: f,
+		apiVersion: fieldpath.APIVersion(apiVersion)}
 }
 
 func (s *Strategy) NamespaceScoped() bool                         { return s.namespaced }
@@ -121,9 +123,12 @@ func (s *Strategy) DefaultGarbageCollectionPolicy(context.Context) rest.GarbageC
 }
 
 // GetResetFields keeps server-side apply from giving status fields to the
-// writers of the main resource.
+// writers of the main resource: the status is reset there, as upstream does.
 func (s *Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return nil
+	if !s.hasStatus() {
+		return nil
+	}
+	return map[fieldpath.APIVersion]*fieldpath.Set{s.apiVersion: fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
 }
 
 // StatusStrategy is the strategy of a resource's status subresource: it keeps
@@ -154,6 +159,17 @@ func (s *StatusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Obje
 		return nil
 	}
 	return s.funcs.ValidateStatusUpdate(obj, old)
+}
+
+// GetResetFields: through status, only the status (and conditions) change.
+func (s *StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{s.apiVersion: fieldpath.NewSet(
+		fieldpath.MakePathOrDie("spec"),
+		fieldpath.MakePathOrDie("metadata", "labels"),
+		fieldpath.MakePathOrDie("metadata", "annotations"),
+		fieldpath.MakePathOrDie("metadata", "finalizers"),
+		fieldpath.MakePathOrDie("metadata", "ownerReferences"),
+	)}
 }
 
 func (s *StatusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
