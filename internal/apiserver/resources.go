@@ -67,4 +67,3 @@ func fieldLabelConversion(allowed sets.Set[string]) runtime.FieldLabelConversion
 		return "", "", fmt.Errorf("field label not supported: %s", label)
 	}
 }
-
