@@ -40,22 +40,22 @@ func API(ctx context.Context, o APIOptions) error {
 
 	// Start-up with an existing data dir: initialise once, then restart.
 	dir := filepath.Join(tmp, "startup")
-	p, err := startServer(ctx, o.Binary, dir)
+	p, err := startServer(o.Binary, dir)
 	if err != nil {
 		return err
 	}
-	first := p.ready
-	if err := p.stop(); err != nil {
+	first := p.Ready
+	if err := stop(p); err != nil {
 		return err
 	}
 	var starts []float64
 	for i := 0; i < o.Runs; i++ {
-		p, err := startServer(ctx, o.Binary, dir)
+		p, err := startServer(o.Binary, dir)
 		if err != nil {
 			return err
 		}
-		starts = append(starts, p.ready.Seconds())
-		if err := p.stop(); err != nil {
+		starts = append(starts, p.Ready.Seconds())
+		if err := stop(p); err != nil {
 			return err
 		}
 	}
@@ -66,16 +66,16 @@ func API(ctx context.Context, o APIOptions) error {
 	for _, w := range o.Writers {
 		var rates []float64
 		for i := 0; i < o.Runs; i++ {
-			p, err := startServer(ctx, o.Binary, filepath.Join(tmp, fmt.Sprintf("create-%d-%d", w, i)))
+			p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("create-%d-%d", w, i)))
 			if err != nil {
 				return err
 			}
-			c, _, err := p.client(100000)
+			c, err := client(p)
 			if err != nil {
 				return err
 			}
 			rate, err := createJobs(ctx, c, "default", o.Creates, w, "bench")
-			p.stop()
+			stop(p)
 			if err != nil {
 				return err
 			}
@@ -87,35 +87,35 @@ func API(ctx context.Context, o APIOptions) error {
 	// Memory and listing with o.Stored Jobs.
 	var idle, idleAnon, loaded, loadedAnon, lists []float64
 	for i := 0; i < o.Runs; i++ {
-		p, err := startServer(ctx, o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
+		p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
 		if err != nil {
 			return err
 		}
 		time.Sleep(2 * time.Second) // settle: what is measured is the idle footprint
-		r, a, err := p.memory()
+		r, a, err := p.Memory()
 		if err != nil {
 			return err
 		}
 		idle, idleAnon = append(idle, r), append(idleAnon, a)
-		c, _, err := p.client(100000)
+		c, err := client(p)
 		if err != nil {
 			return err
 		}
 		if _, err := createJobs(ctx, c, "default", o.Stored, 32, "stored"); err != nil {
 			return err
 		}
-		took, err := timeKubectlGet(ctx, o.Binary, p.kubeconfig)
+		took, err := timeKubectlGet(ctx, o.Binary, p.Kubeconfig)
 		if err != nil {
 			return err
 		}
 		lists = append(lists, took)
 		time.Sleep(2 * time.Second)
-		r, a, err = p.memory()
+		r, a, err = p.Memory()
 		if err != nil {
 			return err
 		}
 		loaded, loadedAnon = append(loaded, r), append(loadedAnon, a)
-		p.stop()
+		stop(p)
 	}
 	rowMedian(o.Out, "idle RSS (MiB)", idle, "%.0f")
 	rowMedian(o.Out, "idle RSS, anonymous part (MiB)", idleAnon, "%.0f")

@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -13,9 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/batchd/batchd/internal/serverproc"
 )
 
 var (
@@ -40,14 +40,23 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build batchd:", err)
 		return 1
 	}
-	srv, err := startServer(filepath.Join(tmp, "data"), filepath.Join(tmp, "server.log"))
+	serverLog = filepath.Join(tmp, "server.log")
+	logFile, err := os.Create(serverLog)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer logFile.Close()
+	srv, err := serverproc.Start(batchd, filepath.Join(tmp, "data"), logFile, 2*time.Minute)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		dumpLog()
 		return 1
 	}
+	kubeconfig = srv.Kubeconfig
 	code := m.Run()
-	if err := srv.stop(); err != nil {
+	// SIGTERM must stop the server cleanly.
+	if err := srv.Stop(30 * time.Second); err != nil {
 		fmt.Fprintln(os.Stderr, "stop server:", err)
 		code = 1
 	}
@@ -55,68 +64,6 @@ func run(m *testing.M) int {
 		dumpLog()
 	}
 	return code
-}
-
-type server struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// startServer runs `batchd server` in its own process group and waits for its
-// ready line, which names the kubeconfig.
-func startServer(dataDir, logPath string) (*server, error) {
-	serverLog = logPath
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(batchd, "server", "--data-dir", dataDir, "--secure-port", "0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stderr = logFile
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
-	readyLine := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			fmt.Fprintln(logFile, "stdout:", sc.Text())
-			if strings.HasPrefix(sc.Text(), "batchd is ready; export KUBECONFIG=") {
-				readyLine <- sc.Text()
-			}
-		}
-		s.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	select {
-	case line := <-readyLine:
-		kubeconfig = strings.TrimPrefix(line, "batchd is ready; export KUBECONFIG=")
-		return s, nil
-	case err := <-s.done:
-		return nil, fmt.Errorf("batchd server exited before ready: %v", err)
-	case <-time.After(2 * time.Minute):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return nil, fmt.Errorf("batchd server not ready after 2 minutes")
-	}
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (s *server) stop() error {
-	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGTERM); err != nil {
-		return err
-	}
-	select {
-	case err := <-s.done:
-		return err
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		return fmt.Errorf("batchd server ignored SIGTERM for 30s")
-	}
 }
 
 func dumpLog() {

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/batchd/batchd/internal/apiserver/validation/validationtest"
 )
 
 func newCronJob(mutate func(*batchv1.CronJob)) *batchv1.CronJob {
@@ -67,19 +69,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := Validate(newCronJob(c.mutate))
-			got := ""
-			if agg := errs.ToAggregate(); agg != nil {
-				got = agg.Error()
-			}
-			if len(c.want) == 0 && got != "" {
-				t.Fatalf("unexpected errors: %s", got)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("missing %q in:\n%s", w, got)
-				}
-			}
+			validationtest.Expect(t, Validate(newCronJob(c.mutate)), c.want...)
 		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
+
+	"github.com/batchd/batchd/internal/apiserver/validation/validationtest"
 )
 
 // newJob is a Job as the API server holds it after defaulting and selector
@@ -168,15 +170,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := errorStrings(t, Validate(newJob(c.mutate)))
-			if len(c.want) == 0 && got != "" {
-				t.Fatalf("unexpected errors: %s", got)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("missing %q in:\n%s", w, got)
-				}
-			}
+			validationtest.Expect(t, Validate(newJob(c.mutate)), c.want...)
 		})
 	}
 }
