@@ -9,6 +9,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/core"
 	"github.com/batchd/batchd/internal/apiserver/registry/cronjob"
+	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 )
@@ -19,7 +20,7 @@ func servedResources() []registry.Resource {
 		core.Namespaces(), core.Events(), core.ConfigMaps(), core.Secrets(), core.ServiceAccounts(),
 		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
 		job.Resource(), cronjob.Resource(),
-		core.Leases(),
+		core.Leases(), event.Resource(),
 	}
 }
 

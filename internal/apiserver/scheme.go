@@ -6,6 +6,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -16,6 +17,7 @@ var servedGroupVersions = []schema.GroupVersion{
 	corev1.SchemeGroupVersion,
 	batchv1.SchemeGroupVersion,
 	coordinationv1.SchemeGroupVersion,
+	eventsv1.SchemeGroupVersion,
 }
 
 // NewScheme builds the scheme the server encodes and decodes with.
@@ -31,6 +33,7 @@ func NewScheme() (*runtime.Scheme, error) {
 		corev1.AddToScheme,
 		batchv1.AddToScheme,
 		coordinationv1.AddToScheme,
+		eventsv1.AddToScheme,
 	}
 	for _, add := range adders {
 		if err := add(s); err != nil {

@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -37,6 +39,7 @@ import (
 
 	"github.com/batchd/batchd/internal/apiserver/openapi"
 	"github.com/batchd/batchd/internal/apiserver/registry"
+	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 	"github.com/batchd/batchd/internal/pki"
@@ -178,7 +181,7 @@ func (v effectiveVersion) Info() *apimachineryversion.Info {
 
 func externalScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -327,7 +330,11 @@ func versionOf(group string) string {
 // newStorage returns the REST storage of r keyed by resource and subresource path.
 func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config) (map[string]rest.Storage, error) {
 	out := map[string]rest.Storage{}
-	base, err := registry.NewStorage(r, scheme, gcfg.RESTOptionsGetter)
+	getter := gcfg.RESTOptionsGetter
+	if r.Resource == eventsv1.Resource("events") {
+		getter = coreEventsOptions{getter}
+	}
+	base, err := registry.NewStorage(r, scheme, getter)
 	if err != nil {
 		return nil, err
 	}
@@ -347,4 +354,20 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		out[r.Resource.Resource+"/status"] = base.Status
 	}
 	return out, nil
+}
+
+// coreEventsOptions gives the events.k8s.io/v1 store the storage of core/v1
+// events — same keys — read and written through the converting codec.
+type coreEventsOptions struct{ generic.RESTOptionsGetter }
+
+func (g coreEventsOptions) GetRESTOptions(_ schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	opts, err := g.RESTOptionsGetter.GetRESTOptions(corev1.Resource("events"), &corev1.Event{})
+	if err != nil {
+		return opts, err
+	}
+	cfg := *opts.StorageConfig
+	cfg.Codec = event.Codec{Core: cfg.Codec}
+	cfg.GroupResource = eventsv1.Resource("events")
+	opts.StorageConfig = &cfg
+	return opts, nil
 }

@@ -104,65 +104,74 @@ func Events() registry.Resource {
 		NewList:    func() runtime.Object { return &corev1.EventList{} },
 		ShortNames: []string{"ev"},
 		TTL:        time.Hour,
-		Fields: func(obj runtime.Object) fields.Set {
-			e := obj.(*corev1.Event)
-			return fields.Set{
-				"involvedObject.kind":            e.InvolvedObject.Kind,
-				"involvedObject.namespace":       e.InvolvedObject.Namespace,
-				"involvedObject.name":            e.InvolvedObject.Name,
-				"involvedObject.uid":             string(e.InvolvedObject.UID),
-				"involvedObject.apiVersion":      e.InvolvedObject.APIVersion,
-				"involvedObject.resourceVersion": e.InvolvedObject.ResourceVersion,
-				"involvedObject.fieldPath":       e.InvolvedObject.FieldPath,
-				"reason":                         e.Reason,
-				"reportingComponent":             e.ReportingController,
-				"source":                         e.Source.Component,
-				"type":                           e.Type,
-			}
-		},
-		Funcs: registry.Funcs{Validate: v, ValidateUpdate: vu},
-		Table: simpleTable([]metav1.TableColumnDefinition{
-			registry.Column("Last Seen", "string", "", corev1.Event{}.SwaggerDoc()["lastTimestamp"], false),
-			registry.Column("Type", "string", "", corev1.Event{}.SwaggerDoc()["type"], false),
-			registry.Column("Reason", "string", "", corev1.Event{}.SwaggerDoc()["reason"], false),
-			registry.Column("Object", "string", "", corev1.Event{}.SwaggerDoc()["involvedObject"], false),
-			registry.Column("Subobject", "string", "", corev1.ObjectReference{}.SwaggerDoc()["fieldPath"], true),
-			registry.Column("Source", "string", "", corev1.Event{}.SwaggerDoc()["source"], true),
-			registry.Column("Message", "string", "", corev1.Event{}.SwaggerDoc()["message"], false),
-			registry.Column("First Seen", "string", "", corev1.Event{}.SwaggerDoc()["firstTimestamp"], true),
-			registry.Column("Count", "string", "", corev1.Event{}.SwaggerDoc()["count"], true),
-			registry.Column("Name", "string", "name", metav1.ObjectMeta{}.SwaggerDoc()["name"], true),
-		}, func(obj runtime.Object, now time.Time) []any {
-			e := obj.(*corev1.Event)
-			first := e.FirstTimestamp
-			if first.IsZero() {
-				first = metav1.Time{Time: e.EventTime.Time}
-			}
-			last := e.LastTimestamp
-			if last.IsZero() {
-				last = first
-			}
-			if e.Series != nil {
-				last = metav1.Time{Time: e.Series.LastObservedTime.Time}
-			}
-			count := e.Count
-			if e.Series != nil {
-				count = e.Series.Count
-			} else if count == 0 {
-				count = 1
-			}
-			source := e.Source.Component
-			if source == "" {
-				source = e.ReportingController
-			}
-			if e.Source.Host != "" {
-				source += ", " + e.Source.Host
-			}
-			object := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
-			return []any{registry.Age(last, now), e.Type, e.Reason, object, e.InvolvedObject.FieldPath, source,
-				strings.TrimSpace(e.Message), registry.Age(first, now), int64(count), e.Name}
-		}),
+		Fields:     func(obj runtime.Object) fields.Set { return EventFields(obj.(*corev1.Event)) },
+		Funcs:      registry.Funcs{Validate: v, ValidateUpdate: vu},
+		Table:      simpleTable(eventColumns(), eventRow),
 	}
+}
+
+// EventFields are the event fields selectable with --field-selector (kubectl
+// describe finds an object's events by involvedObject.*).
+func EventFields(e *corev1.Event) fields.Set {
+	return fields.Set{
+		"involvedObject.kind":            e.InvolvedObject.Kind,
+		"involvedObject.namespace":       e.InvolvedObject.Namespace,
+		"involvedObject.name":            e.InvolvedObject.Name,
+		"involvedObject.uid":             string(e.InvolvedObject.UID),
+		"involvedObject.apiVersion":      e.InvolvedObject.APIVersion,
+		"involvedObject.resourceVersion": e.InvolvedObject.ResourceVersion,
+		"involvedObject.fieldPath":       e.InvolvedObject.FieldPath,
+		"reason":                         e.Reason,
+		"reportingComponent":             e.ReportingController,
+		"source":                         e.Source.Component,
+		"type":                           e.Type,
+	}
+}
+
+func eventColumns() []metav1.TableColumnDefinition {
+	return []metav1.TableColumnDefinition{
+		registry.Column("Last Seen", "string", "", corev1.Event{}.SwaggerDoc()["lastTimestamp"], false),
+		registry.Column("Type", "string", "", corev1.Event{}.SwaggerDoc()["type"], false),
+		registry.Column("Reason", "string", "", corev1.Event{}.SwaggerDoc()["reason"], false),
+		registry.Column("Object", "string", "", corev1.Event{}.SwaggerDoc()["involvedObject"], false),
+		registry.Column("Subobject", "string", "", corev1.ObjectReference{}.SwaggerDoc()["fieldPath"], true),
+		registry.Column("Source", "string", "", corev1.Event{}.SwaggerDoc()["source"], true),
+		registry.Column("Message", "string", "", corev1.Event{}.SwaggerDoc()["message"], false),
+		registry.Column("First Seen", "string", "", corev1.Event{}.SwaggerDoc()["firstTimestamp"], true),
+		registry.Column("Count", "string", "", corev1.Event{}.SwaggerDoc()["count"], true),
+		registry.Column("Name", "string", "name", metav1.ObjectMeta{}.SwaggerDoc()["name"], true),
+	}
+}
+
+func eventRow(obj runtime.Object, now time.Time) []any {
+	e := obj.(*corev1.Event)
+	first := e.FirstTimestamp
+	if first.IsZero() {
+		first = metav1.Time{Time: e.EventTime.Time}
+	}
+	last := e.LastTimestamp
+	if last.IsZero() {
+		last = first
+	}
+	if e.Series != nil {
+		last = metav1.Time{Time: e.Series.LastObservedTime.Time}
+	}
+	count := e.Count
+	if e.Series != nil {
+		count = e.Series.Count
+	} else if count == 0 {
+		count = 1
+	}
+	source := e.Source.Component
+	if source == "" {
+		source = e.ReportingController
+	}
+	if e.Source.Host != "" {
+		source += ", " + e.Source.Host
+	}
+	object := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
+	return []any{registry.Age(last, now), e.Type, e.Reason, object, e.InvolvedObject.FieldPath, source,
+		strings.TrimSpace(e.Message), registry.Age(first, now), int64(count), e.Name}
 }
 
 // ConfigMaps.
