@@ -90,6 +90,9 @@ func New(c Config) (*Server, error) {
 	if err := registerResourceFuncs(scheme, resources); err != nil {
 		return nil, err
 	}
+	if err := pod.RegisterLogOptionsConversion(scheme); err != nil {
+		return nil, err
+	}
 	codecs := serializer.NewCodecFactory(scheme)
 
 	gcfg := genericapiserver.NewConfig(codecs)
@@ -344,6 +347,7 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		main = &job.Storage{Storage: base}
 	case corev1.Resource("pods"):
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
+		out["pods/log"] = &pod.LogREST{Store: base.Store}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}
 		main = ns

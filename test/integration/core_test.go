@@ -140,3 +140,37 @@ func TestSecretStringDataFoldedIntoData(t *testing.T) {
 		t.Errorf("secret = %+v", s)
 	}
 }
+
+// pods/log answers with upstream's checks of the pod's state.
+func TestPodLogRoutesAndChecksPodState(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	pods := env.Client.CoreV1().Pods(ns)
+	if _, err := pods.Create(ctx, testenv.Pod("p"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs := func(opts *corev1.PodLogOptions) error {
+		_, err := pods.GetLogs("p", opts).DoRaw(ctx)
+		return err
+	}
+	if err := logs(&corev1.PodLogOptions{}); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "pod p does not have a host assigned") {
+		t.Errorf("unbound pod: %v", err)
+	}
+	if err := logs(&corev1.PodLogOptions{Container: "nope"}); !strings.Contains(errText(err), "container nope is not valid for pod p") {
+		t.Errorf("unknown container: %v", err)
+	}
+	if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Target: corev1.ObjectReference{Name: "n1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tail := int64(5)
+	if err := logs(&corev1.PodLogOptions{TailLines: &tail, Follow: true}); !strings.Contains(errText(err), `container "c" in pod "p" is waiting to start: ContainerCreating`) {
+		t.Errorf("not started: %v", err)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
