@@ -149,8 +149,12 @@ func TestPodLogRoutesAndChecksPodState(t *testing.T) {
 	if _, err := pods.Create(ctx, testenv.Pod("p"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Read as kubectl does: a stream.
 	logs := func(opts *corev1.PodLogOptions) error {
-		_, err := pods.GetLogs("p", opts).DoRaw(ctx)
+		rc, err := pods.GetLogs("p", opts).Stream(ctx)
+		if err == nil {
+			rc.Close()
+		}
 		return err
 	}
 	if err := logs(&corev1.PodLogOptions{}); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "pod p does not have a host assigned") {
