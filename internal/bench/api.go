@@ -85,7 +85,8 @@ func API(ctx context.Context, o APIOptions) error {
 	}
 
 	// Memory and listing with o.Stored Jobs.
-	var idle, idleAnon, loaded, loadedAnon, lists []float64
+	var idle, idleAnon, loaded, loadedAnon, lists, stock, unchunked, server []float64
+	stockKubectl, _ := exec.LookPath("kubectl")
 	for i := 0; i < o.Runs; i++ {
 		p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
 		if err != nil {
@@ -104,11 +105,25 @@ func API(ctx context.Context, o APIOptions) error {
 		if _, err := createJobs(ctx, c, "default", o.Stored, 32, "stored"); err != nil {
 			return err
 		}
-		took, err := timeKubectlGet(ctx, o.Binary, p.Kubeconfig)
+		took, err := timeCommand(ctx, o.Binary, "kubectl", "get", "jobs", "--kubeconfig", p.Kubeconfig)
 		if err != nil {
 			return err
 		}
 		lists = append(lists, took)
+		if took, err = timeCommand(ctx, o.Binary, "kubectl", "get", "jobs", "--chunk-size=0", "--kubeconfig", p.Kubeconfig); err != nil {
+			return err
+		}
+		unchunked = append(unchunked, took)
+		if stockKubectl != "" {
+			if took, err = timeCommand(ctx, stockKubectl, "get", "jobs", "--kubeconfig", p.Kubeconfig); err != nil {
+				return err
+			}
+			stock = append(stock, took)
+		}
+		if took, err = timeServerTable(ctx, c); err != nil {
+			return err
+		}
+		server = append(server, took)
 		time.Sleep(2 * time.Second)
 		r, a, err = p.Memory()
 		if err != nil {
@@ -122,6 +137,11 @@ func API(ctx context.Context, o APIOptions) error {
 	rowMedian(o.Out, fmt.Sprintf("RSS with %d Jobs stored, after listing them (MiB)", o.Stored), loaded, "%.0f")
 	rowMedian(o.Out, fmt.Sprintf("RSS with %d Jobs stored, anonymous part (MiB)", o.Stored), loadedAnon, "%.0f")
 	rowMedian(o.Out, fmt.Sprintf("`batchd kubectl get jobs` over %d Jobs (s)", o.Stored), lists, "%.2f")
+	if len(stock) > 0 {
+		rowMedian(o.Out, fmt.Sprintf("stock `kubectl get jobs` (%s) over %d Jobs, same server (s)", kubectlVersion(ctx, stockKubectl), o.Stored), stock, "%.2f")
+	}
+	rowMedian(o.Out, fmt.Sprintf("`batchd kubectl get jobs --chunk-size=0` over %d Jobs (s)", o.Stored), unchunked, "%.2f")
+	rowMedian(o.Out, fmt.Sprintf("server alone: one LIST of %d Jobs as a Table, client-go (s)", o.Stored), server, "%.2f")
 	return nil
 }
 
@@ -181,17 +201,45 @@ func benchJob(name string) *batchv1.Job {
 	}
 }
 
-// timeKubectlGet times `batchd kubectl get jobs` (table output to /dev/null).
-func timeKubectlGet(ctx context.Context, binary, kubeconfig string) (float64, error) {
-	cmd := exec.CommandContext(ctx, binary, "kubectl", "get", "jobs", "--kubeconfig", kubeconfig)
+// timeCommand times a command that must print something.
+func timeCommand(ctx context.Context, name string, args ...string) (float64, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
 	start := time.Now()
 	out, err := cmd.Output()
 	took := time.Since(start).Seconds()
 	if err != nil {
-		return 0, fmt.Errorf("kubectl get jobs: %w", err)
+		return 0, fmt.Errorf("%s %v: %w", name, args, err)
 	}
 	if len(out) == 0 {
-		return 0, fmt.Errorf("kubectl get jobs printed nothing")
+		return 0, fmt.Errorf("%s %v printed nothing", name, args)
 	}
 	return took, nil
+}
+
+func kubectlVersion(ctx context.Context, path string) string {
+	out, err := exec.CommandContext(ctx, path, "version", "--client", "-o", "json").Output()
+	if err != nil {
+		return "unknown version"
+	}
+	if _, rest, ok := strings.Cut(string(out), `"gitVersion": "`); ok {
+		if v, _, ok := strings.Cut(rest, `"`); ok {
+			return v
+		}
+	}
+	return "unknown version"
+}
+
+// timeServerTable times one unpaginated LIST of all Jobs as a Table, the
+// request kubectl makes, read fully.
+func timeServerTable(ctx context.Context, c kubernetes.Interface) (float64, error) {
+	start := time.Now()
+	body, err := c.BatchV1().RESTClient().Get().Resource("jobs").Namespace("default").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(body) == 0 {
+		return 0, fmt.Errorf("empty table")
+	}
+	return time.Since(start).Seconds(), nil
 }
