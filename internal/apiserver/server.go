@@ -272,10 +272,6 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	opts.StorageConfig.Transport.KeyFile = c.EtcdKeyFile
 	opts.StorageConfig.EncodeVersioner = encodeVersions
 	opts.EnableWatchCache = !c.DisableWatchCache
-	// No garbage collector runs yet, so the orphan and foregroundDeletion
-	// finalizers would never be removed: owners are deleted at once and
-	// dependents are left alone until the GC controller lands.
-	opts.EnableGarbageCollection = false
 	if errs := opts.Validate(); len(errs) > 0 {
 		return errs[0]
 	}

@@ -7,8 +7,10 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/batchd/batchd/internal/controller/gc"
 	"github.com/batchd/batchd/internal/controller/namespace"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 )
@@ -33,12 +35,20 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 	if err != nil {
 		return err
 	}
+	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
+	collector, err := gc.New(meta, client.Discovery(), metaFactory)
+	if err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
+	metaFactory.Start(ctx.Done())
 	go func() {
 		// Controllers act on what their listers show; start them on a full cache.
 		factory.WaitForCacheSync(ctx.Done())
+		metaFactory.WaitForCacheSync(ctx.Done())
 		go sa.Run(ctx)
 		go ns.Run(ctx)
+		go collector.Run(ctx)
 	}()
 	return nil
 }

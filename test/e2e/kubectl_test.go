@@ -155,7 +155,20 @@ func TestCronJobsWithKubectl(t *testing.T) {
 		"cronjob.kubernetes.io/instantiate: manual", "kind: CronJob", "name: db-backup", "image: mysql:5.7")
 	must(t, kubectl(t, "", "get", "jobs", "-n", n, "--selector=job-name=manual-backup-1", "-o", "name"), "job.batch/manual-backup-1")
 	must(t, kubectl(t, "", "describe", "cronjob", "db-backup", "-n", n), "Schedule:", "0 2 * * *", "Concurrency Policy:", "Allow")
+
+	// The seed's `--cascade=orphan` keeps the CronJob's Jobs, no longer owned.
+	must(t, kubectl(t, "", "delete", "cronjob", "db-backup", "-n", n, "--cascade=orphan"), `cronjob.batch "db-backup" deleted`)
+	eventually(t, "the orphaned Job loses its owner reference", func() bool {
+		r := kubectl(t, "", "get", "job", "manual-backup-1", "-n", n, "-o", "jsonpath={.metadata.ownerReferences}")
+		return r.code == 0 && strings.TrimSpace(r.stdout) == ""
+	})
+
+	// A plain delete cascades to the CronJob's Jobs.
+	must(t, kubectl(t, "", "apply", "-n", n, "-f", cj), "cronjob.batch/db-backup created")
+	must(t, kubectl(t, "", "create", "job", "--from=cronjob/db-backup", "manual-backup-2", "-n", n), "job.batch/manual-backup-2 created")
 	must(t, kubectl(t, "", "delete", "cronjob", "db-backup", "-n", n), `cronjob.batch "db-backup" deleted`)
+	must(t, kubectl(t, "", "wait", "-n", n, "--for=delete", "job/manual-backup-2", "--timeout=30s"))
+	must(t, kubectl(t, "", "get", "job", "manual-backup-1", "-n", n, "-o", "name"), "job.batch/manual-backup-1")
 }
 
 func TestExplainAndDiscovery(t *testing.T) {

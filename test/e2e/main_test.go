@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/batchd/batchd/internal/serverproc"
 )
 
@@ -164,4 +166,14 @@ func ns(t *testing.T) string {
 	must(t, kubectl(t, "", "create", "namespace", name), "namespace/"+name+" created")
 	t.Cleanup(func() { kubectl(t, "", "delete", "namespace", name, "--wait=false") })
 	return name
+}
+
+// eventually polls cond every 100ms for up to 30s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) { return cond(), nil })
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 }

@@ -1,0 +1,297 @@
+// Package gc is batchd's garbage collector: it honours ownerReferences and the
+// propagation policies of deletes (Background, Foreground, Orphan) the way
+// upstream's garbage collector does, for every resource the server serves.
+// Decide (decide.go) is the policy; this file observes, apply.go acts.
+package gc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/batchd/batchd/internal/controller"
+)
+
+// Key names one object of one resource.
+type Key struct {
+	Group, Version, Resource string
+	Namespace, Name          string
+}
+
+func (k Key) GVR() schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
+}
+
+func (k Key) String() string {
+	return strings.Join([]string{k.Group, k.Version, k.Resource, k.Namespace, k.Name}, "|")
+}
+
+func parseKey(s string) (Key, error) {
+	p := strings.Split(s, "|")
+	if len(p) != 5 {
+		return Key{}, fmt.Errorf("bad key %q", s)
+	}
+	return Key{p[0], p[1], p[2], p[3], p[4]}, nil
+}
+
+const ownerIndex = "ownerUID"
+
+type resource struct {
+	gvr        schema.GroupVersionResource
+	kind       string
+	namespaced bool
+	informer   cache.SharedIndexInformer
+}
+
+// Controller collects garbage.
+type Controller struct {
+	client    metadata.Interface
+	resources map[schema.GroupVersionResource]*resource
+	byKind    map[schema.GroupVersionKind]*resource
+	runner    *controller.Runner
+}
+
+// New discovers every listable, watchable, deletable resource and watches its metadata.
+func New(client metadata.Interface, disc discovery.DiscoveryInterface, factory metadatainformer.SharedInformerFactory) (*Controller, error) {
+	lists, err := disc.ServerPreferredResources()
+	if err != nil && len(lists) == 0 {
+		return nil, fmt.Errorf("discover resources: %w", err)
+	}
+	c := &Controller{client: client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
+	c.runner = controller.NewRunner("garbage-collector", c.sync)
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			if strings.Contains(r.Name, "/") || !hasAll(r.Verbs, "list", "watch", "delete", "patch") {
+				continue
+			}
+			gvr := gv.WithResource(r.Name)
+			inf := factory.ForResource(gvr).Informer()
+			if err := inf.AddIndexers(cache.Indexers{ownerIndex: ownerUIDs}); err != nil {
+				return nil, err
+			}
+			res := &resource{gvr: gvr, kind: r.Kind, namespaced: r.Namespaced, informer: inf}
+			c.resources[gvr] = res
+			c.byKind[gv.WithKind(r.Kind)] = res
+			if _, err := inf.AddEventHandler(c.handler(res)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+func hasAll(verbs []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, v := range verbs {
+			found = found || v == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func ownerUIDs(obj any) ([]string, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ref := range m.GetOwnerReferences() {
+		out = append(out, string(ref.UID))
+	}
+	return out, nil
+}
+
+func (c *Controller) keyOf(r *resource, m metav1.Object) Key {
+	return Key{Group: r.gvr.Group, Version: r.gvr.Version, Resource: r.gvr.Resource, Namespace: m.GetNamespace(), Name: m.GetName()}
+}
+
+// handler enqueues an object when it changes (its owners may be gone) and its
+// dependents when it is deleted or starts deleting.
+func (c *Controller) handler(r *resource) cache.ResourceEventHandler {
+	enqueue := func(obj any, withDependents bool) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return
+		}
+		c.runner.Add(c.keyOf(r, m).String())
+		if withDependents {
+			for _, d := range c.dependents(m.GetUID()) {
+				c.runner.Add(d.Key.String())
+			}
+			// An owner in foreground deletion waits for this one.
+			for _, ref := range m.GetOwnerReferences() {
+				if k, ok := c.ownerKey(m.GetNamespace(), ref); ok {
+					c.runner.Add(k.String())
+				}
+			}
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { enqueue(obj, false) },
+		UpdateFunc: func(_, obj any) {
+			m, err := meta.Accessor(obj)
+			enqueue(obj, err == nil && m.GetDeletionTimestamp() != nil)
+		},
+		DeleteFunc: func(obj any) { enqueue(obj, true) },
+	}
+}
+
+// Run collects garbage until ctx ends; the informers must have synced.
+func (c *Controller) Run(ctx context.Context) {
+	for _, r := range c.resources {
+		for _, obj := range r.informer.GetStore().List() {
+			if m, err := meta.Accessor(obj); err == nil && (len(m.GetOwnerReferences()) > 0 || m.GetDeletionTimestamp() != nil) {
+				c.runner.Add(c.keyOf(r, m).String())
+			}
+		}
+	}
+	c.runner.Run(ctx, 2)
+}
+
+// HasSynced reports whether every informer has synced.
+func (c *Controller) HasSynced() bool {
+	for _, r := range c.resources {
+		if !r.informer.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// dependents finds every cached object that names uid as an owner.
+func (c *Controller) dependents(uid types.UID) []Dependent {
+	var out []Dependent
+	for _, r := range c.resources {
+		objs, err := r.informer.GetIndexer().ByIndex(ownerIndex, string(uid))
+		if err != nil {
+			continue
+		}
+		for _, obj := range objs {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				continue
+			}
+			d := Dependent{Key: c.keyOf(r, m), UID: m.GetUID(), Deleting: m.GetDeletionTimestamp() != nil}
+			for _, ref := range m.GetOwnerReferences() {
+				if ref.UID == uid && ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
+					d.Blocking = true
+				}
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (c *Controller) sync(ctx context.Context, keyString string) (time.Duration, error) {
+	key, err := parseKey(keyString)
+	if err != nil {
+		return 0, nil
+	}
+	r, ok := c.resources[key.GVR()]
+	if !ok {
+		return 0, nil
+	}
+	storeKey := key.Name
+	if key.Namespace != "" {
+		storeKey = key.Namespace + "/" + key.Name
+	}
+	obj, exists, err := r.informer.GetStore().GetByKey(storeKey)
+	if err != nil || !exists {
+		return 0, err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return 0, nil
+	}
+	o := Observed{Key: key, UID: m.GetUID(), Deleting: m.GetDeletionTimestamp() != nil, Finalizers: m.GetFinalizers()}
+	if o.Deleting {
+		o.Dependents = c.dependents(m.GetUID())
+	} else if refs := m.GetOwnerReferences(); len(refs) > 0 {
+		o.Owners = map[types.UID]OwnerState{}
+		for _, ref := range refs {
+			state, err := c.ownerState(ctx, key.Namespace, ref)
+			if err != nil {
+				return 0, err
+			}
+			o.Owners[ref.UID] = state
+		}
+	}
+	return 0, c.apply(ctx, o, Decide(o))
+}
+
+// ownerKey is the key of the object an ownerReference names.
+func (c *Controller) ownerKey(namespace string, ref metav1.OwnerReference) (Key, bool) {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return Key{}, false
+	}
+	r, ok := c.byKind[gv.WithKind(ref.Kind)]
+	if !ok {
+		return Key{}, false
+	}
+	if !r.namespaced {
+		namespace = ""
+	}
+	return Key{Group: r.gvr.Group, Version: r.gvr.Version, Resource: r.gvr.Resource, Namespace: namespace, Name: ref.Name}, true
+}
+
+// ownerState looks an owner up in the cache and, before calling it absent,
+// live: a stale cache must never get an object collected.
+func (c *Controller) ownerState(ctx context.Context, namespace string, ref metav1.OwnerReference) (OwnerState, error) {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return OwnerAbsent, nil
+	}
+	r, ok := c.byKind[gv.WithKind(ref.Kind)]
+	if !ok {
+		// A kind nobody serves cannot own anything here; leave the object alone
+		// rather than delete what we cannot check.
+		return OwnerPresent, nil
+	}
+	ns := namespace
+	if !r.namespaced {
+		ns = ""
+	}
+	storeKey := ref.Name
+	if ns != "" {
+		storeKey = ns + "/" + ref.Name
+	}
+	if obj, exists, _ := r.informer.GetStore().GetByKey(storeKey); exists {
+		if m, err := meta.Accessor(obj); err == nil && m.GetUID() == ref.UID {
+			return OwnerPresent, nil
+		}
+	}
+	live, err := c.client.Resource(r.gvr).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return OwnerAbsent, nil
+	case err != nil:
+		return OwnerPresent, err
+	case live.UID != ref.UID:
+		return OwnerAbsent, nil
+	}
+	return OwnerPresent, nil
+}
