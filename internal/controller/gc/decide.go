@@ -7,8 +7,8 @@ import (
 
 // Finalizers the API server adds for the Orphan and Foreground propagation policies.
 const (
-	FinalizerOrphan     = metav1.FinalizerOrphanDependents     // "orphan"
-	FinalizerForeground = metav1.FinalizerDeleteDependents     // "foregroundDeletion"
+	FinalizerOrphan     = metav1.FinalizerOrphanDependents // "orphan"
+	FinalizerForeground = metav1.FinalizerDeleteDependents // "foregroundDeletion"
 )
 
 // OwnerState is what a live lookup found for one ownerReference.
