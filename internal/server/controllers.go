@@ -13,6 +13,7 @@ import (
 	"github.com/batchd/batchd/internal/controller/gc"
 	"github.com/batchd/batchd/internal/controller/namespace"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
+	"github.com/batchd/batchd/internal/controller/ttl"
 )
 
 // startControllers runs the in-process controllers on the loopback client
@@ -35,6 +36,10 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 	if err != nil {
 		return err
 	}
+	ttlController, err := ttl.New(client, factory, nil)
+	if err != nil {
+		return err
+	}
 	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
 	collector, err := gc.New(meta, client.Discovery(), metaFactory)
 	if err != nil {
@@ -49,6 +54,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 		go sa.Run(ctx)
 		go ns.Run(ctx)
 		go collector.Run(ctx)
+		go ttlController.Run(ctx)
 	}()
 	return nil
 }

@@ -129,3 +129,30 @@ func TestDeletePropagation(t *testing.T) {
 		gone(t, "job of deleted cronjob", getJob("cj-manual"))
 	})
 }
+
+// A finished Job with ttlSecondsAfterFinished: 0 is deleted with its pods.
+func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	jobs := env.Client.BatchV1().Jobs(ns)
+	j := testenv.Job("short-lived")
+	j.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
+	j, err := jobs.Create(ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownedPod(t, ns, "short-lived-pod", j)
+	now := metav1.Now()
+	j.Status = batchv1.JobStatus{StartTime: &now, CompletionTime: &now, Succeeded: 1, Conditions: []batchv1.JobCondition{
+		{Type: batchv1.JobSuccessCriteriaMet, Status: "True", LastTransitionTime: now},
+		{Type: batchv1.JobComplete, Status: "True", LastTransitionTime: now},
+	}}
+	if _, err := jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, "pod of the expired job", func(ctx context.Context) error {
+		_, err := env.Client.CoreV1().Pods(ns).Get(ctx, "short-lived-pod", metav1.GetOptions{})
+		return err
+	})
+	gone(t, "expired job", func(ctx context.Context) error { _, err := jobs.Get(ctx, "short-lived", metav1.GetOptions{}); return err })
+}
