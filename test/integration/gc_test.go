@@ -154,5 +154,8 @@ func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
 		_, err := env.Client.CoreV1().Pods(ns).Get(ctx, "short-lived-pod", metav1.GetOptions{})
 		return err
 	})
-	gone(t, "expired job", func(ctx context.Context) error { _, err := jobs.Get(ctx, "short-lived", metav1.GetOptions{}); return err })
+	gone(t, "expired job", func(ctx context.Context) error {
+		_, err := jobs.Get(ctx, "short-lived", metav1.GetOptions{})
+		return err
+	})
 }
