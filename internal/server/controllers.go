@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -41,9 +43,15 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 		return err
 	}
 	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-	collector, err := gc.New(meta, client.Discovery(), metaFactory)
+	// The collector discovers what to watch; a failing post-start hook would
+	// take the server down, so a transient discovery error is retried.
+	var collector *gc.Controller
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		collector, err = gc.New(meta, client.Discovery(), metaFactory)
+		return err == nil, nil
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("start garbage collector: %w", err)
 	}
 	factory.Start(ctx.Done())
 	metaFactory.Start(ctx.Done())
