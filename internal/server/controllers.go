@@ -42,11 +42,15 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 	if err != nil {
 		return err
 	}
-	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
 	// The collector discovers what to watch; a failing post-start hook would
-	// take the server down, so a transient discovery error is retried.
-	var collector *gc.Controller
+	// take the server down, so a transient discovery error is retried, each
+	// time on a fresh informer factory.
+	var (
+		collector   *gc.Controller
+		metaFactory metadatainformer.SharedInformerFactory
+	)
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		metaFactory = metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
 		collector, err = gc.New(meta, client.Discovery(), metaFactory)
 		return err == nil, nil
 	})
