@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/batchd/batchd/internal/controller/gc"
+	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
@@ -35,6 +40,16 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 		return err
 	}
 	ns, err := namespace.New(client, meta, factory)
+	if err != nil {
+		return err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	jobController, err := job.New(job.Config{
+		Client: client, Informer: factory,
+		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: job.Component}),
+	})
 	if err != nil {
 		return err
 	}
@@ -67,6 +82,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 		go ns.Run(ctx)
 		go collector.Run(ctx)
 		go ttlController.Run(ctx)
+		go jobController.Run(ctx)
 	}()
 	return nil
 }

@@ -17,6 +17,16 @@ func Job(name string) *batchv1.Job {
 	}
 }
 
+// ExternalJob is Job(name) marked as managed by another controller
+// (spec.managedBy), so batchd's Job controller leaves its pods and status to
+// the test, as upstream's does.
+func ExternalJob(name string) *batchv1.Job {
+	j := Job(name)
+	manager := "example.com/test-controller"
+	j.Spec.ManagedBy = &manager
+	return j
+}
+
 // CronJob returns a minimal valid CronJob.
 func CronJob(name, schedule string) *batchv1.CronJob {
 	return &batchv1.CronJob{

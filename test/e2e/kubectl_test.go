@@ -56,7 +56,7 @@ func TestJobLifecycleWithKubectl(t *testing.T) {
 
 	r := kubectl(t, "", "get", "jobs", "-n", n)
 	must(t, r)
-	if !jobHeader.MatchString(r.stdout) || !regexp.MustCompile(`(?m)^pi\s+Running\s+0/1\s+\S+$`).MatchString(r.stdout) {
+	if !jobHeader.MatchString(r.stdout) || !regexp.MustCompile(`(?m)^pi\s+Running\s+0/1\s+\d+s\s+\S+$`).MatchString(r.stdout) {
 		t.Errorf("get jobs table:\n%s", r.stdout)
 	}
 	r = kubectl(t, "", "get", "jobs", "-n", n, "-o", "wide")
@@ -82,7 +82,8 @@ func TestJobLifecycleWithKubectl(t *testing.T) {
 
 	must(t, kubectl(t, "", "describe", "job", "pi", "-n", n),
 		"Name:             pi", "Selector:         batch.kubernetes.io/controller-uid=", "Parallelism:      1",
-		"Completions:      1", "Backoff Limit:    4", "Pods Statuses:    0 Active / 0 Succeeded / 0 Failed",
+		"Completions:      1", "Backoff Limit:    4", "Pods Statuses:    1 Active (0 Ready) / 0 Succeeded / 0 Failed",
+		"SuccessfulCreate", "job-controller", "Created pod: pi-",
 		"      perl\n      -Mbignum=bpi\n")
 
 	must(t, kubectl(t, "", "label", "job", "pi", "-n", n, "tier=batch"), "job.batch/pi labeled")
@@ -97,7 +98,17 @@ func TestJobLifecycleWithKubectl(t *testing.T) {
 
 func TestWatchAndWaitSeeStatusChanges(t *testing.T) {
 	n := ns(t)
-	must(t, kubectl(t, "", "create", "job", "w", "-n", n, "--image=busybox", "--", "true"), "job.batch/w created")
+	// Managed elsewhere (spec.managedBy), so this test writes the status itself.
+	must(t, kubectl(t, `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: w}
+spec:
+  managedBy: example.com/test-controller
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox, command: ["true"]}]`, "apply", "-n", n, "-f", "-"), "job.batch/w created")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -14,7 +14,7 @@ func TestServerSideApplyRespectsSubresources(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
-	manifest := `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ssa"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}},"status":{"active":5}}`
+	manifest := `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ssa"},"spec":{"managedBy":"example.com/test-controller","template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}},"status":{"active":5}}`
 	force := true
 	j, err := jobs.Patch(ctx, "ssa", types.ApplyPatchType, []byte(manifest), metav1.PatchOptions{FieldManager: "tester", Force: &force})
 	if err != nil {

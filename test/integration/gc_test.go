@@ -41,7 +41,7 @@ func TestDeletePropagation(t *testing.T) {
 	}
 
 	t.Run("background deletes dependents", func(t *testing.T) {
-		j, err := jobs.Create(ctx, testenv.Job("bg"), metav1.CreateOptions{})
+		j, err := jobs.Create(ctx, testenv.ExternalJob("bg"), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestDeletePropagation(t *testing.T) {
 	})
 
 	t.Run("foreground waits for blocking dependents", func(t *testing.T) {
-		j, err := jobs.Create(ctx, testenv.Job("fg"), metav1.CreateOptions{})
+		j, err := jobs.Create(ctx, testenv.ExternalJob("fg"), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestDeletePropagation(t *testing.T) {
 	})
 
 	t.Run("orphan keeps dependents and strips the reference", func(t *testing.T) {
-		j, err := jobs.Create(ctx, testenv.Job("or"), metav1.CreateOptions{})
+		j, err := jobs.Create(ctx, testenv.ExternalJob("or"), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestDeletePropagation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j := testenv.Job("cj-manual")
+		j := testenv.ExternalJob("cj-manual")
 		j.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "cj", UID: cj.UID, Controller: ptr.To(true)}}
 		if _, err := jobs.Create(ctx, j, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -135,7 +135,7 @@ func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
-	j := testenv.Job("short-lived")
+	j := testenv.ExternalJob("short-lived")
 	j.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
 	j, err := jobs.Create(ctx, j, metav1.CreateOptions{})
 	if err != nil {

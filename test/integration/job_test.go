@@ -100,7 +100,7 @@ func TestJobImmutableFieldsAndGeneration(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
-	j, err := jobs.Create(ctx, testenv.Job("imm"), metav1.CreateOptions{})
+	j, err := jobs.Create(ctx, testenv.ExternalJob("imm"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestJobStatusSubresource(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
-	j, err := jobs.Create(ctx, testenv.Job("st"), metav1.CreateOptions{})
+	j, err := jobs.Create(ctx, testenv.ExternalJob("st"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestJobFieldSelectorStatusSuccessful(t *testing.T) {
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
 	for _, name := range []string{"a", "b"} {
-		if _, err := jobs.Create(ctx, testenv.Job(name), metav1.CreateOptions{}); err != nil {
+		if _, err := jobs.Create(ctx, testenv.ExternalJob(name), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,7 +205,7 @@ func TestJobWatchSeesStatusChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	jobs := env.Client.BatchV1().Jobs(ns)
-	j, err := jobs.Create(ctx, testenv.Job("w"), metav1.CreateOptions{})
+	j, err := jobs.Create(ctx, testenv.ExternalJob("w"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

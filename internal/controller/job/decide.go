@@ -3,9 +3,9 @@
 // finalizers to remove and the status to write — with upstream's semantics for
 // NonIndexed and Indexed Jobs, parallelism, backoffLimit (Never and OnFailure),
 // activeDeadlineSeconds, suspend/resume and the interim-then-terminal
-// conditions. Effects and wiring come next (the package is not yet started by
-// the server); podFailurePolicy, successPolicy, backoffLimitPerIndex and the
-// pod re-creation backoff are still to be added.
+// conditions. controller.go observes, apply.go acts. Not yet implemented:
+// podFailurePolicy, successPolicy, backoffLimitPerIndex, the pod re-creation
+// backoff, adoption/release of orphans, managedBy and the metrics.
 //
 // Counting is crash-safe in two phases, as upstream's tracking finalizer
 // intends: a finished pod is first recorded in status.uncountedTerminatedPods
@@ -53,6 +53,9 @@ type Observed struct {
 	Job  *batchv1.Job
 	Pods []*corev1.Pod // pods the Job controls
 	Now  time.Time
+	// Unsynced is true while earlier creates or deletes are not yet visible
+	// in Pods: no pods are created or deleted then, so counts never overshoot.
+	Unsynced bool
 }
 
 // Plan is what the controller should do, in this order: delete, create, write
@@ -105,6 +108,15 @@ func Decide(o Observed) Plan {
 	var p Plan
 	status := j.Status.DeepCopy()
 	now := metav1.NewTime(o.Now)
+	if j.DeletionTimestamp != nil {
+		// Being deleted: every pod may go, so every tracking finalizer goes.
+		for _, pod := range o.Pods {
+			if hasString(pod.Finalizers, TrackingFinalizer) {
+				p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
+			}
+		}
+		return p
+	}
 	if _, done := hasCond(status, batchv1.JobComplete); done {
 		return finishedCleanup(o)
 	}
@@ -222,7 +234,9 @@ func Decide(o Observed) Plan {
 			if setSuspended(status, false, now, &p) {
 				status.StartTime = &now
 			}
-			p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, completed, succeeded)
+			if !o.Unsynced {
+				p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, completed, succeeded)
+			}
 			terminating = append(terminating, p.DeleteUncounted...)
 			active = removeAll(active, p.DeleteUncounted)
 		}

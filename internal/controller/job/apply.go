@@ -1,0 +1,127 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func labelsEverything() labels.Selector { return labels.Everything() }
+
+// Event reasons of pod creation and deletion (spec §3.15).
+const (
+	EventSuccessfulCreate = "SuccessfulCreate"
+	EventFailedCreate     = "FailedCreate"
+	EventSuccessfulDelete = "SuccessfulDelete"
+	EventFailedDelete     = "FailedDelete"
+)
+
+// apply carries out a plan: deletes, creates in slow-start batches, the status
+// write, then the finalizer removals the written status made safe.
+func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Plan) error {
+	var errs []error
+	c.expect.expect(key, 0, len(p.DeleteUncounted)+len(p.DeleteFailed), c.clock.Now())
+	for _, pod := range p.DeleteUncounted {
+		// Not a failure: the finalizer goes first so the pod is never counted.
+		if err := c.removeFinalizer(ctx, pod); err != nil {
+			errs = append(errs, err)
+			c.expect.observed(key, 0, 1)
+			continue
+		}
+		errs = append(errs, c.deletePod(ctx, key, j, pod))
+	}
+	for _, pod := range p.DeleteFailed {
+		errs = append(errs, c.deletePod(ctx, key, j, pod))
+	}
+	errs = append(errs, c.createPods(ctx, key, j, p.Create))
+
+	if p.Status != nil {
+		updated := j.DeepCopy()
+		updated.Status = *p.Status
+		if _, err := c.client.BatchV1().Jobs(j.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			// Without the written status no finalizer may go: a pod would be lost.
+			return errors.Join(append(errs, fmt.Errorf("update status of job %s: %w", key, err))...)
+		}
+		for _, e := range p.Events {
+			c.recorder.Event(j, e.Type, e.Reason, e.Message)
+		}
+	}
+	for _, pod := range p.RemoveFinalizers {
+		errs = append(errs, c.removeFinalizer(ctx, pod))
+	}
+	return errors.Join(errs...)
+}
+
+// createPods creates in batches of 1, 2, 4, …; after a failed batch the rest
+// is left for the next sync.
+func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod) error {
+	c.expect.expect(key, len(pods), 0, c.clock.Now())
+	for start, batch := 0, 1; start < len(pods); start, batch = start+batch, batch*2 {
+		end := min(start+batch, len(pods))
+		errc := make(chan error, end-start)
+		for _, pod := range pods[start:end] {
+			go func() {
+				created, err := c.client.CoreV1().Pods(j.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+				if err != nil {
+					c.expect.observed(key, 1, 0)
+					if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+						c.recorder.Eventf(j, corev1.EventTypeWarning, EventFailedCreate, "Error creating: %v", err)
+					}
+					errc <- fmt.Errorf("create pod for job %s: %w", key, err)
+					return
+				}
+				c.recorder.Eventf(j, corev1.EventTypeNormal, EventSuccessfulCreate, "Created pod: %s", created.Name)
+				errc <- nil
+			}()
+		}
+		var errs []error
+		for range pods[start:end] {
+			errs = append(errs, <-errc)
+		}
+		if err := errors.Join(errs...); err != nil {
+			c.expect.observed(key, len(pods)-end, 0) // never attempted
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Controller) deletePod(ctx context.Context, key string, j *batchv1.Job, pod *corev1.Pod) error {
+	err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	switch {
+	case err == nil:
+		c.recorder.Eventf(j, corev1.EventTypeNormal, EventSuccessfulDelete, "Deleted pod: %s", pod.Name)
+		return nil
+	case apierrors.IsNotFound(err):
+		c.expect.observed(key, 0, 1)
+		return nil
+	default:
+		c.expect.observed(key, 0, 1)
+		c.recorder.Eventf(j, corev1.EventTypeWarning, EventFailedDelete, "Error deleting: %v", err)
+		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
+	}
+}
+
+// removeFinalizer drops the tracking finalizer with a strategic-merge patch,
+// as upstream does, leaving other finalizers alone.
+func (c *Controller) removeFinalizer(ctx context.Context, pod *corev1.Pod) error {
+	if !hasString(pod.Finalizers, TrackingFinalizer) {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"metadata":{"$deleteFromPrimitiveList/finalizers":[%q]}}`, TrackingFinalizer)
+	_, err := c.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove finalizer of pod %s: %w", pod.Name, err)
+	}
+	return nil
+}

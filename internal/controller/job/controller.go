@@ -1,0 +1,184 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/batchd/batchd/internal/controller"
+)
+
+// Component is the event source of the Job controller.
+const Component = "job-controller"
+
+// Controller runs Jobs.
+type Controller struct {
+	client   kubernetes.Interface
+	jobs     batchlisters.JobLister
+	pods     corelisters.PodLister
+	clock    clock.PassiveClock
+	recorder record.EventRecorder
+	expect   *expectations
+	runner   *controller.Runner
+}
+
+// Config holds the controller's dependencies; nil Clock means the real one.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
+	Recorder record.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+// New wires the controller to the informers.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	c := &Controller{
+		client:   cfg.Client,
+		jobs:     cfg.Informer.Batch().V1().Jobs().Lister(),
+		pods:     cfg.Informer.Core().V1().Pods().Lister(),
+		clock:    cfg.Clock,
+		recorder: cfg.Recorder,
+		expect:   newExpectations(),
+	}
+	c.runner = controller.NewRunner("job", c.sync)
+	if _, err := cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueJob,
+		UpdateFunc: func(_, obj any) { c.enqueueJob(obj) },
+		DeleteFunc: c.enqueueJob,
+	}); err != nil {
+		return nil, err
+	}
+	_, err := cfg.Informer.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if key, ok := ownerKey(obj); ok {
+				c.expect.observed(key, 1, 0)
+				c.runner.Add(key)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if key, ok := ownerKey(obj); ok {
+				c.runner.Add(key)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if key, ok := ownerKey(obj); ok {
+				c.expect.observed(key, 0, 1)
+				c.runner.Add(key)
+			}
+		},
+	})
+	return c, err
+}
+
+func (c *Controller) enqueueJob(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		c.runner.Add(key)
+	}
+}
+
+// ownerKey is the namespace/name of the Job controlling a pod.
+func ownerKey(obj any) (string, bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return "", false
+	}
+	ref := metav1.GetControllerOf(p)
+	if ref == nil || ref.Kind != "Job" || ref.APIVersion != "batch/v1" {
+		return "", false
+	}
+	return p.Namespace + "/" + ref.Name, true
+}
+
+// Run processes Jobs until ctx ends; the informers must have synced.
+func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx, 4) }
+
+func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	j, err := c.jobs.Jobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		c.expect.forget(key)
+		return 0, c.releaseOrphans(ctx, ns, name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
+		return 0, nil // another controller runs this Job
+	}
+	pods, err := c.ownedPods(j)
+	if err != nil {
+		return 0, err
+	}
+	now := c.clock.Now()
+	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: !c.expect.satisfied(key, now)})
+	return plan.Requeue, c.apply(ctx, key, j, plan)
+}
+
+// releaseOrphans removes the tracking finalizer from pods whose Job is gone,
+// so that they can be deleted; the Job's absence is confirmed live first.
+func (c *Controller) releaseOrphans(ctx context.Context, ns, name string) error {
+	pods, err := c.pods.Pods(ns).List(labelsEverything())
+	if err != nil {
+		return err
+	}
+	var orphans []*corev1.Pod
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "Job" && ref.Name == name && hasString(p.Finalizers, TrackingFinalizer) {
+			orphans = append(orphans, p)
+		}
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	live, err := c.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	var errs []error
+	for _, p := range orphans {
+		if live != nil && err == nil && metav1.GetControllerOf(p).UID == live.UID {
+			continue // the Job exists after all; the next sync handles its pods
+		}
+		errs = append(errs, c.removeFinalizer(ctx, p))
+	}
+	return errors.Join(errs...)
+}
+
+// ownedPods lists the pods this Job controls (never mutated: listers share them).
+func (c *Controller) ownedPods(j *batchv1.Job) ([]*corev1.Pod, error) {
+	all, err := c.pods.Pods(j.Namespace).List(labelsEverything())
+	if err != nil {
+		return nil, err
+	}
+	var out []*corev1.Pod
+	for _, p := range all {
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == j.UID {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

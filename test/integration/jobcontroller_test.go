@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchd/batchd/internal/testenv"
+)
+
+// finishPods plays kubelet: it moves every pending pod of the Job to phase.
+func finishPods(t *testing.T, ns, job string, phase corev1.PodPhase) int {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Status.Phase != corev1.PodPending || p.DeletionTimestamp != nil {
+			continue
+		}
+		p.Status.Phase = phase
+		if _, err := env.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+func jobCondition(j *batchv1.Job, ty batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range j.Status.Conditions {
+		if j.Status.Conditions[i].Type == ty && j.Status.Conditions[i].Status == corev1.ConditionTrue {
+			return &j.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// e2e "should run a job to completion when tasks succeed": parallelism 2,
+// completions 4; every pod counted once; Complete with CompletionsReached.
+func TestJobRunsToCompletion(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("four")
+	j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](4), ptr.To[int32](2)
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var done *batchv1.Job
+	poll(t, "job complete", func(ctx context.Context) (bool, error) {
+		finishPods(t, ns, "four", corev1.PodSucceeded)
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "four", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		done = got
+		return jobCondition(got, batchv1.JobComplete) != nil, nil
+	})
+	s := done.Status
+	if s.Succeeded != 4 || s.Failed != 0 || s.Active != 0 || *s.Ready != 0 || *s.Terminating != 0 || s.CompletionTime == nil ||
+		len(s.UncountedTerminatedPods.Succeeded)+len(s.UncountedTerminatedPods.Failed) != 0 {
+		t.Errorf("final status %+v", s)
+	}
+	if c := jobCondition(done, batchv1.JobSuccessCriteriaMet); c == nil || c.Reason != "CompletionsReached" {
+		t.Errorf("conditions %+v", s.Conditions)
+	}
+	pods, _ := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=four"})
+	if len(pods.Items) != 4 {
+		t.Errorf("%d pods, want exactly 4", len(pods.Items))
+	}
+	for _, p := range pods.Items {
+		if len(p.Finalizers) != 0 {
+			t.Errorf("pod %s keeps finalizers %v", p.Name, p.Finalizers)
+		}
+	}
+	events, _ := env.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=four,reason=Completed"})
+	if len(events.Items) != 1 || events.Items[0].Source.Component != "job-controller" || events.Items[0].Message != "Job completed" {
+		t.Errorf("Completed events %+v", events.Items)
+	}
+}
+
+// e2e "should fail to exceed backoffLimit": backoffLimit 1 ⇒ exactly 2 pods,
+// both Failed, FailureTarget then Failed with BackoffLimitExceeded.
+func TestJobFailsAfterBackoffLimit(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("flaky")
+	j.Spec.BackoffLimit = ptr.To[int32](1)
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var failed *batchv1.Job
+	poll(t, "job failed", func(ctx context.Context) (bool, error) {
+		finishPods(t, ns, "flaky", corev1.PodFailed)
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "flaky", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		failed = got
+		return jobCondition(got, batchv1.JobFailed) != nil, nil
+	})
+	if c := jobCondition(failed, batchv1.JobFailureTarget); c == nil || c.Reason != "BackoffLimitExceeded" || c.Message != "Job has reached the specified backoff limit" {
+		t.Errorf("conditions %+v", failed.Status.Conditions)
+	}
+	if failed.Status.Failed != 2 || failed.Status.CompletionTime != nil {
+		t.Errorf("status %+v", failed.Status)
+	}
+	pods, _ := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=flaky"})
+	if len(pods.Items) != 2 {
+		t.Errorf("%d pods, want exactly 2", len(pods.Items))
+	}
+}
+
+// Deleting a Job with its default cascade removes its pods even though they
+// carry the tracking finalizer: the controller lets it go.
+func TestDeletedJobReleasesItsPods(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("gone"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "pod created", func(ctx context.Context) (bool, error) {
+		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=gone"})
+		return err == nil && len(pods.Items) == 1, nil
+	})
+	if err := env.Client.BatchV1().Jobs(ns).Delete(ctx, "gone", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "pods gone", func(ctx context.Context) (bool, error) {
+		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=gone"})
+		return err == nil && len(pods.Items) == 0, nil
+	})
+}
