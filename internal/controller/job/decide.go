@@ -3,9 +3,9 @@
 // finalizers to remove and the status to write — with upstream's semantics for
 // NonIndexed and Indexed Jobs, parallelism, backoffLimit (Never and OnFailure),
 // activeDeadlineSeconds, suspend/resume and the interim-then-terminal
-// conditions. controller.go observes, apply.go acts. Not yet implemented:
-// podFailurePolicy, successPolicy, backoffLimitPerIndex, the pod re-creation
-// backoff, adoption/release of orphans, managedBy and the metrics.
+// conditions, and the pod re-creation backoff. controller.go observes,
+// apply.go acts. Not yet implemented: podFailurePolicy, successPolicy,
+// backoffLimitPerIndex, adoption/release of orphans and the metrics.
 //
 // Counting is crash-safe in two phases, as upstream's tracking finalizer
 // intends: a finished pod is first recorded in status.uncountedTerminatedPods
@@ -237,6 +237,12 @@ func Decide(o Observed) Plan {
 			if !o.Unsynced {
 				p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, completed, succeeded)
 			}
+			if len(p.Create) > 0 {
+				if wait := recreateDelay(o.Pods, func(pod *corev1.Pod) bool { return podFailed(j, pod) }, o.Now); wait > 0 {
+					p.Create = nil
+					p.Requeue = minPositive(p.Requeue, max(wait, time.Second))
+				}
+			}
 			terminating = append(terminating, p.DeleteUncounted...)
 			active = removeAll(active, p.DeleteUncounted)
 		}
@@ -357,6 +363,13 @@ func setSuspended(s *batchv1.JobStatus, suspended bool, now metav1.Time, p *Plan
 		p.Events = append(p.Events, Event{corev1.EventTypeNormal, EventSuspended, "Job suspended"})
 	}
 	return false
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || b < a {
+		return b
+	}
+	return a
 }
 
 func capPods(pods []*corev1.Pod) []*corev1.Pod {
