@@ -46,7 +46,12 @@ func pod(name string, phase corev1.PodPhase, mutate ...func(*corev1.Pod)) *corev
 }
 
 func untracked(p *corev1.Pod) { p.Finalizers = nil }
-func deleting(p *corev1.Pod)  { p.DeletionTimestamp = &metav1.Time{Time: t0} }
+
+// deleting marks a pod deleted with the default 30 s grace period.
+func deleting(p *corev1.Pod) {
+	p.DeletionTimestamp = &metav1.Time{Time: t0}
+	p.DeletionGracePeriodSeconds = ptr.To[int64](30)
+}
 func withIndex(i int) func(*corev1.Pod) {
 	return func(p *corev1.Pod) {
 		p.Annotations = map[string]string{batchv1.JobCompletionIndexAnnotation: fmt.Sprint(i)}
