@@ -140,3 +140,54 @@ func TestDeletedJobReleasesItsPods(t *testing.T) {
 		return err == nil && len(pods.Items) == 0, nil
 	})
 }
+
+// e2e "should allow to use the pod failure policy on exit code to fail the job
+// early": a FailJob rule on exit code 1 fails the Job although backoffLimit
+// is far from reached.
+func TestPodFailurePolicyFailsJobEarly(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("early")
+	j.Spec.BackoffLimit = ptr.To[int32](6)
+	j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:      batchv1.PodFailurePolicyActionFailJob,
+		OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{1}},
+	}}}
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var podName string
+	poll(t, "pod created", func(ctx context.Context) (bool, error) {
+		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=early"})
+		if err != nil || len(pods.Items) == 0 {
+			return false, err
+		}
+		podName = pods.Items[0].Name
+		return true, nil
+	})
+	pods := env.Client.CoreV1().Pods(ns)
+	if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: podName}, Target: corev1.ObjectReference{Name: "node-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pods.Get(ctx, podName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Phase = corev1.PodFailed
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: metav1.Now()}}}}
+	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var failed *batchv1.Job
+	poll(t, "job failed", func(ctx context.Context) (bool, error) {
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "early", metav1.GetOptions{})
+		failed = got
+		return err == nil && jobCondition(got, batchv1.JobFailed) != nil, err
+	})
+	c := jobCondition(failed, batchv1.JobFailed)
+	want := "Container c for pod " + ns + "/" + podName + " failed with exit code 1 matching FailJob rule at index 0"
+	if c.Reason != "PodFailurePolicy" || c.Message != want || failed.Status.Failed != 1 {
+		t.Errorf("Failed condition %+v (failed=%d), want message %q", c, failed.Status.Failed, want)
+	}
+}

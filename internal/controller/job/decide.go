@@ -148,6 +148,7 @@ func Decide(o Observed) Plan {
 		completed = ParseIndexes(status.CompletedIndexes, completions)
 	}
 	var active, terminating []*corev1.Pod
+	var failJob *batchv1.JobCondition // the first podFailurePolicy FailJob match
 	ready := int32(0)
 	restarts := int32(0)
 	for _, pod := range o.Pods {
@@ -166,7 +167,13 @@ func Decide(o Observed) Plan {
 			}
 		case podFailed(j, pod):
 			if tracked {
-				if !containsUID(uncounted.Failed, pod.UID) {
+				action, msg := matchFailurePolicy(j.Spec.PodFailurePolicy, pod)
+				ignored := action != nil && *action == batchv1.PodFailurePolicyActionIgnore
+				if action != nil && *action == batchv1.PodFailurePolicyActionFailJob && failJob == nil {
+					failJob = newCond(batchv1.JobFailureTarget, ReasonPodFailurePolicy, msg, now)
+				}
+				// An ignored failure is not counted: its finalizer just goes.
+				if !ignored && !containsUID(uncounted.Failed, pod.UID) {
 					uncounted.Failed = append(uncounted.Failed, pod.UID)
 				}
 				p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
@@ -204,6 +211,8 @@ func Decide(o Observed) Plan {
 		finish = c
 	} else if c, ok := hasCond(status, batchv1.JobFailureTarget); ok {
 		finish = c
+	} else if failJob != nil {
+		finish = failJob
 	} else {
 		backoff := ptr.Deref(j.Spec.BackoffLimit, 6)
 		onFailureExceeded := j.Spec.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure &&
@@ -235,7 +244,7 @@ func Decide(o Observed) Plan {
 				status.StartTime = &now
 			}
 			if !o.Unsynced {
-				p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, completed, succeeded)
+				p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, terminating, completed, succeeded)
 			}
 			if len(p.Create) > 0 {
 				if wait := recreateDelay(o.Pods, func(pod *corev1.Pod) bool { return podFailed(j, pod) }, o.Now); wait > 0 {

@@ -349,3 +349,54 @@ func TestZeroCompletionsCompletesAtOnce(t *testing.T) {
 		t.Errorf("completions 0: %v create %d", got, len(p.Create))
 	}
 }
+
+func exited(code int32) func(*corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pi", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, FinishedAt: metav1.NewTime(t0)}}}}
+	}
+}
+
+func TestPodFailurePolicy(t *testing.T) {
+	j := testJob(func(j *batchv1.Job) {
+		j.Namespace = "ns"
+		j.Status.StartTime = &metav1.Time{Time: t0}
+		j.Spec.PodReplacementPolicy = ptr.To(batchv1.Failed)
+		j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+			{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
+			{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: "In", Values: []int32{42}}},
+			{Action: batchv1.PodFailurePolicyActionCount, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: "NotIn", Values: []int32{42}}},
+		}}
+	})
+	ns := func(p *corev1.Pod) { p.Namespace = "ns" }
+
+	// Exit 42 fails the Job at once, whatever the backoff limit.
+	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{pod("p42", corev1.PodFailed, ns, exited(42))}, Now: t0.Add(time.Minute)})
+	c, ok := hasCond(p.Status, batchv1.JobFailureTarget)
+	if !ok || c.Reason != "PodFailurePolicy" || c.Message != "Container pi for pod ns/p42 failed with exit code 42 matching FailJob rule at index 1" {
+		t.Fatalf("FailJob: %+v", p.Status.Conditions)
+	}
+	if len(p.Status.UncountedTerminatedPods.Failed) != 1 {
+		t.Errorf("a FailJob pod still counts as failed")
+	}
+
+	// A disrupted pod is ignored: not counted, replaced.
+	disrupted := pod("evicted", corev1.PodFailed, ns, exited(137), func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}
+	})
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{disrupted}, Now: t0.Add(time.Minute)})
+	if len(p.Status.UncountedTerminatedPods.Failed) != 0 || len(p.RemoveFinalizers) != 1 || len(p.Create) != 1 || len(conds(p.Status)) != 0 {
+		t.Errorf("Ignore: %+v create %d", p.Status, len(p.Create))
+	}
+
+	// Exit 1 counts as usual.
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{pod("p1", corev1.PodFailed, ns, exited(1))}, Now: t0.Add(time.Minute)})
+	if len(p.Status.UncountedTerminatedPods.Failed) != 1 || len(conds(p.Status)) != 0 {
+		t.Errorf("Count: %+v", p.Status)
+	}
+	// With a pod failure policy a deleted pod is not failed until its phase says so.
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{pod("d", corev1.PodRunning, ns, deleting)}, Now: t0})
+	if len(p.Status.UncountedTerminatedPods.Failed) != 0 || *p.Status.Terminating != 1 || len(p.Create) != 0 {
+		t.Errorf("terminating with policy: %+v create %d", p.Status, len(p.Create))
+	}
+}

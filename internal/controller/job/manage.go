@@ -11,7 +11,11 @@ import (
 // manage is upstream's manageJob for a running (unsuspended) Job: which active
 // pods to delete and which pods to create so that the Job has the active pods
 // it wants. Deleting and creating never happen in the same sync.
-func manage(j *batchv1.Job, indexed bool, completions int, active []*corev1.Pod, completed Indexes, succeeded int32) (del, create []*corev1.Pod) {
+//
+// With podReplacementPolicy Failed (implied by a podFailurePolicy), pods still
+// terminating hold their place: no replacement until they have failed.
+func manage(j *batchv1.Job, indexed bool, completions int, active, terminating []*corev1.Pod, completed Indexes, succeeded int32) (del, create []*corev1.Pod) {
+	waitForTerminating := ptr.Deref(j.Spec.PodReplacementPolicy, batchv1.TerminatingOrFailed) == batchv1.Failed || j.Spec.PodFailurePolicy != nil
 	parallelism := int(ptr.Deref(j.Spec.Parallelism, 1))
 	if indexed {
 		// One pod per pending index, the most advanced one: extra pods, pods of
@@ -46,7 +50,11 @@ func manage(j *batchv1.Job, indexed bool, completions int, active []*corev1.Pod,
 	if len(del) > 0 {
 		return capPods(del), nil
 	}
-	n := min(want-len(active), MaxPodsPerSync)
+	n := want - len(active)
+	if waitForTerminating {
+		n -= len(terminating)
+	}
+	n = min(n, MaxPodsPerSync)
 	if !indexed {
 		for k := 0; k < n; k++ {
 			create = append(create, NewPod(j, -1))
@@ -56,6 +64,11 @@ func manage(j *batchv1.Job, indexed bool, completions int, active []*corev1.Pod,
 	running := map[int]bool{}
 	for _, pod := range active {
 		running[podIndex(pod)] = true
+	}
+	if waitForTerminating {
+		for _, pod := range terminating {
+			running[podIndex(pod)] = true
+		}
 	}
 	for i := 0; i < completions && len(create) < n; i++ {
 		if !running[i] && !completed.Has(i) {
