@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -141,7 +142,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 // releaseOrphans removes the tracking finalizer from pods whose Job is gone,
 // so that they can be deleted; the Job's absence is confirmed live first.
 func (c *Controller) releaseOrphans(ctx context.Context, ns, name string) error {
-	pods, err := c.pods.Pods(ns).List(labelsEverything())
+	pods, err := c.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (c *Controller) releaseOrphans(ctx context.Context, ns, name string) error 
 
 // ownedPods lists the pods this Job controls (never mutated: listers share them).
 func (c *Controller) ownedPods(j *batchv1.Job) ([]*corev1.Pod, error) {
-	all, err := c.pods.Pods(j.Namespace).List(labelsEverything())
+	all, err := c.pods.Pods(j.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
