@@ -229,17 +229,46 @@ func (c *Controller) sync(ctx context.Context, keyString string) (time.Duration,
 	o := Observed{Key: key, UID: m.GetUID(), Deleting: m.GetDeletionTimestamp() != nil, Finalizers: m.GetFinalizers()}
 	if o.Deleting {
 		o.Dependents = c.dependents(m.GetUID())
-	} else if refs := m.GetOwnerReferences(); len(refs) > 0 {
-		o.Owners = map[types.UID]OwnerState{}
-		for _, ref := range refs {
-			state, err := c.ownerState(ctx, key.Namespace, ref)
-			if err != nil {
-				return 0, err
-			}
-			o.Owners[ref.UID] = state
-		}
+		return 0, c.apply(ctx, o, Decide(o))
+	}
+	if o.Owners, err = c.ownerStates(ctx, key.Namespace, m.GetOwnerReferences()); err != nil {
+		return 0, err
+	}
+	plan := Decide(o)
+	if !plan.DeleteSelf && len(plan.DropOwners) == 0 {
+		return 0, nil
+	}
+	// Before destroying anything, decide again on the object as it is now: the
+	// cache may still show an ownerReference that was just removed (orphaning).
+	live, err := c.client.Resource(key.GVR()).Namespace(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if live.UID != o.UID || live.DeletionTimestamp != nil {
+		return 0, nil
+	}
+	if o.Owners, err = c.ownerStates(ctx, key.Namespace, live.OwnerReferences); err != nil {
+		return 0, err
 	}
 	return 0, c.apply(ctx, o, Decide(o))
+}
+
+func (c *Controller) ownerStates(ctx context.Context, namespace string, refs []metav1.OwnerReference) (map[types.UID]OwnerState, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	out := map[types.UID]OwnerState{}
+	for _, ref := range refs {
+		state, err := c.ownerState(ctx, namespace, ref)
+		if err != nil {
+			return nil, err
+		}
+		out[ref.UID] = state
+	}
+	return out, nil
 }
 
 // ownerKey is the key of the object an ownerReference names.
