@@ -20,6 +20,20 @@ var servedGroupVersions = []schema.GroupVersion{
 	eventsv1.SchemeGroupVersion,
 }
 
+// externalScheme has the served external versions only; the OpenAPI namer
+// uses it so that definitions name no __internal kinds.
+func externalScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
 // NewScheme builds the scheme the server encodes and decodes with.
 //
 // batchd has no internal API types of its own: every upstream k8s.io/api type is
@@ -28,17 +42,9 @@ var servedGroupVersions = []schema.GroupVersion{
 // functions are registered by the caller (see registerDefaults), because they
 // belong to the resources, not to the scheme.
 func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	adders := []func(*runtime.Scheme) error{
-		corev1.AddToScheme,
-		batchv1.AddToScheme,
-		coordinationv1.AddToScheme,
-		eventsv1.AddToScheme,
-	}
-	for _, add := range adders {
-		if err := add(s); err != nil {
-			return nil, err
-		}
+	s, err := externalScheme()
+	if err != nil {
+		return nil, err
 	}
 	for _, gv := range servedGroupVersions {
 		internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}

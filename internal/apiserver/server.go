@@ -9,7 +9,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -182,16 +181,6 @@ func (v effectiveVersion) Info() *apimachineryversion.Info {
 	return info
 }
 
-func externalScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
 func secureServing(gcfg *genericapiserver.Config, c Config) error {
 	cert, err := dynamiccertificates.NewStaticCertKeyContent("serving-cert", c.PKI.ServingCert, c.PKI.ServingKey)
 	if err != nil {
@@ -219,15 +208,10 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 	gcfg.LoopbackClientConfig = &restclient.Config{
 		Host:        "https://" + net.JoinHostPort(host, port),
 		BearerToken: c.LoopbackToken,
-		TLSClientConfig: restclient.TLSClientConfig{
-			CAData:     c.PKI.CACert,
-			ServerName: "localhost",
-		},
-		QPS:   -1, // the server's own clients are not rate limited
-		Burst: -1,
-	}
-	if tcp, ok := c.Listener.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
-		gcfg.LoopbackClientConfig.TLSClientConfig.ServerName = tcp.IP.String()
+		// The serving certificate always names localhost, whatever the bind address.
+		TLSClientConfig: restclient.TLSClientConfig{CAData: c.PKI.CACert, ServerName: "localhost"},
+		QPS:             -1, // the server's own clients are not rate limited
+		Burst:           -1,
 	}
 	return nil
 }

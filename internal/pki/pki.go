@@ -115,7 +115,7 @@ func Ensure(o Options) (*Bundle, error) {
 			return nil, fmt.Errorf("generate token: %w", err)
 		}
 		tok = []byte(hex.EncodeToString(raw))
-		if err := writeFile(tokenPath, append(tok, '\n'), 0o600); err != nil {
+		if err := WriteFile(tokenPath, append(tok, '\n'), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -263,14 +263,14 @@ func loadPair(dir, name string) (certPEM, keyPEM []byte, err error) {
 }
 
 func writePair(dir, name string, certPEM, keyPEM []byte) error {
-	if err := writeFile(filepath.Join(dir, name+".key"), keyPEM, 0o600); err != nil {
+	if err := WriteFile(filepath.Join(dir, name+".key"), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, name+".crt"), certPEM, 0o644)
+	return WriteFile(filepath.Join(dir, name+".crt"), certPEM, 0o644)
 }
 
-// writeFile replaces path atomically so a crash never leaves half a key behind.
-func writeFile(path string, data []byte, mode os.FileMode) error {
+// WriteFile replaces path atomically so a crash never leaves half a key behind.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -293,6 +293,3 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
-
-// WriteFile is writeFile for the kubeconfig and other owner-only files.
-func WriteFile(path string, data []byte, mode os.FileMode) error { return writeFile(path, data, mode) }
