@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Cgroups enforces memory and CPU limits with cgroup v2, or v1 where that is
+// what the machine has. Every run gets its own group below <root>/batchd/<pod>.
+type Cgroups struct {
+	// Version is 1 or 2.
+	Version int
+	root    string // v2: the unified mount; v1: the directory holding the controllers
+}
+
+// OOMCounter is the file and key whose value counts OOM kills in a group.
+type OOMCounter struct{ File, Key string }
+
+const cgroupParent = "batchd"
+
+// DetectCgroups finds a usable cgroup hierarchy below root (normally
+// /sys/fs/cgroup), or explains why there is none.
+func DetectCgroups(root string) (*Cgroups, error) {
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		c := &Cgroups{Version: 2, root: root}
+		parent := filepath.Join(root, cgroupParent)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, fmt.Errorf("cgroup v2: %w", err)
+		}
+		// Children of the root and of our parent get the memory and cpu controllers.
+		for _, dir := range []string{root, parent} {
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +cpu"), 0); err != nil {
+				return nil, fmt.Errorf("cgroup v2: enable memory and cpu controllers in %s: %w", dir, err)
+			}
+		}
+		return c, nil
+	}
+	if _, err := os.Stat(filepath.Join(root, "memory", "memory.limit_in_bytes")); err == nil {
+		c := &Cgroups{Version: 1, root: root}
+		for _, ctl := range []string{"memory", "cpu"} {
+			if err := os.MkdirAll(filepath.Join(root, ctl, cgroupParent), 0o755); err != nil {
+				return nil, fmt.Errorf("cgroup v1 %s: %w", ctl, err)
+			}
+		}
+		return c, nil
+	}
+	return nil, errors.New("no cgroup v1 memory controller or cgroup v2 hierarchy under " + root)
+}
+
+func (c *Cgroups) dirs(name string) []string {
+	if c.Version == 2 {
+		return []string{filepath.Join(c.root, cgroupParent, name)}
+	}
+	return []string{
+		filepath.Join(c.root, "memory", cgroupParent, name),
+		filepath.Join(c.root, "cpu", cgroupParent, name),
+	}
+}
+
+// Create makes the group for a run and applies res to it.
+func (c *Cgroups) Create(name string, res Resources) ([]string, OOMCounter, error) {
+	dirs := c.dirs(name)
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, OOMCounter{}, fmt.Errorf("create cgroup: %w", err)
+		}
+	}
+	write := func(dir, file, value string) error {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
+			return fmt.Errorf("set cgroup %s: %w", file, err)
+		}
+		return nil
+	}
+	const period = 100000
+	if c.Version == 2 {
+		d := dirs[0]
+		if res.MemoryBytes > 0 {
+			if err := write(d, "memory.max", strconv.FormatInt(res.MemoryBytes, 10)); err != nil {
+				return nil, OOMCounter{}, err
+			}
+			_ = write(d, "memory.swap.max", "0")
+		}
+		if res.CPUMillis > 0 {
+			if err := write(d, "cpu.max", fmt.Sprintf("%d %d", cpuQuota(res.CPUMillis, period), period)); err != nil {
+				return nil, OOMCounter{}, err
+			}
+		}
+		return dirs, OOMCounter{File: filepath.Join(d, "memory.events"), Key: "oom_kill"}, nil
+	}
+	mem, cpu := dirs[0], dirs[1]
+	if res.MemoryBytes > 0 {
+		if err := write(mem, "memory.limit_in_bytes", strconv.FormatInt(res.MemoryBytes, 10)); err != nil {
+			return nil, OOMCounter{}, err
+		}
+		// Without swap accounting the file is missing; the limit above still holds.
+		_ = write(mem, "memory.memsw.limit_in_bytes", strconv.FormatInt(res.MemoryBytes, 10))
+		_ = write(mem, "memory.swappiness", "0")
+	}
+	if res.CPUMillis > 0 {
+		if err := write(cpu, "cpu.cfs_period_us", strconv.Itoa(period)); err != nil {
+			return nil, OOMCounter{}, err
+		}
+		if err := write(cpu, "cpu.cfs_quota_us", strconv.FormatInt(cpuQuota(res.CPUMillis, period), 10)); err != nil {
+			return nil, OOMCounter{}, err
+		}
+	}
+	return dirs, OOMCounter{File: filepath.Join(mem, "memory.oom_control"), Key: "oom_kill"}, nil
+}
+
+// cpuQuota converts millicores to a CFS quota, as the kubelet does (minimum 1 ms).
+func cpuQuota(millis, period int64) int64 {
+	q := millis * period / 1000
+	if q < 1000 {
+		q = 1000
+	}
+	return q
+}
+
+// Kill sends SIGKILL to every process in the group.
+func (c *Cgroups) Kill(name string) {
+	for _, d := range c.dirs(name) {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// Remove deletes the group (and the groups below it); groups that still hold
+// processes stay.
+func (c *Cgroups) Remove(name string) {
+	for _, d := range c.dirs(name) {
+		removeTree(d)
+	}
+}
+
+func removeTree(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = syscall.Rmdir(dir)
+}

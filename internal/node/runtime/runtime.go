@@ -1,0 +1,455 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrUnsupported is returned by Start when this build cannot run containers.
+var ErrUnsupported = errors.New("this batchd was built without cgo: the container supervisor is missing")
+
+// ID names one run of one container of one pod.
+type ID struct {
+	Pod       string // pod UID
+	Container string
+	Attempt   int
+}
+
+func (id ID) String() string { return fmt.Sprintf("%s/%s/%d", id.Pod, id.Container, id.Attempt) }
+
+// Mount makes Source visible at Target inside the container.
+type Mount struct {
+	Source, Target string
+	ReadOnly       bool
+}
+
+// Resources are the limits enforced through cgroups.
+type Resources struct {
+	MemoryBytes int64 // 0 = unlimited
+	CPUMillis   int64 // 0 = unlimited
+}
+
+// Spec is everything needed to start a run.
+type Spec struct {
+	ID        ID
+	Argv      []string
+	Env       []string
+	WorkDir   string
+	Hostname  string
+	Mounts    []Mount
+	Resources Resources
+	// NoLog discards the output (hooks).
+	NoLog bool
+}
+
+// Run is what is known about a run.
+type Run struct {
+	ID         ID
+	Pid        int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Running    bool
+	ExitCode   int
+	Signal     int
+	OOMKilled  bool
+	// Reason is set for runs that did not end by the process exiting:
+	// StartError (exec failed) or ContainerStatusUnknown (supervisor lost).
+	Reason  string
+	Message string
+	LogPath string
+}
+
+// Config configures a Runtime.
+type Config struct {
+	// Dir holds the pods' run state, logs and volumes.
+	Dir string
+	// Exe is the batchd binary that carries the supervisor; default: this one.
+	Exe string
+	// Cgroups enforces resource limits; nil runs containers without limits.
+	Cgroups *Cgroups
+	// OnExit is called after a run ended (from its own goroutine).
+	OnExit func(ID)
+}
+
+// Runtime starts, stops and inspects container runs.
+type Runtime struct {
+	cfg Config
+
+	mu      sync.Mutex
+	running map[ID]*os.Process // supervisors this process started
+	watched map[ID]bool        // supervisors adopted from an earlier process
+}
+
+// New returns a runtime over cfg.Dir, creating it.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+		cfg.Exe = exe
+	}
+	if cfg.OnExit == nil {
+		cfg.OnExit = func(ID) {}
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create runtime dir: %w", err)
+	}
+	return &Runtime{cfg: cfg, running: map[ID]*os.Process{}, watched: map[ID]bool{}}, nil
+}
+
+// Dir is the runtime's state directory.
+func (r *Runtime) Dir() string { return r.cfg.Dir }
+
+// Cgroups is how limits are enforced, nil when they are not.
+func (r *Runtime) Cgroups() *Cgroups { return r.cfg.Cgroups }
+
+// PodDir is where a pod's state lives.
+func (r *Runtime) PodDir(pod string) string { return filepath.Join(r.cfg.Dir, pod) }
+
+func (r *Runtime) containerDir(pod, container string) string {
+	return filepath.Join(r.cfg.Dir, pod, "containers", container)
+}
+
+func (r *Runtime) runDir(id ID) string {
+	return filepath.Join(r.containerDir(id.Pod, id.Container), strconv.Itoa(id.Attempt))
+}
+
+// LogPath is the CRI log file of a run.
+func (r *Runtime) LogPath(id ID) string { return r.runDir(id) + ".log" }
+
+func cgroupName(id ID) string {
+	return filepath.Join(id.Pod, fmt.Sprintf("%s-%d", id.Container, id.Attempt))
+}
+
+// Start launches the run's supervisor and returns once it is started; the
+// container's exec happens in the supervisor.
+func (r *Runtime) Start(spec Spec) error {
+	if !haveSupervisor {
+		return ErrUnsupported
+	}
+	if len(spec.Argv) == 0 {
+		return errors.New("no command")
+	}
+	dir := r.runDir(spec.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
+	args := []string{"__batchd_supervise", dir}
+	if !spec.NoLog {
+		args = append(args, "--log", r.LogPath(spec.ID))
+	}
+	if spec.Hostname != "" {
+		args = append(args, "--hostname", spec.Hostname)
+	}
+	if spec.WorkDir != "" {
+		args = append(args, "--workdir", spec.WorkDir)
+	}
+	for _, m := range spec.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		args = append(args, "--mount", m.Source, m.Target, mode)
+	}
+	if r.cfg.Cgroups != nil {
+		paths, oom, err := r.cfg.Cgroups.Create(cgroupName(spec.ID), spec.Resources)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			args = append(args, "--cgroup", p)
+		}
+		if oom.File != "" {
+			args = append(args, "--oom", oom.File, oom.Key)
+		}
+	}
+	args = append(args, "--")
+	args = append(args, spec.Argv...)
+	cmd := exec.Command(r.cfg.Exe, args...)
+	cmd.Args[0] = "batchd-supervise"
+	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = "/"
+	// Its own session: a signal to the server's process group or terminal does
+	// not reach the supervisor or the container.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	r.mu.Lock()
+	r.running[spec.ID] = cmd.Process
+	r.mu.Unlock()
+	go func() {
+		_ = cmd.Wait()
+		r.mu.Lock()
+		delete(r.running, spec.ID)
+		r.mu.Unlock()
+		r.ended(spec.ID)
+	}()
+	return nil
+}
+
+func (r *Runtime) ended(id ID) {
+	if r.cfg.Cgroups != nil {
+		r.cfg.Cgroups.Remove(cgroupName(id))
+	}
+	r.cfg.OnExit(id)
+}
+
+// Runs lists every run of the pod, by container and attempt.
+func (r *Runtime) Runs(pod string) (map[string][]Run, error) {
+	root := filepath.Join(r.cfg.Dir, pod, "containers")
+	names, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string][]Run{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Run{}
+	for _, n := range names {
+		if !n.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, n.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var attempts []int
+		for _, e := range entries {
+			if a, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() {
+				attempts = append(attempts, a)
+			}
+		}
+		sort.Ints(attempts)
+		for _, a := range attempts {
+			out[n.Name()] = append(out[n.Name()], r.inspect(ID{Pod: pod, Container: n.Name(), Attempt: a}))
+		}
+	}
+	return out, nil
+}
+
+// Pods lists the pod UIDs that have state in the runtime.
+func (r *Runtime) Pods() ([]string, error) {
+	entries, err := os.ReadDir(r.cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+func readKV(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	kv := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), "=")
+		if ok {
+			kv[k] = v
+		}
+	}
+	return kv, s.Err()
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// inspect reads a run's state; a run with neither an exit record nor a live
+// supervisor is reported as ContainerStatusUnknown, exit code 137.
+func (r *Runtime) inspect(id ID) Run {
+	dir := r.runDir(id)
+	run := Run{ID: id, LogPath: r.LogPath(id)}
+	started, serr := readKV(filepath.Join(dir, "started"))
+	if serr == nil {
+		run.Pid, _ = strconv.Atoi(started["pid"])
+		run.StartedAt = parseTime(started["started"])
+	}
+	if exit, err := readKV(filepath.Join(dir, "exit")); err == nil {
+		run.ExitCode, _ = strconv.Atoi(exit["code"])
+		run.Signal, _ = strconv.Atoi(exit["signal"])
+		oom, _ := strconv.Atoi(exit["oom"])
+		run.OOMKilled = oom > 0 && run.ExitCode == 137
+		run.StartedAt = parseTime(exit["started"])
+		run.FinishedAt = parseTime(exit["finished"])
+		run.Reason = exit["reason"]
+		run.Message = exit["message"]
+		return run
+	}
+	r.mu.Lock()
+	_, ours := r.running[id]
+	r.mu.Unlock()
+	if ours {
+		run.Running = true
+		if run.StartedAt.IsZero() {
+			if fi, err := os.Stat(dir); err == nil {
+				run.StartedAt = fi.ModTime()
+			}
+		}
+		return run
+	}
+	if serr == nil {
+		sup, _ := strconv.Atoi(started["supervisor"])
+		if supervisorAlive(sup) {
+			run.Running = true
+			r.adopt(id, sup)
+			return run
+		}
+	}
+	run.Reason = "ContainerStatusUnknown"
+	run.Message = "The container could not be located when the pod was terminated"
+	run.ExitCode = 137
+	if fi, err := os.Stat(dir); err == nil {
+		run.FinishedAt = fi.ModTime()
+		if run.StartedAt.IsZero() {
+			run.StartedAt = run.FinishedAt
+		}
+	}
+	return run
+}
+
+// supervisorAlive tells whether pid is one of our supervisors.
+func supervisorAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	if len(args) < 2 || args[1] != "__batchd_supervise" {
+		return false
+	}
+	// A zombie has ended already.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// adopt watches a supervisor started by an earlier server until it ends.
+func (r *Runtime) adopt(id ID, pid int) {
+	r.mu.Lock()
+	if r.watched[id] {
+		r.mu.Unlock()
+		return
+	}
+	r.watched[id] = true
+	r.mu.Unlock()
+	go func() {
+		for supervisorAlive(pid) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		r.mu.Lock()
+		delete(r.watched, id)
+		r.mu.Unlock()
+		r.ended(id)
+	}()
+}
+
+// Signal sends sig to the run's process group.
+func (r *Runtime) Signal(id ID, sig syscall.Signal) error {
+	started, err := readKV(filepath.Join(r.runDir(id), "started"))
+	if err != nil {
+		return nil // not exec'd yet or never will be
+	}
+	pid, _ := strconv.Atoi(started["pid"])
+	if pid <= 0 {
+		return nil
+	}
+	if err := syscall.Kill(-pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM to the run's process group, waits up to grace for it to
+// end, then kills it and everything left in its cgroup. It returns once the
+// run has ended.
+func (r *Runtime) Stop(id ID, grace time.Duration) error {
+	if r.done(id) {
+		return nil
+	}
+	if err := r.Signal(id, syscall.SIGTERM); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if r.done(id) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.Signal(id, syscall.SIGKILL); err != nil {
+		return err
+	}
+	if r.cfg.Cgroups != nil {
+		r.cfg.Cgroups.Kill(cgroupName(id))
+	}
+	for i := 0; i < 500 && !r.done(id); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+func (r *Runtime) done(id ID) bool {
+	return !r.inspect(id).Running
+}
+
+// RemovePod deletes a pod's state, logs and volumes. Its runs must have ended.
+func (r *Runtime) RemovePod(pod string) error {
+	if r.cfg.Cgroups != nil {
+		r.cfg.Cgroups.Remove(pod)
+	}
+	dir := r.PodDir(pod)
+	unmountUnder(filepath.Join(dir, "volumes"))
+	return os.RemoveAll(dir)
+}
+
+// unmountUnder unmounts what is mounted below dir (memory-backed emptyDirs).
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var targets []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			targets = append(targets, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(targets)))
+	for _, t := range targets {
+		_ = syscall.Unmount(t, syscall.MNT_DETACH)
+	}
+}

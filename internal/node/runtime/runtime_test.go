@@ -1,0 +1,245 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newRuntime(t *testing.T, cg *Cgroups) (*Runtime, chan ID) {
+	t.Helper()
+	exited := make(chan ID, 16)
+	r, err := New(Config{Dir: t.TempDir(), Cgroups: cg, OnExit: func(id ID) { exited <- id }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, exited
+}
+
+func waitExit(t *testing.T, ch chan ID, want ID) {
+	t.Helper()
+	select {
+	case id := <-ch:
+		if id != want {
+			t.Fatalf("exit of %v, want %v", id, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%v did not end", want)
+	}
+}
+
+func readLog(t *testing.T, r *Runtime, id ID, opts LogOptions) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := ReadLog(context.Background(), r.LogPath(id), opts, &b, func() bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestRunRecordsExitCodeAndLog(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p1", Container: "c", Attempt: 0}
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", `echo "hello $GREETING"; echo oops >&2; printf tail; exit 3`},
+		Env: []string{"GREETING=world", "PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, err := r.Runs("p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runs["c"][0]
+	if run.Running || run.ExitCode != 3 || run.Reason != "" || run.StartedAt.IsZero() || run.FinishedAt.Before(run.StartedAt) {
+		t.Fatalf("run = %+v", run)
+	}
+	// stdout and stderr are separate pipes: their relative order is not kept.
+	if got := readLog(t, r, id, LogOptions{Tail: -1}); !strings.HasPrefix(got, "hello world\n") || !strings.Contains(got, "oops\n") || !strings.Contains(got, "tail\n") {
+		t.Fatalf("log = %q", got)
+	}
+	if got := readLog(t, r, id, LogOptions{Tail: 1}); got != "tail\n" && got != "oops\n" {
+		t.Fatalf("tail 1 = %q", got)
+	}
+	if got := readLog(t, r, id, LogOptions{Tail: -1, Timestamps: true}); !strings.HasPrefix(got, run.StartedAt.Format("2006-01-02T")) || !strings.Contains(got, "Z hello world\n") {
+		t.Fatalf("timestamps = %q", got)
+	}
+	raw, _ := os.ReadFile(r.LogPath(id))
+	if !strings.Contains(string(raw), " stderr F oops\n") || !strings.Contains(string(raw), " stdout F hello world\n") {
+		t.Fatalf("not CRI format: %q", raw)
+	}
+}
+
+func TestStartErrorIsRecorded(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := r.Start(Spec{ID: id, Argv: []string{"no-such-command-batchd"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	run := runs["c"][0]
+	if run.ExitCode != 128 || run.Reason != "StartError" || run.Message != `exec: "no-such-command-batchd": executable file not found in $PATH` {
+		t.Fatalf("run = %+v", run)
+	}
+}
+
+func TestStopKillsTheWholeGroup(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	pidFile := filepath.Join(t.TempDir(), "child")
+	// The shell ignores TERM; its background child would outlive it if only the
+	// shell were killed.
+	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `; echo ready; wait`
+	if err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readLog(t, r, id, LogOptions{Tail: -1}), "ready") {
+		if time.Now().After(deadline) {
+			t.Fatal("container did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	data, _ := os.ReadFile(pidFile)
+	var child int
+	for _, c := range strings.TrimSpace(string(data)) {
+		child = child*10 + int(c-'0')
+	}
+	start := time.Now()
+	if err := r.Stop(id, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("stopped after %v, before the grace period", took)
+	}
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.Running || run.ExitCode != 137 || run.Signal != 9 {
+		t.Fatalf("run = %+v", run)
+	}
+	if alive(child) {
+		t.Fatalf("background child %d survived", child)
+	}
+}
+
+func TestNewRuntimeReattachesToRunningContainers(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	release := filepath.Join(t.TempDir(), "release")
+	script := `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo done; exit 7`
+	if err := first.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the supervisor recorded the start, as a server that crashes later would see.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(first.runDir(id), "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no start record")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	exited := make(chan ID, 1)
+	second, err := New(Config{Dir: dir, OnExit: func(id ID) { exited <- id }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := second.Runs("p")
+	if !runs["c"][0].Running {
+		t.Fatalf("run not seen running: %+v", runs["c"][0])
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ = second.Runs("p")
+	if run := runs["c"][0]; run.Running || run.ExitCode != 7 {
+		t.Fatalf("run = %+v", run)
+	}
+	if got := readLog(t, second, id, LogOptions{Tail: -1}); got != "done\n" {
+		t.Fatalf("log = %q", got)
+	}
+}
+
+func TestLostSupervisorIsContainerStatusUnknown(t *testing.T) {
+	r, _ := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := os.MkdirAll(r.runDir(id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir(id), "started"), []byte("pid=999999\nsupervisor=999999\nstarted=2026-01-01T00:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.Running || run.Reason != "ContainerStatusUnknown" || run.ExitCode != 137 {
+		t.Fatalf("run = %+v", run)
+	}
+}
+
+func TestMountsHostnameAndWorkDir(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "greeting"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "does", "not", "exist")
+	id := ID{Pod: "p", Container: "c"}
+	script := `cat ` + target + `/greeting; echo; hostname; pwd; touch ` + target + `/x 2>/dev/null && echo writable || echo read-only`
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"},
+		Hostname: "pod-host", WorkDir: "/tmp", Mounts: []Mount{{Source: vol, Target: target, ReadOnly: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "hi\npod-host\n/tmp\nread-only\n"; got != want {
+		t.Fatalf("log = %q, want %q", got, want)
+	}
+	if h, _ := os.Hostname(); h == "pod-host" {
+		t.Fatal("host's hostname changed")
+	}
+}
+
+func TestMemoryLimitOOMKills(t *testing.T) {
+	cg, err := DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		t.Skipf("no cgroups on this machine: %v", err)
+	}
+	r, exited := newRuntime(t, cg)
+	id := ID{Pod: "p-oom", Container: "c"}
+	// perl allocates 200 MiB against a 32 MiB limit.
+	err = r.Start(Spec{ID: id, Argv: []string{"perl", "-e", `my $x = "a" x (200*1024*1024); print length($x)`},
+		Env: []string{"PATH=/usr/bin:/bin"}, Resources: Resources{MemoryBytes: 32 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p-oom")
+	if run := runs["c"][0]; !run.OOMKilled || run.ExitCode != 137 {
+		t.Fatalf("run = %+v", run)
+	}
+	if err := r.RemovePod("p-oom"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// alive tells whether pid runs (a zombie waiting to be reaped does not).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+}

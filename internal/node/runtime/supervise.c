@@ -1,0 +1,377 @@
+// The container supervisor: a small process per container run, like conmon.
+//
+// It runs from an ELF constructor, before the Go runtime starts, when the
+// binary is executed as
+//
+//   batchd __batchd_supervise DIR [--log FILE] [--cgroup DIR]... [--hostname H]
+//          [--workdir W] [--mount SRC DST ro|rw]... [--oom FILE KEY] -- ARGV...
+//
+// so that a container start costs one fork and two execs of a process that
+// never initialises Go (the batchd binary spends tens of milliseconds in
+// package init). The supervisor is started in its own session by the node
+// agent and outlives it: it holds the container's stdout/stderr and writes
+// them to FILE in the CRI log format, waits for the container, kills what is
+// left of its process group, and records the exit in DIR/exit. DIR/started
+// records the container's pid once exec succeeded; a failed exec is recorded
+// as exit code 128 with the reason in DIR/exit.
+//
+// The environment of the supervisor is the container's environment.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SUP_MAX_MOUNTS 128
+#define SUP_MAX_CGROUPS 8
+#define SUP_LINE_MAX 16384
+
+struct sup_mount { const char *src, *dst; int ro; };
+
+struct sup_opts {
+	const char *dir, *log, *hostname, *workdir, *oom_file, *oom_key;
+	const char *cgroups[SUP_MAX_CGROUPS];
+	int ncgroups;
+	struct sup_mount mounts[SUP_MAX_MOUNTS];
+	int nmounts;
+	char **argv;
+};
+
+static int sup_logfd = -1;
+
+static void sup_now(char *buf, size_t n) {
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+static void sup_write_all(int fd, const char *p, size_t n) {
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+// sup_file atomically replaces DIR/name with content.
+static void sup_file(const char *dir, const char *name, const char *content) {
+	char tmp[4096], dst[4096];
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) return;
+	sup_write_all(fd, content, strlen(content));
+	fsync(fd);
+	close(fd);
+	rename(tmp, dst);
+}
+
+// One stream's partial line.
+struct sup_stream { int fd; const char *name; char buf[SUP_LINE_MAX]; size_t len; };
+
+static void sup_emit(struct sup_stream *s, const char *p, size_t n, char tag) {
+	char ts[64], head[96];
+	if (sup_logfd < 0) return;
+	sup_now(ts, sizeof ts);
+	int h = snprintf(head, sizeof head, "%s %s %c ", ts, s->name, tag);
+	// One write per line keeps lines whole for concurrent readers.
+	char *line = malloc((size_t)h + n + 1);
+	if (!line) return;
+	memcpy(line, head, (size_t)h);
+	memcpy(line + h, p, n);
+	line[h + n] = '\n';
+	sup_write_all(sup_logfd, line, (size_t)h + n + 1);
+	free(line);
+}
+
+// sup_feed splits data into CRI log lines: full lines are tagged F, lines
+// longer than the buffer are cut into P chunks.
+static void sup_feed(struct sup_stream *s, const char *p, size_t n) {
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		while (s->len + take >= SUP_LINE_MAX) {
+			size_t room = SUP_LINE_MAX - s->len;
+			memcpy(s->buf + s->len, p, room);
+			sup_emit(s, s->buf, SUP_LINE_MAX, 'P');
+			s->len = 0;
+			p += room; n -= room; take -= room;
+		}
+		memcpy(s->buf + s->len, p, take);
+		s->len += take;
+		p += take; n -= take;
+		if (nl) {
+			sup_emit(s, s->buf, s->len, 'F');
+			s->len = 0;
+			p++; n--;
+		}
+	}
+}
+
+static void sup_flush(struct sup_stream *s) {
+	if (s->len > 0) sup_emit(s, s->buf, s->len, 'F');
+	s->len = 0;
+}
+
+static int sup_drain(struct sup_stream *s) {
+	char buf[65536];
+	for (;;) {
+		ssize_t r = read(s->fd, buf, sizeof buf);
+		if (r > 0) { sup_feed(s, buf, (size_t)r); continue; }
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0 && errno == EAGAIN) return 0;
+		sup_flush(s);
+		close(s->fd);
+		s->fd = -1;
+		return 1;
+	}
+}
+
+static void sup_mkdirs(const char *path) {
+	char p[4096];
+	snprintf(p, sizeof p, "%s", path);
+	for (char *c = p + 1; *c; c++) {
+		if (*c == '/') { *c = 0; mkdir(p, 0755); *c = '/'; }
+	}
+	mkdir(p, 0755);
+}
+
+// sup_child runs in the forked child: it joins the cgroups, builds the
+// private mount and UTS namespaces and execs the command. On failure it
+// reports "step: error" on errfd.
+static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
+	char msg[4096];
+	const char *step = "";
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+	setpgid(0, 0);
+	for (int i = 0; i < o->ncgroups; i++) {
+		char p[4096], pid[32];
+		snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
+		snprintf(pid, sizeof pid, "%d", getpid());
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) { step = "join cgroup"; goto fail; }
+		close(fd);
+	}
+	if (o->nmounts > 0 || o->hostname) {
+		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) { step = "unshare"; goto fail; }
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { step = "make mounts private"; goto fail; }
+	}
+	for (int i = 0; i < o->nmounts; i++) {
+		struct sup_mount *m = &o->mounts[i];
+		struct stat st;
+		if (stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			if (access(m->dst, F_OK) != 0) {
+				char parent[4096];
+				snprintf(parent, sizeof parent, "%s", m->dst);
+				char *slash = strrchr(parent, '/');
+				if (slash && slash != parent) { *slash = 0; sup_mkdirs(parent); }
+				int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+				if (fd >= 0) close(fd);
+			}
+		} else {
+			sup_mkdirs(m->dst);
+		}
+		if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			snprintf(msg, sizeof msg, "mount %s at %s: %s", m->src, m->dst, strerror(errno));
+			goto failmsg;
+		}
+		if (m->ro && mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0) {
+			snprintf(msg, sizeof msg, "remount %s read-only: %s", m->dst, strerror(errno));
+			goto failmsg;
+		}
+	}
+	if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0) { step = "sethostname"; goto fail; }
+	if (o->workdir && chdir(o->workdir) < 0) {
+		snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", o->workdir, strerror(errno));
+		goto failmsg;
+	}
+	int null = open("/dev/null", O_RDONLY);
+	if (null >= 0) { dup2(null, 0); close(null); }
+	dup2(out, 1);
+	dup2(err, 2);
+	close(out);
+	close(err);
+	execvp(o->argv[0], o->argv);
+	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
+		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
+	else
+		snprintf(msg, sizeof msg, "exec: \"%s\": %s", o->argv[0], strerror(errno));
+	goto failmsg;
+fail:
+	snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
+failmsg:
+	sup_write_all(errfd, msg, strlen(msg));
+	_exit(127);
+}
+
+static long sup_oom_count(struct sup_opts *o) {
+	if (!o->oom_file) return 0;
+	FILE *f = fopen(o->oom_file, "re");
+	if (!f) return 0;
+	char key[128];
+	long v, n = 0;
+	while (fscanf(f, "%127s %ld", key, &v) == 2)
+		if (strcmp(key, o->oom_key) == 0) n = v;
+	fclose(f);
+	return n;
+}
+
+static void sup_kill_cgroups(struct sup_opts *o) {
+	for (int i = 0; i < o->ncgroups; i++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
+		FILE *f = fopen(p, "re");
+		if (!f) continue;
+		int pid;
+		while (fscanf(f, "%d", &pid) == 1) kill(pid, SIGKILL);
+		fclose(f);
+	}
+}
+
+static int sup_parse(int argc, char **argv, struct sup_opts *o) {
+	memset(o, 0, sizeof *o);
+	if (argc < 4) return -1;
+	o->dir = argv[2];
+	int i = 3;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) { i++; break; }
+		if (strcmp(a, "--log") == 0 && i + 1 < argc) o->log = argv[++i];
+		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
+		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
+		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
+		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
+		else if (strcmp(a, "--mount") == 0 && i + 3 < argc && o->nmounts < SUP_MAX_MOUNTS) {
+			struct sup_mount *m = &o->mounts[o->nmounts++];
+			m->src = argv[++i];
+			m->dst = argv[++i];
+			m->ro = strcmp(argv[++i], "ro") == 0;
+		} else return -1;
+	}
+	if (i >= argc) return -1;
+	o->argv = argv + i;
+	return 0;
+}
+
+static int sup_main(int argc, char **argv) {
+	struct sup_opts o;
+	char buf[8192], ts[64];
+	if (sup_parse(argc, argv, &o) < 0) {
+		fprintf(stderr, "usage: %s __batchd_supervise DIR [options] -- ARGV...\n", argv[0]);
+		return 2;
+	}
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (o.log) sup_logfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	int outp[2], errp[2], syncp[2];
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) return 1;
+	sup_now(ts, sizeof ts);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=fork: %s\n", ts, ts, strerror(errno));
+		sup_file(o.dir, "exit", buf);
+		return 1;
+	}
+	if (pid == 0) {
+		close(outp[0]);
+		close(errp[0]);
+		close(syncp[0]);
+		sup_child(&o, outp[1], errp[1], syncp[1]);
+	}
+	close(outp[1]);
+	close(errp[1]);
+	close(syncp[1]);
+
+	// The sync pipe closes on a successful exec (CLOEXEC) or carries the error.
+	char why[4096];
+	ssize_t n, got = 0;
+	while ((n = read(syncp[0], why + got, sizeof why - 1 - (size_t)got)) != 0) {
+		if (n < 0) { if (errno == EINTR) continue; break; }
+		got += n;
+		if ((size_t)got >= sizeof why - 1) break;
+	}
+	why[got] = 0;
+	close(syncp[0]);
+	if (got > 0) {
+		int status;
+		waitpid(pid, &status, 0);
+		char fin[64];
+		sup_now(fin, sizeof fin);
+		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=%s\n", ts, fin, why);
+		sup_file(o.dir, "exit", buf);
+		return 0;
+	}
+	snprintf(buf, sizeof buf, "pid=%d\nsupervisor=%d\nstarted=%s\n", pid, getpid(), ts);
+	sup_file(o.dir, "started", buf);
+
+	struct sup_stream streams[2] = {{.fd = outp[0], .name = "stdout"}, {.fd = errp[0], .name = "stderr"}};
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	int status = 0, exited = 0;
+	struct timespec exit_at = {0};
+	for (;;) {
+		struct pollfd pf[2];
+		int np = 0;
+		for (int i = 0; i < 2; i++)
+			if (streams[i].fd >= 0) { pf[np].fd = streams[i].fd; pf[np].events = POLLIN; np++; }
+		if (np == 0 && exited) break;
+		if (np > 0) poll(pf, (nfds_t)np, exited ? 20 : 100);
+		else { struct timespec d = {0, 20000000}; nanosleep(&d, NULL); }
+		for (int i = 0; i < 2; i++)
+			if (streams[i].fd >= 0) sup_drain(&streams[i]);
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+			exited = 1;
+			clock_gettime(CLOCK_MONOTONIC, &exit_at);
+			// A container ends with its main process: nothing else of it may stay.
+			kill(-pid, SIGKILL);
+			sup_kill_cgroups(&o);
+		}
+		if (exited) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			// Output still buffered in the pipes is read; a descendant that escaped
+			// the group and holds them open does not keep the container alive.
+			if ((now.tv_sec - exit_at.tv_sec) * 1000 + (now.tv_nsec - exit_at.tv_nsec) / 1000000 > 500) break;
+		}
+	}
+	for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { sup_flush(&streams[i]); close(streams[i].fd); }
+	int code = 0, sig = 0;
+	if (WIFEXITED(status)) code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status)) { sig = WTERMSIG(status); code = 128 + sig; }
+	long oom = sup_oom_count(&o);
+	char fin[64];
+	sup_now(fin, sizeof fin);
+	snprintf(buf, sizeof buf, "code=%d\nsignal=%d\noom=%ld\nstarted=%s\nfinished=%s\n", code, sig, oom, ts, fin);
+	sup_file(o.dir, "exit", buf);
+	if (sup_logfd >= 0) { fsync(sup_logfd); close(sup_logfd); }
+	return 0;
+}
+
+__attribute__((constructor)) static void batchd_supervise_init(int argc, char **argv, char **envp) {
+	(void)envp;
+	if (argc >= 2 && strcmp(argv[1], "__batchd_supervise") == 0) _exit(sup_main(argc, argv));
+}
