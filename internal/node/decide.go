@@ -1,0 +1,344 @@
+package node
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+)
+
+// Kubelet constants (pkg/kubelet: backOffPeriod, MaxContainerBackOff; config errors are retried each sync).
+const (
+	initialBackoff   = 10 * time.Second
+	maxBackoff       = 300 * time.Second
+	configRetry      = 10 * time.Second
+	defaultGrace     = 30 * time.Second
+	deadlineReason   = "DeadlineExceeded"
+	deadlineMessage  = "Pod was active on the node longer than the specified deadline"
+	reasonBackOff    = "BackOff"
+	reasonCrashLoop  = "CrashLoopBackOff"
+	reasonCreating   = "ContainerCreating"
+	reasonPodInit    = "PodInitializing"
+	reasonFailed     = "Failed"
+	reasonStartError = "StartError"
+)
+
+// Waiting is why a container could not be started (a config or mount error).
+type Waiting struct {
+	Reason, Message string
+	At              time.Time
+}
+
+// Observed is what Decide looks at.
+type Observed struct {
+	Pod *corev1.Pod
+	// Runs of each container, oldest attempt first.
+	Runs map[string][]runtime.Run
+	// StartErrors are the last failed attempts to start a container.
+	StartErrors map[string]Waiting
+	// HostIP is the node's address (pods use the host network).
+	HostIP string
+	Now    time.Time
+}
+
+// Kill stops the latest run of a container.
+type Kill struct {
+	Container string
+	Attempt   int
+	Grace     time.Duration
+}
+
+// Event is an event on the pod, about one container when Container is set.
+type Event struct {
+	Type, Reason, Message string
+	Container             string
+	// Key identifies the occurrence, so an event is recorded once.
+	Key string
+}
+
+// Plan is what the agent does for a pod.
+type Plan struct {
+	// Start lists containers to start now, each as its next attempt.
+	Start []string
+	Kill  []Kill
+	// Status is the pod status to report.
+	Status corev1.PodStatus
+	Events []Event
+	// Remove: the pod is deleted and nothing of it runs: delete the object and its state.
+	Remove  bool
+	Requeue time.Duration
+}
+
+// containerPlan is the outcome for one container.
+type containerPlan struct {
+	start   bool
+	waiting *corev1.ContainerStateWaiting // set when it should run but cannot yet
+	done    bool                          // ended and will not restart
+}
+
+// Decide computes a pod's next step.
+func Decide(o Observed) Plan {
+	pod := o.Pod
+	spec := &pod.Spec
+	p := Plan{}
+	startTime := o.Now
+	if pod.Status.StartTime != nil {
+		startTime = pod.Status.StartTime.Time
+	}
+	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	deleting := pod.DeletionTimestamp != nil
+	deadline := false
+	if spec.ActiveDeadlineSeconds != nil && !terminal {
+		end := startTime.Add(time.Duration(*spec.ActiveDeadlineSeconds) * time.Second)
+		if !o.Now.Before(end) {
+			deadline = true
+		} else {
+			p.requeue(end.Sub(o.Now))
+		}
+	}
+	grace := defaultGrace
+	if spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	if deleting && pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	}
+
+	plans := map[string]containerPlan{}
+	initDone, initFailed := true, false
+	stopping := terminal || deleting || deadline
+	if !stopping {
+		for i := range spec.InitContainers {
+			c := &spec.InitContainers[i]
+			cp := decideContainer(o, c, restartFor(spec, c), &p)
+			plans[c.Name] = cp
+			if isSidecar(c) {
+				if latest(o.Runs[c.Name]) == nil {
+					initDone = false
+					break
+				}
+				continue
+			}
+			runs := o.Runs[c.Name]
+			last := latest(runs)
+			if last != nil && !last.Running && succeeded(last) {
+				continue
+			}
+			initDone = false
+			if cp.done {
+				initFailed = true
+			}
+			break
+		}
+		if initDone {
+			for i := range spec.Containers {
+				c := &spec.Containers[i]
+				plans[c.Name] = decideContainer(o, c, spec.RestartPolicy, &p)
+			}
+		}
+	}
+	appDone := initDone && !stopping
+	for _, c := range spec.Containers {
+		if !plans[c.Name].done {
+			appDone = false
+		}
+	}
+	if appDone || initFailed {
+		// Sidecars do not restart once the pod's work is over.
+		for i := range spec.InitContainers {
+			if c := &spec.InitContainers[i]; isSidecar(c) {
+				plans[c.Name] = containerPlan{done: true}
+			}
+		}
+	}
+	for name, cp := range plans {
+		if cp.start {
+			p.Start = append(p.Start, name)
+		}
+	}
+	sort.Slice(p.Start, func(i, j int) bool { return containerIndex(spec, p.Start[i]) < containerIndex(spec, p.Start[j]) })
+
+	// What must stop: everything when the pod ends; the sidecars once the app
+	// containers are done (or an init container failed for good).
+	for _, c := range allContainers(spec) {
+		last := latest(o.Runs[c.Name])
+		if last == nil || !last.Running {
+			continue
+		}
+		if stopping || ((appDone || initFailed) && isSidecar(c)) {
+			p.Kill = append(p.Kill, Kill{Container: c.Name, Attempt: last.ID.Attempt, Grace: grace})
+		}
+	}
+
+	p.Status = status(o, plans, initDone, initFailed, deadline, stopping)
+	if deadline {
+		p.Events = append(p.Events, Event{Type: corev1.EventTypeNormal, Reason: deadlineReason, Message: deadlineMessage, Key: deadlineReason})
+	}
+	if deleting && len(p.Kill) == 0 {
+		p.Remove = true
+	}
+	return p
+}
+
+func (p *Plan) requeue(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if p.Requeue == 0 || d < p.Requeue {
+		p.Requeue = d
+	}
+}
+
+// decideContainer decides whether c starts now, waits, or is done.
+func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolicy, p *Plan) containerPlan {
+	runs := o.Runs[c.Name]
+	last := latest(runs)
+	if last != nil && last.Running {
+		return containerPlan{}
+	}
+	if last != nil && last.Reason == reasonStartError {
+		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: reasonFailed, Message: "Error: " + last.Message,
+			Container: c.Name, Key: fmt.Sprintf("start-error/%s/%d", c.Name, last.ID.Attempt)})
+	}
+	if last != nil && !shouldRestart(policy, last) {
+		return containerPlan{done: true}
+	}
+	if w, ok := o.StartErrors[c.Name]; ok {
+		if retry := w.At.Add(configRetry); o.Now.Before(retry) {
+			p.requeue(retry.Sub(o.Now))
+			return containerPlan{waiting: &corev1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}}
+		}
+	}
+	if last != nil {
+		if wait, delay := restartBackoff(runs, o.Now); wait > 0 {
+			p.requeue(wait)
+			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, o.Pod.Name, o.Pod.Namespace, o.Pod.UID)
+			p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: reasonBackOff,
+				Message:   fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, o.Pod.Name, o.Pod.Namespace, o.Pod.UID),
+				Container: c.Name, Key: fmt.Sprintf("backoff/%s/%d", c.Name, last.ID.Attempt)})
+			return containerPlan{waiting: &corev1.ContainerStateWaiting{Reason: reasonCrashLoop, Message: msg}}
+		}
+	}
+	return containerPlan{start: true}
+}
+
+// restartFor is the restart policy of an init container: sidecars always
+// restart; the others restart unless the pod's policy is Never.
+func restartFor(spec *corev1.PodSpec, c *corev1.Container) corev1.RestartPolicy {
+	if isSidecar(c) {
+		return corev1.RestartPolicyAlways
+	}
+	if spec.RestartPolicy == corev1.RestartPolicyNever {
+		return corev1.RestartPolicyNever
+	}
+	return corev1.RestartPolicyOnFailure
+}
+
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+func shouldRestart(policy corev1.RestartPolicy, last *runtime.Run) bool {
+	switch policy {
+	case corev1.RestartPolicyAlways:
+		return true
+	case corev1.RestartPolicyOnFailure:
+		return !succeeded(last)
+	}
+	return false
+}
+
+func succeeded(r *runtime.Run) bool { return r.ExitCode == 0 && r.Reason == "" }
+
+func latest(runs []runtime.Run) *runtime.Run {
+	if len(runs) == 0 {
+		return nil
+	}
+	return &runs[len(runs)-1]
+}
+
+// restartBackoff replays the kubelet's per-container back-off over the past
+// runs: the first restart is immediate, then 10s doubling to 5 min; an entry
+// older than 10 min is forgotten. It returns how long to wait still and the
+// current delay.
+func restartBackoff(runs []runtime.Run, now time.Time) (wait, delay time.Duration) {
+	var (
+		have    bool
+		backoff time.Duration
+		updated time.Time
+	)
+	expired := func(t time.Time) bool { return t.Sub(updated) > 2*maxBackoff }
+	for i := 0; i < len(runs)-1; i++ {
+		t := runs[i].FinishedAt
+		if !have || expired(t) {
+			backoff = initialBackoff
+		} else {
+			backoff = min(2*backoff, maxBackoff)
+		}
+		have, updated = true, t
+	}
+	last := runs[len(runs)-1].FinishedAt
+	if !have || expired(last) {
+		return 0, 0
+	}
+	if since := now.Sub(last); since < backoff {
+		return backoff - since, backoff
+	}
+	return 0, backoff
+}
+
+func allContainers(spec *corev1.PodSpec) []*corev1.Container {
+	out := make([]*corev1.Container, 0, len(spec.InitContainers)+len(spec.Containers))
+	for i := range spec.InitContainers {
+		out = append(out, &spec.InitContainers[i])
+	}
+	for i := range spec.Containers {
+		out = append(out, &spec.Containers[i])
+	}
+	return out
+}
+
+func containerIndex(spec *corev1.PodSpec, name string) int {
+	for i, c := range allContainers(spec) {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// ContainerID is the runtime ID reported for a run.
+func ContainerID(id runtime.ID) string {
+	sum := sha256.Sum256([]byte(id.String()))
+	return "batchd://" + hex.EncodeToString(sum[:])
+}
+
+func terminatedState(r *runtime.Run) *corev1.ContainerStateTerminated {
+	t := &corev1.ContainerStateTerminated{
+		ExitCode:    int32(r.ExitCode),
+		Reason:      r.Reason,
+		Message:     r.Message,
+		StartedAt:   metav1.NewTime(r.StartedAt.Truncate(time.Second)),
+		FinishedAt:  metav1.NewTime(r.FinishedAt.Truncate(time.Second)),
+		ContainerID: ContainerID(r.ID),
+	}
+	switch {
+	case t.Reason != "":
+	case r.OOMKilled:
+		t.Reason = "OOMKilled"
+	case r.ExitCode == 0:
+		t.Reason = "Completed"
+	default:
+		t.Reason = "Error"
+	}
+	return t
+}
+
+func names(cs []string) string { return "[" + strings.Join(cs, " ") + "]" }

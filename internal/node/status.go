@@ -1,0 +1,208 @@
+package node
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+)
+
+// Pod condition reasons the kubelet reports.
+const (
+	reasonNotInitialized = "ContainersNotInitialized"
+	reasonNotReady       = "ContainersNotReady"
+	reasonPodCompleted   = "PodCompleted"
+)
+
+// status computes the pod status the kubelet would report.
+func status(o Observed, plans map[string]containerPlan, initDone, initFailed, deadline, stopping bool) corev1.PodStatus {
+	pod := o.Pod
+	old := pod.Status
+	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
+		// A terminal phase is final.
+		return *old.DeepCopy()
+	}
+	spec := &pod.Spec
+	s := corev1.PodStatus{
+		Phase:    corev1.PodPending,
+		QOSClass: old.QOSClass,
+		HostIP:   o.HostIP, PodIP: o.HostIP,
+		StartTime: old.StartTime,
+	}
+	if o.HostIP != "" {
+		s.HostIPs = []corev1.HostIP{{IP: o.HostIP}}
+		s.PodIPs = []corev1.PodIP{{IP: o.HostIP}}
+	}
+	if s.StartTime == nil {
+		t := metav1.NewTime(o.Now.Truncate(time.Second))
+		s.StartTime = &t
+	}
+
+	anyRunning := false
+	for _, c := range allContainers(spec) {
+		if l := latest(o.Runs[c.Name]); l != nil && l.Running {
+			anyRunning = true
+		}
+	}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		s.InitContainerStatuses = append(s.InitContainerStatuses, containerStatus(c, o.Runs[c.Name], plans[c.Name], reasonPodInit))
+	}
+	appWaiting := reasonCreating
+	if !initDone && !stopping {
+		appWaiting = reasonPodInit
+	}
+	allSucceeded, anyUnstarted, anyNotDone := true, false, false
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		runs := o.Runs[c.Name]
+		s.ContainerStatuses = append(s.ContainerStatuses, containerStatus(c, runs, plans[c.Name], appWaiting))
+		last := latest(runs)
+		switch {
+		case last == nil:
+			anyUnstarted = true
+			allSucceeded = false
+		case !succeeded(last):
+			allSucceeded = false
+		}
+		if !plans[c.Name].done {
+			anyNotDone = true
+		}
+	}
+
+	switch {
+	case stopping:
+		s.Phase = corev1.PodRunning
+		if anyUnstarted && !anyRunning {
+			s.Phase = corev1.PodPending
+		}
+		if !anyRunning {
+			s.Phase = corev1.PodFailed
+			if allSucceeded {
+				s.Phase = corev1.PodSucceeded
+			}
+			if deadline {
+				s.Phase = corev1.PodFailed
+				s.Reason, s.Message = deadlineReason, deadlineMessage
+			}
+		}
+	case initFailed:
+		s.Phase = corev1.PodPending
+		if !anyRunning {
+			s.Phase = corev1.PodFailed
+		}
+	case !initDone || anyUnstarted:
+		s.Phase = corev1.PodPending
+	case anyNotDone || anyRunning:
+		s.Phase = corev1.PodRunning
+	case allSucceeded:
+		s.Phase = corev1.PodSucceeded
+	default:
+		s.Phase = corev1.PodFailed
+	}
+	terminal := s.Phase == corev1.PodSucceeded || s.Phase == corev1.PodFailed
+
+	var conds []corev1.PodCondition
+	ready := corev1.ConditionTrue
+	if terminal {
+		ready = corev1.ConditionFalse
+	}
+	conds = append(conds, corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: ready})
+	if incomplete := incompleteInit(spec, o.Runs); len(incomplete) > 0 && !(terminal && initDone) {
+		conds = append(conds, corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionFalse,
+			Reason: reasonNotInitialized, Message: "containers with incomplete status: " + names(incomplete)})
+	} else {
+		conds = append(conds, corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue})
+	}
+	readyCond := corev1.PodCondition{Status: corev1.ConditionTrue}
+	if terminal {
+		readyCond = corev1.PodCondition{Status: corev1.ConditionFalse, Reason: reasonPodCompleted}
+	} else if unready := unreadyContainers(spec, o.Runs); len(unready) > 0 {
+		readyCond = corev1.PodCondition{Status: corev1.ConditionFalse, Reason: reasonNotReady, Message: "containers with unready status: " + names(unready)}
+	}
+	for _, t := range []corev1.PodConditionType{corev1.PodReady, corev1.ContainersReady} {
+		c := readyCond
+		c.Type = t
+		conds = append(conds, c)
+	}
+	for _, c := range old.Conditions {
+		if c.Type == corev1.PodScheduled || c.Type == corev1.DisruptionTarget {
+			conds = append(conds, c)
+		}
+	}
+	for i := range conds {
+		conds[i].LastTransitionTime = metav1.NewTime(o.Now.Truncate(time.Second))
+		for _, oc := range old.Conditions {
+			if oc.Type == conds[i].Type && oc.Status == conds[i].Status {
+				conds[i].LastTransitionTime = oc.LastTransitionTime
+				conds[i].LastProbeTime = oc.LastProbeTime
+			}
+		}
+	}
+	s.Conditions = conds
+	return s
+}
+
+func containerStatus(c *corev1.Container, runs []runtime.Run, plan containerPlan, defaultWaiting string) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: new(bool)}
+	if n := len(runs) - 1; n > 0 {
+		cs.RestartCount = int32(n)
+	}
+	last := latest(runs)
+	switch {
+	case last == nil:
+		w := plan.waiting
+		if w == nil {
+			w = &corev1.ContainerStateWaiting{Reason: defaultWaiting}
+		}
+		cs.State.Waiting = w
+	case last.Running:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(last.StartedAt.Truncate(time.Second))}
+		cs.Ready, *cs.Started = true, true
+		cs.ContainerID = ContainerID(last.ID)
+		if len(runs) > 1 {
+			cs.LastTerminationState.Terminated = terminatedState(&runs[len(runs)-2])
+		}
+	case plan.waiting != nil:
+		cs.State.Waiting = plan.waiting
+		cs.LastTerminationState.Terminated = terminatedState(last)
+		cs.ContainerID = ContainerID(last.ID)
+	default:
+		cs.State.Terminated = terminatedState(last)
+		cs.ContainerID = ContainerID(last.ID)
+		if len(runs) > 1 {
+			cs.LastTerminationState.Terminated = terminatedState(&runs[len(runs)-2])
+		}
+	}
+	return cs
+}
+
+func incompleteInit(spec *corev1.PodSpec, runs map[string][]runtime.Run) []string {
+	var out []string
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		last := latest(runs[c.Name])
+		switch {
+		case isSidecar(c) && last != nil:
+		case !isSidecar(c) && last != nil && !last.Running && succeeded(last):
+		default:
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func unreadyContainers(spec *corev1.PodSpec, runs map[string][]runtime.Run) []string {
+	var out []string
+	for _, c := range allContainers(spec) {
+		if containerIndex(spec, c.Name) < len(spec.InitContainers) && !isSidecar(c) {
+			continue
+		}
+		if l := latest(runs[c.Name]); l == nil || !l.Running {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
