@@ -63,6 +63,8 @@ type Config struct {
 	DisableWatchCache bool
 	// Controllers start once the server serves; they stop when ctx ends.
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
+	// Logs serves pods/log (the node agent's log files); nil answers 503.
+	Logs pod.LogSource
 }
 
 // Server is a configured, not yet running API server.
@@ -146,7 +148,7 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := install(generic, scheme, codecs, resources, gcfg); err != nil {
+	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs); err != nil {
 		return nil, err
 	}
 	installCRDList(generic)
@@ -262,7 +264,7 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	return opts.ApplyTo(gcfg)
 }
 
-func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config) error {
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource) error {
 	paramCodec := runtime.NewParameterCodec(scheme)
 	groups := map[string]*genericapiserver.APIGroupInfo{}
 	groupOrder := []string{}
@@ -273,7 +275,7 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 			groups[g] = &info
 			groupOrder = append(groupOrder, g)
 		}
-		storage, err := newStorage(r, scheme, gcfg)
+		storage, err := newStorage(r, scheme, gcfg, logs)
 		if err != nil {
 			return err
 		}
@@ -311,7 +313,7 @@ func versionOf(group string) string {
 }
 
 // newStorage returns the REST storage of r keyed by resource and subresource path.
-func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config) (map[string]rest.Storage, error) {
+func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config, logs pod.LogSource) (map[string]rest.Storage, error) {
 	out := map[string]rest.Storage{}
 	getter := gcfg.RESTOptionsGetter
 	if r.Resource == eventsv1.Resource("events") {
@@ -327,7 +329,7 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		main = &job.Storage{Storage: base}
 	case corev1.Resource("pods"):
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
-		out["pods/log"] = &pod.LogREST{Store: base.Store}
+		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}
 		main = ns

@@ -31,6 +31,25 @@ func (c *CLI) benchCommand() *cobra.Command {
 	api.Flags().IntVar(&o.Creates, "creates", o.Creates, "Jobs created per throughput run.")
 	api.Flags().IntSliceVar(&o.Writers, "writers", o.Writers, "Concurrent writers for the throughput runs.")
 	api.Flags().IntVar(&o.Stored, "stored", o.Stored, "Jobs stored for the memory and list figures.")
-	cmd.AddCommand(api)
+	po := bench.PodsOptions{Runs: 5, Latency: 1000, Rate: 50, Throughput: 2000, Writers: 8}
+	pods := &cobra.Command{
+		Use:   "pods",
+		Short: "Pod start latency and trivial-pod throughput of the node agent, next to xargs -P",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			po.Binary, po.Out = self, c.Out
+			return bench.Pods(cmd.Context(), po)
+		},
+	}
+	pods.Flags().IntVar(&po.Runs, "runs", po.Runs, "Repetitions per figure; the median is reported.")
+	pods.Flags().IntVar(&po.Latency, "latency-pods", po.Latency, "Pods created for the start-latency figure.")
+	pods.Flags().Float64Var(&po.Rate, "rate", po.Rate, "Pods created per second for the start-latency figure.")
+	pods.Flags().IntVar(&po.Throughput, "throughput-pods", po.Throughput, "Trivial pods for the throughput figure.")
+	pods.Flags().IntVar(&po.Writers, "writers", po.Writers, "Concurrent creators (and xargs -P) for the throughput figure.")
+	cmd.AddCommand(api, pods)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -61,6 +62,10 @@ func (r *Runner) next(ctx context.Context) bool {
 	defer r.Queue.Done(key)
 	requeue, err := r.Sync(ctx, key)
 	switch {
+	case apierrors.IsConflict(err):
+		// A stale cache lost a write race: expected, retried, not worth an error line.
+		klog.FromContext(ctx).V(4).Info("sync conflict", "controller", r.Name, "key", key, "err", err)
+		r.Queue.AddRateLimited(key)
 	case err != nil:
 		klog.FromContext(ctx).Error(err, "sync failed", "controller", r.Name, "key", key)
 		r.Queue.AddRateLimited(key)

@@ -21,6 +21,9 @@ type Options struct {
 	EtcdCertFile      string
 	EtcdKeyFile       string
 	DisableWatchCache bool
+	NodeName          string
+	MaxPods           int
+	DisableNodeAgent  bool
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -37,7 +40,7 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443}
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110}
 }
 
 // AddFlags registers the options on fs.
@@ -49,6 +52,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", o.EtcdCAFile, "CA bundle that signs the external etcd's serving certificates.")
 	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "Client certificate for the external etcd.")
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd.")
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of the Node that runs this machine's pods (default: the hostname).")
+	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pods this node accepts at once.")
+	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -68,6 +74,9 @@ func (o *Options) Validate() []error {
 		if !strings.Contains(s, "://") {
 			errs = append(errs, fmt.Errorf("--etcd-servers: %q is not a URL (e.g. https://10.0.0.1:2379)", s))
 		}
+	}
+	if o.MaxPods < 1 {
+		errs = append(errs, fmt.Errorf("--max-pods %d must be at least 1", o.MaxPods))
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
@@ -93,6 +102,9 @@ func (o *Options) Config() (Config, error) {
 		EtcdCertFile:      o.EtcdCertFile,
 		EtcdKeyFile:       o.EtcdKeyFile,
 		DisableWatchCache: o.DisableWatchCache,
+		NodeName:          o.NodeName,
+		MaxPods:           o.MaxPods,
+		DisableNodeAgent:  o.DisableNodeAgent,
 	}, nil
 }
 
@@ -106,6 +118,12 @@ type Config struct {
 	EtcdCertFile      string
 	EtcdKeyFile       string
 	DisableWatchCache bool
+	// NodeName names this machine's Node (default: the hostname).
+	NodeName string
+	// MaxPods is the node's pod capacity (default 110).
+	MaxPods int
+	// DisableNodeAgent runs no scheduler and no pods.
+	DisableNodeAgent bool
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 }

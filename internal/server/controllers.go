@@ -25,7 +25,7 @@ import (
 
 // startControllers runs the in-process controllers on the loopback client
 // until ctx ends. It returns once they are started.
-func startControllers(ctx context.Context, loopback *restclient.Config) error {
+func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime) error {
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -72,6 +72,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 	if err != nil {
 		return fmt.Errorf("start garbage collector: %w", err)
 	}
+	runScheduler := node.start(ctx, client, factory, broadcaster)
 	factory.Start(ctx.Done())
 	metaFactory.Start(ctx.Done())
 	go func() {
@@ -83,6 +84,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config) error {
 		go collector.Run(ctx)
 		go ttlController.Run(ctx)
 		go jobController.Run(ctx)
+		runScheduler()
 	}()
 	return nil
 }

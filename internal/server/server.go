@@ -78,6 +78,11 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		}()
 	}
 
+	agent, err := newNodeRuntime(cfg)
+	if err != nil {
+		return err
+	}
+
 	loopbackToken, err := randomToken()
 	if err != nil {
 		return err
@@ -91,13 +96,19 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		EtcdKeyFile:       cfg.EtcdKeyFile,
 		LoopbackToken:     loopbackToken,
 		DisableWatchCache: cfg.DisableWatchCache,
-		Controllers:       startControllers,
+		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
+			return startControllers(ctx, loopback, agent)
+		},
+		Logs: agent.logs(),
 	})
 	if err != nil {
 		return err
 	}
 
 	url := "https://" + kubeconfigHost(cfg.BindAddress, ln.Addr())
+	if agent != nil {
+		agent.apiHost, agent.apiPort, _ = net.SplitHostPort(kubeconfigHost(cfg.BindAddress, ln.Addr()))
+	}
 	kubeconfig := KubeconfigPath(cfg.DataDir)
 	if err := writeKubeconfig(kubeconfig, url, bundle); err != nil {
 		return err

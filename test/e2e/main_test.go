@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/batchd/batchd/internal/node/runtime"
 	"github.com/batchd/batchd/internal/serverproc"
 )
 
@@ -24,6 +25,7 @@ var (
 	batchd     string // path of the built binary
 	kubeconfig string
 	serverLog  string
+	dataDir    string
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -49,7 +51,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
-	srv, err := serverproc.Start(batchd, filepath.Join(tmp, "data"), logFile, 2*time.Minute)
+	dataDir = filepath.Join(tmp, "data")
+	// Containers outlive the server by design: kill what the tests left running.
+	defer runtime.KillAll(filepath.Join(dataDir, "pods"))
+	srv, err := serverproc.Start(batchd, dataDir, logFile, 2*time.Minute)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		dumpLog()

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -33,6 +34,10 @@ type Funcs struct {
 	BumpGeneration bool
 	// GCPolicy is the propagation policy when a client sends none.
 	GCPolicy rest.GarbageCollectionPolicy
+	// GracefulDelete, when set, decides the grace period of a delete (setting
+	// opts.GracePeriodSeconds) and whether the object lingers with a
+	// deletionTimestamp until then.
+	GracefulDelete func(obj runtime.Object, opts *metav1.DeleteOptions) bool
 }
 
 // Strategy implements the generic registry's create, update and delete strategies.
@@ -112,6 +117,14 @@ func (s *Strategy) WarningsOnUpdate(_ context.Context, obj, old runtime.Object) 
 		return nil
 	}
 	return s.funcs.WarningsOnUpdate(obj, old)
+}
+
+// CheckGracefulDelete implements rest.RESTGracefulDeleteStrategy.
+func (s *Strategy) CheckGracefulDelete(_ context.Context, obj runtime.Object, opts *metav1.DeleteOptions) bool {
+	if s.funcs.GracefulDelete == nil {
+		return false
+	}
+	return s.funcs.GracefulDelete(obj, opts)
 }
 
 // DefaultGarbageCollectionPolicy implements rest.GarbageCollectionDeleteStrategy.

@@ -221,8 +221,8 @@ func (r *Runtime) Runs(pod string) (map[string][]Run, error) {
 	}
 	out := map[string][]Run{}
 	for _, n := range names {
-		if !n.IsDir() {
-			continue
+		if !n.IsDir() || strings.HasPrefix(n.Name(), ".") {
+			continue // hooks run as dot-named runs
 		}
 		entries, err := os.ReadDir(filepath.Join(root, n.Name()))
 		if err != nil {
@@ -421,6 +421,18 @@ func (r *Runtime) Stop(id ID, grace time.Duration) error {
 	return nil
 }
 
+// Wait waits up to timeout for the run to end.
+func (r *Runtime) Wait(id ID, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !r.done(id) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("run %s still running after %s", id, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
 func (r *Runtime) done(id ID) bool {
 	return !r.inspect(id).Running
 }
@@ -451,5 +463,23 @@ func unmountUnder(dir string) {
 	sort.Sort(sort.Reverse(sort.StringSlice(targets)))
 	for _, t := range targets {
 		_ = syscall.Unmount(t, syscall.MNT_DETACH)
+	}
+}
+
+// KillAll kills every container recorded under dir whose supervisor still
+// runs. Containers outlive the server by design; tests and uninstalls that
+// want nothing left behind call this after stopping it.
+func KillAll(dir string) {
+	starts, _ := filepath.Glob(filepath.Join(dir, "*", "containers", "*", "*", "started"))
+	for _, s := range starts {
+		kv, err := readKV(s)
+		if err != nil {
+			continue
+		}
+		sup, _ := strconv.Atoi(kv["supervisor"])
+		pid, _ := strconv.Atoi(kv["pid"])
+		if supervisorAlive(sup) && pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -43,6 +44,7 @@ func Resource() registry.Resource {
 				errs := validation.ObjectMetaUpdate(&p.ObjectMeta, &o.ObjectMeta)
 				return append(errs, validateSpecUpdate(&p.Spec, &o.Spec)...)
 			},
+			GracefulDelete: gracefulDelete,
 			ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
 				p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 				errs := validation.ObjectMetaUpdate(&p.ObjectMeta, &o.ObjectMeta)
@@ -97,4 +99,23 @@ func validateSpecUpdate(spec, old *corev1.PodSpec) field.ErrorList {
 		errs = append(errs, field.Forbidden(field.NewPath("spec"), specUpdateForbidden))
 	}
 	return errs
+}
+
+// gracefulDelete gives a running pod its grace period (the delete's, else
+// spec.terminationGracePeriodSeconds) so its node can stop it; a pod that is
+// not bound or has finished goes at once, as upstream's pod strategy does.
+func gracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) bool {
+	p := obj.(*corev1.Pod)
+	period := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	switch {
+	case opts.GracePeriodSeconds != nil:
+		period = *opts.GracePeriodSeconds
+	case p.Spec.TerminationGracePeriodSeconds != nil:
+		period = *p.Spec.TerminationGracePeriodSeconds
+	}
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		period = 0
+	}
+	opts.GracePeriodSeconds = &period
+	return true
 }

@@ -1,0 +1,415 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/batchd/batchd/internal/controller"
+	"github.com/batchd/batchd/internal/node/runtime"
+)
+
+// Component is the event source of the agent, as the kubelet's.
+const Component = "kubelet"
+
+// Kubelet event reasons.
+const (
+	ReasonCreated           = "Created"
+	ReasonStarted           = "Started"
+	ReasonKilling           = "Killing"
+	ReasonFailed            = "Failed"
+	ReasonFailedMount       = "FailedMount"
+	ReasonFailedPreStopHook = "FailedPreStopHook"
+)
+
+// minimumGrace is the kubelet's floor for the SIGTERM→SIGKILL wait after a preStop hook.
+const minimumGrace = 2 * time.Second
+
+// Config configures an Agent.
+type Config struct {
+	Client  kubernetes.Interface
+	Machine Machine
+	// APIHost and APIPort reach the API server from pods.
+	APIHost, APIPort string
+	Runtime          *runtime.Runtime
+	Recorder         record.EventRecorder
+	// PVCDir backs persistentVolumeClaim volumes (one directory per claim).
+	PVCDir string
+	Clock  clock.Clock
+}
+
+// Agent runs the pods bound to its node.
+type Agent struct {
+	cfg     Config
+	node    NodeInfo
+	pods    corelisters.PodLister
+	synced  cache.InformerSynced
+	factory informers.SharedInformerFactory
+	runner  *controller.Runner
+	lookup  Lookup
+
+	mu          sync.Mutex
+	keys        map[string]string             // pod UID → namespace/name
+	startErrors map[string]map[string]Waiting // pod UID → container → last start error
+	stopping    map[runtime.ID]bool
+	recorded    map[string]map[string]bool // pod UID → event keys already recorded
+}
+
+// New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
+// call Exited.
+func New(cfg Config) *Agent {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Machine.Name).String()
+		}))
+	inf := factory.Core().V1().Pods()
+	a := &Agent{
+		cfg: cfg, pods: inf.Lister(),
+		node: NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}, synced: inf.Informer().HasSynced, factory: factory,
+		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
+		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{},
+	}
+	a.lookup = Lookup{
+		ConfigMap: func(ns, name string) (*corev1.ConfigMap, error) {
+			return cfg.Client.CoreV1().ConfigMaps(ns).Get(context.TODO(), name, metav1.GetOptions{})
+		},
+		Secret: func(ns, name string) (*corev1.Secret, error) {
+			return cfg.Client.CoreV1().Secrets(ns).Get(context.TODO(), name, metav1.GetOptions{})
+		},
+	}
+	a.runner = controller.NewRunner("node-agent", a.sync)
+	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    a.enqueue,
+		UpdateFunc: func(_, obj any) { a.enqueue(obj) },
+		DeleteFunc: a.enqueue,
+	})
+	return a
+}
+
+func (a *Agent) enqueue(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	key := pod.Namespace + "/" + pod.Name
+	a.mu.Lock()
+	a.keys[string(pod.UID)] = key
+	a.mu.Unlock()
+	a.runner.Add(key)
+	a.runner.Add("uid:" + string(pod.UID))
+}
+
+// Exited is the runtime's OnExit: the pod of the run is synced again.
+func (a *Agent) Exited(id runtime.ID) {
+	a.mu.Lock()
+	key, ok := a.keys[id.Pod]
+	delete(a.stopping, id)
+	a.mu.Unlock()
+	if ok {
+		a.runner.Add(key)
+	} else {
+		a.runner.Add("uid:" + id.Pod)
+	}
+}
+
+// Run registers the node, then runs pods until ctx ends. Containers keep
+// running after it returns.
+func (a *Agent) Run(ctx context.Context) {
+	go a.heartbeat(ctx)
+	a.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), a.synced) {
+		return
+	}
+	go a.collectOrphans(ctx)
+	a.runner.Run(ctx, 8)
+}
+
+// collectOrphans finds runtime state of pods the API no longer has, at start
+// and then periodically.
+func (a *Agent) collectOrphans(ctx context.Context) {
+	for {
+		uids, _ := a.cfg.Runtime.Pods()
+		for _, uid := range uids {
+			a.runner.Add("uid:" + uid)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.cfg.Clock.After(30 * time.Second):
+		}
+	}
+}
+
+func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
+	if uid, ok := strings.CutPrefix(key, "uid:"); ok {
+		return 0, a.syncOrphan(ctx, uid)
+	}
+	ns, name, _ := strings.Cut(key, "/")
+	pod, err := a.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	uid := string(pod.UID)
+	var plan Plan
+	for round := 0; ; round++ {
+		runs, err := a.cfg.Runtime.Runs(uid)
+		if err != nil {
+			return 0, err
+		}
+		plan = Decide(Observed{Pod: pod, Runs: runs, StartErrors: a.errorsOf(uid), HostIP: a.node.IP, Now: a.cfg.Clock.Now()})
+		a.record(pod, plan.Events)
+		for _, k := range plan.Kill {
+			a.stop(pod, k)
+		}
+		if len(plan.Start) == 0 || round == 2 {
+			break
+		}
+		for _, c := range plan.Start {
+			a.start(ctx, pod, c, len(runs[c]))
+		}
+	}
+	if !apiequality.Semantic.DeepEqual(plan.Status, pod.Status) {
+		fresh := pod.DeepCopy()
+		fresh.Status = plan.Status
+		if _, err := a.cfg.Client.CoreV1().Pods(ns).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return 0, nil
+			}
+			return 0, fmt.Errorf("update status of pod %s: %w", key, err)
+		}
+	}
+	if plan.Remove {
+		return 0, a.remove(ctx, pod)
+	}
+	return plan.Requeue, nil
+}
+
+// remove deletes a terminated pod's object and then its state.
+func (a *Agent) remove(ctx context.Context, pod *corev1.Pod) error {
+	uid := pod.UID
+	err := a.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return a.forget(string(uid))
+}
+
+func (a *Agent) forget(uid string) error {
+	if err := a.cfg.Runtime.RemovePod(uid); err != nil {
+		return fmt.Errorf("remove state of pod %s: %w", uid, err)
+	}
+	a.mu.Lock()
+	delete(a.keys, uid)
+	delete(a.startErrors, uid)
+	delete(a.recorded, uid)
+	a.mu.Unlock()
+	return nil
+}
+
+// syncOrphan stops and removes the state of a pod that is gone from the API.
+func (a *Agent) syncOrphan(ctx context.Context, uid string) error {
+	pods, err := a.pods.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if string(p.UID) == uid {
+			return nil
+		}
+	}
+	runs, err := a.cfg.Runtime.Runs(uid)
+	if err != nil {
+		return err
+	}
+	for _, rs := range runs {
+		if last := latest(rs); last != nil && last.Running {
+			if err := a.cfg.Runtime.Stop(last.ID, minimumGrace); err != nil {
+				return err
+			}
+		}
+	}
+	return a.forget(uid)
+}
+
+func (a *Agent) errorsOf(uid string) map[string]Waiting {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]Waiting{}
+	for k, v := range a.startErrors[uid] {
+		out[k] = v
+	}
+	return out
+}
+
+func (a *Agent) setStartError(uid, container string, w *Waiting) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w == nil {
+		delete(a.startErrors[uid], container)
+		return
+	}
+	if a.startErrors[uid] == nil {
+		a.startErrors[uid] = map[string]Waiting{}
+	}
+	a.startErrors[uid][container] = *w
+}
+
+// start starts attempt of container name; failures become the container's
+// waiting reason and an event.
+func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt int) {
+	c := containerByName(&pod.Spec, name)
+	uid := string(pod.UID)
+	now := a.cfg.Clock.Now()
+	fail := func(reason, eventReason, msg string) {
+		a.setStartError(uid, name, &Waiting{Reason: reason, Message: msg, At: now})
+		a.event(pod, name, corev1.EventTypeWarning, eventReason, "Error: "+msg)
+	}
+	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	var argv []string
+	if err == nil {
+		argv, err = Command(c, env)
+	}
+	var cfgErr *ConfigError
+	if errors.As(err, &cfgErr) {
+		fail("CreateContainerConfigError", ReasonFailed, cfgErr.Message)
+		return
+	}
+	if err != nil {
+		fail("CreateContainerConfigError", ReasonFailed, err.Error())
+		return
+	}
+	paths, err := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(uid), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	if err != nil {
+		a.setStartError(uid, name, &Waiting{Reason: reasonCreating, At: now})
+		a.event(pod, "", corev1.EventTypeWarning, ReasonFailedMount, err.Error())
+		return
+	}
+	workDir := c.WorkingDir
+	if workDir == "" {
+		workDir = "/"
+	}
+	spec := runtime.Spec{
+		ID:   runtime.ID{Pod: uid, Container: name, Attempt: attempt},
+		Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod),
+		Mounts:    mounts(c, paths, env),
+		Resources: runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
+	}
+	if err := a.cfg.Runtime.Start(spec); err != nil {
+		fail("CreateContainerError", ReasonFailed, err.Error())
+		return
+	}
+	a.setStartError(uid, name, nil)
+	a.event(pod, name, corev1.EventTypeNormal, ReasonCreated, "Created container: "+name)
+	a.event(pod, name, corev1.EventTypeNormal, ReasonStarted, "Started container "+name)
+}
+
+// stop stops a run in the background: preStop hook, SIGTERM, grace, SIGKILL.
+func (a *Agent) stop(pod *corev1.Pod, k Kill) {
+	id := runtime.ID{Pod: string(pod.UID), Container: k.Container, Attempt: k.Attempt}
+	a.mu.Lock()
+	if a.stopping[id] {
+		a.mu.Unlock()
+		return
+	}
+	a.stopping[id] = true
+	a.mu.Unlock()
+	a.event(pod, k.Container, corev1.EventTypeNormal, ReasonKilling, "Stopping container "+k.Container)
+	c := containerByName(&pod.Spec, k.Container)
+	pod = pod.DeepCopy()
+	go func() {
+		grace := k.Grace
+		if c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Exec != nil {
+			began := time.Now()
+			a.preStop(pod, c, id, grace)
+			grace = max(grace-time.Since(began), minimumGrace)
+		}
+		_ = a.cfg.Runtime.Stop(id, grace)
+	}()
+}
+
+// preStop runs the container's exec hook in its environment, for at most grace.
+func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
+	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	if err != nil || len(c.Lifecycle.PreStop.Exec.Command) == 0 {
+		return
+	}
+	paths, _ := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(id.Pod), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	hook := runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
+	workDir := c.WorkingDir
+	if workDir == "" {
+		workDir = "/"
+	}
+	err = a.cfg.Runtime.Start(runtime.Spec{ID: hook, Argv: c.Lifecycle.PreStop.Exec.Command, Env: env, WorkDir: workDir,
+		Hostname: podHostname(pod), Mounts: mounts(c, paths, env), NoLog: true})
+	if err != nil {
+		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
+		return
+	}
+	if err := a.cfg.Runtime.Wait(hook, grace); err != nil {
+		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
+		_ = a.cfg.Runtime.Stop(hook, 0)
+	}
+}
+
+func (a *Agent) record(pod *corev1.Pod, events []Event) {
+	uid := string(pod.UID)
+	for _, e := range events {
+		a.mu.Lock()
+		if a.recorded[uid] == nil {
+			a.recorded[uid] = map[string]bool{}
+		}
+		seen := a.recorded[uid][e.Key]
+		a.recorded[uid][e.Key] = true
+		a.mu.Unlock()
+		if !seen {
+			a.event(pod, e.Container, e.Type, e.Reason, e.Message)
+		}
+	}
+}
+
+func (a *Agent) event(pod *corev1.Pod, container, eventType, reason, msg string) {
+	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name,
+		UID: pod.UID, ResourceVersion: pod.ResourceVersion}
+	if container != "" {
+		ref.FieldPath = fmt.Sprintf("spec.containers{%s}", container)
+		if i := containerIndex(&pod.Spec, container); i >= 0 && i < len(pod.Spec.InitContainers) {
+			ref.FieldPath = fmt.Sprintf("spec.initContainers{%s}", container)
+		}
+	}
+	a.cfg.Recorder.Event(ref, eventType, reason, msg)
+}
+
+func containerByName(spec *corev1.PodSpec, name string) *corev1.Container {
+	for _, c := range allContainers(spec) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

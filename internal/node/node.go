@@ -1,0 +1,239 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// Kubelet node constants.
+const (
+	leaseNamespace     = "kube-node-lease"
+	leaseDuration      = 40 // seconds, the kubelet's default
+	leaseRenewInterval = 10 * time.Second
+	statusInterval     = time.Minute
+	conditionLimits    = "ResourceLimits"
+)
+
+// Machine describes the host the agent runs on.
+type Machine struct {
+	Name          string
+	IP            string
+	CPUs          int
+	MemoryBytes   int64
+	MaxPods       int
+	KernelVersion string
+	OSImage       string
+	MachineID     string
+	// CgroupsErr is why limits are not enforced (nil when they are); Cgroups
+	// names the version in use.
+	CgroupsErr error
+	Cgroups    string
+	Version    string // kubelet version reported, e.g. v1.37.2
+}
+
+// DetectMachine reads the host's name, address, CPUs and memory.
+func DetectMachine(name string, maxPods int) Machine {
+	m := Machine{Name: name, IP: hostIP(), CPUs: goruntime.NumCPU(), MaxPods: maxPods}
+	if m.Name == "" {
+		m.Name, _ = os.Hostname()
+		m.Name = strings.ToLower(m.Name)
+	}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if rest, ok := strings.CutPrefix(s.Text(), "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				m.MemoryBytes = kb * 1024
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.KernelVersion = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+		m.MachineID = strings.TrimSpace(string(b))
+	}
+	m.OSImage = "Linux"
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				m.OSImage = strings.Trim(v, `"`)
+			}
+		}
+	}
+	return m
+}
+
+// hostIP is the first global unicast IPv4 address, else loopback.
+func hostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// Allocatable is what the node offers pods.
+func (m Machine) Allocatable() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(m.CPUs), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(m.MemoryBytes, resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(m.MaxPods), resource.DecimalSI),
+	}
+}
+
+// nodeObject is the Node the agent registers.
+func (m Machine) nodeObject(now time.Time) *corev1.Node {
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: m.Name, Labels: map[string]string{
+			"kubernetes.io/os":        "linux",
+			"kubernetes.io/arch":      goruntime.GOARCH,
+			"kubernetes.io/hostname":  m.Name,
+			"beta.kubernetes.io/os":   "linux",
+			"beta.kubernetes.io/arch": goruntime.GOARCH,
+		}},
+	}
+	n.Status = m.nodeStatus(now, nil)
+	return n
+}
+
+func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.NodeStatus {
+	at := metav1.NewTime(now.Truncate(time.Second))
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		c := corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: at, LastTransitionTime: at}
+		for _, o := range old {
+			if o.Type == t && o.Status == s {
+				c.LastTransitionTime = o.LastTransitionTime
+			}
+		}
+		return c
+	}
+	limits := cond(conditionLimits, corev1.ConditionTrue, "Cgroups"+strings.ToUpper(m.Cgroups), "memory and CPU limits are enforced with cgroup "+m.Cgroups)
+	if m.CgroupsErr != nil {
+		limits = cond(conditionLimits, corev1.ConditionFalse, "CgroupsUnavailable", "limits are not enforced: "+m.CgroupsErr.Error())
+	}
+	return corev1.NodeStatus{
+		Capacity:    m.Allocatable(),
+		Allocatable: m.Allocatable(),
+		Phase:       corev1.NodeRunning,
+		Conditions: []corev1.NodeCondition{
+			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+			limits,
+		},
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
+		NodeInfo: corev1.NodeSystemInfo{
+			MachineID: m.MachineID, KernelVersion: m.KernelVersion, OSImage: m.OSImage,
+			ContainerRuntimeVersion: "batchd://" + m.Version, KubeletVersion: m.Version, KubeProxyVersion: "",
+			OperatingSystem: "linux", Architecture: goruntime.GOARCH,
+		},
+	}
+}
+
+// heartbeat registers the node, renews its Lease every 10s and refreshes its
+// status every minute.
+func (a *Agent) heartbeat(ctx context.Context) {
+	log := klog.FromContext(ctx)
+	lastStatus := time.Time{}
+	for {
+		now := a.cfg.Clock.Now()
+		if now.Sub(lastStatus) >= statusInterval {
+			if err := a.registerNode(ctx, now); err != nil {
+				log.Error(err, "register node", "node", a.cfg.Machine.Name)
+			} else {
+				lastStatus = now
+			}
+		}
+		if err := a.renewLease(ctx, now); err != nil {
+			log.Error(err, "renew node lease", "node", a.cfg.Machine.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.cfg.Clock.After(leaseRenewInterval):
+		}
+	}
+}
+
+func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
+	nodes := a.cfg.Client.CoreV1().Nodes()
+	want := a.cfg.Machine.nodeObject(now)
+	cur, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		created, err := nodes.Create(ctx, want, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("create node: %w", err)
+		}
+		created.Status = want.Status
+		_, err = nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	changed := false
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	for k, v := range want.Labels {
+		if cur.Labels[k] != v {
+			cur.Labels[k], changed = v, true
+		}
+	}
+	if changed {
+		if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	}
+	cur.Status = a.cfg.Machine.nodeStatus(now, cur.Status.Conditions)
+	_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+func (a *Agent) renewLease(ctx context.Context, now time.Time) error {
+	leases := a.cfg.Client.CoordinationV1().Leases(leaseNamespace)
+	name := a.cfg.Machine.Name
+	renew := metav1.NewMicroTime(now)
+	l, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d := int32(leaseDuration)
+		l = &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNamespace, OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &d, RenewTime: &renew},
+		}
+		_, err = leases.Create(ctx, l, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	l.Spec.RenewTime = &renew
+	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	return err
+}

@@ -1,0 +1,293 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+)
+
+// MountError is a volume that could not be set up (event FailedMount; the
+// pod stays ContainerCreating and is retried).
+type MountError struct {
+	Volume string
+	Err    error
+}
+
+func (e *MountError) Error() string {
+	return fmt.Sprintf("MountVolume.SetUp failed for volume %q : %v", e.Volume, e.Err)
+}
+
+// volumeHost is what volume setup needs besides the pod.
+type volumeHost struct {
+	podDir string // the pod's runtime directory
+	pvcDir string // root of the local directory provisioner
+	node   NodeInfo
+	lookup Lookup
+}
+
+// setUpVolumes materialises the pod's volumes and returns their host paths.
+// It is idempotent: configMap, secret and downwardAPI contents are rewritten.
+func setUpVolumes(pod *corev1.Pod, h volumeHost) (map[string]string, error) {
+	paths := map[string]string{}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		p, err := setUpVolume(pod, v, h)
+		if err != nil {
+			return nil, &MountError{Volume: v.Name, Err: err}
+		}
+		paths[v.Name] = p
+	}
+	return paths, nil
+}
+
+func setUpVolume(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (string, error) {
+	dir := filepath.Join(h.podDir, "volumes", v.Name)
+	switch {
+	case v.HostPath != nil:
+		return hostPath(v.HostPath)
+	case v.EmptyDir != nil:
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return "", err
+		}
+		if v.EmptyDir.Medium == corev1.StorageMediumMemory && !isMountPoint(dir) {
+			opts := "mode=1777"
+			if v.EmptyDir.SizeLimit != nil && !v.EmptyDir.SizeLimit.IsZero() {
+				opts += ",size=" + strconv.FormatInt(v.EmptyDir.SizeLimit.Value(), 10)
+			}
+			if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+				return "", fmt.Errorf("mount tmpfs: %w", err)
+			}
+		}
+		return dir, os.Chmod(dir, 0o777)
+	case v.PersistentVolumeClaim != nil:
+		d := filepath.Join(h.pvcDir, pod.Namespace, v.PersistentVolumeClaim.ClaimName)
+		return d, os.MkdirAll(d, 0o777)
+	}
+	files, err := projectedFiles(pod, v, h)
+	if err != nil {
+		return "", err
+	}
+	return dir, writeFiles(dir, files)
+}
+
+type file struct {
+	data []byte
+	mode os.FileMode
+}
+
+// projectedFiles lists the files of configMap, secret, downwardAPI and
+// projected volumes.
+func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string]file, error) {
+	out := map[string]file{}
+	mode := func(m *int32, def os.FileMode) os.FileMode {
+		if m != nil {
+			return os.FileMode(*m)
+		}
+		return def
+	}
+	addConfigMap := func(name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
+		cm, err := h.lookup.ConfigMap(pod.Namespace, name)
+		if err != nil {
+			if apierrors.IsNotFound(err) && optional(opt) {
+				return nil
+			}
+			return lookupError(err, "configmap", name)
+		}
+		data := map[string][]byte{}
+		for k, v := range cm.Data {
+			data[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			data[k] = v
+		}
+		return addKeys(out, data, items, def, "configmap references non-existent config key: %s", optional(opt))
+	}
+	addSecret := func(name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
+		s, err := h.lookup.Secret(pod.Namespace, name)
+		if err != nil {
+			if apierrors.IsNotFound(err) && optional(opt) {
+				return nil
+			}
+			return lookupError(err, "secret", name)
+		}
+		return addKeys(out, s.Data, items, def, "references non-existent secret key: %s", optional(opt))
+	}
+	addDownward := func(items []corev1.DownwardAPIVolumeFile, def os.FileMode) error {
+		for _, it := range items {
+			var val string
+			var err error
+			switch {
+			case it.FieldRef != nil:
+				val, err = FieldValue(pod, h.node, it.FieldRef.FieldPath)
+			case it.ResourceFieldRef != nil:
+				c := &pod.Spec.Containers[0]
+				val, err = ResourceValue(pod, c, h.node, it.ResourceFieldRef)
+			}
+			if err != nil {
+				return err
+			}
+			out[it.Path] = file{data: []byte(val), mode: mode(it.Mode, def)}
+		}
+		return nil
+	}
+	switch {
+	case v.ConfigMap != nil:
+		return out, addConfigMap(v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode, 0o644))
+	case v.Secret != nil:
+		return out, addSecret(v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode, 0o644))
+	case v.DownwardAPI != nil:
+		return out, addDownward(v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode, 0o644))
+	case v.Projected != nil:
+		def := mode(v.Projected.DefaultMode, 0o644)
+		for _, s := range v.Projected.Sources {
+			var err error
+			switch {
+			case s.ConfigMap != nil:
+				err = addConfigMap(s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional, def)
+			case s.Secret != nil:
+				err = addSecret(s.Secret.Name, s.Secret.Items, s.Secret.Optional, def)
+			case s.DownwardAPI != nil:
+				err = addDownward(s.DownwardAPI.Items, def)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, errors.New("unsupported volume type")
+}
+
+func addKeys(out map[string]file, data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, missing string, opt bool) error {
+	if len(items) == 0 {
+		for k, v := range data {
+			out[k] = file{data: v, mode: def}
+		}
+		return nil
+	}
+	for _, it := range items {
+		v, ok := data[it.Key]
+		if !ok {
+			if opt {
+				continue
+			}
+			return fmt.Errorf(missing, it.Key)
+		}
+		m := def
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode)
+		}
+		out[it.Path] = file{data: v, mode: m}
+	}
+	return nil
+}
+
+func writeFiles(dir string, files map[string]file) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for rel, f := range files {
+		p := filepath.Join(dir, rel)
+		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			return fmt.Errorf("invalid path %q", rel)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hostPath(hp *corev1.HostPathVolumeSource) (string, error) {
+	p := hp.Path
+	t := corev1.HostPathUnset
+	if hp.Type != nil {
+		t = *hp.Type
+	}
+	fi, err := os.Stat(p)
+	switch t {
+	case corev1.HostPathDirectoryOrCreate:
+		if errors.Is(err, os.ErrNotExist) {
+			return p, os.MkdirAll(p, 0o755)
+		}
+	case corev1.HostPathFileOrCreate:
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return "", err
+			}
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return "", err
+			}
+			return p, f.Close()
+		}
+	case corev1.HostPathDirectory:
+		if err != nil || !fi.IsDir() {
+			return "", fmt.Errorf("hostPath type check failed: %s is not a directory", p)
+		}
+	case corev1.HostPathFile:
+		if err != nil || !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("hostPath type check failed: %s is not a file", p)
+		}
+	case corev1.HostPathSocket:
+		if err != nil || fi.Mode()&os.ModeSocket == 0 {
+			return "", fmt.Errorf("hostPath type check failed: %s is not a socket file", p)
+		}
+	}
+	if t == corev1.HostPathUnset && errors.Is(err, os.ErrNotExist) {
+		// Like a container runtime binding a missing path: create the directory.
+		return p, os.MkdirAll(p, 0o755)
+	}
+	return p, nil
+}
+
+func isMountPoint(dir string) bool {
+	var st, parent syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil || syscall.Stat(filepath.Dir(dir), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
+}
+
+// mounts are the container's volume mounts as runtime mounts.
+func mounts(c *corev1.Container, paths map[string]string, env []string) []runtime.Mount {
+	values := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		values[k] = v
+	}
+	var out []runtime.Mount
+	for _, m := range c.VolumeMounts {
+		src, ok := paths[m.Name]
+		if !ok {
+			continue
+		}
+		sub := m.SubPath
+		if m.SubPathExpr != "" {
+			sub = Expand(m.SubPathExpr, func(k string) (string, bool) { v, ok := values[k]; return v, ok })
+		}
+		if sub != "" {
+			src = filepath.Join(src, sub)
+			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+				_ = os.MkdirAll(src, 0o755)
+			}
+		}
+		out = append(out, runtime.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
+	}
+	return out
+}

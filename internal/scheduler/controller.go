@@ -1,0 +1,239 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/batchd/batchd/internal/controller"
+)
+
+// Name is the scheduler's name in pods' spec.schedulerName and its event source.
+const Name = "default-scheduler"
+
+// Event reasons.
+const (
+	ReasonScheduled        = "Scheduled"
+	ReasonFailedScheduling = "FailedScheduling"
+)
+
+// retryUnschedulable is how often unschedulable pods are tried again without
+// a cluster change (the scheduler's podMaxInUnschedulablePodsDuration is 5 min).
+const retryUnschedulable = time.Minute
+
+// Controller binds pending pods.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	pods     corelisters.PodLister
+	nodes    corelisters.NodeLister
+	runner   *controller.Runner
+
+	mu      sync.Mutex
+	assumed map[string]assumed // pod key → node, until the informer shows the binding
+}
+
+type assumed struct {
+	node string
+	pod  *corev1.Pod
+}
+
+// New wires the scheduler to the factory's pod and node informers.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
+	c := &Controller{client: client, recorder: recorder,
+		pods: factory.Core().V1().Pods().Lister(), nodes: factory.Core().V1().Nodes().Lister(),
+		assumed: map[string]assumed{}}
+	c.runner = controller.NewRunner("scheduler", c.sync)
+	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { c.podChanged(nil, obj.(*corev1.Pod)) },
+		UpdateFunc: func(old, obj any) {
+			c.podChanged(old.(*corev1.Pod), obj.(*corev1.Pod))
+		},
+		DeleteFunc: func(any) { c.retryPending() },
+	})
+	_, _ = factory.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { c.retryPending() },
+		UpdateFunc: func(old, obj any) { c.retryPending() },
+	})
+	return c
+}
+
+func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+func pending(p *corev1.Pod) bool {
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !finished(p) &&
+		(p.Spec.SchedulerName == "" || p.Spec.SchedulerName == Name)
+}
+
+func finished(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+func (c *Controller) podChanged(old, p *corev1.Pod) {
+	if p.Spec.NodeName != "" {
+		c.mu.Lock()
+		delete(c.assumed, key(p))
+		c.mu.Unlock()
+	}
+	if pending(p) && (old == nil || old.Spec.NodeName == "" && old.ResourceVersion != p.ResourceVersion && !sameScheduling(old, p)) {
+		c.runner.Add(key(p))
+	}
+	// A pod that finished frees its node's resources.
+	if old != nil && p.Spec.NodeName != "" && !finished(old) && finished(p) {
+		c.retryPending()
+	}
+}
+
+// sameScheduling: our own Unschedulable status write must not retry the pod.
+func sameScheduling(old, p *corev1.Pod) bool {
+	return old.Generation == p.Generation && len(old.Spec.Tolerations) == len(p.Spec.Tolerations)
+}
+
+func (c *Controller) retryPending() {
+	pods, _ := c.pods.List(labels.Everything())
+	for _, p := range pods {
+		if pending(p) {
+			c.runner.Add(key(p))
+		}
+	}
+}
+
+// Run schedules until ctx ends. One worker: decisions see earlier bindings.
+func (c *Controller) Run(ctx context.Context) {
+	go func() {
+		t := time.NewTicker(retryUnschedulable)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.retryPending()
+			}
+		}
+	}()
+	c.retryPending()
+	c.runner.Run(ctx, 1)
+}
+
+func (c *Controller) sync(ctx context.Context, k string) (time.Duration, error) {
+	ns, name, _ := cache.SplitMetaNamespaceKey(k)
+	pod, err := c.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	_, isAssumed := c.assumed[k]
+	c.mu.Unlock()
+	if !pending(pod) || isAssumed {
+		return 0, nil
+	}
+	states, err := c.nodeStates()
+	if err != nil {
+		return 0, err
+	}
+	res := Decide(pod, states)
+	if res.Node == "" {
+		c.recorder.Event(pod, corev1.EventTypeWarning, ReasonFailedScheduling, res.Message)
+		return 0, c.markUnschedulable(ctx, pod, res.Message)
+	}
+	c.mu.Lock()
+	c.assumed[k] = assumed{node: res.Node, pod: pod}
+	c.mu.Unlock()
+	err = c.client.CoreV1().Pods(ns).Bind(ctx, &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: res.Node},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.assumed, k)
+		c.mu.Unlock()
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("bind pod %s: %w", k, err)
+	}
+	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", ns, name, res.Node)
+	return 0, nil
+}
+
+// nodeStates sums the requests of the unfinished pods on each node,
+// including pods bound but not yet seen bound by the informer.
+func (c *Controller) nodeStates() ([]NodeState, error) {
+	nodes, err := c.nodes.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*NodeState{}
+	out := make([]NodeState, len(nodes))
+	for i, n := range nodes {
+		out[i] = NodeState{Node: n, Requested: corev1.ResourceList{}}
+		byName[n.Name] = &out[i]
+	}
+	add := func(node string, p *corev1.Pod) {
+		s, ok := byName[node]
+		if !ok || finished(p) {
+			return
+		}
+		s.Pods++
+		for r, q := range PodRequests(p) {
+			sum := s.Requested[r]
+			sum.Add(q)
+			s.Requested[r] = sum
+		}
+	}
+	pods, err := c.pods.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			add(p.Spec.NodeName, p)
+		}
+	}
+	c.mu.Lock()
+	for _, a := range c.assumed {
+		add(a.node, a.pod)
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+func (c *Controller) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg string) error {
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Message == msg {
+			return nil
+		}
+	}
+	p := pod.DeepCopy()
+	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+		Message: msg, LastTransitionTime: metav1.Now()}
+	replaced := false
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodScheduled {
+			p.Status.Conditions[i], replaced = cond, true
+		}
+	}
+	if !replaced {
+		p.Status.Conditions = append(p.Status.Conditions, cond)
+	}
+	_, err := c.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,215 @@
+// Package scheduler binds pending pods to a node that fits them, with the
+// default scheduler's filters (node name, unschedulable, taints, node
+// affinity and selector, resources, pod count) and its messages.
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/klog/v2"
+)
+
+// NodeState is a node and what its bound, unfinished pods use.
+type NodeState struct {
+	Node      *corev1.Node
+	Requested corev1.ResourceList
+	Pods      int
+}
+
+// Result of scheduling one pod.
+type Result struct {
+	Node string // empty: no node fits
+	// Message explains why none fits, in the scheduler's words.
+	Message string
+}
+
+// Decide picks the fitting node with the most free CPU.
+func Decide(pod *corev1.Pod, nodes []NodeState) Result {
+	if len(nodes) == 0 {
+		return Result{Message: "no nodes available to schedule pods"}
+	}
+	req := PodRequests(pod)
+	reasons := map[string]int{}
+	best, bestFree := "", int64(-1)
+	for _, n := range nodes {
+		why := filter(pod, req, n)
+		if len(why) == 0 {
+			alloc := n.Node.Status.Allocatable[corev1.ResourceCPU]
+			used := n.Requested[corev1.ResourceCPU]
+			if free := alloc.MilliValue() - used.MilliValue(); free > bestFree {
+				best, bestFree = n.Node.Name, free
+			}
+			continue
+		}
+		for _, r := range why {
+			reasons[r]++
+		}
+	}
+	if best != "" {
+		return Result{Node: best}
+	}
+	keys := make([]string, 0, len(reasons))
+	for r := range reasons {
+		keys = append(keys, r)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, r := range keys {
+		parts[i] = fmt.Sprintf("%d %s", reasons[r], r)
+	}
+	return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.", len(nodes), strings.Join(parts, ", "))}
+}
+
+func filter(pod *corev1.Pod, req corev1.ResourceList, n NodeState) []string {
+	node := n.Node
+	if pod.Spec.NodeName != "" && pod.Spec.NodeName != node.Name {
+		return []string{"node(s) didn't match the requested node name"}
+	}
+	if node.Spec.Unschedulable && !tolerates(pod.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
+		return []string{"node(s) were unschedulable"}
+	}
+	for _, t := range node.Spec.Taints {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
+		if !tolerates(pod.Spec.Tolerations, t) {
+			return []string{fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)}
+		}
+	}
+	if !matchesAffinity(pod, node) {
+		return []string{"node(s) didn't match Pod's node affinity/selector"}
+	}
+	var why []string
+	alloc := node.Status.Allocatable
+	if maxPods, ok := alloc[corev1.ResourcePods]; ok && int64(n.Pods)+1 > maxPods.Value() {
+		why = append(why, "Too many pods")
+	}
+	names := make([]string, 0, len(req))
+	for r := range req {
+		names = append(names, string(r))
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		want := req[corev1.ResourceName(r)]
+		if want.IsZero() {
+			continue
+		}
+		have, ok := alloc[corev1.ResourceName(r)]
+		used := n.Requested[corev1.ResourceName(r)]
+		if !ok || used.MilliValue()+want.MilliValue() > have.MilliValue() {
+			why = append(why, "Insufficient "+r)
+		}
+	}
+	return why
+}
+
+func tolerates(tols []corev1.Toleration, t corev1.Taint) bool {
+	for i := range tols {
+		if tols[i].ToleratesTaint(klog.Background(), &t, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesAffinity checks nodeSelector and required node affinity terms.
+func matchesAffinity(pod *corev1.Pod, node *corev1.Node) bool {
+	if !labels.SelectorFromSet(pod.Spec.NodeSelector).Matches(labels.Set(node.Labels)) {
+		return false
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return true
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		if termMatches(term, node) {
+			return true
+		}
+	}
+	return false
+}
+
+func termMatches(term corev1.NodeSelectorTerm, node *corev1.Node) bool {
+	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
+		return false
+	}
+	for _, e := range term.MatchExpressions {
+		if !exprMatches(e, labels.Set(node.Labels)) {
+			return false
+		}
+	}
+	for _, e := range term.MatchFields {
+		if e.Key != "metadata.name" || !exprMatches(e, labels.Set{"metadata.name": node.Name}) {
+			return false
+		}
+	}
+	return true
+}
+
+func exprMatches(e corev1.NodeSelectorRequirement, set labels.Set) bool {
+	var op selection.Operator
+	switch e.Operator {
+	case corev1.NodeSelectorOpIn:
+		op = selection.In
+	case corev1.NodeSelectorOpNotIn:
+		op = selection.NotIn
+	case corev1.NodeSelectorOpExists:
+		op = selection.Exists
+	case corev1.NodeSelectorOpDoesNotExist:
+		op = selection.DoesNotExist
+	case corev1.NodeSelectorOpGt:
+		op = selection.GreaterThan
+	case corev1.NodeSelectorOpLt:
+		op = selection.LessThan
+	default:
+		return false
+	}
+	r, err := labels.NewRequirement(e.Key, op, e.Values)
+	if err != nil {
+		return false
+	}
+	return r.Matches(set)
+}
+
+// PodRequests is what a pod asks of a node: its containers and sidecars
+// together, or its largest init container if that is more.
+func PodRequests(pod *corev1.Pod) corev1.ResourceList {
+	sum := corev1.ResourceList{}
+	add := func(l corev1.ResourceList, rl corev1.ResourceList) {
+		for k, v := range rl {
+			q := l[k]
+			q.Add(v)
+			l[k] = q
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		add(sum, c.Resources.Requests)
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			add(sum, c.Resources.Requests)
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		for k, v := range c.Resources.Requests {
+			if q, ok := sum[k]; !ok || v.Cmp(q) > 0 {
+				sum[k] = v.DeepCopy()
+			}
+		}
+	}
+	for k, v := range pod.Spec.Overhead {
+		q := sum[k]
+		q.Add(v)
+		sum[k] = q
+	}
+	if _, ok := sum[corev1.ResourceCPU]; !ok {
+		sum[corev1.ResourceCPU] = resource.Quantity{}
+	}
+	return sum
+}

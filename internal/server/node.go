@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/version"
+
+	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/node"
+	"github.com/batchd/batchd/internal/node/runtime"
+	"github.com/batchd/batchd/internal/scheduler"
+)
+
+// nodeRuntime is the node half of the server: the process runtime exists
+// before the API server (it serves pods/log), the agent once clients can be
+// built.
+type nodeRuntime struct {
+	machine          node.Machine
+	runtime          *runtime.Runtime
+	pvcDir           string
+	apiHost, apiPort string
+
+	mu    sync.Mutex
+	agent *node.Agent
+}
+
+func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
+	if cfg.DisableNodeAgent {
+		return nil, nil
+	}
+	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes")}
+	n.machine.Version = version.Get().GitVersion
+	cg, err := runtime.DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		n.machine.CgroupsErr = err
+	} else {
+		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
+	}
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited})
+	if err != nil {
+		return nil, err
+	}
+	n.runtime = rt
+	return n, nil
+}
+
+func (n *nodeRuntime) exited(id runtime.ID) {
+	n.mu.Lock()
+	a := n.agent
+	n.mu.Unlock()
+	if a != nil {
+		a.Exited(id)
+	}
+}
+
+func (n *nodeRuntime) logs() pod.LogSource {
+	if n == nil {
+		return nil
+	}
+	return node.Logs{Runtime: n.runtime}
+}
+
+// start runs the scheduler and the node agent until ctx ends.
+func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster) func() {
+	if n == nil {
+		return func() {}
+	}
+	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
+	agent := node.New(node.Config{
+		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
+		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
+	})
+	n.mu.Lock()
+	n.agent = agent
+	n.mu.Unlock()
+	go agent.Run(ctx)
+	return func() { go sched.Run(ctx) }
+}
