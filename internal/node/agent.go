@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,26 @@ func New(cfg Config) *Agent {
 		},
 		Secret: func(ns, name string) (*corev1.Secret, error) {
 			return cfg.Client.CoreV1().Secrets(ns).Get(context.TODO(), name, metav1.GetOptions{})
+		},
+		Claim: func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
+			return cfg.Client.CoreV1().PersistentVolumeClaims(ns).Get(context.TODO(), name, metav1.GetOptions{})
+		},
+		BindClaim: func(claim *corev1.PersistentVolumeClaim) error {
+			claims := cfg.Client.CoreV1().PersistentVolumeClaims(claim.Namespace)
+			c := claim.DeepCopy()
+			if c.Spec.VolumeName == "" {
+				// Named like a dynamically provisioned volume; the directory is the volume.
+				c.Spec.VolumeName = "pvc-" + string(c.UID)
+				metav1.SetMetaDataAnnotation(&c.ObjectMeta, "pv.kubernetes.io/bind-completed", "yes")
+				metav1.SetMetaDataAnnotation(&c.ObjectMeta, "pv.kubernetes.io/bound-by-controller", "yes")
+				var err error
+				if c, err = claims.Update(context.TODO(), c, metav1.UpdateOptions{}); err != nil {
+					return err
+				}
+			}
+			c.Status = boundClaimStatus(c)
+			_, err := claims.UpdateStatus(context.TODO(), c, metav1.UpdateOptions{})
+			return err
 		},
 	}
 	a.runner = controller.NewRunner("node-agent", a.sync)
@@ -314,11 +335,13 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 	if workDir == "" {
 		workDir = "/"
 	}
+	ms := mounts(c, paths, env)
 	spec := runtime.Spec{
 		ID:   runtime.ID{Pod: uid, Container: name, Attempt: attempt},
 		Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod),
-		Mounts:    mounts(c, paths, env),
-		Resources: runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
+		Mounts:     ms,
+		PrivateTmp: !mountsUnder(ms, "/tmp"),
+		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}
 	if err := a.cfg.Runtime.Start(spec); err != nil {
 		fail("CreateContainerError", ReasonFailed, err.Error())
@@ -412,4 +435,25 @@ func containerByName(spec *corev1.PodSpec, name string) *corev1.Container {
 		}
 	}
 	return nil
+}
+
+// boundClaimStatus is a claim's status once the local provisioner gave it a
+// directory: Bound, with the requested size and access modes.
+func boundClaimStatus(c *corev1.PersistentVolumeClaim) corev1.PersistentVolumeClaimStatus {
+	s := corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: c.Spec.AccessModes}
+	if q, ok := c.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+		s.Capacity = corev1.ResourceList{corev1.ResourceStorage: q}
+	}
+	return s
+}
+
+// mountsUnder tells whether a mount targets dir or a path below it.
+func mountsUnder(ms []runtime.Mount, dir string) bool {
+	for _, m := range ms {
+		t := filepath.Clean(m.Target)
+		if t == dir || strings.HasPrefix(t, dir+"/") {
+			return true
+		}
+	}
+	return false
 }

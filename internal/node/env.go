@@ -16,6 +16,9 @@ import (
 type Lookup struct {
 	ConfigMap func(namespace, name string) (*corev1.ConfigMap, error)
 	Secret    func(namespace, name string) (*corev1.Secret, error)
+	Claim     func(namespace, name string) (*corev1.PersistentVolumeClaim, error)
+	// BindClaim marks a claim Bound to its local directory.
+	BindClaim func(*corev1.PersistentVolumeClaim) error
 }
 
 // NodeInfo is what a pod's environment can see of its node.

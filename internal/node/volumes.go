@@ -69,8 +69,25 @@ func setUpVolume(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (string, error
 		}
 		return dir, os.Chmod(dir, 0o777)
 	case v.PersistentVolumeClaim != nil:
-		d := filepath.Join(h.pvcDir, pod.Namespace, v.PersistentVolumeClaim.ClaimName)
-		return d, os.MkdirAll(d, 0o777)
+		name := v.PersistentVolumeClaim.ClaimName
+		claim, err := h.lookup.Claim(pod.Namespace, name)
+		if err != nil {
+			return "", lookupError(err, "persistentvolumeclaim", name)
+		}
+		if claim.DeletionTimestamp != nil {
+			return "", fmt.Errorf("persistentvolumeclaim %q is being deleted", name)
+		}
+		// The local provisioner: one directory per claim, bound on first use.
+		d := filepath.Join(h.pvcDir, pod.Namespace, name)
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			return "", err
+		}
+		if claim.Status.Phase != corev1.ClaimBound {
+			if err := h.lookup.BindClaim(claim); err != nil {
+				return "", fmt.Errorf("bind persistentvolumeclaim %q: %w", name, err)
+			}
+		}
+		return d, nil
 	}
 	files, err := projectedFiles(pod, v, h)
 	if err != nil {

@@ -451,7 +451,14 @@ kind: Pod
 metadata: {name: waits}
 spec:
   restartPolicy: Never
-  containers: [{name: main, image: busybox, command: ["sh", "-c", "while [ ! -f ` + release + ` ]; do sleep 0.1; done; echo released; exit 3"]}]
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "while [ ! -f /signal/release ]; do sleep 0.1; done; echo released; exit 3"]
+    volumeMounts: [{name: signal, mountPath: /signal}]
+  volumes:
+  - name: signal
+    hostPath: {path: ` + filepath.Dir(release) + `}
 ---
 apiVersion: v1
 kind: Pod
@@ -485,4 +492,95 @@ spec:
 	eventually(t, "lost reported", func() bool {
 		return k("", "get", "pod", "lost", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason}/{.status.containerStatuses[0].state.terminated.exitCode}").stdout == "ContainerStatusUnknown/137"
 	})
+}
+
+func TestPersistentVolumeClaimAndProjectedVolumes(t *testing.T) {
+	n := ns(t)
+	objs := `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data: {app.conf: "threads=4"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer, labels: {role: writer}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "echo persisted > /data/out/result; cat /etc/proj/app.conf; echo; cat /etc/proj/role; echo; cat /etc/single.conf"]
+    volumeMounts:
+    - {name: data, mountPath: /data/out}
+    - {name: proj, mountPath: /etc/proj}
+    - {name: cfg, mountPath: /etc/single.conf, subPath: app.conf}
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+  - name: cfg
+    configMap: {name: app}
+  - name: proj
+    projected:
+      sources:
+      - configMap: {name: app}
+      - downwardAPI:
+          items: [{path: role, fieldRef: {fieldPath: "metadata.labels['role']"}}]
+`
+	must(t, kubectl(t, objs, "apply", "-n", n, "-f", "-"), "persistentvolumeclaim/data created", "pod/writer created")
+	waitFor(t, n, "pod/writer", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "writer", "-n", n), "threads=4\nwriter\nthreads=4")
+	r := kubectl(t, "", "get", "pvc", "data", "-n", n)
+	if !regexp.MustCompile(`(?m)^data\s+Bound\s+pvc-\S+\s+1Gi\s+RWO\s`).MatchString(r.stdout) {
+		t.Errorf("get pvc:\n%s", r)
+	}
+	reader := `apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: ["cat", "/in/result"]
+    volumeMounts: [{name: data, mountPath: /in, readOnly: true}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+`
+	must(t, kubectl(t, reader, "apply", "-n", n, "-f", "-"), "pod/reader created")
+	waitFor(t, n, "pod/reader", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "reader", "-n", n), "persisted")
+}
+
+// TestSeedJobsRunToCompletion runs the seed Jobs whose commands exist on this
+// machine, as written, to completion.
+func TestSeedJobsRunToCompletion(t *testing.T) {
+	n := ns(t)
+	for _, f := range []string{"pi.yaml", "hello-job.yaml", "indexed-job.yaml"} {
+		must(t, kubectl(t, "", "apply", "-n", n, "-f", filepath.Join("..", "..", "examples", f)), "created")
+	}
+	must(t, kubectl(t, "", "wait", "-n", n, "--for=condition=complete", "job/pi", "job/hello-job", "job/indexed-job", "--timeout=90s"), "condition met")
+	if r := kubectl(t, "", "logs", "job/pi", "-n", n); !strings.HasPrefix(r.stdout, "3.14159265358979323846") || len(r.stdout) < 2000 {
+		t.Errorf("pi:\n%s", r)
+	}
+	must(t, kubectl(t, "", "logs", "job/hello-job", "-n", n), "Hello from a Kubernetes Job")
+	r := kubectl(t, "", "logs", "-n", n, "-l", "job-name=indexed-job", "--tail=-1")
+	for i := 0; i < 5; i++ {
+		if !strings.Contains(r.stdout, "Processing shard number "+string(rune('0'+i))) {
+			t.Errorf("indexed-job logs lack shard %d:\n%s", i, r)
+		}
+	}
+	r = kubectl(t, "", "get", "jobs", "-n", n)
+	for _, want := range []string{`(?m)^pi\s+Complete\s+1/1\s`, `(?m)^hello-job\s+Complete\s+1/1\s`, `(?m)^indexed-job\s+Complete\s+5/5\s`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("get jobs lacks %s:\n%s", want, r)
+		}
+	}
 }

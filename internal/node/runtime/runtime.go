@@ -50,6 +50,10 @@ type Spec struct {
 	Resources Resources
 	// NoLog discards the output (hooks).
 	NoLog bool
+	// PrivateTmp gives the run an empty /tmp of its own, as a container's
+	// writable layer would (mounted after Mounts, so host paths under /tmp
+	// can still be volumes).
+	PrivateTmp bool
 }
 
 // Run is what is known about a run.
@@ -155,7 +159,18 @@ func (r *Runtime) Start(spec Spec) error {
 	if spec.WorkDir != "" {
 		args = append(args, "--workdir", spec.WorkDir)
 	}
-	for _, m := range spec.Mounts {
+	mountList := spec.Mounts
+	if spec.PrivateTmp {
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.MkdirAll(tmp, 0o777); err != nil {
+			return fmt.Errorf("create private /tmp: %w", err)
+		}
+		if err := os.Chmod(tmp, os.ModePerm|os.ModeSticky); err != nil {
+			return fmt.Errorf("create private /tmp: %w", err)
+		}
+		mountList = append(append([]Mount{}, spec.Mounts...), Mount{Source: tmp, Target: "/tmp"})
+	}
+	for _, m := range mountList {
 		mode := "rw"
 		if m.ReadOnly {
 			mode = "ro"
@@ -289,15 +304,7 @@ func (r *Runtime) inspect(id ID) Run {
 		run.Pid, _ = strconv.Atoi(started["pid"])
 		run.StartedAt = parseTime(started["started"])
 	}
-	if exit, err := readKV(filepath.Join(dir, "exit")); err == nil {
-		run.ExitCode, _ = strconv.Atoi(exit["code"])
-		run.Signal, _ = strconv.Atoi(exit["signal"])
-		oom, _ := strconv.Atoi(exit["oom"])
-		run.OOMKilled = oom > 0 && run.ExitCode == 137
-		run.StartedAt = parseTime(exit["started"])
-		run.FinishedAt = parseTime(exit["finished"])
-		run.Reason = exit["reason"]
-		run.Message = exit["message"]
+	if readExit(dir, &run) {
 		return run
 	}
 	r.mu.Lock()
@@ -320,6 +327,10 @@ func (r *Runtime) inspect(id ID) Run {
 			return run
 		}
 	}
+	// The supervisor may have written its record and exited since we looked.
+	if readExit(dir, &run) {
+		return run
+	}
 	run.Reason = "ContainerStatusUnknown"
 	run.Message = "The container could not be located when the pod was terminated"
 	run.ExitCode = 137
@@ -330,6 +341,24 @@ func (r *Runtime) inspect(id ID) Run {
 		}
 	}
 	return run
+}
+
+// readExit fills run from the run's exit record, if there is one.
+func readExit(dir string, run *Run) bool {
+	exit, err := readKV(filepath.Join(dir, "exit"))
+	if err != nil {
+		return false
+	}
+	run.Running = false
+	run.ExitCode, _ = strconv.Atoi(exit["code"])
+	run.Signal, _ = strconv.Atoi(exit["signal"])
+	oom, _ := strconv.Atoi(exit["oom"])
+	run.OOMKilled = oom > 0 && run.ExitCode == 137
+	run.StartedAt = parseTime(exit["started"])
+	run.FinishedAt = parseTime(exit["finished"])
+	run.Reason = exit["reason"]
+	run.Message = exit["message"]
+	return true
 }
 
 // supervisorAlive tells whether pid is one of our supervisors.

@@ -243,3 +243,28 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(string(stat), ')')
 	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
 }
+
+func TestPrivateTmpIsFreshPerRun(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	hostFile := filepath.Join(t.TempDir(), "visible")
+	if err := os.WriteFile(hostFile, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `ls -A /tmp | wc -l; touch /tmp/leak; stat -c %a /tmp; cat /mnt-host/visible`
+	for attempt := 0; attempt < 2; attempt++ {
+		id := ID{Pod: "p", Container: "c", Attempt: attempt}
+		err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
+			Mounts: []Mount{{Source: filepath.Dir(hostFile), Target: "/mnt-host", ReadOnly: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitExit(t, exited, id)
+		if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "0\n1777\nhost\n"; got != want {
+			t.Fatalf("attempt %d: log = %q, want %q", attempt, got, want)
+		}
+	}
+	if _, err := os.Stat("/tmp/leak"); err == nil {
+		t.Fatal("/tmp/leak reached the host")
+	}
+	_ = os.RemoveAll("/mnt-host")
+}
