@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -39,6 +38,8 @@ const (
 	ReasonFailedPreStopHook = "FailedPreStopHook"
 )
 
+const uidIndex = "uid"
+
 // minimumGrace is the kubelet's floor for the SIGTERM→SIGKILL wait after a preStop hook.
 const minimumGrace = 2 * time.Second
 
@@ -60,6 +61,7 @@ type Agent struct {
 	cfg     Config
 	node    NodeInfo
 	pods    corelisters.PodLister
+	byUID   cache.Indexer
 	synced  cache.InformerSynced
 	factory informers.SharedInformerFactory
 	runner  *controller.Runner
@@ -83,8 +85,11 @@ func New(cfg Config) *Agent {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Machine.Name).String()
 		}))
 	inf := factory.Core().V1().Pods()
+	_ = inf.Informer().AddIndexers(cache.Indexers{uidIndex: func(obj any) ([]string, error) {
+		return []string{string(obj.(*corev1.Pod).UID)}, nil
+	}})
 	a := &Agent{
-		cfg: cfg, pods: inf.Lister(),
+		cfg: cfg, pods: inf.Lister(), byUID: inf.Informer().GetIndexer(),
 		node: NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}, synced: inf.Informer().HasSynced, factory: factory,
 		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
 		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{},
@@ -121,7 +126,7 @@ func New(cfg Config) *Agent {
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    a.enqueue,
 		UpdateFunc: func(_, obj any) { a.enqueue(obj) },
-		DeleteFunc: a.enqueue,
+		DeleteFunc: a.deleted,
 	})
 	return a
 }
@@ -139,7 +144,16 @@ func (a *Agent) enqueue(obj any) {
 	a.keys[string(pod.UID)] = key
 	a.mu.Unlock()
 	a.runner.Add(key)
-	a.runner.Add("uid:" + string(pod.UID))
+}
+
+// deleted: the pod object is gone; whatever of it still runs is stopped and removed.
+func (a *Agent) deleted(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		a.runner.Add("uid:" + string(pod.UID))
+	}
 }
 
 // Exited is the runtime's OnExit: the pod of the run is synced again.
@@ -255,14 +269,8 @@ func (a *Agent) forget(uid string) error {
 
 // syncOrphan stops and removes the state of a pod that is gone from the API.
 func (a *Agent) syncOrphan(ctx context.Context, uid string) error {
-	pods, err := a.pods.List(labels.Everything())
-	if err != nil {
+	if objs, err := a.byUID.ByIndex(uidIndex, uid); err != nil || len(objs) > 0 {
 		return err
-	}
-	for _, p := range pods {
-		if string(p.UID) == uid {
-			return nil
-		}
 	}
 	runs, err := a.cfg.Runtime.Runs(uid)
 	if err != nil {

@@ -71,15 +71,18 @@ static void sup_write_all(int fd, const char *p, size_t n) {
 	}
 }
 
-// sup_file atomically replaces DIR/name with content.
-static void sup_file(const char *dir, const char *name, const char *content) {
+// sup_file atomically replaces DIR/name with content; durable forces it to
+// disk first (the exit record must survive a machine crash; the start record
+// is only read while the machine is up, and an fsync here would delay the
+// container's first output behind the disk).
+static void sup_file(const char *dir, const char *name, const char *content, int durable) {
 	char tmp[4096], dst[4096];
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) return;
 	sup_write_all(fd, content, strlen(content));
-	fsync(fd);
+	if (durable) fsync(fd);
 	close(fd);
 	rename(tmp, dst);
 }
@@ -293,7 +296,7 @@ static int sup_main(int argc, char **argv) {
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=fork: %s\n", ts, ts, strerror(errno));
-		sup_file(o.dir, "exit", buf);
+		sup_file(o.dir, "exit", buf, 1);
 		return 1;
 	}
 	if (pid == 0) {
@@ -322,11 +325,11 @@ static int sup_main(int argc, char **argv) {
 		char fin[64];
 		sup_now(fin, sizeof fin);
 		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=%s\n", ts, fin, why);
-		sup_file(o.dir, "exit", buf);
+		sup_file(o.dir, "exit", buf, 1);
 		return 0;
 	}
 	snprintf(buf, sizeof buf, "pid=%d\nsupervisor=%d\nstarted=%s\n", pid, getpid(), ts);
-	sup_file(o.dir, "started", buf);
+	sup_file(o.dir, "started", buf, 0);
 
 	struct sup_stream streams[2] = {{.fd = outp[0], .name = "stdout"}, {.fd = errp[0], .name = "stderr"}};
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
@@ -366,7 +369,7 @@ static int sup_main(int argc, char **argv) {
 	char fin[64];
 	sup_now(fin, sizeof fin);
 	snprintf(buf, sizeof buf, "code=%d\nsignal=%d\noom=%ld\nstarted=%s\nfinished=%s\n", code, sig, oom, ts, fin);
-	sup_file(o.dir, "exit", buf);
+	sup_file(o.dir, "exit", buf, 1);
 	if (sup_logfd >= 0) { fsync(sup_logfd); close(sup_logfd); }
 	return 0;
 }
