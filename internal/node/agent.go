@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -344,6 +345,18 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 		workDir = "/"
 	}
 	ms := mounts(c, paths, env)
+	if !mountsUnder(ms, "/etc/hosts") {
+		hosts := filepath.Join(a.cfg.Runtime.PodDir(uid), "etc-hosts")
+		err := os.MkdirAll(filepath.Dir(hosts), 0o700)
+		if err == nil {
+			err = os.WriteFile(hosts, []byte(hostsFile(pod, a.node.IP)), 0o644)
+		}
+		if err != nil {
+			fail("CreateContainerError", ReasonFailed, err.Error())
+			return
+		}
+		ms = append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"})
+	}
 	spec := runtime.Spec{
 		ID:   runtime.ID{Pod: uid, Container: name, Attempt: attempt},
 		Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod),

@@ -225,3 +225,36 @@ func TestConfigErrorWaitsAndRetries(t *testing.T) {
 		t.Fatalf("not retried: %+v", p)
 	}
 }
+
+func TestHostsFileNamesThePodWithItsSubdomain(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyNever, "a")
+	pod.Spec.Hostname, pod.Spec.Subdomain = "worker-0", "workers"
+	got := hostsFile(pod, "10.0.0.7")
+	if !strings.HasSuffix(got, "10.0.0.7\tworker-0.workers.ns.svc.cluster.local\tworker-0\n") || !strings.Contains(got, "127.0.0.1\tlocalhost\n") {
+		t.Fatalf("hosts file:\n%s", got)
+	}
+	pod.Spec.Hostname, pod.Spec.Subdomain = "", ""
+	if got := hostsFile(pod, "10.0.0.7"); !strings.HasSuffix(got, "10.0.0.7\tp\n") {
+		t.Fatalf("hosts file:\n%s", got)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	env := map[string]string{"A": "1", "B": "two"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for in, want := range map[string]string{
+		"$(A)":        "1",
+		"x$(A)y$(B)z": "x1ytwoz",
+		"$$(A)":       "$(A)",
+		"$(MISSING)":  "$(MISSING)",
+		"$A $":        "$A $",
+		"$(A":         "$(A",
+		"$$$(B)":      "$two",
+		"no refs":     "no refs",
+		"$()":         "$()",
+	} {
+		if got := Expand(in, lookup); got != want {
+			t.Errorf("Expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -342,3 +342,18 @@ func podHostname(pod *corev1.Pod) string {
 	}
 	return h
 }
+
+// hostsFile is the kubelet-managed /etc/hosts of a pod: the pod's hostname,
+// and its FQDN when spec.subdomain is set.
+func hostsFile(pod *corev1.Pod, ip string) string {
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	h := podHostname(pod)
+	if pod.Spec.Subdomain != "" {
+		fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", ip, h, pod.Spec.Subdomain, pod.Namespace, h)
+	} else {
+		fmt.Fprintf(&b, "%s\t%s\n", ip, h)
+	}
+	return b.String()
+}

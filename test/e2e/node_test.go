@@ -79,6 +79,7 @@ metadata:
 spec:
   restartPolicy: Never
   hostname: worker-0
+  subdomain: workers
   containers:
   - name: main
     image: busybox:1.36
@@ -95,6 +96,7 @@ spec:
       echo "hostname=$(hostname) HOSTNAME=$HOSTNAME pwd=$(pwd)"
       echo "file=$(cat /etc/demo/mode) secret=$(cat /etc/creds/password) label=$(cat /etc/info/labels)"
       echo scratch > /scratch/x && echo "emptydir=$(cat /scratch/x)"
+      echo "fqdn=$(grep -o 'worker-0.workers.[a-z-]*.svc.cluster.local' /etc/hosts)"
       touch /etc/demo/new 2>/dev/null && echo configmap-writable || echo configmap-read-only
     env:
     - {name: GREETING, value: hi}
@@ -159,6 +161,7 @@ func TestPodEnvironmentAndVolumes(t *testing.T) {
 		"hostname=worker-0 HOSTNAME=worker-0 pwd=/tmp\n",
 		`file=fast secret=s3cret label=app="demo"`,
 		"emptydir=scratch\n",
+		"fqdn=worker-0.workers."+n+".svc.cluster.local\n",
 		"configmap-read-only\n")
 	r := kubectl(t, "", "get", "pod", "env", "-n", n)
 	if !regexp.MustCompile(`(?m)^env\s+0/1\s+Completed\s+0\s+\S+$`).MatchString(r.stdout) {

@@ -24,8 +24,22 @@ type OOMCounter struct{ File, Key string }
 const cgroupParent = "batchd"
 
 // DetectCgroups finds a usable cgroup hierarchy below root (normally
-// /sys/fs/cgroup), or explains why there is none.
+// /sys/fs/cgroup), or explains why there is none (e.g. not root).
 func DetectCgroups(root string) (*Cgroups, error) {
+	c, err := detectCgroups(root)
+	if err != nil {
+		return nil, err
+	}
+	// Creating groups is what the runtime needs: try it once.
+	const probe = ".probe"
+	if _, _, err := c.Create(probe, Resources{}); err != nil {
+		return nil, err
+	}
+	c.Remove(probe)
+	return c, nil
+}
+
+func detectCgroups(root string) (*Cgroups, error) {
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		c := &Cgroups{Version: 2, root: root}
 		parent := filepath.Join(root, cgroupParent)

@@ -148,6 +148,18 @@ static int sup_drain(struct sup_stream *s) {
 	}
 }
 
+#define CLONE_USERNS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS)
+
+static int sup_write_path(const char *path, const char *value) {
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t w = write(fd, value, strlen(value));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return w < 0 ? -1 : 0;
+}
+
 static void sup_mkdirs(const char *path) {
 	char p[4096];
 	snprintf(p, sizeof p, "%s", path);
@@ -177,7 +189,20 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		close(fd);
 	}
 	if (o->nmounts > 0 || o->hostname) {
-		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) { step = "unshare"; goto fail; }
+		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) {
+			// Not root: a user namespace that maps only our own ids grants the
+			// right to mount and set the hostname inside it.
+			if (errno != EPERM) { step = "unshare"; goto fail; }
+			uid_t uid = getuid();
+			gid_t gid = getgid();
+			if (unshare(CLONE_USERNS_FLAGS) < 0) { step = "unshare user namespace"; goto fail; }
+			char map[64];
+			snprintf(map, sizeof map, "%d %d 1", (int)uid, (int)uid);
+			if (sup_write_path("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) { step = "write setgroups"; goto fail; }
+			if (sup_write_path("/proc/self/uid_map", map) < 0) { step = "write uid_map"; goto fail; }
+			snprintf(map, sizeof map, "%d %d 1", (int)gid, (int)gid);
+			if (sup_write_path("/proc/self/gid_map", map) < 0) { step = "write gid_map"; goto fail; }
+		}
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { step = "make mounts private"; goto fail; }
 	}
 	for (int i = 0; i < o->nmounts; i++) {
