@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -265,5 +267,68 @@ func TestPrivateTmpIsFreshPerRun(t *testing.T) {
 	}
 	if _, err := os.Stat("/tmp/leak"); err == nil {
 		t.Fatal("/tmp/leak reached the host")
+	}
+}
+
+// TestUnprivilegedRunStillMounts runs this test binary again as an
+// unprivileged user: without root there are no cgroups, but a container still
+// gets its volumes, hostname and exit record (through a user namespace).
+func TestUnprivilegedRunStillMounts(t *testing.T) {
+	if os.Getenv("BATCHD_UNPRIVILEGED_CHILD") == "1" {
+		unprivilegedChild(t)
+		return
+	}
+	if os.Getuid() != 0 {
+		unprivilegedChild(t)
+		return
+	}
+	// A copy of the test binary in a directory the unprivileged user can read.
+	dir, err := os.MkdirTemp("", "batchd-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "runtime.test")
+	if err := os.WriteFile(exe, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestUnprivilegedRunStillMounts$", "-test.count=1", "-test.v")
+	cmd.Env = []string{"BATCHD_UNPRIVILEGED_CHILD=1", "TMPDIR=" + dir, "PATH=/usr/bin:/bin", "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestUnprivilegedRunStillMounts") {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+}
+
+func unprivilegedChild(t *testing.T) {
+	if _, err := DetectCgroups("/sys/fs/cgroup"); err == nil {
+		t.Fatal("cgroups usable without root")
+	}
+	r, exited := newRuntime(t, nil)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", "cat /mnt/f; echo; hostname; exit 4"}, Env: []string{"PATH=/usr/bin:/bin"},
+		Hostname: "unpriv", PrivateTmp: true, Mounts: []Mount{{Source: vol, Target: "/mnt", ReadOnly: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.ExitCode != 4 || run.Reason != "" {
+		t.Fatalf("run = %+v", run)
+	}
+	if got := readLog(t, r, id, LogOptions{Tail: -1}); got != "data\nunpriv\n" {
+		t.Fatalf("log = %q", got)
 	}
 }
