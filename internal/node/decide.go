@@ -26,7 +26,6 @@ const (
 	reasonCrashLoop  = "CrashLoopBackOff"
 	reasonCreating   = "ContainerCreating"
 	reasonPodInit    = "PodInitializing"
-	reasonFailed     = "Failed"
 	reasonStartError = "StartError"
 )
 
@@ -204,7 +203,7 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 		return containerPlan{}
 	}
 	if last != nil && last.Reason == reasonStartError {
-		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: reasonFailed, Message: "Error: " + last.Message,
+		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailed, Message: "Error: " + last.Message,
 			Container: c.Name, Key: fmt.Sprintf("start-error/%s/%d", c.Name, last.ID.Attempt)})
 	}
 	if last != nil && !shouldRestart(policy, last) {

@@ -112,12 +112,6 @@ func New(cfg Config) (*Runtime, error) {
 	return &Runtime{cfg: cfg, running: map[ID]*os.Process{}, watched: map[ID]bool{}}, nil
 }
 
-// Dir is the runtime's state directory.
-func (r *Runtime) Dir() string { return r.cfg.Dir }
-
-// Cgroups is how limits are enforced, nil when they are not.
-func (r *Runtime) Cgroups() *Cgroups { return r.cfg.Cgroups }
-
 // PodDir is where a pod's state lives.
 func (r *Runtime) PodDir(pod string) string { return filepath.Join(r.cfg.Dir, pod) }
 
