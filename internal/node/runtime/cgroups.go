@@ -80,7 +80,12 @@ func (c *Cgroups) dirs(name string) []string {
 func (c *Cgroups) Create(name string, res Resources) ([]string, OOMCounter, error) {
 	dirs := c.dirs(name)
 	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		err := os.MkdirAll(d, 0o755)
+		for try := 0; errors.Is(err, os.ErrNotExist) && try < 3; try++ {
+			// The pod's group was just removed after its previous run ended.
+			err = os.MkdirAll(d, 0o755)
+		}
+		if err != nil {
 			return nil, OOMCounter{}, fmt.Errorf("create cgroup: %w", err)
 		}
 	}
@@ -155,6 +160,13 @@ func (c *Cgroups) Kill(name string) {
 func (c *Cgroups) Remove(name string) {
 	for _, d := range c.dirs(name) {
 		removeTree(d)
+	}
+}
+
+// RemoveIfEmpty deletes the group if no group or process is left in it.
+func (c *Cgroups) RemoveIfEmpty(name string) {
+	for _, d := range c.dirs(name) {
+		_ = syscall.Rmdir(d)
 	}
 }
 

@@ -213,7 +213,9 @@ func (r *Runtime) Start(spec Spec) error {
 
 func (r *Runtime) ended(id ID) {
 	if r.cfg.Cgroups != nil {
+		// The run's group, and the pod's if this was its last run.
 		r.cfg.Cgroups.Remove(cgroupName(id))
+		r.cfg.Cgroups.RemoveIfEmpty(id.Pod)
 	}
 	r.cfg.OnExit(id)
 }

@@ -332,3 +332,52 @@ func unprivilegedChild(t *testing.T) {
 		t.Fatalf("log = %q", got)
 	}
 }
+
+func TestCPULimitBecomesAQuota(t *testing.T) {
+	cg, err := DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		t.Skipf("no cgroups on this machine: %v", err)
+	}
+	const name = "quota-test/c-0"
+	dirs, _, err := cg.Create(name, Resources{CPUMillis: 500, MemoryBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Remove("quota-test")
+	var quota string
+	if cg.Version == 2 {
+		b, _ := os.ReadFile(filepath.Join(dirs[0], "cpu.max"))
+		quota = strings.TrimSpace(string(b))
+		if quota != "50000 100000" {
+			t.Fatalf("cpu.max = %q, want 50000 100000", quota)
+		}
+		return
+	}
+	b, _ := os.ReadFile(filepath.Join(dirs[1], "cpu.cfs_quota_us"))
+	p, _ := os.ReadFile(filepath.Join(dirs[1], "cpu.cfs_period_us"))
+	if q := strings.TrimSpace(string(b)) + "/" + strings.TrimSpace(string(p)); q != "50000/100000" {
+		t.Fatalf("quota/period = %s, want 50000/100000", q)
+	}
+	m, _ := os.ReadFile(filepath.Join(dirs[0], "memory.limit_in_bytes"))
+	if strings.TrimSpace(string(m)) != "67108864" {
+		t.Fatalf("memory.limit_in_bytes = %s", m)
+	}
+}
+
+func TestEndedRunLeavesNoCgroup(t *testing.T) {
+	cg, err := DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		t.Skipf("no cgroups on this machine: %v", err)
+	}
+	r, exited := newRuntime(t, cg)
+	id := ID{Pod: "p-cgroup-cleanup", Container: "c"}
+	if err := r.Start(Spec{ID: id, Argv: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}, Resources: Resources{CPUMillis: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	for _, d := range cg.dirs(id.Pod) {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup %s left behind", d)
+		}
+	}
+}
