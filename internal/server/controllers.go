@@ -16,6 +16,7 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/batchd/batchd/internal/controller/cronjob"
 	"github.com/batchd/batchd/internal/controller/gc"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
@@ -53,6 +54,13 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	if err != nil {
 		return err
 	}
+	cronJobController, err := cronjob.New(cronjob.Config{
+		Client: client, Informer: factory,
+		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
+	})
+	if err != nil {
+		return err
+	}
 	ttlController, err := ttl.New(client, factory, nil)
 	if err != nil {
 		return err
@@ -84,6 +92,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go collector.Run(ctx)
 		go ttlController.Run(ctx)
 		go jobController.Run(ctx)
+		go cronJobController.Run(ctx)
 		runScheduler()
 	}()
 	return nil

@@ -1,0 +1,208 @@
+package cronjob
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/batchd/batchd/internal/controller"
+)
+
+// Config wires a Controller; nil Clock and Local mean the real clock and time.Local.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
+	Recorder record.EventRecorder
+	Clock    clock.PassiveClock
+	Local    *time.Location
+}
+
+// Controller runs CronJobs.
+type Controller struct {
+	cfg      Config
+	cronJobs batchlisters.CronJobLister
+	jobs     batchlisters.JobLister
+	runner   *controller.Runner
+}
+
+// New wires the controller to the factory's CronJob and Job informers.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Local == nil {
+		cfg.Local = time.Local
+	}
+	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(), jobs: cfg.Informer.Batch().V1().Jobs().Lister()}
+	c.runner = controller.NewRunner("cronjob", c.sync)
+	key := func(obj any) string {
+		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		return k
+	}
+	_, err := cfg.Informer.Batch().V1().CronJobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { c.runner.Add(key(obj)) },
+		UpdateFunc: func(oldObj, obj any) {
+			old, cj := oldObj.(*batchv1.CronJob), obj.(*batchv1.CronJob)
+			if old.Spec.Schedule == cj.Spec.Schedule && equalPtr(old.Spec.TimeZone, cj.Spec.TimeZone) {
+				c.runner.Add(key(obj))
+				return
+			}
+			// A new schedule starts at its next slot, not at slots it would have missed.
+			if d := c.untilNextSlot(cj); d > 0 {
+				c.runner.AddAfter(key(obj), d)
+			} else {
+				c.runner.Add(key(obj))
+			}
+		},
+		DeleteFunc: func(obj any) { c.runner.Add(key(obj)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	owner := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		j, ok := obj.(*batchv1.Job)
+		if !ok {
+			return
+		}
+		if ref := metav1.GetControllerOf(j); ref != nil && ref.Kind == "CronJob" {
+			c.runner.Add(j.Namespace + "/" + ref.Name)
+		}
+	}
+	_, err = cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: owner, UpdateFunc: func(_, obj any) { owner(obj) }, DeleteFunc: owner,
+	})
+	return c, err
+}
+
+func equalPtr(a, b *string) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+func (c *Controller) untilNextSlot(cj *batchv1.CronJob) time.Duration {
+	s, err := parseSchedule(cj.Spec.Schedule, cj.Spec.TimeZone, c.cfg.Local)
+	if err != nil {
+		return 0
+	}
+	now := c.cfg.Clock.Now()
+	return untilNext(s, now, now)
+}
+
+// Run processes CronJobs until ctx ends.
+func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx, 4) }
+
+func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	cj, err := c.cronJobs.CronJobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	all, err := c.jobs.Jobs(ns).List(labels.Everything())
+	if err != nil {
+		return 0, err
+	}
+	var owned []*batchv1.Job
+	listed := map[types.UID]bool{}
+	for _, j := range all {
+		if ref := metav1.GetControllerOf(j); ref != nil && ref.Kind == "CronJob" && ref.Name == cj.Name {
+			owned = append(owned, j)
+			listed[j.UID] = true
+		}
+	}
+	// An active Job the cache does not show may be new (stale cache) or gone: ask.
+	gone := map[types.UID]bool{}
+	for _, ref := range cj.Status.Active {
+		if listed[ref.UID] {
+			continue
+		}
+		j, err := c.cfg.Client.BatchV1().Jobs(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err) || (err == nil && j.UID != ref.UID):
+			gone[ref.UID] = true
+		case err != nil:
+			return 0, err
+		}
+	}
+	p := Decide(Observed{CronJob: cj, Jobs: owned, Gone: gone, Now: c.cfg.Clock.Now(), Local: c.cfg.Local})
+	return p.Requeue, c.apply(ctx, cj, p)
+}
+
+func (c *Controller) event(cj *batchv1.CronJob, e Event) {
+	c.cfg.Recorder.Event(cj, e.Type, e.Reason, e.Message)
+}
+
+// apply deletes, creates, then writes the status once.
+func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) error {
+	for _, e := range p.Events {
+		c.event(cj, e)
+	}
+	status := *p.Status.DeepCopy()
+	background := metav1.DeletePropagationBackground
+	for _, j := range p.Delete {
+		err := c.cfg.Client.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, metav1.DeleteOptions{
+			PropagationPolicy: &background, Preconditions: &metav1.Preconditions{UID: &j.UID}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			c.event(cj, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailedDelete, Message: "Deleted job: " + err.Error()})
+			if p.Replace[j.UID] {
+				return fmt.Errorf("could not replace job %s/%s: %w", j.Namespace, j.Name, err)
+			}
+			continue
+		}
+		c.event(cj, Event{Type: corev1.EventTypeNormal, Reason: ReasonSuccessfulDelete, Message: "Deleted job " + j.Name})
+	}
+	var createErr error
+	if p.Create != nil {
+		created, err := c.cfg.Client.BatchV1().Jobs(cj.Namespace).Create(ctx, p.Create, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			c.event(cj, Event{Type: corev1.EventTypeNormal, Reason: ReasonSuccessfulCreate, Message: "Created job " + created.Name})
+			status.Active = append(status.Active, Ref(created))
+			status.LastScheduleTime = &metav1.Time{Time: p.Scheduled}
+		case apierrors.IsAlreadyExists(err):
+			// The slot's Job exists: created by us before a restart or a stale cache.
+			existing, gerr := c.cfg.Client.BatchV1().Jobs(cj.Namespace).Get(ctx, p.Create.Name, metav1.GetOptions{})
+			if gerr != nil {
+				return gerr
+			}
+			if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == cj.UID {
+				if activeIndex(&status, existing.UID) < 0 && finished(existing) == "" {
+					status.Active = append(status.Active, Ref(existing))
+				}
+				status.LastScheduleTime = &metav1.Time{Time: p.Scheduled}
+			}
+		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			return err
+		default:
+			c.event(cj, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailedCreate, Message: "Error creating job: " + err.Error()})
+			createErr = err
+		}
+	}
+	if !apiequality.Semantic.DeepEqual(status, cj.Status) {
+		fresh := cj.DeepCopy()
+		fresh.Status = status
+		if _, err := c.cfg.Client.BatchV1().CronJobs(cj.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("update status of cronjob %s/%s: %w", cj.Namespace, cj.Name, err)
+		}
+	}
+	return createErr
+}
