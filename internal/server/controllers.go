@@ -15,6 +15,9 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
 
 	"github.com/batchd/batchd/internal/controller/cronjob"
 	"github.com/batchd/batchd/internal/controller/gc"
@@ -57,6 +60,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	cronJobController, err := cronjob.New(cronjob.Config{
 		Client: client, Informer: factory,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
+		Register: exportMetric,
 	})
 	if err != nil {
 		return err
@@ -95,5 +99,15 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go cronJobController.Run(ctx)
 		runScheduler()
 	}()
+	return nil
+}
+
+// exportMetric serves a controller metric at /metrics. The registry is the
+// process's: a second server in the same process (tests) keeps its own
+// metrics private instead of failing.
+func exportMetric(m metrics.Registerable) error {
+	if err := legacyregistry.Register(m); err != nil {
+		klog.Background().Info("metric not exported", "err", err)
+	}
 	return nil
 }

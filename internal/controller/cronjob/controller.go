@@ -17,6 +17,7 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics"
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/controller"
@@ -29,6 +30,8 @@ type Config struct {
 	Recorder record.EventRecorder
 	Clock    clock.PassiveClock
 	Local    *time.Location
+	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
+	Register func(metrics.Registerable) error
 }
 
 // Controller runs CronJobs.
@@ -37,6 +40,8 @@ type Controller struct {
 	cronJobs batchlisters.CronJobLister
 	jobs     batchlisters.JobLister
 	runner   *controller.Runner
+	// skew is upstream's cronjob_controller_job_creation_skew_duration_seconds.
+	skew *metrics.Histogram
 }
 
 // New wires the controller to the factory's CronJob and Job informers.
@@ -49,6 +54,20 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(), jobs: cfg.Informer.Batch().V1().Jobs().Lister()}
 	c.runner = controller.NewRunner("cronjob", c.sync)
+	c.skew = metrics.NewHistogram(&metrics.HistogramOpts{
+		Subsystem:      "cronjob_controller",
+		Name:           "job_creation_skew_duration_seconds",
+		Help:           "Time between when a cronjob is scheduled to be run, and when the corresponding job is created",
+		StabilityLevel: metrics.STABLE,
+		Buckets:        metrics.ExponentialBuckets(1, 2, 10),
+	})
+	if cfg.Register != nil {
+		if err := cfg.Register(c.skew); err != nil {
+			return nil, fmt.Errorf("register cronjob metrics: %w", err)
+		}
+	} else {
+		c.skew.Create(nil)
+	}
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		return k
@@ -176,6 +195,7 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 		switch {
 		case err == nil:
 			c.event(cj, Event{Type: corev1.EventTypeNormal, Reason: ReasonSuccessfulCreate, Message: "Created job " + created.Name})
+			c.skew.Observe(c.cfg.Clock.Now().Sub(p.Scheduled).Seconds())
 			status.Active = append(status.Active, Ref(created))
 			status.LastScheduleTime = &metav1.Time{Time: p.Scheduled}
 		case apierrors.IsAlreadyExists(err):

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
@@ -25,12 +26,13 @@ import (
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	client *fake.Clientset
-	clock  *clocktesting.FakePassiveClock
-	events *record.FakeRecorder
-	c      *Controller
+	t        *testing.T
+	ctx      context.Context
+	client   *fake.Clientset
+	clock    *clocktesting.FakePassiveClock
+	events   *record.FakeRecorder
+	c        *Controller
+	registry metrics.KubeRegistry
 }
 
 func cronJob(name, schedule string, policy batchv1.ConcurrencyPolicy) *batchv1.CronJob {
@@ -59,7 +61,8 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	})
 	factory := informers.NewSharedInformerFactory(client, 0)
 	e := &env{t: t, client: client, clock: clocktesting.NewFakePassiveClock(t0), events: record.NewFakeRecorder(100)}
-	c, err := New(Config{Client: client, Informer: factory, Recorder: e.events, Clock: e.clock, Local: time.UTC})
+	e.registry = metrics.NewKubeRegistry()
+	c, err := New(Config{Client: client, Informer: factory, Recorder: e.events, Clock: e.clock, Local: time.UTC, Register: e.registry.Register})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +195,21 @@ func TestShouldScheduleMultipleJobsConcurrently(t *testing.T) {
 	}
 	if ev := e.drained(); strings.Count(ev, "Normal SuccessfulCreate Created job report-") != 2 {
 		t.Fatalf("events:\n%s", ev)
+	}
+	// Both Jobs were created 1s after their slot.
+	families, err := e.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() == "cronjob_controller_job_creation_skew_duration_seconds" {
+			h := f.GetMetric()[0].GetHistogram()
+			found = h.GetSampleCount() == 2 && h.GetSampleSum() == 2
+		}
+	}
+	if !found {
+		t.Errorf("skew histogram missing or wrong: %v", families)
 	}
 }
 
