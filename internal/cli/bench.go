@@ -50,6 +50,22 @@ func (c *CLI) benchCommand() *cobra.Command {
 	pods.Flags().Float64Var(&po.Rate, "rate", po.Rate, "Pods created per second for the start-latency figure.")
 	pods.Flags().IntVar(&po.Throughput, "throughput-pods", po.Throughput, "Trivial pods for the throughput figure.")
 	pods.Flags().IntVar(&po.Writers, "writers", po.Writers, "Concurrent creators (and xargs -P) for the throughput figure.")
-	cmd.AddCommand(api, pods)
+	co := bench.CronJobsOptions{Runs: 5, Sizes: []int{1000, 10000}}
+	cronjobs := &cobra.Command{
+		Use:   "cronjobs",
+		Short: "Job creation skew and CPU per minute with many every-minute CronJobs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			co.Binary, co.Out = self, c.Out
+			return bench.CronJobs(cmd.Context(), co)
+		},
+	}
+	cronjobs.Flags().IntVar(&co.Runs, "runs", co.Runs, "Repetitions per size; the median is reported.")
+	cronjobs.Flags().IntSliceVar(&co.Sizes, "sizes", co.Sizes, "Numbers of CronJobs.")
+	cmd.AddCommand(api, pods, cronjobs)
 	return cmd
 }

@@ -107,3 +107,20 @@ func (p *Process) Memory() (rss, anon float64, err error) {
 	anon, err = field("RssAnon")
 	return rss, anon, err
 }
+
+// CPUSeconds is the user+system CPU time the server has used so far.
+func (p *Process) CPUSeconds() (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	// USER_HZ is 100 on Linux.
+	return (utime + stime) / 100, nil
+}

@@ -10,7 +10,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -39,6 +38,7 @@ type Controller struct {
 	cfg      Config
 	cronJobs batchlisters.CronJobLister
 	jobs     batchlisters.JobLister
+	byOwner  cache.Indexer
 	runner   *controller.Runner
 	// skew is upstream's cronjob_controller_job_creation_skew_duration_seconds.
 	skew *metrics.Histogram
@@ -52,7 +52,19 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Local == nil {
 		cfg.Local = time.Local
 	}
-	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(), jobs: cfg.Informer.Batch().V1().Jobs().Lister()}
+	jobInformer := cfg.Informer.Batch().V1().Jobs().Informer()
+	// Jobs by their controlling CronJob: a sync reads its own Jobs, not the namespace's.
+	if err := jobInformer.AddIndexers(cache.Indexers{ownerIndex: func(obj any) ([]string, error) {
+		j := obj.(*batchv1.Job)
+		if ref := metav1.GetControllerOf(j); ref != nil && ref.Kind == "CronJob" {
+			return []string{j.Namespace + "/" + ref.Name}, nil
+		}
+		return nil, nil
+	}}); err != nil {
+		return nil, err
+	}
+	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(), jobs: cfg.Informer.Batch().V1().Jobs().Lister(),
+		byOwner: jobInformer.GetIndexer()}
 	c.runner = controller.NewRunner("cronjob", c.sync)
 	c.skew = metrics.NewHistogram(&metrics.HistogramOpts{
 		Subsystem:      "cronjob_controller",
@@ -121,8 +133,12 @@ func (c *Controller) untilNextSlot(cj *batchv1.CronJob) time.Duration {
 	return untilNext(s, now, now)
 }
 
-// Run processes CronJobs until ctx ends.
-func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx, 4) }
+// ownerIndex indexes Jobs by "<namespace>/<controlling CronJob>".
+const ownerIndex = "cronjob"
+
+// Run processes CronJobs until ctx ends. Every-minute CronJobs all wake at the
+// same instant; enough workers keep the API server's writes batched.
+func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx, 32) }
 
 func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -136,17 +152,16 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
-	all, err := c.jobs.Jobs(ns).List(labels.Everything())
+	objs, err := c.byOwner.ByIndex(ownerIndex, key)
 	if err != nil {
 		return 0, err
 	}
-	var owned []*batchv1.Job
+	owned := make([]*batchv1.Job, 0, len(objs))
 	listed := map[types.UID]bool{}
-	for _, j := range all {
-		if ref := metav1.GetControllerOf(j); ref != nil && ref.Kind == "CronJob" && ref.Name == cj.Name {
-			owned = append(owned, j)
-			listed[j.UID] = true
-		}
+	for _, o := range objs {
+		j := o.(*batchv1.Job)
+		owned = append(owned, j)
+		listed[j.UID] = true
 	}
 	// An active Job the cache does not show may be new (stale cache) or gone: ask.
 	gone := map[types.UID]bool{}
