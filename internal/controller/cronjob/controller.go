@@ -92,6 +92,10 @@ func New(cfg Config) (*Controller, error) {
 				c.runner.Add(key(obj))
 				return
 			}
+			if _, err := parseSchedule(cj.Spec.Schedule, cj.Spec.TimeZone, c.cfg.Local); err != nil {
+				c.event(cj, Event{Type: corev1.EventTypeWarning, Reason: ReasonUnParseableCronJobSchedule, Message: "unparseable schedule for cronjob: " + cj.Spec.Schedule})
+				return
+			}
 			// A new schedule starts at its next slot, not at slots it would have missed.
 			if d := c.untilNextSlot(cj); d > 0 {
 				c.runner.AddAfter(key(obj), d)

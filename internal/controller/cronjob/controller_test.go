@@ -33,6 +33,7 @@ type env struct {
 	events   *record.FakeRecorder
 	c        *Controller
 	registry metrics.KubeRegistry
+	name     string // the CronJob under test
 }
 
 func cronJob(name, schedule string, policy batchv1.ConcurrencyPolicy) *batchv1.CronJob {
@@ -60,7 +61,12 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 		return false, nil, nil
 	})
 	factory := informers.NewSharedInformerFactory(client, 0)
-	e := &env{t: t, client: client, clock: clocktesting.NewFakePassiveClock(t0), events: record.NewFakeRecorder(100)}
+	e := &env{t: t, client: client, clock: clocktesting.NewFakePassiveClock(t0), events: record.NewFakeRecorder(1000), name: "report"}
+	for _, o := range objs {
+		if cj, ok := o.(*batchv1.CronJob); ok {
+			e.name = cj.Name
+		}
+	}
 	e.registry = metrics.NewKubeRegistry()
 	c, err := New(Config{Client: client, Informer: factory, Recorder: e.events, Clock: e.clock, Local: time.UTC, Register: e.registry.Register})
 	if err != nil {
@@ -80,7 +86,7 @@ func (e *env) sync(now time.Time) time.Duration {
 	e.t.Helper()
 	e.settle()
 	e.clock.SetTime(now)
-	d, err := e.c.sync(e.ctx, "default/report")
+	d, err := e.c.sync(e.ctx, "default/"+e.name)
 	if err != nil {
 		e.t.Fatalf("sync: %v", err)
 	}
@@ -93,11 +99,11 @@ func (e *env) settle() {
 	err := wait.PollUntilContextTimeout(e.ctx, time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
 		jobs, _ := e.client.BatchV1().Jobs("default").List(e.ctx, metav1.ListOptions{})
 		cached, _ := e.c.jobs.List(labels.Everything())
-		cj, err := e.client.BatchV1().CronJobs("default").Get(e.ctx, "report", metav1.GetOptions{})
+		cj, err := e.client.BatchV1().CronJobs("default").Get(e.ctx, e.name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
-		cachedCJ, err := e.c.cronJobs.CronJobs("default").Get("report")
+		cachedCJ, err := e.c.cronJobs.CronJobs("default").Get(e.name)
 		if err != nil {
 			return false, nil
 		}
@@ -123,7 +129,7 @@ func jobsCurrent(api []batchv1.Job, cached []*batchv1.Job) bool {
 }
 
 func (e *env) cronJob() *batchv1.CronJob {
-	cj, err := e.client.BatchV1().CronJobs("default").Get(e.ctx, "report", metav1.GetOptions{})
+	cj, err := e.client.BatchV1().CronJobs("default").Get(e.ctx, e.name, metav1.GetOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

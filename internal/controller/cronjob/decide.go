@@ -37,8 +37,10 @@ const (
 	ReasonTooManyMissedTimes  = "TooManyMissedTimes"
 	ReasonUnknownTimeZone     = "UnknownTimeZone"
 	ReasonUnparseableSchedule = "UnparseableSchedule"
-	ReasonInvalidSchedule     = "InvalidSchedule"
-	ReasonUnsupportedSchedule = "UnsupportedSchedule"
+	// ReasonUnParseableCronJobSchedule is upstream's update-time spelling.
+	ReasonUnParseableCronJobSchedule = "UnParseableCronJobSchedule"
+	ReasonInvalidSchedule            = "InvalidSchedule"
+	ReasonUnsupportedSchedule        = "UnsupportedSchedule"
 )
 
 // ScheduledTimestampAnnotation carries a Job's nominal slot.
