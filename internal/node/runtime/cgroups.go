@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Cgroups enforces memory and CPU limits with cgroup v2, or v1 where that is
@@ -36,7 +37,40 @@ func DetectCgroups(root string) (*Cgroups, error) {
 		return nil, err
 	}
 	c.Remove(probe)
+	c.sweep()
 	return c, nil
+}
+
+// sweep removes empty pod groups left by runs that ended while no server
+// watched them. Groups touched in the last minute stay: a run being started
+// by another runtime on this machine has created its group but not joined it yet.
+func (c *Cgroups) sweep() {
+	parents := []string{filepath.Join(c.root, cgroupParent)}
+	if c.Version == 1 {
+		parents = []string{filepath.Join(c.root, "memory", cgroupParent), filepath.Join(c.root, "cpu", cgroupParent)}
+	}
+	cutoff := time.Now().Add(-time.Minute)
+	for _, p := range parents {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if e.IsDir() {
+				sweepTree(filepath.Join(p, e.Name()), cutoff)
+			}
+		}
+	}
+}
+
+// sweepTree removes the empty groups under and at dir not changed since cutoff.
+func sweepTree(dir string, cutoff time.Time) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			sweepTree(filepath.Join(dir, e.Name()), cutoff)
+		}
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.ModTime().Before(cutoff) {
+		_ = syscall.Rmdir(dir)
+	}
 }
 
 func detectCgroups(root string) (*Cgroups, error) {
