@@ -313,64 +313,71 @@ func (a *Agent) setStartError(uid, container string, w *Waiting) {
 // start starts attempt of container name; failures become the container's
 // waiting reason and an event.
 func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt int) {
-	c := containerByName(&pod.Spec, name)
 	uid := string(pod.UID)
 	now := a.cfg.Clock.Now()
-	fail := func(reason, eventReason, msg string) {
-		a.setStartError(uid, name, &Waiting{Reason: reason, Message: msg, At: now})
-		a.event(pod, name, corev1.EventTypeWarning, eventReason, "Error: "+msg)
-	}
-	env, err := ContainerEnv(pod, c, a.node, a.lookup)
-	var argv []string
+	spec, err := a.containerSpec(pod, containerByName(&pod.Spec, name), runtime.ID{Pod: uid, Container: name, Attempt: attempt})
 	if err == nil {
-		argv, err = Command(c, env)
+		err = a.cfg.Runtime.Start(spec)
 	}
 	var cfgErr *ConfigError
-	if errors.As(err, &cfgErr) {
-		fail("CreateContainerConfigError", ReasonFailed, cfgErr.Message)
-		return
-	}
-	if err != nil {
-		fail("CreateContainerConfigError", ReasonFailed, err.Error())
-		return
-	}
-	paths, err := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(uid), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
-	if err != nil {
+	var mountErr *MountError
+	switch {
+	case err == nil:
+		a.setStartError(uid, name, nil)
+		a.event(pod, name, corev1.EventTypeNormal, ReasonCreated, "Created container: "+name)
+		a.event(pod, name, corev1.EventTypeNormal, ReasonStarted, "Started container "+name)
+	case errors.As(err, &mountErr):
+		// The pod stays ContainerCreating, as with an unmountable volume on a node.
 		a.setStartError(uid, name, &Waiting{Reason: reasonCreating, At: now})
 		a.event(pod, "", corev1.EventTypeWarning, ReasonFailedMount, err.Error())
-		return
+	default:
+		reason, msg := "CreateContainerError", err.Error()
+		if errors.As(err, &cfgErr) {
+			reason, msg = "CreateContainerConfigError", cfgErr.Message
+		}
+		a.setStartError(uid, name, &Waiting{Reason: reason, Message: msg, At: now})
+		a.event(pod, name, corev1.EventTypeWarning, ReasonFailed, "Error: "+msg)
+	}
+}
+
+// containerSpec is how run id of container c is started: its command,
+// environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
+// Errors are *ConfigError (the container's configuration) or *MountError.
+func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
+	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	argv, err := Command(c, env)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	podDir := a.cfg.Runtime.PodDir(id.Pod)
+	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	ms := mounts(c, paths, env)
+	if !mountsUnder(ms, "/etc/hosts") {
+		hosts := filepath.Join(podDir, "etc-hosts")
+		err := os.MkdirAll(podDir, 0o700)
+		if err == nil {
+			err = os.WriteFile(hosts, []byte(hostsFile(pod, a.node.IP)), 0o644)
+		}
+		if err != nil {
+			return runtime.Spec{}, err
+		}
+		ms = append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"})
 	}
 	workDir := c.WorkingDir
 	if workDir == "" {
 		workDir = "/"
 	}
-	ms := mounts(c, paths, env)
-	if !mountsUnder(ms, "/etc/hosts") {
-		hosts := filepath.Join(a.cfg.Runtime.PodDir(uid), "etc-hosts")
-		err := os.MkdirAll(filepath.Dir(hosts), 0o700)
-		if err == nil {
-			err = os.WriteFile(hosts, []byte(hostsFile(pod, a.node.IP)), 0o644)
-		}
-		if err != nil {
-			fail("CreateContainerError", ReasonFailed, err.Error())
-			return
-		}
-		ms = append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"})
-	}
-	spec := runtime.Spec{
-		ID:   runtime.ID{Pod: uid, Container: name, Attempt: attempt},
-		Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod),
-		Mounts:     ms,
+	return runtime.Spec{
+		ID: id, Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms,
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
-	}
-	if err := a.cfg.Runtime.Start(spec); err != nil {
-		fail("CreateContainerError", ReasonFailed, err.Error())
-		return
-	}
-	a.setStartError(uid, name, nil)
-	a.event(pod, name, corev1.EventTypeNormal, ReasonCreated, "Created container: "+name)
-	a.event(pod, name, corev1.EventTypeNormal, ReasonStarted, "Started container "+name)
+	}, nil
 }
 
 // stop stops a run in the background: preStop hook, SIGTERM, grace, SIGKILL.
@@ -397,27 +404,26 @@ func (a *Agent) stop(pod *corev1.Pod, k Kill) {
 	}()
 }
 
-// preStop runs the container's exec hook in its environment, for at most grace.
+// preStop runs the container's exec hook in its environment, volumes and
+// /tmp, for at most grace.
 func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
-	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	spec, err := a.containerSpec(pod, c, id)
 	if err != nil || len(c.Lifecycle.PreStop.Exec.Command) == 0 {
 		return
 	}
-	paths, _ := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(id.Pod), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
-	hook := runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
-	workDir := c.WorkingDir
-	if workDir == "" {
-		workDir = "/"
+	if spec.PrivateTmp {
+		spec.PrivateTmp = false
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: a.cfg.Runtime.TmpDir(id), Target: "/tmp"})
 	}
-	err = a.cfg.Runtime.Start(runtime.Spec{ID: hook, Argv: c.Lifecycle.PreStop.Exec.Command, Env: env, WorkDir: workDir,
-		Hostname: podHostname(pod), Mounts: mounts(c, paths, env), NoLog: true})
-	if err != nil {
+	spec.ID = runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
+	spec.Argv, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, true, runtime.Resources{}
+	if err := a.cfg.Runtime.Start(spec); err != nil {
 		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		return
 	}
-	if err := a.cfg.Runtime.Wait(hook, grace); err != nil {
+	if err := a.cfg.Runtime.Wait(spec.ID, grace); err != nil {
 		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
-		_ = a.cfg.Runtime.Stop(hook, 0)
+		_ = a.cfg.Runtime.Stop(spec.ID, 0)
 	}
 }
 

@@ -123,6 +123,9 @@ func (r *Runtime) runDir(id ID) string {
 	return filepath.Join(r.containerDir(id.Pod, id.Container), strconv.Itoa(id.Attempt))
 }
 
+// TmpDir is the private /tmp of a run started with PrivateTmp.
+func (r *Runtime) TmpDir(id ID) string { return filepath.Join(r.runDir(id), "tmp") }
+
 // LogPath is the CRI log file of a run.
 func (r *Runtime) LogPath(id ID) string { return r.runDir(id) + ".log" }
 
@@ -155,7 +158,7 @@ func (r *Runtime) Start(spec Spec) error {
 	}
 	mountList := spec.Mounts
 	if spec.PrivateTmp {
-		tmp := filepath.Join(dir, "tmp")
+		tmp := r.TmpDir(spec.ID)
 		if err := os.MkdirAll(tmp, 0o777); err != nil {
 			return fmt.Errorf("create private /tmp: %w", err)
 		}
