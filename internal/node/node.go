@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 )
 
@@ -156,6 +157,7 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 func (a *Agent) heartbeat(ctx context.Context) {
 	log := klog.FromContext(ctx)
 	lastStatus := time.Time{}
+	a.nodeEvent("Starting", "Starting kubelet.")
 	for {
 		now := a.cfg.Clock.Now()
 		if now.Sub(lastStatus) >= statusInterval {
@@ -186,8 +188,16 @@ func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("create node: %w", err)
 		}
 		created.Status = want.Status
-		_, err = nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{})
-		return err
+		if _, err = nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		for _, c := range want.Status.Conditions {
+			if c.Type != conditionLimits {
+				e := nodeStatusEvent(c)
+				a.nodeEvent(e, fmt.Sprintf("Node %s status is now: %s", want.Name, e))
+			}
+		}
+		return nil
 	}
 	if err != nil {
 		return err
@@ -236,4 +246,20 @@ func (a *Agent) renewLease(ctx context.Context, now time.Time) error {
 	l.Spec.RenewTime = &renew
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return err
+}
+
+// nodeStatusEvent is the kubelet's event reason for a condition
+// (KubeletHasSufficientMemory → NodeHasSufficientMemory, KubeletReady → NodeReady).
+func nodeStatusEvent(c corev1.NodeCondition) string {
+	if c.Type == corev1.NodeReady {
+		return "NodeReady"
+	}
+	return "Node" + strings.TrimPrefix(c.Reason, "Kubelet")
+}
+
+// nodeEvent records an event on the Node, as the kubelet does (with the
+// node's name as UID, which is what kubectl describe node looks for).
+func (a *Agent) nodeEvent(reason, msg string) {
+	name := a.cfg.Machine.Name
+	a.cfg.Recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: name, UID: types.UID(name)}, corev1.EventTypeNormal, reason, msg)
 }

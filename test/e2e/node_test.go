@@ -56,7 +56,8 @@ func TestNodeIsRegisteredWithLease(t *testing.T) {
 	must(t, r, "Ready", "v1.37.2", "batchd://")
 	name := strings.Fields(strings.Split(r.stdout, "\n")[1])[0]
 	must(t, kubectl(t, "", "get", "node", name, "--show-labels"), "kubernetes.io/os=linux", "kubernetes.io/hostname="+name, "kubernetes.io/arch=")
-	must(t, kubectl(t, "", "describe", "node", name), "KubeletReady", "kubelet is posting ready status", "pods:", "HolderIdentity:  "+name)
+	must(t, kubectl(t, "", "describe", "node", name), "KubeletReady", "kubelet is posting ready status", "pods:", "HolderIdentity:  "+name,
+		"Starting kubelet.", "NodeHasSufficientMemory", "Node "+name+" status is now: NodeReady")
 	must(t, kubectl(t, "", "get", "lease", name, "-n", "kube-node-lease", "-o", "jsonpath={.spec.holderIdentity}"), name)
 }
 
