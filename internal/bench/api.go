@@ -31,12 +31,11 @@ type APIOptions struct {
 
 // API measures start-up, memory, create throughput and list latency.
 func API(ctx context.Context, o APIOptions) error {
-	tmp, err := os.MkdirTemp("", "batchd-bench-")
+	tmp, err := begin(o.Out, "batchd-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintf(o.Out, "| figure | median | runs |\n|---|---|---|\n")
 
 	// Start-up with an existing data dir: initialise once, then restart.
 	dir := filepath.Join(tmp, "startup")

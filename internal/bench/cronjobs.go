@@ -32,12 +32,11 @@ type CronJobsOptions struct {
 // seconds over the minute that starts at the slot. The server runs without a
 // node agent: pods stay Pending, so what is measured is the control plane.
 func CronJobs(ctx context.Context, o CronJobsOptions) error {
-	tmp, err := os.MkdirTemp("", "batchd-bench-cronjobs-")
+	tmp, err := begin(o.Out, "batchd-bench-cronjobs-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintf(o.Out, "| figure | median | runs |\n|---|---|---|\n")
 	for _, n := range o.Sizes {
 		var p50s, p99s, cpus []float64
 		for i := 0; i < o.Runs; i++ {

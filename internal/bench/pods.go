@@ -34,12 +34,11 @@ type PodsOptions struct {
 // container's first log line) and the throughput of trivial pods next to
 // xargs -P running the same commands.
 func Pods(ctx context.Context, o PodsOptions) error {
-	tmp, err := os.MkdirTemp("", "batchd-bench-pods-")
+	tmp, err := begin(o.Out, "batchd-bench-pods-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintf(o.Out, "| figure | median | runs |\n|---|---|---|\n")
 	var p50s, p99s, rates, xargs []float64
 	for i := 0; i < o.Runs; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("run-%d", i))

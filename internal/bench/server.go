@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,4 +32,14 @@ func client(p *serverproc.Process) (kubernetes.Interface, error) {
 	}
 	cfg.QPS, cfg.Burst = -1, -1
 	return kubernetes.NewForConfig(cfg)
+}
+
+// begin makes a benchmark's scratch directory and prints the table header.
+func begin(out io.Writer, prefix string) (string, error) {
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(out, "| figure | median | runs |\n|---|---|---|\n")
+	return tmp, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -86,18 +87,15 @@ func (c *Controller) podChanged(old, p *corev1.Pod) {
 		delete(c.assumed, key(p))
 		c.mu.Unlock()
 	}
-	if pending(p) && (old == nil || old.Spec.NodeName == "" && old.ResourceVersion != p.ResourceVersion && !sameScheduling(old, p)) {
+	// A spec change (e.g. an added toleration) may make a pending pod fit; our
+	// own Unschedulable status write must not retry it.
+	if pending(p) && (old == nil || !apiequality.Semantic.DeepEqual(old.Spec, p.Spec)) {
 		c.runner.Add(key(p))
 	}
 	// A pod that finished frees its node's resources.
 	if old != nil && p.Spec.NodeName != "" && !finished(old) && finished(p) {
 		c.retryPending()
 	}
-}
-
-// sameScheduling: our own Unschedulable status write must not retry the pod.
-func sameScheduling(old, p *corev1.Pod) bool {
-	return old.Generation == p.Generation && len(old.Spec.Tolerations) == len(p.Spec.Tolerations)
 }
 
 func (c *Controller) retryPending() {

@@ -37,7 +37,6 @@ type Config struct {
 type Controller struct {
 	cfg      Config
 	cronJobs batchlisters.CronJobLister
-	jobs     batchlisters.JobLister
 	byOwner  cache.Indexer
 	runner   *controller.Runner
 	// skew is upstream's cronjob_controller_job_creation_skew_duration_seconds.
@@ -63,7 +62,7 @@ func New(cfg Config) (*Controller, error) {
 	}}); err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(), jobs: cfg.Informer.Batch().V1().Jobs().Lister(),
+	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
 		byOwner: jobInformer.GetIndexer()}
 	c.runner = controller.NewRunner("cronjob", c.sync)
 	c.skew = metrics.NewHistogram(&metrics.HistogramOpts{

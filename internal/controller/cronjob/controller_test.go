@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -98,7 +97,10 @@ func (e *env) settle() {
 	e.t.Helper()
 	err := wait.PollUntilContextTimeout(e.ctx, time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
 		jobs, _ := e.client.BatchV1().Jobs("default").List(e.ctx, metav1.ListOptions{})
-		cached, _ := e.c.jobs.List(labels.Everything())
+		var cached []*batchv1.Job
+		for _, o := range e.c.byOwner.List() {
+			cached = append(cached, o.(*batchv1.Job))
+		}
 		cj, err := e.client.BatchV1().CronJobs("default").Get(e.ctx, e.name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
