@@ -53,6 +53,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	jobController, err := job.New(job.Config{
 		Client: client, Informer: factory,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: job.Component}),
+		Register: exportMetric,
 	})
 	if err != nil {
 		return err

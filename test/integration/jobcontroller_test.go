@@ -2,12 +2,15 @@ package integration
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchd/batchd/internal/testenv"
@@ -189,5 +192,88 @@ func TestPodFailurePolicyFailsJobEarly(t *testing.T) {
 	want := "Container c for pod " + ns + "/" + podName + " failed with exit code 1 matching FailJob rule at index 0"
 	if c.Reason != "PodFailurePolicy" || c.Message != want || failed.Status.Failed != 1 {
 		t.Errorf("Failed condition %+v (failed=%d), want message %q", c, failed.Status.Failed, want)
+	}
+}
+
+// e2e "should adopt matching orphans and release non-matching pods": a pod
+// whose ownerReference is removed is adopted again (with the tracking
+// finalizer); a pod whose labels no longer match the selector is released.
+func TestAdoptMatchingOrphansAndReleaseNonMatchingPods(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	pods := env.Client.CoreV1().Pods(ns)
+	j := testenv.Job("adopt")
+	j.Spec.Parallelism = ptr.To[int32](2)
+	j.Spec.Completions = ptr.To[int32](2)
+	j, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	poll(t, "two pods", func(ctx context.Context) (bool, error) {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "job-name=adopt"})
+		if err != nil || len(list.Items) != 2 {
+			return false, err
+		}
+		name = list.Items[0].Name
+		return true, nil
+	})
+	orphan := []byte(`[{"op":"remove","path":"/metadata/ownerReferences"},{"op":"remove","path":"/metadata/finalizers"}]`)
+	if _, err := pods.Patch(ctx, name, types.JSONPatchType, orphan, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "orphan adopted", func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		ref := metav1.GetControllerOf(p)
+		return ref != nil && ref.UID == j.UID && *ref.BlockOwnerDeletion && slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer), nil
+	})
+	release := []byte(`{"metadata":{"labels":{"batch.kubernetes.io/controller-uid":null,"controller-uid":null}}}`)
+	if _, err := pods.Patch(ctx, name, types.StrategicMergePatchType, release, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "pod released", func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(p.OwnerReferences) == 0 && !slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer), nil
+	})
+	poll(t, "released pod replaced", func(ctx context.Context) (bool, error) {
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "adopt", metav1.GetOptions{})
+		return err == nil && got.Status.Active == 2, err
+	})
+}
+
+// The Job controller's metrics are served at /metrics under upstream's names.
+func TestJobControllerMetrics(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("metered"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "job complete", func(ctx context.Context) (bool, error) {
+		finishPods(t, ns, "metered", corev1.PodSucceeded)
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "metered", metav1.GetOptions{})
+		return err == nil && jobCondition(got, batchv1.JobComplete) != nil, err
+	})
+	body, err := env.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`job_controller_job_syncs_total{action="pods_created",completion_mode="NonIndexed",result="success"}`,
+		`job_controller_job_sync_duration_seconds_bucket{action="tracking",completion_mode="NonIndexed",result="success",le="0.004"}`,
+		`job_controller_jobs_finished_total{completion_mode="NonIndexed",reason="CompletionsReached",result="succeeded"}`,
+		`job_controller_job_pods_finished_total{completion_mode="NonIndexed",result="succeeded"}`,
+		`job_controller_terminated_pods_tracking_finalizer_total{event="add"}`,
+		`job_controller_terminated_pods_tracking_finalizer_total{event="delete"}`,
+		`job_controller_job_pods_creation_total{reason="new",status="succeeded"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -205,6 +205,34 @@ func (c *Controller) dependents(uid types.UID) []Dependent {
 	return out
 }
 
+// liveDependents lists, from the API server rather than the caches, every
+// object naming uid as an owner: in the owner's namespace when it is
+// namespaced, everywhere when it is not.
+func (c *Controller) liveDependents(ctx context.Context, owner Key, uid types.UID) ([]Dependent, error) {
+	var out []Dependent
+	for _, r := range c.resources {
+		if owner.Namespace != "" && !r.namespaced {
+			continue
+		}
+		list, err := c.client.Resource(r.gvr).Namespace(owner.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", r.gvr, err)
+		}
+		for i := range list.Items {
+			m := &list.Items[i]
+			for _, ref := range m.OwnerReferences {
+				if ref.UID != uid {
+					continue
+				}
+				out = append(out, Dependent{Key: c.keyOf(r, m), UID: m.UID, Deleting: m.DeletionTimestamp != nil,
+					Blocking: ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion})
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 func (c *Controller) sync(ctx context.Context, keyString string) (time.Duration, error) {
 	key, err := parseKey(keyString)
 	if err != nil {
@@ -229,6 +257,14 @@ func (c *Controller) sync(ctx context.Context, keyString string) (time.Duration,
 	o := Observed{Key: key, UID: m.GetUID(), Deleting: m.GetDeletionTimestamp() != nil, Finalizers: m.GetFinalizers()}
 	if o.Deleting {
 		o.Dependents = c.dependents(m.GetUID())
+		if has(o.Finalizers, FinalizerOrphan) {
+			// The caches may not show a dependent created just before the
+			// delete; once the finalizer is gone, such a dependent would be
+			// collected as dangling. Orphaning reads its dependents live.
+			if o.Dependents, err = c.liveDependents(ctx, key, m.GetUID()); err != nil {
+				return 0, err
+			}
+		}
 		return 0, c.apply(ctx, o, Decide(o))
 	}
 	if o.Owners, err = c.ownerStates(ctx, key.Namespace, m.GetOwnerReferences()); err != nil {

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // Event reasons of pod creation and deletion (spec §3.15).
@@ -46,9 +47,10 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 			// Without the written status no finalizer may go: a pod would be lost.
 			return errors.Join(append(errs, fmt.Errorf("update status of job %s: %w", key, err))...)
 		}
-		for _, e := range p.Events {
-			c.recorder.Event(j, e.Type, e.Reason, e.Message)
-		}
+		c.metrics.recordPlan(j, p)
+	}
+	for _, e := range p.Events {
+		c.recorder.Event(j, e.Type, e.Reason, e.Message)
 	}
 	for _, pod := range p.RemoveFinalizers {
 		errs = append(errs, c.removeFinalizer(ctx, pod))
@@ -59,6 +61,7 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 // createPods creates in batches of 1, 2, 4, …; after a failed batch the rest
 // is left for the next sync.
 func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod) error {
+	reason := creationReason(j)
 	c.expect.expect(key, len(pods), 0, c.clock.Now())
 	for start, batch := 0, 1; start < len(pods); start, batch = start+batch, batch*2 {
 		end := min(start+batch, len(pods))
@@ -66,6 +69,7 @@ func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job,
 		for _, pod := range pods[start:end] {
 			go func() {
 				created, err := c.client.CoreV1().Pods(j.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+				c.metrics.podsCreated.WithLabelValues(reason, map[bool]string{true: "succeeded", false: "failed"}[err == nil]).Inc()
 				if err != nil {
 					c.expect.observed(key, 1, 0)
 					if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
@@ -121,4 +125,16 @@ func (c *Controller) removeFinalizer(ctx context.Context, pod *corev1.Pod) error
 		return fmt.Errorf("remove finalizer of pod %s: %w", pod.Name, err)
 	}
 	return nil
+}
+
+// creationReason is job_pods_creation_total's reason label: "new" before any
+// pod ended, then the replacement policy in force.
+func creationReason(j *batchv1.Job) string {
+	switch {
+	case j.Status.Failed == 0 && (j.Status.UncountedTerminatedPods == nil || len(j.Status.UncountedTerminatedPods.Failed) == 0):
+		return "new"
+	case ptr.Deref(j.Spec.PodReplacementPolicy, batchv1.TerminatingOrFailed) == batchv1.Failed:
+		return "recreate_failed"
+	}
+	return "recreate_terminating_or_failed"
 }

@@ -47,12 +47,20 @@ func recreateDelay(pods []*corev1.Pod, failed func(*corev1.Pod) bool, now time.T
 	if n == 0 {
 		return 0
 	}
+	return max(backoffDelay(n)-now.Sub(last), 0)
+}
+
+// backoffDelay is the re-creation delay after n failures: 10 s × 2^(n−1),
+// capped at 10 minutes; none for n = 0.
+func backoffDelay(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
 	delay := podFailureBackoff
 	for i := 1; i < n && delay < maxPodFailureBackoff; i++ {
 		delay *= 2
 	}
-	delay = min(delay, maxPodFailureBackoff)
-	return max(delay-now.Sub(last), 0)
+	return min(delay, maxPodFailureBackoff)
 }
 
 // finishTime is when a pod finished: its latest container termination, else

@@ -16,6 +16,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics"
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/controller"
@@ -33,6 +34,8 @@ type Controller struct {
 	recorder record.EventRecorder
 	expect   *expectations
 	runner   *controller.Runner
+	batch    time.Duration
+	metrics  *Metrics
 }
 
 // Config holds the controller's dependencies; nil Clock means the real one.
@@ -41,6 +44,10 @@ type Config struct {
 	Informer informers.SharedInformerFactory
 	Recorder record.EventRecorder
 	Clock    clock.PassiveClock
+	// SyncBatchPeriod gathers a Job's pod changes into one sync (default 1 s, as upstream).
+	SyncBatchPeriod time.Duration
+	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
+	Register func(metrics.Registerable) error
 }
 
 // New wires the controller to the informers.
@@ -55,35 +62,86 @@ func New(cfg Config) (*Controller, error) {
 		clock:    cfg.Clock,
 		recorder: cfg.Recorder,
 		expect:   newExpectations(),
+		batch:    cfg.SyncBatchPeriod,
 	}
+	if c.batch == 0 {
+		c.batch = time.Second
+	}
+	m, err := newMetrics(cfg.Register)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics = m
 	c.runner = controller.NewRunner("job", c.sync)
 	if _, err := cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueJob,
+		AddFunc: func(obj any) {
+			if j, ok := obj.(*batchv1.Job); ok && j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
+				c.metrics.external.WithLabelValues(*j.Spec.ManagedBy).Inc()
+			}
+			c.enqueueJob(obj)
+		},
 		UpdateFunc: func(_, obj any) { c.enqueueJob(obj) },
 		DeleteFunc: c.enqueueJob,
 	}); err != nil {
 		return nil, err
 	}
-	_, err := cfg.Informer.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, err = cfg.Informer.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
+			c.metrics.trackFinalizer(nil, obj)
 			if key, ok := ownerKey(obj); ok {
 				c.expect.observed(key, 1, 0)
-				c.runner.Add(key)
 			}
+			c.enqueuePod(nil, obj)
 		},
-		UpdateFunc: func(_, obj any) {
-			if key, ok := ownerKey(obj); ok {
-				c.runner.Add(key)
-			}
+		UpdateFunc: func(old, obj any) {
+			c.metrics.trackFinalizer(old, obj)
+			c.enqueuePod(old, obj)
 		},
 		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				c.metrics.trackFinalizer(tomb.Obj, nil)
+			} else {
+				c.metrics.trackFinalizer(obj, nil)
+			}
 			if key, ok := ownerKey(obj); ok {
 				c.expect.observed(key, 0, 1)
-				c.runner.Add(key)
 			}
+			c.enqueuePod(nil, obj)
 		},
 	})
 	return c, err
+}
+
+// enqueuePod schedules a sync of the Jobs a pod change concerns: its
+// controller (and former controller), or for an orphan every Job whose
+// selector matches it, so that it can be adopted. Pod changes are batched
+// over SyncBatchPeriod, as upstream does, so a burst costs one sync.
+func (c *Controller) enqueuePod(old, obj any) {
+	for _, o := range []any{old, obj} {
+		if o == nil {
+			continue
+		}
+		if key, ok := ownerKey(o); ok {
+			c.runner.AddAfter(key, c.batch)
+			continue
+		}
+		if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
+			o = tomb.Obj
+		}
+		p, ok := o.(*corev1.Pod)
+		if !ok || metav1.GetControllerOf(p) != nil || p.DeletionTimestamp != nil {
+			continue
+		}
+		jobs, err := c.jobs.Jobs(p.Namespace).List(labels.Everything())
+		if err != nil {
+			continue
+		}
+		for _, j := range jobs {
+			if sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector); err == nil && j.Spec.Selector != nil && sel.Matches(labels.Set(p.Labels)) {
+				c.runner.AddAfter(j.Namespace+"/"+j.Name, c.batch)
+			}
+		}
+	}
 }
 
 func (c *Controller) enqueueJob(obj any) {
@@ -130,13 +188,22 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
 		return 0, nil // another controller runs this Job
 	}
-	pods, err := c.ownedPods(j)
+	start := c.clock.Now()
+	pods, err := c.claimPods(ctx, j)
 	if err != nil {
 		return 0, err
 	}
-	now := c.clock.Now()
-	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: !c.expect.satisfied(key, now)})
-	return plan.Requeue, c.apply(ctx, key, j, plan)
+	unsynced := !c.expect.satisfied(key, start)
+	plan := Decide(Observed{Job: j, Pods: pods, Now: start, Unsynced: unsynced})
+	err = c.apply(ctx, key, j, plan)
+	result := "success"
+	if err != nil {
+		result = "error"
+	}
+	labels := []string{completionMode(j), result, syncAction(plan, unsynced)}
+	c.metrics.syncs.WithLabelValues(labels...).Inc()
+	c.metrics.syncDuration.WithLabelValues(labels...).Observe(c.clock.Since(start).Seconds())
+	return plan.Requeue, err
 }
 
 // releaseOrphans removes the tracking finalizer from pods whose Job is gone,
@@ -167,19 +234,4 @@ func (c *Controller) releaseOrphans(ctx context.Context, ns, name string) error 
 		errs = append(errs, c.removeFinalizer(ctx, p))
 	}
 	return errors.Join(errs...)
-}
-
-// ownedPods lists the pods this Job controls (never mutated: listers share them).
-func (c *Controller) ownedPods(j *batchv1.Job) ([]*corev1.Pod, error) {
-	all, err := c.pods.Pods(j.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil, err
-	}
-	var out []*corev1.Pod
-	for _, p := range all {
-		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == j.UID {
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }

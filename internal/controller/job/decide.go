@@ -1,11 +1,12 @@
 // Package job is the Job controller's decision core: Decide computes, from a
 // Job, the pods it owns and the time, which pods to create and delete, which
 // finalizers to remove and the status to write — with upstream's semantics for
-// NonIndexed and Indexed Jobs, parallelism, backoffLimit (Never and OnFailure),
-// activeDeadlineSeconds, suspend/resume and the interim-then-terminal
-// conditions, and the pod re-creation backoff. controller.go observes,
-// apply.go acts. Not yet implemented: podFailurePolicy, successPolicy,
-// backoffLimitPerIndex, adoption/release of orphans and the metrics.
+// NonIndexed and Indexed Jobs, parallelism, backoffLimit (Never and
+// OnFailure), backoffLimitPerIndex and maxFailedIndexes, podFailurePolicy,
+// successPolicy, activeDeadlineSeconds, suspend/resume, the
+// interim-then-terminal conditions and the pod re-creation backoff.
+// claim.go adopts and releases pods by selector, controller.go observes,
+// apply.go acts, metrics.go counts.
 //
 // Counting is crash-safe in two phases, as upstream's tracking finalizer
 // intends: a finished pod is first recorded in status.uncountedTerminatedPods
@@ -37,9 +38,13 @@ const (
 	ReasonSuspended            = "JobSuspended"
 	ReasonResumed              = "JobResumed"
 
-	EventCompleted = "Completed"
-	EventSuspended = "Suspended"
-	EventResumed   = "Resumed"
+	EventCompleted               = "Completed"
+	EventTooManySucceededPods    = "TooManySucceededPods"
+	EventUnknownCompletionMode   = "UnknownCompletionMode"
+	MessageUnknownCompletionMode = "Skipped Job sync because completion mode is unknown"
+	MessageTooManySucceededPods  = "Too many succeeded pods running after completion count reached"
+	EventSuspended               = "Suspended"
+	EventResumed                 = "Resumed"
 
 	// MaxPodsPerSync caps creates and deletes in one sync.
 	MaxPodsPerSync = 500
@@ -117,11 +122,12 @@ func Decide(o Observed) Plan {
 		}
 		return p
 	}
-	if _, done := hasCond(status, batchv1.JobComplete); done {
+	if finished(status) {
 		return finishedCleanup(o)
 	}
-	if _, done := hasCond(status, batchv1.JobFailed); done {
-		return finishedCleanup(o)
+	if m := ptr.Deref(j.Spec.CompletionMode, batchv1.NonIndexedCompletion); m != batchv1.NonIndexedCompletion && m != batchv1.IndexedCompletion {
+		p.Events = append(p.Events, Event{corev1.EventTypeWarning, EventUnknownCompletionMode, MessageUnknownCompletionMode})
+		return p
 	}
 	indexed := ptr.Deref(j.Spec.CompletionMode, batchv1.NonIndexedCompletion) == batchv1.IndexedCompletion
 	completions := int(ptr.Deref(j.Spec.Completions, -1))
@@ -144,23 +150,36 @@ func Decide(o Observed) Plan {
 
 	// Phase 1: record newly finished pods; their finalizers may go once recorded.
 	completed := Indexes(nil)
+	var idx *perIndex // set for Indexed Jobs with backoffLimitPerIndex
 	if indexed {
 		completed = ParseIndexes(status.CompletedIndexes, completions)
+		for _, pod := range o.Pods {
+			if i := podIndex(pod); pod.Status.Phase == corev1.PodSucceeded && hasString(pod.Finalizers, TrackingFinalizer) && i >= 0 && i < completions {
+				completed = completed.With(i)
+			}
+		}
+		if j.Spec.BackoffLimitPerIndex != nil {
+			idx = newPerIndex(j, o.Pods, completions, completed)
+		}
 	}
-	var active, terminating []*corev1.Pod
+	var active, terminating, held []*corev1.Pod
 	var failJob *batchv1.JobCondition // the first podFailurePolicy FailJob match
 	ready := int32(0)
 	restarts := int32(0)
+	// recordFailed records a failed pod unless an Ignore rule matched.
+	recordFailed := func(pod *corev1.Pod) {
+		action, _ := matchFailurePolicy(j.Spec.PodFailurePolicy, pod)
+		if (action == nil || *action != batchv1.PodFailurePolicyActionIgnore) && !containsUID(uncounted.Failed, pod.UID) {
+			uncounted.Failed = append(uncounted.Failed, pod.UID)
+		}
+		p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
+	}
 	for _, pod := range o.Pods {
 		tracked := hasString(pod.Finalizers, TrackingFinalizer)
 		switch {
 		case pod.Status.Phase == corev1.PodSucceeded:
 			if tracked {
-				if indexed {
-					if i := podIndex(pod); i >= 0 && i < completions {
-						completed = completed.With(i)
-					}
-				} else if !containsUID(uncounted.Succeeded, pod.UID) {
+				if !indexed && !containsUID(uncounted.Succeeded, pod.UID) {
 					uncounted.Succeeded = append(uncounted.Succeeded, pod.UID)
 				}
 				p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
@@ -168,15 +187,15 @@ func Decide(o Observed) Plan {
 		case podFailed(j, pod):
 			if tracked {
 				action, msg := matchFailurePolicy(j.Spec.PodFailurePolicy, pod)
-				ignored := action != nil && *action == batchv1.PodFailurePolicyActionIgnore
 				if action != nil && *action == batchv1.PodFailurePolicyActionFailJob && failJob == nil {
 					failJob = newCond(batchv1.JobFailureTarget, ReasonPodFailurePolicy, msg, now)
 				}
-				// An ignored failure is not counted: its finalizer just goes.
-				if !ignored && !containsUID(uncounted.Failed, pod.UID) {
-					uncounted.Failed = append(uncounted.Failed, pod.UID)
+				if idx != nil && idx.held(pod) {
+					// Its replacement inherits its counts: keep it until that exists.
+					held = append(held, pod)
+				} else {
+					recordFailed(pod)
 				}
-				p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
 			}
 			if !isFinished(pod) {
 				terminating = append(terminating, pod)
@@ -197,8 +216,11 @@ func Decide(o Observed) Plan {
 		status.CompletedIndexes = completed.String()
 		status.Succeeded = int32(len(completed))
 	}
+	if idx != nil {
+		status.FailedIndexes = ptr.To(idx.failed.String())
+	}
 	succeeded := status.Succeeded + int32(len(uncounted.Succeeded))
-	failed := status.Failed + int32(len(uncounted.Failed))
+	failed := status.Failed + int32(len(uncounted.Failed)) + int32(countedFailures(j, held))
 	suspended := ptr.Deref(j.Spec.Suspend, false)
 
 	if status.StartTime == nil && !suspended {
@@ -228,6 +250,17 @@ func Decide(o Observed) Plan {
 				p.Requeue = deadline.Sub(o.Now)
 			}
 		}
+		switch {
+		case finish != nil:
+		case idx != nil && j.Spec.MaxFailedIndexes != nil && len(idx.failed) > int(*j.Spec.MaxFailedIndexes):
+			finish = newCond(batchv1.JobFailureTarget, ReasonMaxFailedIndexesExceeded, MessageMaxFailedIndexesExceeded, now)
+		case idx != nil && len(idx.failed) > 0 && len(idx.failed)+len(completed) >= completions:
+			finish = newCond(batchv1.JobFailureTarget, ReasonFailedIndexes, MessageFailedIndexes, now)
+		case indexed:
+			if msg, ok := matchSuccessPolicy(j.Spec.SuccessPolicy, completions, completed); ok {
+				finish = newCond(batchv1.JobSuccessCriteriaMet, ReasonSuccessPolicy, msg, now)
+			}
+		}
 	}
 
 	if finish == nil {
@@ -244,9 +277,13 @@ func Decide(o Observed) Plan {
 				status.StartTime = &now
 			}
 			if !o.Unsynced {
-				p.DeleteUncounted, p.Create = manage(j, indexed, completions, active, terminating, completed, succeeded)
+				var wait time.Duration
+				p.DeleteUncounted, p.Create, wait = manage(j, indexed, completions, active, terminating, completed, succeeded, idx, o.Now)
+				if wait > 0 {
+					p.Requeue = minPositive(p.Requeue, max(wait, time.Second))
+				}
 			}
-			if len(p.Create) > 0 {
+			if len(p.Create) > 0 && idx == nil {
 				if wait := recreateDelay(o.Pods, func(pod *corev1.Pod) bool { return podFailed(j, pod) }, o.Now); wait > 0 {
 					p.Create = nil
 					p.Requeue = minPositive(p.Requeue, max(wait, time.Second))
@@ -268,6 +305,10 @@ func Decide(o Observed) Plan {
 	}
 
 	if finish != nil {
+		// Finished: held failures are recorded now, nothing will replace them.
+		for _, pod := range held {
+			recordFailed(pod)
+		}
 		if _, ok := hasCond(status, finish.Type); !ok {
 			status.Conditions = append(status.Conditions, *finish)
 		}
@@ -288,6 +329,9 @@ func Decide(o Observed) Plan {
 				p.Events = append(p.Events, Event{corev1.EventTypeWarning, finish.Reason, finish.Message})
 			} else {
 				status.CompletionTime = &now
+				if completions >= 0 && int(status.Succeeded) > completions {
+					p.Events = append(p.Events, Event{corev1.EventTypeWarning, EventTooManySucceededPods, MessageTooManySucceededPods})
+				}
 				p.Events = append(p.Events, Event{corev1.EventTypeNormal, EventCompleted, "Job completed"})
 			}
 			status.Conditions = append(status.Conditions, *newCond(terminal, finish.Reason, finish.Message, now))
@@ -301,6 +345,13 @@ func Decide(o Observed) Plan {
 		p.Status = status
 	}
 	return p
+}
+
+// finished reports a terminal Complete or Failed condition.
+func finished(s *batchv1.JobStatus) bool {
+	_, complete := hasCond(s, batchv1.JobComplete)
+	_, failed := hasCond(s, batchv1.JobFailed)
+	return complete || failed
 }
 
 // finishedCleanup lets the finalizers of a finished Job's pods go.
@@ -324,6 +375,17 @@ func settle(uids []types.UID, settled func(types.UID) bool, counter int32) ([]ty
 		}
 	}
 	return keep, counter
+}
+
+// countedFailures counts the failed pods no Ignore rule matches.
+func countedFailures(j *batchv1.Job, pods []*corev1.Pod) int {
+	n := 0
+	for _, pod := range pods {
+		if action, _ := matchFailurePolicy(j.Spec.PodFailurePolicy, pod); action == nil || *action != batchv1.PodFailurePolicyActionIgnore {
+			n++
+		}
+	}
+	return n
 }
 
 func containsUID(list []types.UID, uid types.UID) bool {

@@ -2,6 +2,7 @@ package job
 
 import (
 	"sort"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,11 @@ import (
 //
 // With podReplacementPolicy Failed (implied by a podFailurePolicy), pods still
 // terminating hold their place: no replacement until they have failed.
-func manage(j *batchv1.Job, indexed bool, completions int, active, terminating []*corev1.Pod, completed Indexes, succeeded int32) (del, create []*corev1.Pod) {
+//
+// With backoffLimitPerIndex (idx not nil), failed indexes get no pods, an
+// index is retried only once its own backoff has passed (wait says how long
+// until the next one may be), and new pods carry the index's failure counts.
+func manage(j *batchv1.Job, indexed bool, completions int, active, terminating []*corev1.Pod, completed Indexes, succeeded int32, idx *perIndex, now time.Time) (del, create []*corev1.Pod, wait time.Duration) {
 	waitForTerminating := ptr.Deref(j.Spec.PodReplacementPolicy, batchv1.TerminatingOrFailed) == batchv1.Failed || j.Spec.PodFailurePolicy != nil
 	parallelism := int(ptr.Deref(j.Spec.Parallelism, 1))
 	if indexed {
@@ -26,7 +31,7 @@ func manage(j *batchv1.Job, indexed bool, completions int, active, terminating [
 		for k := len(ordered) - 1; k >= 0; k-- {
 			pod := ordered[k]
 			i := podIndex(pod)
-			if i < 0 || i >= completions || completed.Has(i) || seen[i] {
+			if i < 0 || i >= completions || completed.Has(i) || seen[i] || (idx != nil && idx.failed.Has(i)) {
 				del = append(del, pod)
 				continue
 			}
@@ -48,7 +53,7 @@ func manage(j *batchv1.Job, indexed bool, completions int, active, terminating [
 		del = append(del, sortForDeletion(active)[:len(active)-want]...)
 	}
 	if len(del) > 0 {
-		return capPods(del), nil
+		return capPods(del), nil, 0
 	}
 	n := want - len(active)
 	if waitForTerminating {
@@ -59,7 +64,7 @@ func manage(j *batchv1.Job, indexed bool, completions int, active, terminating [
 		for k := 0; k < n; k++ {
 			create = append(create, NewPod(j, -1))
 		}
-		return nil, create
+		return nil, create, 0
 	}
 	running := map[int]bool{}
 	for _, pod := range active {
@@ -71,11 +76,25 @@ func manage(j *batchv1.Job, indexed bool, completions int, active, terminating [
 		}
 	}
 	for i := 0; i < completions && len(create) < n; i++ {
-		if !running[i] && !completed.Has(i) {
-			create = append(create, NewPod(j, i))
+		if running[i] || completed.Has(i) {
+			continue
 		}
+		if idx != nil {
+			if idx.failed.Has(i) {
+				continue
+			}
+			if w := idx.wait(j, i, now); w > 0 {
+				wait = minPositive(wait, w)
+				continue
+			}
+		}
+		pod := NewPod(j, i)
+		if idx != nil {
+			idx.annotate(j, pod, i)
+		}
+		create = append(create, pod)
 	}
-	return nil, create
+	return nil, create, wait
 }
 
 // sortForDeletion orders pods the way upstream's ActivePods does, those to
