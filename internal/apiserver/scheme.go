@@ -7,6 +7,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,6 +32,9 @@ func externalScheme() (*runtime.Scheme, error) {
 			return nil, err
 		}
 	}
+	// pods/eviction takes a policy/v1 Eviction; the policy group is not served.
+	s.AddKnownTypes(policyv1.SchemeGroupVersion, &policyv1.Eviction{})
+	metav1.AddToGroupVersion(s, policyv1.SchemeGroupVersion)
 	return s, nil
 }
 
@@ -62,6 +66,11 @@ func NewScheme() (*runtime.Scheme, error) {
 		if err := s.SetVersionPriority(gv); err != nil {
 			return nil, err
 		}
+	}
+	policyInternal := schema.GroupVersion{Group: policyv1.GroupName, Version: runtime.APIVersionInternal}
+	s.AddKnownTypes(policyInternal, &policyv1.Eviction{})
+	if err := s.SetVersionPriority(policyv1.SchemeGroupVersion); err != nil {
+		return nil, err
 	}
 	// The unversioned meta types kubectl asks for by name.
 	unversioned := schema.GroupVersion{Group: "", Version: "v1"}

@@ -329,6 +329,7 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		main = &job.Storage{Storage: base}
 	case corev1.Resource("pods"):
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
+		out["pods/eviction"] = &pod.EvictionREST{Store: base.Store}
 		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}

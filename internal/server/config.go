@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -126,6 +127,8 @@ type Config struct {
 	DisableNodeAgent bool
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
+	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
+	EtcdLog io.Writer
 }
 
 // KubeconfigPath is where the admin kubeconfig of a data dir lives.

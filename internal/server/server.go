@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if len(etcdServers) == 0 {
 		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEtcd()
-		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync})
+		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, Log: cfg.EtcdLog})
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,8 @@ type Options struct {
 	QuotaBackendBytes int64
 	// ReadyTimeout bounds how long Start waits for etcd to elect itself.
 	ReadyTimeout time.Duration
+	// Log receives etcd's warnings and errors (nil: standard error).
+	Log io.Writer
 }
 
 // Validate reports what is wrong with o.
@@ -96,7 +99,7 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	}
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger())
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(o.Log))
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
@@ -123,9 +126,13 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 
 // quietLogger logs etcd's warnings and errors only: its info lines would drown
 // batchd's own output.
-func quietLogger() *zap.Logger {
+func quietLogger(w io.Writer) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel)
+	sink := zapcore.Lock(os.Stderr)
+	if w != nil {
+		sink = zapcore.Lock(zapcore.AddSync(w))
+	}
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, zapcore.WarnLevel)
 	return zap.New(core).With(zap.String("component", "etcd"))
 }

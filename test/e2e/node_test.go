@@ -588,3 +588,32 @@ func TestSeedJobsRunToCompletion(t *testing.T) {
 		}
 	}
 }
+
+// The other runnable seed Jobs: countdown (10 completions, 4 at a time, 18 s
+// each), parallel-processing (20 completions, 5 at a time) and failing-job
+// (OnFailure: the same pod restarts, RESTARTS grows).
+func TestSeedCountdownParallelAndFailingJobs(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	for _, f := range []string{"countdown-job.yaml", "parallel-job.yaml", "failing-job.yaml"} {
+		must(t, kubectl(t, "", "apply", "-n", n, "-f", filepath.Join("..", "..", "examples", f)), "created")
+	}
+	eventually(t, "failing-job restarts its pod", func() bool {
+		r := kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=failing-job", "-o", "jsonpath={range .items[*]}{.status.containerStatuses[0].restartCount}{end}")
+		return r.stdout != "" && r.stdout != "0"
+	})
+	if c := len(strings.Fields(kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=failing-job", "-o", "name").stdout)); c != 1 {
+		t.Errorf("failing-job has %d pods; OnFailure restarts the same one", c)
+	}
+	must(t, kubectl(t, "", "logs", "job/failing-job", "-n", n, "--previous"), "Attempt #0", "Failed!")
+	must(t, kubectl(t, "", "wait", "-n", n, "--for=condition=complete", "job/parallel-processing", "--timeout=90s"), "condition met")
+	must(t, kubectl(t, "", "logs", "-n", n, "-l", "job-name=parallel-processing", "--tail=-1"), "Processing task #", "completed!")
+	must(t, kubectl(t, "", "wait", "-n", n, "--for=condition=complete", "job/countdown-job", "--timeout=180s"), "condition met")
+	must(t, kubectl(t, "", "logs", "job/countdown-job", "-n", n), "9\n8\n7\n6\n5\n4\n3\n2\n1\n")
+	r := kubectl(t, "", "get", "jobs", "-n", n)
+	for _, want := range []string{`(?m)^countdown-job\s+Complete\s+10/10\s`, `(?m)^parallel-processing\s+Complete\s+20/20\s`, `(?m)^failing-job\s+Running\s+0/1\s`} {
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("get jobs lacks %s:\n%s", want, r)
+		}
+	}
+}

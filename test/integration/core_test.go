@@ -9,8 +9,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/batchd/batchd/internal/testenv"
@@ -177,4 +179,40 @@ func errText(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// pods/eviction (policy/v1, as kubectl drain posts it) marks the pod with the
+// DisruptionTarget condition a podFailurePolicy can match, then deletes it.
+func TestPodEvictionSetsDisruptionTarget(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	p := testenv.Pod("evictee")
+	p.Finalizers = []string{"example.com/hold"} // keeps the deleted pod readable
+	if _, err := env.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "evictee", Namespace: ns}}
+	if err := env.Client.PolicyV1().Evictions(ns).Evict(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.Client.CoreV1().Pods(ns).Get(ctx, "evictee", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cond *corev1.PodCondition
+	for i := range got.Status.Conditions {
+		if got.Status.Conditions[i].Type == corev1.DisruptionTarget {
+			cond = &got.Status.Conditions[i]
+		}
+	}
+	if got.DeletionTimestamp == nil || cond == nil || cond.Status != corev1.ConditionTrue || cond.Reason != "EvictionByEvictionAPI" || cond.Message != "Eviction API: evicting" {
+		t.Errorf("evicted pod: deletion %v, condition %+v", got.DeletionTimestamp, cond)
+	}
+	if err := env.Client.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "nobody", Namespace: ns}}); !apierrors.IsNotFound(err) {
+		t.Errorf("evicting a missing pod: %v, want NotFound", err)
+	}
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	if _, err := env.Client.CoreV1().Pods(ns).Patch(ctx, "evictee", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
