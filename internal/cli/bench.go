@@ -66,6 +66,22 @@ func (c *CLI) benchCommand() *cobra.Command {
 	}
 	cronjobs.Flags().IntVar(&co.Runs, "runs", co.Runs, "Repetitions per size; the median is reported.")
 	cronjobs.Flags().IntSliceVar(&co.Sizes, "sizes", co.Sizes, "Numbers of CronJobs.")
-	cmd.AddCommand(api, pods, cronjobs)
+	ro := bench.RunOptions{Runs: 5, Manifest: "examples/pi.yaml"}
+	runCmd := &cobra.Command{
+		Use:   "run",
+		Short: "Wall time of `batchd run -f MANIFEST` with an ephemeral engine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			ro.Binary, ro.Out = self, c.Out
+			return bench.Run(cmd.Context(), ro)
+		},
+	}
+	runCmd.Flags().IntVar(&ro.Runs, "runs", ro.Runs, "Repetitions; the median is reported.")
+	runCmd.Flags().StringVarP(&ro.Manifest, "filename", "f", ro.Manifest, "Manifest to run.")
+	cmd.AddCommand(api, pods, cronjobs, runCmd)
 	return cmd
 }

@@ -315,8 +315,11 @@ func Expand(s string, lookup func(string) (string, bool)) string {
 
 // Command is the argv of c with $(VAR) expanded against env.
 func Command(c *corev1.Container, env []string) ([]string, error) {
-	if len(c.Command) == 0 {
-		return nil, &ConfigError{Message: fmt.Sprintf("container %q has no command: batchd runs commands on this host and cannot use the entrypoint of image %q; set command", c.Name, c.Image)}
+	// The process runtime has no image metadata: the image's ENTRYPOINT is
+	// taken to be empty (as for busybox, alpine, perl …), so args alone are
+	// the command line, and a container with neither cannot run.
+	if len(c.Command) == 0 && len(c.Args) == 0 {
+		return nil, &ConfigError{Message: fmt.Sprintf("container %q has no command or args: batchd runs commands on this host and cannot use the default command of image %q; set command", c.Name, c.Image)}
 	}
 	values := map[string]string{}
 	for _, kv := range env {

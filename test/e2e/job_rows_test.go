@@ -241,28 +241,25 @@ func TestJobWithSuccessPolicyShouldSucceededWhenAllIndexesSucceeded(t *testing.T
 
 func TestJobWithSuccessPolicySucceededIndexesRuleShouldSucceededEvenWhenSomeIndexesRemainPending(t *testing.T) {
 	t.Parallel()
-	n := ns(t)
-	apply(t, n, job("sp-indexes", `  completionMode: Indexed
-  completions: 5
-  parallelism: 5
-  successPolicy:
-    rules: [{succeededIndexes: "0"}]`, `if [ "$JOB_COMPLETION_INDEX" = 0 ]; then exit 0; fi; exec sleep 600`))
-	waitCondition(t, n, "sp-indexes", "Complete")
-	if ci := get(t, n, "job/sp-indexes", "{.status.completedIndexes}"); ci != "0" {
-		t.Errorf("completedIndexes %q", ci)
-	}
+	successWhilePending(t, "sp-indexes", `{succeededIndexes: "0"}`)
 }
 
 func TestJobWithSuccessPolicySucceededCountRuleShouldSucceededEvenWhenSomeIndexesRemainPending(t *testing.T) {
 	t.Parallel()
+	successWhilePending(t, "sp-count", `{succeededIndexes: "0-2", succeededCount: 1}`)
+}
+
+// successWhilePending runs 5 indexes of which only index 0 ends (the others
+// sleep): the successPolicy rule must complete the Job on index 0 alone.
+func successWhilePending(t *testing.T, name, rule string) {
 	n := ns(t)
-	apply(t, n, job("sp-count", `  completionMode: Indexed
+	apply(t, n, job(name, `  completionMode: Indexed
   completions: 5
   parallelism: 5
   successPolicy:
-    rules: [{succeededIndexes: "0-2", succeededCount: 1}]`, `if [ "$JOB_COMPLETION_INDEX" = 0 ]; then exit 0; fi; exec sleep 600`))
-	waitCondition(t, n, "sp-count", "Complete")
-	if ci := get(t, n, "job/sp-count", "{.status.completedIndexes}"); ci != "0" {
+    rules: [`+rule+`]`, `if [ "$JOB_COMPLETION_INDEX" = 0 ]; then exit 0; fi; exec sleep 600`))
+	waitCondition(t, n, name, "Complete")
+	if ci := get(t, n, "job/"+name, "{.status.completedIndexes}"); ci != "0" {
 		t.Errorf("completedIndexes %q", ci)
 	}
 }

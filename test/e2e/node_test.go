@@ -206,7 +206,7 @@ spec:
 `
 	must(t, kubectl(t, noCommand, "apply", "-n", n, "-f", "-"), "pod/no-command created")
 	waitFor(t, n, "pod/no-command", "{.status.containerStatuses[0].state.waiting.reason}", "CreateContainerConfigError")
-	if msg := get(t, n, "pod/no-command", "{.status.containerStatuses[0].state.waiting.message}"); !strings.Contains(msg, `cannot use the entrypoint of image "nginx"`) {
+	if msg := get(t, n, "pod/no-command", "{.status.containerStatuses[0].state.waiting.message}"); !strings.Contains(msg, `cannot use the default command of image "nginx"`) {
 		t.Errorf("waiting message = %q", msg)
 	}
 }

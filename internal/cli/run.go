@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+	"github.com/batchd/batchd/internal/run"
+	"github.com/batchd/batchd/internal/server"
+)
+
+type runOptions struct {
+	files      []string
+	kubeconfig string
+	dataDir    string
+	namespace  string
+	keep       bool
+	logs       string
+	trigger    bool
+	forTime    time.Duration
+}
+
+func (c *CLI) runCommand() *cobra.Command {
+	o := runOptions{dataDir: server.DefaultDataDir(), logs: "all"}
+	if dir := os.Getenv("BATCHD_DATA_DIR"); dir != "" {
+		o.dataDir = dir
+	}
+	cmd := &cobra.Command{
+		Use:   "run -f FILE|DIR|- [-f ...]",
+		Short: "Apply manifests, follow their Jobs to the end and exit with their outcome",
+		Long: `Apply every object of the manifests and follow every Job to its end, showing
+progress and container logs. Exit codes: 0 all Jobs Complete, 1 a Job Failed,
+2 bad input (missing file, invalid manifest), 130 interrupted.
+
+Without --kubeconfig (or KUBECONFIG) it uses the server of --data-dir if one is
+running, else starts an ephemeral one in a temporary directory and removes it
+afterwards (--keep keeps it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return ExitError{Code: c.run(cmd.Context(), o)}
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.files, "filename", "f", nil, "Manifest file, directory or - for stdin (repeatable).")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Use the server of this kubeconfig instead of a local one.")
+	f.StringVar(&o.dataDir, "data-dir", o.dataDir, "Data directory of the local server to use if it is running.")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "Namespace for objects that name none (default \"default\").")
+	f.BoolVar(&o.keep, "keep", false, "Keep the ephemeral server's data directory.")
+	f.StringVar(&o.logs, "logs", o.logs, "Container logs to show: all (streamed), failed (last lines of failed pods at the end) or none.")
+	f.BoolVar(&o.trigger, "trigger", false, "Create one Job from each CronJob now and follow it.")
+	f.DurationVar(&o.forTime, "for", 0, "Keep running this long so CronJob schedules fire, following the Jobs they create.")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+func (c *CLI) run(ctx context.Context, o runOptions) int {
+	switch o.logs {
+	case "all", "failed", "none":
+	default:
+		fmt.Fprintf(c.Err, "error: --logs must be all, failed or none, not %q\n", o.logs)
+		return run.ExitBadInput
+	}
+	objs, err := run.Load(o.files, c.In)
+	if err != nil {
+		fmt.Fprintln(c.Err, "error:", err)
+		return run.ExitBadInput
+	}
+	ro := run.Options{Out: c.Out, Terminal: isTerminal(c.Out), Logs: o.logs, Trigger: o.trigger, For: o.forTime, Namespace: o.namespace}
+	if err := run.CheckCronJobs(objs, ro); err != nil {
+		fmt.Fprintln(c.Err, "error:", err)
+		return run.ExitBadInput
+	}
+	cfg, stop, err := c.connect(ctx, o)
+	if err != nil {
+		fmt.Fprintln(c.Err, "error:", err)
+		if ctx.Err() != nil {
+			return run.ExitInterrupt
+		}
+		return run.ExitFailed
+	}
+	// An ephemeral server goes away with all its pods; pods on a server that
+	// outlives this run are stopped by deleting their Jobs.
+	ro.DeleteOnInterrupt = stop == nil
+	code := func() int {
+		e, err := run.New(cfg, ro)
+		if err != nil {
+			fmt.Fprintln(c.Err, "error:", err)
+			return run.ExitFailed
+		}
+		code, err := e.Run(ctx, objs)
+		if err != nil {
+			fmt.Fprintln(c.Err, "error:", err)
+		}
+		return code
+	}()
+	if stop != nil {
+		if err := stop(); err != nil {
+			fmt.Fprintln(c.Err, "error:", err)
+		}
+	}
+	return code
+}
+
+// connect picks the server: the kubeconfig given, the running server of the
+// data dir, or a new ephemeral one (then stop ends it and removes its data).
+func (c *CLI) connect(ctx context.Context, o runOptions) (*rest.Config, func() error, error) {
+	path := o.kubeconfig
+	if path == "" {
+		path = os.Getenv("KUBECONFIG")
+	}
+	if path != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		return cfg, nil, err
+	}
+	if cfg, err := clientcmd.BuildConfigFromFlags("", server.KubeconfigPath(o.dataDir)); err == nil && serving(ctx, cfg) {
+		return cfg, nil, nil
+	}
+	return c.ephemeral(ctx, o.keep)
+}
+
+// serving reports whether the server of cfg answers /readyz.
+func serving(ctx context.Context, cfg *rest.Config) bool {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = time.Second
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// ephemeral starts a server in this process, in a temporary data dir on a
+// free loopback port, its logs going to server.log there.
+func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() error, error) {
+	dir, err := os.MkdirTemp("", "batchd-run-")
+	if err != nil {
+		return nil, nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	quietKlog(logFile)
+	restoreStderr, err := c.stderrTo(logFile)
+	if err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	// The server outlives ctx (an interrupt) until its Jobs are cleaned up.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ready := make(chan server.Ready, 1)
+	done := make(chan error, 1)
+	cfg := server.Config{DataDir: dir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, MaxPods: 110, EtcdLog: logFile}
+	go func() { done <- server.Run(sctx, cfg, func(r server.Ready) { ready <- r }) }()
+	stop := func() error {
+		cancel()
+		err := <-done
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		runtime.KillAll(filepath.Join(dir, "pods"))
+		restoreStderr()
+		logFile.Close()
+		if keep {
+			fmt.Fprintf(c.Err, "kept the server's data in %s\n", dir)
+			return err
+		}
+		return errors.Join(err, os.RemoveAll(dir))
+	}
+	select {
+	case r := <-ready:
+		return r.Admin, stop, nil
+	case err := <-done:
+		done <- err
+		return nil, nil, errors.Join(fmt.Errorf("start ephemeral server: %w", err), stop())
+	case <-ctx.Done():
+		return nil, nil, errors.Join(ctx.Err(), stop())
+	}
+}
+
+// stderrTo points file descriptor 2 at w, so that what libraries of the
+// in-process server print there (the etcd client's zap logger) lands in its
+// log, while c.Err keeps writing to the real standard error. The returned
+// function undoes it.
+func (c *CLI) stderrTo(w *os.File) (func(), error) {
+	saved, err := unix.Dup(2)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Dup2(int(w.Fd()), 2); err != nil {
+		unix.Close(saved)
+		return nil, err
+	}
+	prev := c.Err
+	c.Err = os.NewFile(uintptr(saved), "stderr")
+	return func() {
+		_ = unix.Dup2(saved, 2)
+		if f, ok := c.Err.(*os.File); ok {
+			f.Close()
+		}
+		c.Err = prev
+	}, nil
+}
+
+// quietKlog sends the in-process server's logs to w instead of the terminal.
+func quietKlog(w *os.File) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("alsologtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(w)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,542 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+)
+
+// Options are the choices of one `batchd run`.
+type Options struct {
+	Out io.Writer
+	// Terminal redraws progress in place; otherwise lines are appended.
+	Terminal bool
+	// Logs is all (stream every container), failed (only failed pods' last
+	// lines at the end) or none.
+	Logs string
+	// Trigger creates one Job from each CronJob at once.
+	Trigger bool
+	// For keeps following (and CronJobs firing) this long.
+	For time.Duration
+	// Namespace is used for objects that name none (default "default").
+	Namespace string
+	// DeleteOnInterrupt deletes the followed Jobs (and so stops their pods)
+	// when the run is interrupted.
+	DeleteOnInterrupt bool
+}
+
+// Engine applies manifests to one API server and follows their Jobs.
+type Engine struct {
+	o      Options
+	client kubernetes.Interface
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
+	screen *screen
+}
+
+// New connects to the server of cfg.
+func New(cfg *rest.Config, o Options) (*Engine, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if o.Namespace == "" {
+		o.Namespace = metav1.NamespaceDefault
+	}
+	if o.Logs == "" {
+		o.Logs = "all"
+	}
+	return &Engine{o: o, client: client, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
+		screen: &screen{w: o.Out, terminal: o.Terminal, plain: map[string]string{}}}, nil
+}
+
+// CheckCronJobs refuses CronJobs when neither --trigger nor --for says what
+// to do with them: the explanation is the error.
+func CheckCronJobs(objs []Object, o Options) error {
+	if o.Trigger || o.For > 0 {
+		return nil
+	}
+	for _, obj := range objs {
+		if obj.GetKind() == "CronJob" {
+			return InputError{fmt.Errorf("%s contains CronJob %q: a CronJob only creates Jobs on its schedule.\n"+
+				"  --trigger   create one Job from each CronJob now (as kubectl create job --from=cronjob/NAME) and follow it\n"+
+				"  --for=10m   keep batchd running that long so the schedules fire, following the Jobs they create", obj.Source, obj.GetName())}
+		}
+	}
+	return nil
+}
+
+type applied struct {
+	obj     Object
+	mapping *meta.RESTMapping
+	uid     types.UID
+}
+
+// Run applies objs, follows the Jobs and returns the exit code. Bad input
+// (unknown kinds, manifests the server rejects) is found by a dry run before
+// anything is created, so an invalid file changes nothing.
+func (e *Engine) Run(ctx context.Context, objs []Object) (int, error) {
+	if err := CheckCronJobs(objs, e.o); err != nil {
+		return ExitBadInput, err
+	}
+	var todo []applied
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return ExitBadInput, InputError{fmt.Errorf("resource mapping not found for name: %q namespace: %q from %q: %w", obj.GetName(), obj.GetNamespace(), obj.Source, err)}
+		}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace && obj.GetNamespace() == "" {
+			obj.SetNamespace(e.o.Namespace)
+		}
+		todo = append(todo, applied{obj: obj, mapping: m})
+	}
+	for _, a := range todo {
+		if _, err := e.apply(ctx, a, true); err != nil {
+			return ExitBadInput, InputError{err}
+		}
+	}
+	var follow []types.NamespacedName
+	var cronJobs []applied
+	for i := range todo {
+		a := &todo[i]
+		got, err := e.apply(ctx, *a, false)
+		if err != nil {
+			return ExitFailed, err
+		}
+		a.uid = got.GetUID()
+		switch a.obj.GetKind() {
+		case "Job":
+			follow = append(follow, types.NamespacedName{Namespace: got.GetNamespace(), Name: got.GetName()})
+		case "CronJob":
+			cronJobs = append(cronJobs, *a)
+		}
+	}
+	if e.o.Trigger {
+		for _, cj := range cronJobs {
+			j, err := e.trigger(ctx, cj.obj.GetNamespace(), cj.obj.GetName())
+			if err != nil {
+				return ExitFailed, err
+			}
+			follow = append(follow, types.NamespacedName{Namespace: j.Namespace, Name: j.Name})
+		}
+	}
+	if len(follow) == 0 && e.o.For == 0 {
+		return ExitOK, nil // nothing to wait for (ConfigMaps, Secrets, …)
+	}
+	return e.follow(ctx, follow, cronJobs)
+}
+
+// apply server-side applies one object (force, field manager batchd-run) and
+// prints what kubectl apply would.
+func (e *Engine) apply(ctx context.Context, a applied, dryRun bool) (metav1.Object, error) {
+	r := e.dyn.Resource(a.mapping.Resource).Namespace(a.obj.GetNamespace())
+	data, err := json.Marshal(a.obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	opts := metav1.PatchOptions{FieldManager: "batchd-run", Force: ptr.To(true)}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	before, getErr := r.Get(ctx, a.obj.GetName(), metav1.GetOptions{})
+	got, err := r.Patch(ctx, a.obj.GetName(), types.ApplyPatchType, data, opts)
+	if err != nil {
+		return nil, applyError(a.obj.Source, err)
+	}
+	if !dryRun {
+		what := "created"
+		if getErr == nil {
+			what = "configured"
+			if before.GetResourceVersion() == got.GetResourceVersion() {
+				what = "unchanged"
+			}
+		}
+		e.screen.log(fmt.Sprintf("%s/%s %s", kindGroup(a.mapping), got.GetName(), what))
+	}
+	return got, nil
+}
+
+// applyError words a rejected object as kubectl does: `The Job "x" is
+// invalid: field: message` (one cause) or one "* field: message" line per
+// cause; other API errors as `Error from server (Reason): error when
+// applying "file": message`.
+func applyError(source string, err error) error {
+	var status apierrors.APIStatus
+	if apierrors.IsInvalid(err) && errors.As(err, &status) && status.Status().Details != nil {
+		d := status.Status().Details
+		var causes []string
+		for _, c := range d.Causes {
+			causes = append(causes, c.Field+": "+c.Message)
+		}
+		head := fmt.Sprintf("The %s %q is invalid", d.Kind, d.Name)
+		switch len(causes) {
+		case 0:
+			return errors.New(head)
+		case 1:
+			return errors.New(head + ": " + causes[0])
+		}
+		return errors.New(head + ": \n* " + strings.Join(causes, "\n* "))
+	}
+	return fmt.Errorf("Error from server (%s): error when applying %q: %w", apierrors.ReasonForError(err), source, err)
+}
+
+// kindGroup is how kubectl names a kind in its messages: "job.batch", "configmap".
+func kindGroup(m *meta.RESTMapping) string {
+	kind := strings.ToLower(m.GroupVersionKind.Kind)
+	if m.Resource.Group == "" {
+		return kind
+	}
+	return kind + "." + m.Resource.Group
+}
+
+// trigger creates a Job from a CronJob's template now, as `kubectl create
+// job --from=cronjob/NAME` does.
+func (e *Engine) trigger(ctx context.Context, ns, name string) (*batchv1.Job, error) {
+	cj, err := e.client.BatchV1().CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	jobName := name + "-manual-" + rand.String(5)
+	if len(jobName) > 63 {
+		jobName = jobName[len(jobName)-63:]
+	}
+	annotations := map[string]string{"cronjob.kubernetes.io/instantiate": "manual"}
+	for k, v := range cj.Spec.JobTemplate.Annotations {
+		annotations[k] = v
+	}
+	j := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: jobName, Namespace: ns, Labels: cj.Spec.JobTemplate.Labels, Annotations: annotations,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID, Controller: ptr.To(true)}}},
+		Spec: cj.Spec.JobTemplate.Spec,
+	}
+	created, err := e.client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	e.screen.log(fmt.Sprintf("job.batch/%s created (from cronjob/%s)", created.Name, name))
+	return created, nil
+}
+
+// follow watches the Jobs (and, with --for, those the CronJobs create) until
+// all have finished or the time is up, streaming logs, then prints the summary.
+func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJobs []applied) (int, error) {
+	followed := map[types.NamespacedName]bool{}
+	namespaces := map[string]bool{}
+	for _, n := range names {
+		followed[n] = true
+		namespaces[n.Namespace] = true
+	}
+	owners := map[types.UID]bool{}
+	for _, cj := range cronJobs {
+		owners[cj.uid] = true
+		namespaces[cj.obj.GetNamespace()] = true
+	}
+	changed := make(chan struct{}, 1)
+	poke := func(any) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
+	stop := make(chan struct{})
+	defer close(stop)
+	type lists struct {
+		jobs func(string) (*batchv1.Job, error)
+		pods func() ([]*corev1.Pod, error)
+		all  func() ([]*batchv1.Job, error)
+	}
+	var listers []lists
+	for ns := range namespaces {
+		f := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns))
+		ji, pi := f.Batch().V1().Jobs(), f.Core().V1().Pods()
+		if _, err := ji.Informer().AddEventHandler(handler); err != nil {
+			return ExitFailed, err
+		}
+		if _, err := pi.Informer().AddEventHandler(handler); err != nil {
+			return ExitFailed, err
+		}
+		f.Start(stop)
+		jl, pl := ji.Lister().Jobs(ns), pi.Lister().Pods(ns)
+		listers = append(listers, lists{jobs: jl.Get, pods: func() ([]*corev1.Pod, error) { return pl.List(labels.Everything()) },
+			all: func() ([]*batchv1.Job, error) { return jl.List(labels.Everything()) }})
+		if !cache.WaitForCacheSync(ctx.Done(), ji.Informer().HasSynced, pi.Informer().HasSynced) {
+			return e.interrupted(names)
+		}
+	}
+	logs := newStreamer(e.client, e.screen)
+	var deadline <-chan time.Time
+	if e.o.For > 0 {
+		deadline = time.After(e.o.For)
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	start := time.Now()
+	for {
+		var jobs []*batchv1.Job
+		var pods []*corev1.Pod
+		for _, l := range listers {
+			all, _ := l.all()
+			for _, j := range all {
+				n := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+				if ref := metav1.GetControllerOf(j); ref != nil && owners[ref.UID] && j.CreationTimestamp.Time.After(start.Add(-time.Second)) {
+					followed[n] = true
+				}
+				if followed[n] {
+					jobs = append(jobs, j)
+				}
+			}
+			ps, _ := l.pods()
+			pods = append(pods, ps...)
+		}
+		sort.Slice(jobs, func(a, b int) bool { return jobs[a].CreationTimestamp.Before(&jobs[b].CreationTimestamp) })
+		if e.o.Logs == "all" {
+			logs.start(ctx, jobs, pods)
+		}
+		e.screen.progress(jobs, time.Now())
+		done := len(jobs) == len(followed)
+		for _, j := range jobs {
+			if _, ok := Finished(j); !ok {
+				done = false
+			}
+		}
+		if done && e.o.For == 0 {
+			return e.finish(ctx, jobs, pods, logs), nil
+		}
+		select {
+		case <-ctx.Done():
+			logs.wait(0)
+			return e.interrupted(keys(followed))
+		case <-deadline:
+			return e.finish(ctx, jobs, pods, logs), nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func keys(m map[types.NamespacedName]bool) []types.NamespacedName {
+	var out []types.NamespacedName
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// finish lets log streams drain, prints the summary and, for failed Jobs, the
+// last lines of their failed pods' logs.
+func (e *Engine) finish(ctx context.Context, jobs []*batchv1.Job, pods []*corev1.Pod, logs *streamer) int {
+	logs.wait(3 * time.Second)
+	e.screen.done()
+	fmt.Fprint(e.o.Out, "\n"+Summary(jobs, time.Now()))
+	if e.o.Logs != "none" {
+		for _, j := range jobs {
+			if c, ok := Finished(j); !ok || c.Type != batchv1.JobFailed {
+				continue
+			}
+			for _, p := range pods {
+				if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != j.UID || p.Status.Phase != corev1.PodFailed {
+					continue
+				}
+				for _, c := range p.Spec.Containers {
+					req := e.client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, TailLines: ptr.To[int64](20)})
+					out, err := req.DoRaw(ctx)
+					if err != nil || len(out) == 0 {
+						continue
+					}
+					fmt.Fprintf(e.o.Out, "\n--- last lines of pod/%s container %s ---\n%s", p.Name, c.Name, out)
+					if !strings.HasSuffix(string(out), "\n") {
+						fmt.Fprintln(e.o.Out)
+					}
+				}
+			}
+		}
+	}
+	return ExitCode(jobs)
+}
+
+// interrupted stops what this run started (when asked to) and reports 130.
+func (e *Engine) interrupted(names []types.NamespacedName) (int, error) {
+	e.screen.done()
+	if e.o.DeleteOnInterrupt {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var errs []error
+		for _, n := range names {
+			err := e.client.BatchV1().Jobs(n.Namespace).Delete(ctx, n.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			} else {
+				fmt.Fprintf(e.o.Out, "job.batch/%s deleted\n", n.Name)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return ExitInterrupt, err
+		}
+	}
+	return ExitInterrupt, nil
+}
+
+// screen serialises output: log lines above, the progress block below
+// (redrawn in place on a terminal, changed lines appended otherwise).
+type screen struct {
+	mu       sync.Mutex
+	w        io.Writer
+	terminal bool
+	drawn    int
+	block    []string
+	plain    map[string]string
+}
+
+const (
+	eraseBlock = "\x1b[%dA\r\x1b[J" // cursor up n lines, to column 1, clear to the end
+)
+
+func (s *screen) erase() {
+	if s.terminal && s.drawn > 0 {
+		fmt.Fprintf(s.w, eraseBlock, s.drawn)
+		s.drawn = 0
+	}
+}
+
+func (s *screen) draw() {
+	if !s.terminal {
+		return
+	}
+	for _, l := range s.block {
+		fmt.Fprintln(s.w, l)
+	}
+	s.drawn = len(s.block)
+}
+
+// log prints a line above the progress block.
+func (s *screen) log(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erase()
+	fmt.Fprintln(s.w, line)
+	s.draw()
+}
+
+// progress shows the Jobs' state.
+func (s *screen) progress(jobs []*batchv1.Job, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.terminal {
+		s.erase()
+		s.block = Progress(jobs, now)
+		s.draw()
+		return
+	}
+	for _, j := range jobs {
+		if l := Line(j); s.plain[string(j.UID)] != l {
+			s.plain[string(j.UID)] = l
+			fmt.Fprintln(s.w, l)
+		}
+	}
+}
+
+// done leaves the last progress block on screen as it is.
+func (s *screen) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drawn = 0
+}
+
+// streamer follows container logs, each run of each container once, and
+// prints their lines prefixed with [pod/container].
+type streamer struct {
+	client  kubernetes.Interface
+	screen  *screen
+	started map[string]bool
+	wg      sync.WaitGroup
+}
+
+func newStreamer(c kubernetes.Interface, s *screen) *streamer {
+	return &streamer{client: c, screen: s, started: map[string]bool{}}
+}
+
+func (s *streamer) start(ctx context.Context, jobs []*batchv1.Job, pods []*corev1.Pod) {
+	uids := map[types.UID]bool{}
+	for _, j := range jobs {
+		uids[j.UID] = true
+	}
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(p); ref == nil || !uids[ref.UID] {
+			continue
+		}
+		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+			for _, cs := range list {
+				if cs.State.Running == nil && cs.State.Terminated == nil {
+					continue
+				}
+				key := fmt.Sprintf("%s/%s/%d", p.UID, cs.Name, cs.RestartCount)
+				if s.started[key] {
+					continue
+				}
+				s.started[key] = true
+				s.wg.Add(1)
+				go s.stream(ctx, p.Namespace, p.Name, cs.Name)
+			}
+		}
+	}
+}
+
+func (s *streamer) stream(ctx context.Context, ns, pod, container string) {
+	defer s.wg.Done()
+	r, err := s.client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Follow: true}).Stream(ctx)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	prefix := fmt.Sprintf("[%s/%s] ", pod, container)
+	for sc.Scan() {
+		s.screen.log(prefix + sc.Text())
+	}
+}
+
+// wait waits up to d for the streams to reach the ends of their logs.
+func (s *streamer) wait(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
