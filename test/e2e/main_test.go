@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +166,9 @@ func ns(t *testing.T) string {
 	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	name = strings.NewReplacer("_", "-").Replace(name)
 	if len(name) > 50 {
-		name = name[:50]
+		// Long test names share their first 50 characters (…AreLocallyRestarted /
+		// …AreNotLocallyRestarted): keep them apart with a hash of the whole name.
+		name = fmt.Sprintf("%s-%08x", strings.Trim(name[:40], "-"), crc32.ChecksumIEEE([]byte(name)))
 	}
 	name = strings.Trim(name, "-")
 	must(t, kubectl(t, "", "create", "namespace", name), "namespace/"+name+" created")
