@@ -172,21 +172,27 @@ func (e *Engine) apply(ctx context.Context, a applied, dryRun bool) (metav1.Obje
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
+	if dryRun {
+		got, err := r.Patch(ctx, a.obj.GetName(), types.ApplyPatchType, data, opts)
+		if err != nil {
+			return nil, applyError(a.obj.Source, err)
+		}
+		return got, nil
+	}
+	// The object as it was tells created from configured from unchanged.
 	before, getErr := r.Get(ctx, a.obj.GetName(), metav1.GetOptions{})
 	got, err := r.Patch(ctx, a.obj.GetName(), types.ApplyPatchType, data, opts)
 	if err != nil {
 		return nil, applyError(a.obj.Source, err)
 	}
-	if !dryRun {
-		what := "created"
-		if getErr == nil {
-			what = "configured"
-			if before.GetResourceVersion() == got.GetResourceVersion() {
-				what = "unchanged"
-			}
+	what := "created"
+	if getErr == nil {
+		what = "configured"
+		if before.GetResourceVersion() == got.GetResourceVersion() {
+			what = "unchanged"
 		}
-		e.screen.log(fmt.Sprintf("%s/%s %s", kindGroup(a.mapping), got.GetName(), what))
 	}
+	e.screen.log(fmt.Sprintf("%s/%s %s", kindGroup(a.mapping), got.GetName(), what))
 	return got, nil
 }
 

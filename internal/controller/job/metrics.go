@@ -93,16 +93,16 @@ func (m *Metrics) recordPlan(j *batchv1.Job, p Plan) {
 			if j.Spec.BackoffLimitPerIndex != nil {
 				limit = "perIndex"
 			}
-			done := len(ParseIndexes(s.CompletedIndexes, int(ptr.Deref(j.Spec.Completions, 0)))) -
-				len(ParseIndexes(j.Status.CompletedIndexes, int(ptr.Deref(j.Spec.Completions, 0))))
-			if done > 0 {
+			// succeeded counts the completed indexes; only failed indexes need parsing, and only when they changed.
+			if done := s.Succeeded - j.Status.Succeeded; done > 0 {
 				m.podsFinished.WithLabelValues(mode, "succeeded").Add(float64(done))
 				m.finishedIndexes.WithLabelValues("succeeded", limit).Add(float64(done))
 			}
-			failed := len(ParseIndexes(ptr.Deref(s.FailedIndexes, ""), int(ptr.Deref(j.Spec.Completions, 0)))) -
-				len(ParseIndexes(ptr.Deref(j.Status.FailedIndexes, ""), int(ptr.Deref(j.Spec.Completions, 0))))
-			if failed > 0 {
-				m.finishedIndexes.WithLabelValues("failed", limit).Add(float64(failed))
+			if now, before := ptr.Deref(s.FailedIndexes, ""), ptr.Deref(j.Status.FailedIndexes, ""); now != before {
+				completions := int(ptr.Deref(j.Spec.Completions, 0))
+				if failed := len(ParseIndexes(now, completions)) - len(ParseIndexes(before, completions)); failed > 0 {
+					m.finishedIndexes.WithLabelValues("failed", limit).Add(float64(failed))
+				}
 			}
 		}
 		if !finished(&j.Status) && finished(s) {

@@ -79,6 +79,9 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 		return p, nil
 	}), dryRun, nil)
 	if err != nil {
+		if storage.IsNotFound(err) {
+			return nil, apierrors.NewNotFound(corev1.Resource("pods"), name)
+		}
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return nil, err
 		}
