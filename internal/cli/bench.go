@@ -82,6 +82,24 @@ func (c *CLI) benchCommand() *cobra.Command {
 	}
 	runCmd.Flags().IntVar(&ro.Runs, "runs", ro.Runs, "Repetitions; the median is reported.")
 	runCmd.Flags().StringVarP(&ro.Manifest, "filename", "f", ro.Manifest, "Manifest to run.")
-	cmd.AddCommand(api, pods, cronjobs, runCmd)
+	jo := bench.JobsOptions{Runs: 5, Completions: 10000, Parallelism: 100, FakeKubelets: 16}
+	jobs := &cobra.Command{
+		Use:   "jobs",
+		Short: "Pods/s of one Indexed Job of `true`: real runtime beside xargs -P, and an instant fake runtime",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			jo.Binary, jo.Out = self, c.Out
+			return bench.Jobs(cmd.Context(), jo)
+		},
+	}
+	jobs.Flags().IntVar(&jo.Runs, "runs", jo.Runs, "Repetitions; the median is reported.")
+	jobs.Flags().IntVar(&jo.Completions, "completions", jo.Completions, "Completions of the Job (and processes for xargs).")
+	jobs.Flags().IntVar(&jo.Parallelism, "parallelism", jo.Parallelism, "Parallelism of the Job (and xargs -P).")
+	jobs.Flags().IntVar(&jo.FakeKubelets, "fake-writers", jo.FakeKubelets, "Concurrent pod status writers of the instant fake runtime.")
+	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -43,6 +44,15 @@ type Controller struct {
 
 	mu      sync.Mutex
 	assumed map[string]assumed // pod key → node, until the informer shows the binding
+	// placed holds the unfinished pods the informer shows bound: what
+	// occupies the nodes, kept by the event handlers so that a decision costs
+	// the running pods, not every pod ever stored.
+	placed map[string]*corev1.Pod
+	// unschedulable holds the pods that fit nowhere, tried again when a
+	// node changes or a pod leaves one.
+	unschedulable map[string]bool
+	// binds bounds the bindings in flight.
+	binds chan struct{}
 }
 
 type assumed struct {
@@ -54,18 +64,34 @@ type assumed struct {
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
 	c := &Controller{client: client, recorder: recorder,
 		pods: factory.Core().V1().Pods().Lister(), nodes: factory.Core().V1().Nodes().Lister(),
-		assumed: map[string]assumed{}}
+		assumed: map[string]assumed{}, placed: map[string]*corev1.Pod{}, unschedulable: map[string]bool{},
+		binds: make(chan struct{}, maxBinds)}
 	c.runner = controller.NewRunner("scheduler", c.sync)
 	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.podChanged(nil, obj.(*corev1.Pod)) },
 		UpdateFunc: func(old, obj any) {
 			c.podChanged(old.(*corev1.Pod), obj.(*corev1.Pod))
 		},
-		DeleteFunc: func(any) { c.retryPending() },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				c.mu.Lock()
+				_, wasPlaced := c.placed[key(p)]
+				delete(c.placed, key(p))
+				delete(c.assumed, key(p))
+				delete(c.unschedulable, key(p))
+				c.mu.Unlock()
+				if wasPlaced {
+					c.retryUnschedulable()
+				}
+			}
+		},
 	})
 	_, _ = factory.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.retryPending() },
-		UpdateFunc: func(old, obj any) { c.retryPending() },
+		AddFunc:    func(any) { c.retryUnschedulable() },
+		UpdateFunc: func(old, obj any) { c.retryUnschedulable() },
 	})
 	return c
 }
@@ -82,9 +108,16 @@ func finished(p *corev1.Pod) bool {
 }
 
 func (c *Controller) podChanged(old, p *corev1.Pod) {
+	freed := false
 	if p.Spec.NodeName != "" {
 		c.mu.Lock()
 		delete(c.assumed, key(p))
+		if finished(p) {
+			_, freed = c.placed[key(p)]
+			delete(c.placed, key(p))
+		} else {
+			c.placed[key(p)] = p
+		}
 		c.mu.Unlock()
 	}
 	// A spec change (e.g. an added toleration) may make a pending pod fit; our
@@ -93,11 +126,25 @@ func (c *Controller) podChanged(old, p *corev1.Pod) {
 		c.runner.Add(key(p))
 	}
 	// A pod that finished frees its node's resources.
-	if old != nil && p.Spec.NodeName != "" && !finished(old) && finished(p) {
-		c.retryPending()
+	if freed {
+		c.retryUnschedulable()
 	}
 }
 
+// retryUnschedulable queues again the pods that fit nowhere.
+func (c *Controller) retryUnschedulable() {
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.unschedulable))
+	for k := range c.unschedulable {
+		keys = append(keys, k)
+	}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.runner.Add(k)
+	}
+}
+
+// retryPending queues every pending pod (at start and once a minute).
 func (c *Controller) retryPending() {
 	pods, _ := c.pods.List(labels.Everything())
 	for _, p := range pods {
@@ -107,7 +154,12 @@ func (c *Controller) retryPending() {
 	}
 }
 
-// Run schedules until ctx ends. One worker: decisions see earlier bindings.
+// maxBinds is how many bindings may be in flight at once.
+const maxBinds = 32
+
+// Run schedules until ctx ends. One worker decides, so that each decision
+// sees the ones before it (as assumed pods); the bindings run beside it, as
+// the upstream scheduler's binding cycle does.
 func (c *Controller) Run(ctx context.Context) {
 	go func() {
 		t := time.NewTicker(retryUnschedulable)
@@ -136,6 +188,9 @@ func (c *Controller) sync(ctx context.Context, k string) (time.Duration, error) 
 	}
 	c.mu.Lock()
 	_, isAssumed := c.assumed[k]
+	if !pending(pod) {
+		delete(c.unschedulable, k)
+	}
 	c.mu.Unlock()
 	if !pending(pod) || isAssumed {
 		return 0, nil
@@ -146,27 +201,46 @@ func (c *Controller) sync(ctx context.Context, k string) (time.Duration, error) 
 	}
 	res := Decide(pod, states)
 	if res.Node == "" {
+		c.mu.Lock()
+		c.unschedulable[k] = true
+		c.mu.Unlock()
 		c.recorder.Event(pod, corev1.EventTypeWarning, ReasonFailedScheduling, res.Message)
 		return 0, c.markUnschedulable(ctx, pod, res.Message)
 	}
 	c.mu.Lock()
+	delete(c.unschedulable, k)
 	c.assumed[k] = assumed{node: res.Node, pod: pod}
 	c.mu.Unlock()
-	err = c.client.CoreV1().Pods(ns).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: pod.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: res.Node},
+	select {
+	case c.binds <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	go func() {
+		defer func() { <-c.binds }()
+		c.bind(ctx, k, pod, res.Node)
+	}()
+	return 0, nil
+}
+
+// bind writes the decision; on failure the pod is no longer assumed and,
+// unless it is gone or already bound, is tried again.
+func (c *Controller) bind(ctx context.Context, k string, pod *corev1.Pod, node string) {
+	err := c.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		c.mu.Lock()
 		delete(c.assumed, k)
 		c.mu.Unlock()
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			return 0, nil
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
+			utilruntime.HandleError(fmt.Errorf("bind pod %s: %w", k, err))
+			c.runner.AddAfter(k, time.Second)
 		}
-		return 0, fmt.Errorf("bind pod %s: %w", k, err)
+		return
 	}
-	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", ns, name, res.Node)
-	return 0, nil
+	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
 }
 
 // nodeStates sums the requests of the unfinished pods on each node,
@@ -194,18 +268,14 @@ func (c *Controller) nodeStates() ([]NodeState, error) {
 			s.Requested[r] = sum
 		}
 	}
-	pods, err := c.pods.List(labels.Everything())
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pods {
-		if p.Spec.NodeName != "" {
-			add(p.Spec.NodeName, p)
-		}
-	}
 	c.mu.Lock()
-	for _, a := range c.assumed {
-		add(a.node, a.pod)
+	for _, p := range c.placed {
+		add(p.Spec.NodeName, p)
+	}
+	for k, a := range c.assumed {
+		if _, seen := c.placed[k]; !seen {
+			add(a.node, a.pod)
+		}
 	}
 	c.mu.Unlock()
 	return out, nil

@@ -25,6 +25,7 @@ type Options struct {
 	NodeName          string
 	MaxPods           int
 	DisableNodeAgent  bool
+	Profiling         bool
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -56,6 +57,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of the Node that runs this machine's pods (default: the hostname).")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pods this node accepts at once.")
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -106,6 +108,7 @@ func (o *Options) Config() (Config, error) {
 		NodeName:          o.NodeName,
 		MaxPods:           o.MaxPods,
 		DisableNodeAgent:  o.DisableNodeAgent,
+		Profiling:         o.Profiling,
 	}, nil
 }
 
@@ -125,6 +128,8 @@ type Config struct {
 	MaxPods int
 	// DisableNodeAgent runs no scheduler and no pods.
 	DisableNodeAgent bool
+	// Profiling serves /debug/pprof.
+	Profiling bool
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).

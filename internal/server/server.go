@@ -96,6 +96,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		EtcdKeyFile:       cfg.EtcdKeyFile,
 		LoopbackToken:     loopbackToken,
 		DisableWatchCache: cfg.DisableWatchCache,
+		Profiling:         cfg.Profiling,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

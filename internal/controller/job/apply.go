@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 )
 
@@ -38,7 +39,14 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 	for _, pod := range p.DeleteFailed {
 		errs = append(errs, c.deletePod(ctx, key, j, pod))
 	}
-	errs = append(errs, c.createPods(ctx, key, j, p.Create))
+	created, err := c.createPods(ctx, key, j, p.Create)
+	errs = append(errs, err)
+	if short := int32(len(p.Create) - created); short > 0 {
+		if p.Status == nil {
+			p.Status = j.Status.DeepCopy()
+		}
+		p.Status.Active -= short
+	}
 
 	if p.Status != nil {
 		updated := j.DeepCopy()
@@ -52,15 +60,22 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 	for _, e := range p.Events {
 		c.recorder.Event(j, e.Type, e.Reason, e.Message)
 	}
-	for _, pod := range p.RemoveFinalizers {
-		errs = append(errs, c.removeFinalizer(ctx, pod))
-	}
+	return errors.Join(append(errs, c.removeFinalizers(ctx, p.RemoveFinalizers))...)
+}
+
+// removeFinalizers releases the counted pods, several at a time.
+func (c *Controller) removeFinalizers(ctx context.Context, pods []*corev1.Pod) error {
+	errs := make([]error, len(pods))
+	workqueue.ParallelizeUntil(ctx, 16, len(pods), func(i int) {
+		errs[i] = c.removeFinalizer(ctx, pods[i])
+	})
 	return errors.Join(errs...)
 }
 
 // createPods creates in batches of 1, 2, 4, …; after a failed batch the rest
-// is left for the next sync.
-func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod) error {
+// is left for the next sync. It returns how many were created.
+func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod) (int, error) {
+	created := 0
 	reason := creationReason(j)
 	c.expect.expect(key, len(pods), 0, c.clock.Now())
 	for start, batch := 0, 1; start < len(pods); start, batch = start+batch, batch*2 {
@@ -84,14 +99,18 @@ func (c *Controller) createPods(ctx context.Context, key string, j *batchv1.Job,
 		}
 		var errs []error
 		for range pods[start:end] {
-			errs = append(errs, <-errc)
+			err := <-errc
+			if err == nil {
+				created++
+			}
+			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
 			c.expect.observed(key, len(pods)-end, 0) // never attempted
-			return err
+			return created, err
 		}
 	}
-	return nil
+	return created, nil
 }
 
 func (c *Controller) deletePod(ctx context.Context, key string, j *batchv1.Job, pod *corev1.Pod) error {

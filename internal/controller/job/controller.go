@@ -35,6 +35,7 @@ type Controller struct {
 	expect   *expectations
 	runner   *controller.Runner
 	batch    time.Duration
+	drained  *drained
 	metrics  *Metrics
 }
 
@@ -63,6 +64,7 @@ func New(cfg Config) (*Controller, error) {
 		recorder: cfg.Recorder,
 		expect:   newExpectations(),
 		batch:    cfg.SyncBatchPeriod,
+		drained:  newDrained(),
 	}
 	if c.batch == 0 {
 		c.batch = time.Second
@@ -96,6 +98,7 @@ func New(cfg Config) (*Controller, error) {
 		UpdateFunc: func(old, obj any) {
 			c.metrics.trackFinalizer(old, obj)
 			c.enqueuePod(old, obj)
+			c.syncIfDrained(old, obj)
 		},
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -144,6 +147,25 @@ func (c *Controller) enqueuePod(old, obj any) {
 	}
 }
 
+// syncIfDrained syncs a Job at once when its last active pod has finished
+// (see drained).
+func (c *Controller) syncIfDrained(old, obj any) {
+	key, ok := ownerKey(obj)
+	if !ok {
+		return
+	}
+	ns, name, _ := cache.SplitMetaNamespaceKey(key)
+	j, err := c.jobs.Jobs(ns).Get(name)
+	if err != nil {
+		return
+	}
+	oldPod, _ := old.(*corev1.Pod)
+	pod, _ := obj.(*corev1.Pod)
+	if c.drained.observe(key, oldPod, pod, j.Status.Active) {
+		c.runner.Add(key)
+	}
+}
+
 func (c *Controller) enqueueJob(obj any) {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
@@ -189,6 +211,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, nil // another controller runs this Job
 	}
 	start := c.clock.Now()
+	c.drained.synced(key)
 	pods, err := c.claimPods(ctx, j)
 	if err != nil {
 		return 0, err

@@ -338,7 +338,9 @@ func Decide(o Observed) Plan {
 		}
 	}
 
-	status.Active = int32(len(active))
+	// As upstream's manageJob, the pods being created count as active (apply
+	// takes back those whose creation fails).
+	status.Active = int32(len(active) + len(p.Create))
 	status.Ready = ptr.To(ready)
 	status.Terminating = ptr.To(int32(len(terminating)))
 	if statusChanged(&j.Status, status) {
