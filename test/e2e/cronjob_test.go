@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -9,6 +11,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+	"github.com/batchd/batchd/internal/serverproc"
 )
 
 // TestSeedHelloCronRunsEveryMinute waits for the seed's every-minute CronJob
@@ -53,4 +58,96 @@ func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
 	// Suspended, it starts nothing new.
 	must(t, kubectl(t, "", "patch", "cronjob", "hello-cron", "-n", n, "-p", `{"spec":{"suspend":true}}`), "cronjob.batch/hello-cron patched")
 	must(t, kubectl(t, "", "get", "cronjob", "hello-cron", "-n", n), "True")
+}
+
+// TestCronJobAfterServerDowntimeAcrossASlot kills a server (SIGKILL) before
+// a CronJob slot and starts it again after: the CronJob whose
+// startingDeadlineSeconds still covers the slot gets exactly one catch-up Job
+// for it, named and annotated for that slot, also across a second crash; the
+// one whose deadline has passed gets none (upstream's mostRecentScheduleTime
+// starts the window at now - startingDeadlineSeconds).
+func TestCronJobAfterServerDowntimeAcrossASlot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	data := filepath.Join(dir, "data")
+	start := func() *serverproc.Process {
+		srv, err := serverproc.Start(batchd, data, logf, time.Minute, "--node-name", "downtime")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	srv := start()
+	defer runtime.KillAll(filepath.Join(data, "pods"))
+	k := func(stdin string, args ...string) result {
+		return runKubectl(t, batchd, append([]string{"kubectl", "--kubeconfig", srv.Kubeconfig}, args...), stdin)
+	}
+	// The CronJobs must not fire before the crash: keep 15 s from the slot.
+	if now := time.Now(); now.Second() >= 45 {
+		time.Sleep(time.Until(now.Truncate(time.Minute).Add(time.Minute + time.Second)))
+	}
+	cronJobs := `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: catch-up}
+spec:
+  schedule: "* * * * *"
+  startingDeadlineSeconds: 3600
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox, command: ["echo", "caught up"]}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: too-late}
+spec:
+  schedule: "* * * * *"
+  startingDeadlineSeconds: 5
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox, command: ["echo", "late"]}]
+`
+	must(t, k(cronJobs, "apply", "-f", "-"), "cronjob.batch/catch-up created", "cronjob.batch/too-late created")
+	slot := time.Now().Truncate(time.Minute).Add(time.Minute)
+	srv.Kill()
+	time.Sleep(time.Until(slot.Add(10 * time.Second))) // down across the slot, past too-late's deadline
+	srv = start()
+	defer func() { srv.Stop(30 * time.Second) }()
+
+	want := fmt.Sprintf("catch-up-%d", slot.Unix()/60)
+	eventually(t, "catch-up Job "+want, func() bool { return k("", "get", "job", want).code == 0 })
+	must(t, k("", "get", "job", want, "-o", `jsonpath={.metadata.annotations.batch\.kubernetes\.io/cronjob-scheduled-timestamp}`), slot.UTC().Format(time.RFC3339))
+	must(t, k("", "wait", "--for=condition=complete", "job/"+want, "--timeout=60s"), "condition met")
+	must(t, k("", "logs", "job/"+want), "caught up")
+
+	// A second crash before the next slot creates nothing twice.
+	if time.Until(slot.Add(time.Minute)) > 20*time.Second {
+		srv.Kill()
+		srv = start()
+		eventually(t, "catch-up's lastScheduleTime read back", func() bool {
+			return k("", "get", "cronjob", "catch-up", "-o", "jsonpath={.status.lastScheduleTime}").stdout == slot.UTC().Format(time.RFC3339)
+		})
+	}
+	jobs := k("", "get", "jobs", "-o", `jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}`).stdout
+	for _, name := range strings.Fields(jobs) {
+		if name != want && !strings.HasPrefix(name, "catch-up-") && !strings.HasPrefix(name, "too-late-") {
+			t.Errorf("unexpected Job %s", name)
+		}
+	}
+	if strings.Count(jobs, want) != 1 {
+		t.Errorf("Jobs for the slot: %q", jobs)
+	}
+	if late := fmt.Sprintf("too-late-%d", slot.Unix()/60); strings.Contains(jobs, late) {
+		t.Errorf("%s created %s after its deadline", late, time.Since(slot))
+	}
 }

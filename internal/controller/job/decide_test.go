@@ -77,7 +77,8 @@ func TestNewJobCreatesItsPod(t *testing.T) {
 		t.Errorf("pod = %+v", pod.ObjectMeta)
 	}
 	s := p.Status
-	if s.StartTime == nil || !s.StartTime.Time.Equal(t0) || *s.Ready != 0 || *s.Terminating != 0 || s.UncountedTerminatedPods == nil {
+	// The pod being created counts as active, as upstream's manageJob returns it.
+	if s.StartTime == nil || !s.StartTime.Time.Equal(t0) || s.Active != 1 || *s.Ready != 0 || *s.Terminating != 0 || s.UncountedTerminatedPods == nil {
 		t.Errorf("status = %+v", s)
 	}
 }
@@ -94,15 +95,15 @@ func TestParallelismAndCompletions(t *testing.T) {
 		t.Errorf("at capacity: create %d delete %d", len(p.Create), len(p.DeleteUncounted))
 	}
 	j.Status.Succeeded = 2
-	if p := Decide(Observed{Job: j, Pods: running, Now: t0}); len(p.Create) != 2 {
-		t.Errorf("want 2 more pods, got %d", len(p.Create))
+	if p := Decide(Observed{Job: j, Pods: running, Now: t0}); len(p.Create) != 2 || p.Status.Active != 4 {
+		t.Errorf("want 2 more pods and 4 active, got %d and %+v", len(p.Create), p.Status)
 	}
 	// Scaling down deletes the extra pods (unscheduled ones first), uncounted.
 	j.Spec.Parallelism = ptr.To[int32](1)
 	scheduled := pod("s", corev1.PodRunning, func(p *corev1.Pod) { p.Spec.NodeName = "n" })
 	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{scheduled, pod("u", corev1.PodPending)}, Now: t0})
-	if len(p.DeleteUncounted) != 1 || p.DeleteUncounted[0].Name != "u" || len(p.Create) != 0 {
-		t.Errorf("scale down: delete %v create %d", p.DeleteUncounted, len(p.Create))
+	if len(p.DeleteUncounted) != 1 || p.DeleteUncounted[0].Name != "u" || len(p.Create) != 0 || p.Status.Active != 1 {
+		t.Errorf("scale down: delete %v create %d status %+v", p.DeleteUncounted, len(p.Create), p.Status)
 	}
 	// parallelism 0 pauses the Job.
 	j.Spec.Parallelism = ptr.To[int32](0)
