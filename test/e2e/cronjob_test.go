@@ -43,9 +43,10 @@ func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
 		t.Errorf("get cronjob:\n%s", r)
 	}
 	must(t, kubectl(t, "", "describe", "cronjob", "hello-cron", "-n", n), "SuccessfulCreate", "Created job "+job, "cronjob-controller")
-	if ts := kubectl(t, "", "get", "cronjob", "hello-cron", "-n", n, "-o", "jsonpath={.status.lastSuccessfulTime}").stdout; ts == "" {
-		t.Errorf("lastSuccessfulTime not set")
-	}
+	// The controller records SawCompletedJob before it writes the status.
+	eventually(t, "lastSuccessfulTime", func() bool {
+		return kubectl(t, "", "get", "cronjob", "hello-cron", "-n", n, "-o", "jsonpath={.status.lastSuccessfulTime}").stdout != ""
+	})
 
 	// A manual run is owned by the CronJob, runs, and is not taken for a scheduled one.
 	must(t, kubectl(t, "", "create", "job", "--from=cronjob/hello-cron", "manual-1", "-n", n), "job.batch/manual-1 created")

@@ -54,12 +54,15 @@ func PodSpec(spec *corev1.PodSpec, opts PodOptions, p *field.Path) field.ErrorLi
 	vols, volErrs := volumes(spec.Volumes, p.Child("volumes"))
 	errs = append(errs, volErrs...)
 
+	// As upstream: the containers first, then the init containers, whose
+	// names must differ from the containers' (a clash is the init
+	// container's error).
 	names := sets.New[string]()
-	errs = append(errs, containers(spec.InitContainers, vols, names, opts, true, p.Child("initContainers"))...)
 	if len(spec.Containers) == 0 {
 		errs = append(errs, field.Required(p.Child("containers"), ""))
 	}
 	errs = append(errs, containers(spec.Containers, vols, names, opts, false, p.Child("containers"))...)
+	errs = append(errs, containers(spec.InitContainers, vols, names, opts, true, p.Child("initContainers"))...)
 
 	if spec.RestartPolicy != "" && !contains(restartPolicies, spec.RestartPolicy) {
 		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), spec.RestartPolicy, quoted(restartPolicies)))
@@ -264,9 +267,12 @@ func containers(ctrs []corev1.Container, vols, names sets.Set[string], opts PodO
 			}
 			names.Insert(c.Name)
 		}
-		if !opts.Template && strings.TrimSpace(c.Image) == "" {
+		// As upstream: an image is required in templates too; only a pod's
+		// image may not have surrounding whitespace (" " is a template token
+		// some tools substitute).
+		if c.Image == "" {
 			errs = append(errs, field.Required(cp.Child("image"), ""))
-		} else if c.Image != strings.TrimSpace(c.Image) {
+		} else if !opts.Template && c.Image != strings.TrimSpace(c.Image) {
 			errs = append(errs, field.Invalid(cp.Child("image"), c.Image, "must not have leading or trailing whitespace"))
 		}
 		if c.ImagePullPolicy != "" && !contains(pullPolicies, c.ImagePullPolicy) {
@@ -496,7 +502,7 @@ func resources(r *corev1.ResourceRequirements, p *field.Path) field.ErrorList {
 	for name, req := range r.Requests {
 		lim, ok := r.Limits[name]
 		if ok && req.Cmp(lim) > 0 {
-			errs = append(errs, field.Invalid(p.Child("requests").Key(string(name)), req.String(), fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
+			errs = append(errs, field.Invalid(p.Child("requests"), req.String(), fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
 		}
 	}
 	return errs

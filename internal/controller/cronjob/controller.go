@@ -39,6 +39,7 @@ type Controller struct {
 	cronJobs batchlisters.CronJobLister
 	byOwner  cache.Indexer
 	runner   *controller.Runner
+	written  *written
 	// skew is upstream's cronjob_controller_job_creation_skew_duration_seconds.
 	skew *metrics.Histogram
 }
@@ -63,7 +64,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
-		byOwner: jobInformer.GetIndexer()}
+		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock)}
 	c.runner = controller.NewRunner("cronjob", c.sync)
 	c.skew = metrics.NewHistogram(&metrics.HistogramOpts{
 		Subsystem:      "cronjob_controller",
@@ -87,6 +88,7 @@ func New(cfg Config) (*Controller, error) {
 		AddFunc: func(obj any) { c.runner.Add(key(obj)) },
 		UpdateFunc: func(oldObj, obj any) {
 			old, cj := oldObj.(*batchv1.CronJob), obj.(*batchv1.CronJob)
+			c.written.seen(key(obj), cj.ResourceVersion)
 			if old.Spec.Schedule == cj.Spec.Schedule && equalPtr(old.Spec.TimeZone, cj.Spec.TimeZone) {
 				c.runner.Add(key(obj))
 				return
@@ -102,7 +104,10 @@ func New(cfg Config) (*Controller, error) {
 				c.runner.Add(key(obj))
 			}
 		},
-		DeleteFunc: func(obj any) { c.runner.Add(key(obj)) },
+		DeleteFunc: func(obj any) {
+			c.written.forget(key(obj))
+			c.runner.Add(key(obj))
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -154,6 +159,13 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	if err != nil {
 		return 0, err
+	}
+	if c.written.pending(key, cj.ResourceVersion) {
+		// The cache has not shown our last status write yet (a Job we just
+		// created woke us): deciding now would take that Job for an
+		// unexpected one. The write's own event brings us back, or, should
+		// the informer relist past it, this requeue.
+		return writtenPatience, nil
 	}
 	objs, err := c.byOwner.ByIndex(ownerIndex, key)
 	if err != nil {
@@ -238,7 +250,11 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 	if !apiequality.Semantic.DeepEqual(status, cj.Status) {
 		fresh := cj.DeepCopy()
 		fresh.Status = status
-		if _, err := c.cfg.Client.BatchV1().CronJobs(cj.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		updated, err := c.cfg.Client.BatchV1().CronJobs(cj.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
+		switch {
+		case err == nil:
+			c.written.wrote(cj.Namespace+"/"+cj.Name, updated.ResourceVersion)
+		case !apierrors.IsNotFound(err):
 			return fmt.Errorf("update status of cronjob %s/%s: %w", cj.Namespace, cj.Name, err)
 		}
 	}

@@ -438,3 +438,38 @@ func TestInvalidTimeZoneAndScheduleAreReported(t *testing.T) {
 		t.Fatalf("plan = %+v", p)
 	}
 }
+
+// A sync woken by the Job it just created, before the cache shows its own
+// status write, must not take that Job for an unexpected one: it waits for
+// the write (or, should the informer never show that version, for a while).
+func TestSyncWaitsForItsOwnStatusWriteBeforeDeciding(t *testing.T) {
+	e := newEnv(t, cronJob("report", "*/1 * * * ?", batchv1.AllowConcurrent))
+	e.sync(slot(1).Add(time.Second))
+	if ev := e.drained(); !strings.Contains(ev, "SuccessfulCreate") {
+		t.Fatalf("events:\n%s", ev)
+	}
+	// As if the status write of that sync were not in the cache yet.
+	e.c.written.wrote("default/report", "not-yet-seen")
+	if d := e.sync(slot(1).Add(2 * time.Second)); d != writtenPatience {
+		t.Fatalf("requeue while the cache is behind = %v, want %v", d, writtenPatience)
+	}
+	if ev := e.drained(); ev != "" {
+		t.Fatalf("a sync on a stale cache recorded:\n%s", ev)
+	}
+	e.c.written.seen("default/report", "not-yet-seen") // the informer delivers it
+	if d := e.sync(slot(1).Add(3 * time.Second)); d != 57*time.Second+nextDelta {
+		t.Fatalf("requeue once the write is seen = %v", d)
+	}
+	// A version the informer never shows (it relisted past it) holds a sync
+	// back for writtenPatience at most.
+	e.c.written.wrote("default/report", "skipped")
+	if d := e.sync(slot(1).Add(4 * time.Second)); d != writtenPatience {
+		t.Fatalf("requeue = %v", d)
+	}
+	if d := e.sync(slot(1).Add(4*time.Second + writtenPatience + time.Millisecond)); d <= writtenPatience {
+		t.Fatalf("after writtenPatience the sync decides; requeue = %v", d)
+	}
+	if len(e.jobNames()) != 1 {
+		t.Fatalf("jobs = %v", e.jobNames())
+	}
+}

@@ -56,9 +56,21 @@ func (c *Controller) claimPods(ctx context.Context, j *batchv1.Job) ([]*corev1.P
 	if j.Spec.Selector == nil {
 		sel = labels.Nothing()
 	}
-	all, err := c.pods.Pods(j.Namespace).List(labels.Everything())
+	// The candidates: the Job's own pods and the namespace's orphans; pods
+	// of other controllers are never claimed, so they are not even read.
+	own, err := c.podIndex.ByIndex(claimIndex, claimKeyOwner(j.UID))
 	if err != nil {
 		return nil, err
+	}
+	orphans, err := c.podIndex.ByIndex(claimIndex, claimKeyOrphan(j.Namespace))
+	if err != nil {
+		return nil, err
+	}
+	all := make([]*corev1.Pod, 0, len(own)+len(orphans))
+	for _, o := range append(own, orphans...) {
+		if p := o.(*corev1.Pod); p.Namespace == j.Namespace {
+			all = append(all, p)
+		}
 	}
 	var out []*corev1.Pod
 	canAdopt := func() error { return nil }
@@ -144,4 +156,22 @@ func (c *Controller) release(ctx context.Context, j *batchv1.Job, p *corev1.Pod)
 		return fmt.Errorf("release pod %s: %w", p.Name, err)
 	}
 	return nil
+}
+
+// claimIndex indexes pods by what may claim them: their controller's UID,
+// or for an orphan its namespace.
+const claimIndex = "claim"
+
+func claimKeyOwner(uid types.UID) string { return "owner/" + string(uid) }
+func claimKeyOrphan(ns string) string    { return "orphan/" + ns }
+
+func claimKeys(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	if ref := metav1.GetControllerOf(p); ref != nil {
+		return []string{claimKeyOwner(ref.UID)}, nil
+	}
+	return []string{claimKeyOrphan(p.Namespace)}, nil
 }

@@ -30,6 +30,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
+	podIndex cache.Indexer // by claimIndex
 	clock    clock.PassiveClock
 	recorder record.EventRecorder
 	expect   *expectations
@@ -69,6 +70,11 @@ func New(cfg Config) (*Controller, error) {
 	if c.batch == 0 {
 		c.batch = time.Second
 	}
+	podInformer := cfg.Informer.Core().V1().Pods().Informer()
+	if err := podInformer.AddIndexers(cache.Indexers{claimIndex: claimKeys}); err != nil {
+		return nil, err
+	}
+	c.podIndex = podInformer.GetIndexer()
 	m, err := newMetrics(cfg.Register)
 	if err != nil {
 		return nil, err

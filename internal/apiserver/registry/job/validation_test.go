@@ -166,7 +166,7 @@ func TestValidate(t *testing.T) {
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resourceQuantity("2")},
 				Limits:   corev1.ResourceList{corev1.ResourceCPU: resourceQuantity("1")},
 			}
-		}, []string{`spec.template.spec.containers[0].resources.requests[cpu]: Invalid value: "2": must be less than or equal to cpu limit of 1`}},
+		}, []string{`spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
