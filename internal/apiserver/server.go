@@ -22,8 +22,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	authx509 "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -59,6 +59,9 @@ type Config struct {
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// LoopbackToken authenticates the server's own clients (controllers).
 	LoopbackToken string
+	// TokenFile holds more users (kube-apiserver's --token-auth-file
+	// format: token,user,uid,"group1,group2"); their groups give their role.
+	TokenFile string
 	// DisableWatchCache trades some write throughput for memory.
 	DisableWatchCache bool
 	// Profiling serves /debug/pprof (to authenticated clients only).
@@ -110,8 +113,8 @@ func New(c Config) (*Server, error) {
 	if err := authentication(gcfg, c); err != nil {
 		return nil, err
 	}
-	gcfg.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
-	gcfg.RuleResolver = authorizerfactory.NewAlwaysAllowAuthorizer()
+	gcfg.Authorization.Authorizer = roles{}
+	gcfg.RuleResolver = roles{}
 
 	external, err := externalScheme()
 	if err != nil {
@@ -238,7 +241,15 @@ func authentication(gcfg *genericapiserver.Config, c Config) error {
 		Name:   pki.AdminUser,
 		Groups: []string{pki.AdminGroup, user.AllAuthenticated},
 	}))
-	gcfg.Authentication.Authenticator = union.New(certs, tokens)
+	authenticators := []authenticator.Request{certs, tokens}
+	if c.TokenFile != "" {
+		users, err := tokenfile.NewCSV(c.TokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		authenticators = append(authenticators, bearertoken.New(users))
+	}
+	gcfg.Authentication.Authenticator = union.New(authenticators...)
 	return nil
 }
 

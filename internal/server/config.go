@@ -26,6 +26,7 @@ type Options struct {
 	MaxPods           int
 	DisableNodeAgent  bool
 	Profiling         bool
+	TokenFile         string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -57,6 +58,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of the Node that runs this machine's pods (default: the hostname).")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pods this node accepts at once.")
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
@@ -109,6 +111,7 @@ func (o *Options) Config() (Config, error) {
 		MaxPods:           o.MaxPods,
 		DisableNodeAgent:  o.DisableNodeAgent,
 		Profiling:         o.Profiling,
+		TokenFile:         o.TokenFile,
 	}, nil
 }
 
@@ -130,6 +133,8 @@ type Config struct {
 	DisableNodeAgent bool
 	// Profiling serves /debug/pprof.
 	Profiling bool
+	// TokenFile authenticates more users (see apiserver.Config.TokenFile).
+	TokenFile string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).

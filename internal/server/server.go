@@ -97,6 +97,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		LoopbackToken:     loopbackToken,
 		DisableWatchCache: cfg.DisableWatchCache,
 		Profiling:         cfg.Profiling,
+		TokenFile:         cfg.TokenFile,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,18 +27,28 @@ type Env struct {
 	Kubeconfig string
 	Config     *restclient.Config
 	Client     kubernetes.Interface
-	stop       context.CancelFunc
-	done       chan error
+	// Tokens are the bearer tokens of the --token-file users "viewer"
+	// (group batchd:view) and "editor" (batchd:edit), by user name.
+	Tokens map[string]string
+	stop   context.CancelFunc
+	done   chan error
 }
 
 // Start runs batchd in dataDir until Stop is called.
 func Start(dataDir string) (*Env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1)}
+	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1),
+		Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
+	tokenFile := filepath.Join(dataDir, "tokens.csv")
+	users := fmt.Sprintf("%s,viewer,1001,\"batchd:view\"\n%s,editor,1002,\"batchd:edit\"\n", e.Tokens["viewer"], e.Tokens["editor"])
+	if err := os.WriteFile(tokenFile, []byte(users), 0o600); err != nil {
+		cancel()
+		return nil, err
+	}
 	ready := make(chan server.Ready, 1)
 	go func() {
 		e.done <- server.Run(ctx, server.Config{
-			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true,
+			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
 			// Tests here drive pods by hand; the node agent is tested end to end.
 			DisableNodeAgent: true,
 		}, func(r server.Ready) { ready <- r })
@@ -59,6 +70,14 @@ func Start(dataDir string) (*Env, error) {
 	}
 	e.Client = c
 	return e, nil
+}
+
+// As returns a client that authenticates with the bearer token of the
+// --token-file user name only (no client certificate).
+func (e *Env) As(name string) (kubernetes.Interface, error) {
+	cfg := restclient.AnonymousClientConfig(e.Config)
+	cfg.BearerToken = e.Tokens[name]
+	return kubernetes.NewForConfig(cfg)
 }
 
 // Stop shuts the server down and waits for it.

@@ -205,6 +205,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, nil
 	}
+	c.drained.synced(key) // first, so that a gone Job leaves no count behind
 	j, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.expect.forget(key)
@@ -217,7 +218,6 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, nil // another controller runs this Job
 	}
 	start := c.clock.Now()
-	c.drained.synced(key)
 	pods, err := c.claimPods(ctx, j)
 	if err != nil {
 		return 0, err

@@ -1,0 +1,46 @@
+package apiserver
+
+import (
+	"testing"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+func TestAuthorize(t *testing.T) {
+	res := func(verb, group, resource string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{Verb: verb, APIGroup: group, Resource: resource, ResourceRequest: true, Namespace: "ns"}
+	}
+	path := func(p string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{Verb: "get", Path: p}
+	}
+	view, edit, masters, none := []string{GroupView, user.AllAuthenticated}, []string{GroupEdit}, []string{user.SystemPrivilegedGroup}, []string{user.AllAuthenticated}
+	for _, c := range []struct {
+		name   string
+		groups []string
+		attrs  authorizer.AttributesRecord
+		allow  bool
+	}{
+		{"viewer lists jobs", view, res("list", "batch", "jobs"), true},
+		{"viewer watches pods", view, res("watch", "", "pods"), true},
+		{"viewer reads logs", view, authorizer.AttributesRecord{Verb: "get", Resource: "pods", Subresource: "log", ResourceRequest: true}, true},
+		{"viewer creates a job", view, res("create", "batch", "jobs"), false},
+		{"viewer deletes a pod", view, res("delete", "", "pods"), false},
+		{"viewer reads a secret", view, res("get", "", "secrets"), false},
+		{"viewer lists secrets", view, res("list", "", "secrets"), false},
+		{"viewer reads metrics", view, path("/metrics"), true},
+		{"editor creates a job", edit, res("create", "batch", "jobs"), true},
+		{"editor reads a secret", edit, res("get", "", "secrets"), true},
+		{"masters do anything", masters, res("deletecollection", "", "namespaces"), true},
+		{"a bare user reads discovery", none, path("/apis/batch/v1"), true},
+		{"a bare user reads version", none, path("/version"), true},
+		{"a bare user lists jobs", none, res("list", "batch", "jobs"), false},
+		{"a bare user reads metrics", none, path("/metrics"), false},
+		{"a bare user posts to a path", none, authorizer.AttributesRecord{Verb: "post", Path: "/api"}, false},
+	} {
+		d, _ := Authorize(c.groups, c.attrs)
+		if (d == authorizer.DecisionAllow) != c.allow {
+			t.Errorf("%s: decision %v, want allow=%v", c.name, d, c.allow)
+		}
+	}
+}
