@@ -86,9 +86,9 @@ for i in $(seq "$KILLS"); do
 	sleep "$((RANDOM % 4 + 1)).$((RANDOM % 10))"
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null || true
-	succeeded=$(k get job campaign -o 'jsonpath={.status.succeeded}' 2>/dev/null || true)
-	say "kill $i/$KILLS (succeeded so far: ${succeeded:-?})"
 	start
+	succeeded=$(k get job campaign -o 'jsonpath={.status.succeeded}' 2>/dev/null || true)
+	say "kill $i/$KILLS, restarted (succeeded: ${succeeded:-0})"
 done
 
 k wait --for=condition=complete job/campaign --timeout=900s >/dev/null || {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -63,12 +62,11 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 		}
 		real = append(real, rate)
 
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("seq %d | xargs -P %d -n 1 true", o.Completions, o.Parallelism))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("xargs: %v: %s", err, out)
+		rate, err = xargsRate(ctx, o.Completions, o.Parallelism)
+		if err != nil {
+			return err
 		}
-		xargs = append(xargs, float64(o.Completions)/time.Since(start).Seconds())
+		xargs = append(xargs, rate)
 
 		dir = filepath.Join(tmp, fmt.Sprintf("fake-%d", i))
 		log, err := os.Create(dir + ".log")

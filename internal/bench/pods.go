@@ -61,12 +61,11 @@ func Pods(ctx context.Context, o PodsOptions) error {
 		if err != nil {
 			return err
 		}
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("seq %d | xargs -P %d -n 1 true", o.Throughput, o.Writers))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("xargs: %v: %s", err, out)
+		rate, err := xargsRate(ctx, o.Throughput, o.Writers)
+		if err != nil {
+			return err
 		}
-		xargs = append(xargs, float64(o.Throughput)/time.Since(start).Seconds())
+		xargs = append(xargs, rate)
 	}
 	rowMedian(o.Out, fmt.Sprintf("pod start latency p50, %d pods at %.0f/s (ms)", o.Latency, o.Rate), p50s, "%.1f")
 	rowMedian(o.Out, fmt.Sprintf("pod start latency p99, %d pods at %.0f/s (ms)", o.Latency, o.Rate), p99s, "%.1f")
@@ -166,4 +165,15 @@ func waitSucceeded(ctx context.Context, c kubernetes.Interface, prefix string, n
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("pods %s*: not all %d Succeeded after 10 minutes", prefix, n)
+}
+
+// xargsRate runs n `true` processes through `xargs -P p` and returns
+// processes per second: the baseline beside the pod figures.
+func xargsRate(ctx context.Context, n, p int) (float64, error) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("seq %d | xargs -P %d -n 1 true", n, p))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("xargs: %v: %s", err, out)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
