@@ -18,8 +18,9 @@ const (
 
 // Authorize decides a request from the user's groups alone: masters and
 // editors may do anything, viewers may read (get, list, watch) anything but
-// Secrets, and any authenticated user may read the discovery, health and
-// version endpoints (Kubernetes' system:discovery and system:public-info-viewer).
+// Secrets (and /metrics, as system:monitoring), and any authenticated user may
+// read the discovery, health and version endpoints (Kubernetes'
+// system:discovery and system:public-info-viewer). Profiles are the admin's.
 func Authorize(groups []string, a authorizer.Attributes) (authorizer.Decision, string) {
 	has := func(g string) bool { return slices.Contains(groups, g) }
 	read := a.GetVerb() == "get" || a.GetVerb() == "list" || a.GetVerb() == "watch"
@@ -27,7 +28,7 @@ func Authorize(groups []string, a authorizer.Attributes) (authorizer.Decision, s
 	case has(user.SystemPrivilegedGroup), has(GroupEdit):
 		return authorizer.DecisionAllow, ""
 	case !a.IsResourceRequest():
-		if a.GetVerb() == "get" && (has(GroupView) || publicPath(a.GetPath())) {
+		if a.GetVerb() == "get" && (publicPath(a.GetPath()) || has(GroupView) && a.GetPath() == "/metrics") {
 			return authorizer.DecisionAllow, ""
 		}
 	case has(GroupView) && read:

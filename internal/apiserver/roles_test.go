@@ -29,6 +29,7 @@ func TestAuthorize(t *testing.T) {
 		{"viewer reads a secret", view, res("get", "", "secrets"), false},
 		{"viewer lists secrets", view, res("list", "", "secrets"), false},
 		{"viewer reads metrics", view, path("/metrics"), true},
+		{"viewer reads profiles", view, path("/debug/pprof/profile"), false},
 		{"editor creates a job", edit, res("create", "batch", "jobs"), true},
 		{"editor reads a secret", edit, res("get", "", "secrets"), true},
 		{"masters do anything", masters, res("deletecollection", "", "namespaces"), true},
