@@ -156,6 +156,11 @@ func (c *Controller) enqueuePod(old, obj any) {
 // syncIfDrained syncs a Job at once when its last active pod has finished
 // (see drained).
 func (c *Controller) syncIfDrained(old, obj any) {
+	oldPod, _ := old.(*corev1.Pod)
+	pod, _ := obj.(*corev1.Pod)
+	if !justFinished(oldPod, pod) {
+		return // most pod updates: nothing to look up
+	}
 	key, ok := ownerKey(obj)
 	if !ok {
 		return
@@ -165,8 +170,6 @@ func (c *Controller) syncIfDrained(old, obj any) {
 	if err != nil {
 		return
 	}
-	oldPod, _ := old.(*corev1.Pod)
-	pod, _ := obj.(*corev1.Pod)
 	if c.drained.observe(key, oldPod, pod, j.Status.Active) {
 		c.runner.Add(key)
 	}

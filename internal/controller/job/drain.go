@@ -22,7 +22,7 @@ func newDrained() *drained { return &drained{finished: map[string]int32{}} }
 // observe records a pod change of the Job key and reports whether the Job's
 // active pods (status.active, as written by its last sync) have all finished.
 func (d *drained) observe(key string, old, cur *corev1.Pod, active int32) bool {
-	if old == nil || cur == nil || isFinished(old) || !isFinished(cur) {
+	if !justFinished(old, cur) {
 		return false
 	}
 	d.mu.Lock()
@@ -36,4 +36,9 @@ func (d *drained) synced(key string) {
 	d.mu.Lock()
 	delete(d.finished, key)
 	d.mu.Unlock()
+}
+
+// justFinished reports a pod update that is the pod's finish.
+func justFinished(old, cur *corev1.Pod) bool {
+	return old != nil && cur != nil && !isFinished(old) && isFinished(cur)
 }
