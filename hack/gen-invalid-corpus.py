@@ -444,6 +444,11 @@ for s in ["TZ=UTC * * * * *", "CRON_TZ=Asia/Seoul 0 9 * * *"]:
     add(f"cronjob-schedule-{s.split('=')[0]}", "cronjobs", 422,
         f'spec.schedule: Invalid value: "{s}": cannot use TZ or CRON_TZ in schedule, use timeZone field instead',
         cronjob(lambda c, s=s: c["spec"].__setitem__("schedule", s)))
+# robfig/cron panics on a zone prefix with no fields; we answer with an error.
+for s in ["TZ=", "CRON_TZ=UTC"]:
+    add(f"cronjob-schedule-{s.split('=')[0]}-alone", "cronjobs", 422,
+        f'spec.schedule: Invalid value: "{s}": expected fields after the time zone, found none',
+        cronjob(lambda c, s=s: c["spec"].__setitem__("schedule", s)))
 for tz in ["Mars/Olympus", "Asia/Seul", "utc ", "../../etc/passwd", "America/New York"]:
     add(f"cronjob-timeZone-{tz.replace('/', '_').replace(' ', '_').replace('.', 'd')}", "cronjobs", 422, f"spec.timeZone: Invalid value: {json.dumps(tz)}",
         cronjob(lambda c, tz=tz: c["spec"].__setitem__("timeZone", tz)))

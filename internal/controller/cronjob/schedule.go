@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/batchd/batchd/internal/cronspec"
 	"github.com/robfig/cron/v3"
 )
 
@@ -18,9 +19,9 @@ const tooManyMissed = 100
 // (the controller's local zone, as kube-controller-manager's).
 func parseSchedule(schedule string, tz *string, loc *time.Location) (cron.Schedule, error) {
 	if tz != nil {
-		return cron.ParseStandard("TZ=" + *tz + " " + schedule)
+		return cronspec.ParseStandard("TZ=" + *tz + " " + schedule)
 	}
-	s, err := cron.ParseStandard(schedule)
+	s, err := cronspec.ParseStandard(schedule)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 	_ "time/tzdata" // timeZone must validate the same on every host
 
-	"github.com/robfig/cron/v3"
+	"github.com/batchd/batchd/internal/cronspec"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -128,7 +128,7 @@ func validateSpec(s, old *batchv1.CronJobSpec, p *field.Path) field.ErrorList {
 
 func validateSchedule(schedule string, allowTZ bool, tz *string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if _, err := cron.ParseStandard(schedule); err != nil {
+	if _, err := cronspec.ParseStandard(schedule); err != nil {
 		errs = append(errs, field.Invalid(p, schedule, err.Error()))
 	}
 	if strings.Contains(schedule, "TZ") {
