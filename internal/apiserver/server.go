@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"fmt"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"net"
 	"time"
 
@@ -70,6 +71,8 @@ type Config struct {
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
+	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
+	ReadyzChecks []healthz.HealthChecker
 }
 
 // Server is a configured, not yet running API server.
@@ -106,6 +109,7 @@ func New(c Config) (*Server, error) {
 	gcfg.EnableProfiling = c.Profiling
 	gcfg.EnableMetrics = true
 	gcfg.ShutdownWatchTerminationGracePeriod = 0
+	gcfg.AddReadyzChecks(c.ReadyzChecks...)
 
 	if err := secureServing(gcfg, c); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Options are the `batchd server` flags.
@@ -27,6 +28,8 @@ type Options struct {
 	DisableNodeAgent  bool
 	Profiling         bool
 	TokenFile         string
+	EtcdQuota         string
+	DataDirReserve    string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -43,7 +46,7 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110}
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi"}
 }
 
 // AddFlags registers the options on fs.
@@ -60,6 +63,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
+	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and deletes are accepted until objects are deleted.")
+	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -82,6 +87,12 @@ func (o *Options) Validate() []error {
 	}
 	if o.MaxPods < 1 {
 		errs = append(errs, fmt.Errorf("--max-pods %d must be at least 1", o.MaxPods))
+	}
+	if q, err := resource.ParseQuantity(o.EtcdQuota); err != nil || q.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("--etcd-quota-backend-bytes %q must be a positive quantity such as 2Gi", o.EtcdQuota))
+	}
+	if q, err := resource.ParseQuantity(o.DataDirReserve); err != nil || q.Sign() < 0 {
+		errs = append(errs, fmt.Errorf("--data-dir-reserve %q must be a quantity such as 64Mi", o.DataDirReserve))
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
@@ -112,6 +123,8 @@ func (o *Options) Config() (Config, error) {
 		DisableNodeAgent:  o.DisableNodeAgent,
 		Profiling:         o.Profiling,
 		TokenFile:         o.TokenFile,
+		EtcdQuota:         quantity(o.EtcdQuota),
+		DataDirReserve:    quantity(o.DataDirReserve),
 	}, nil
 }
 
@@ -135,6 +148,10 @@ type Config struct {
 	Profiling bool
 	// TokenFile authenticates more users (see apiserver.Config.TokenFile).
 	TokenFile string
+	// EtcdQuota caps the embedded etcd's database (bytes; 0: etcd's 2 GiB).
+	EtcdQuota int64
+	// DataDirReserve is the free space the data dir must keep (bytes).
+	DataDirReserve int64
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
@@ -143,3 +160,9 @@ type Config struct {
 
 // KubeconfigPath is where the admin kubeconfig of a data dir lives.
 func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }
+
+// quantity is the byte count of a validated quantity.
+func quantity(s string) int64 {
+	q := resource.MustParse(s)
+	return q.Value()
+}

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
+
+	"k8s.io/apiserver/pkg/server/healthz"
 
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,6 +42,9 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	if err := storage.ProbeWritable(cfg.DataDir); err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
+	}
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("secure data dir: %w", err)
 	}
@@ -57,16 +64,20 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	defer ln.Close()
 
 	etcdServers := cfg.EtcdServers
+	var readyz []healthz.HealthChecker
 	if len(etcdServers) == 0 {
 		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEtcd()
-		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, Log: cfg.EtcdLog})
+		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.EtcdLog})
 		if err != nil {
 			return err
 		}
 		// etcd stops after the API server has drained.
 		defer etcd.Stop()
 		etcdServers = []string{etcd.Endpoint()}
+		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, os.Stderr)
+		go guard.Run(etcdCtx, time.Second)
+		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
 		go func() {
 			select {
 			case err := <-etcd.Err():
@@ -98,6 +109,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		DisableWatchCache: cfg.DisableWatchCache,
 		Profiling:         cfg.Profiling,
 		TokenFile:         cfg.TokenFile,
+		ReadyzChecks:      readyz,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

@@ -45,6 +45,7 @@ func (o Options) Validate() []error {
 type Etcd struct {
 	e        *embed.Etcd
 	endpoint string
+	quota    int64
 }
 
 // Endpoint is the client URL the API server dials (a unix socket).
@@ -111,7 +112,7 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Etcd{e: e, endpoint: client}, nil
+		return &Etcd{e: e, endpoint: client, quota: o.QuotaBackendBytes}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("etcd: %w", err)

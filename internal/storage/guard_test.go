@@ -1,0 +1,62 @@
+package storage
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestDecide(t *testing.T) {
+	const mi = 1 << 20
+	base := Observation{Size: 10 * mi, InUse: 8 * mi, Quota: 100 * mi, Free: 1000 * mi, Reserve: 64 * mi, Dir: "/data"}
+	for _, tc := range []struct {
+		name    string
+		mutate  func(*Observation)
+		want    Decision
+		unready string
+	}{
+		{"healthy", nil, Decision{}, ""},
+		{"disk below reserve raises the alarm", func(o *Observation) { o.Free = 10 * mi },
+			Decision{Raise: true}, "data dir /data has 10.0 MiB free, less than the 64.0 MiB reserve; writes are refused until space is freed"},
+		{"disk below reserve, alarm already raised", func(o *Observation) { o.Free = 10 * mi; o.Alarmed = true }, Decision{}, "less than the 64.0 MiB reserve"},
+		{"read-only data dir", func(o *Observation) { o.WriteErr = syscall.EROFS },
+			Decision{Raise: true}, "data dir /data is not writable: read-only file system"},
+		{"read-only wins over low disk", func(o *Observation) { o.WriteErr = syscall.EROFS; o.Free = 0 }, Decision{Raise: true}, "not writable"},
+		{"quota exceeded: compact", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 99 * mi },
+			Decision{Compact: true}, "etcd database space exceeded: 99.0 MiB of the 100.0 MiB quota in use; only reads and deletes are accepted until objects are deleted"},
+		{"at 90% still compacting", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 90 * mi }, Decision{Compact: true}, "space exceeded"},
+		{"objects deleted: defrag and disarm", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 20 * mi },
+			Decision{Defrag: true, Disarm: true}, ""},
+		{"alarm raised for the disk, disk back: disarm without defrag", func(o *Observation) { o.Alarmed = true },
+			Decision{Disarm: true}, ""},
+		{"low disk while over quota: no defrag (it copies the database)", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 20 * mi; o.Free = mi },
+			Decision{}, "reserve"},
+		{"zero reserve never trips on a full disk", func(o *Observation) { o.Reserve = 0; o.Free = 0 }, Decision{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base
+			if tc.mutate != nil {
+				tc.mutate(&o)
+			}
+			got := Decide(o)
+			if !strings.Contains(got.Unready, tc.unready) || (tc.unready == "") != (got.Unready == "") {
+				t.Errorf("Unready = %q, want it to contain %q", got.Unready, tc.unready)
+			}
+			got.Unready = ""
+			if got != tc.want {
+				t.Errorf("Decide = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProbeWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := ProbeWritable(dir); err != nil {
+		t.Fatalf("writable dir: %v", err)
+	}
+	if err := ProbeWritable(dir + "/missing"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("missing dir: got %v, want ENOENT", err)
+	}
+}
