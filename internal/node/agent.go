@@ -352,6 +352,10 @@ func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.I
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	user, err := ContainerUser(pod, c, int64(os.Getuid()))
+	if err != nil {
+		return runtime.Spec{}, err
+	}
 	podDir := a.cfg.Runtime.PodDir(id.Pod)
 	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
 	if err != nil {
@@ -374,7 +378,7 @@ func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.I
 		workDir = "/"
 	}
 	return runtime.Spec{
-		ID: id, Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms,
+		ID: id, Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}, nil

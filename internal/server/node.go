@@ -44,7 +44,7 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg)})
 	if err != nil {
 		return nil, err
 	}
@@ -83,4 +83,20 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	n.mu.Unlock()
 	go agent.Run(ctx)
 	return func() { go sched.Run(ctx) }
+}
+
+// hiddenFromPods are the paths no container sees: the data dir (etcd, the
+// CA and admin keys, the kubeconfig, other pods' logs and volumes) and the
+// other credential files the server was given. A container's own volumes,
+// though stored under the data dir, are mounted before these are hidden.
+func hiddenFromPods(cfg Config) []string {
+	out := []string{cfg.DataDir}
+	for _, p := range []string{cfg.TokenFile, cfg.EtcdKeyFile} {
+		if p != "" {
+			if abs, err := filepath.Abs(p); err == nil {
+				out = append(out, abs)
+			}
+		}
+	}
+	return out
 }

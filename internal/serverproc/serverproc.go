@@ -67,6 +67,9 @@ func Start(binary, dataDir string, log io.Writer, timeout time.Duration, extraAr
 	}
 }
 
+// Pid is the server's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Stop sends SIGTERM and waits for a clean exit.
 func (p *Process) Stop(timeout time.Duration) error {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/batchd/batchd/internal/node/runtime"
 	"github.com/batchd/batchd/internal/serverproc"
 )
 
@@ -49,5 +55,114 @@ func TestBindingBeyondLoopbackWarns(t *testing.T) {
 	}
 	if checked < 4 {
 		t.Errorf("only %d key files found: %v", checked, secrets)
+	}
+}
+
+// TestPodsCannotReadTheServersKeys: the data dir (CA and admin keys, admin
+// token, kubeconfig, etcd) is hidden from every container, even one running
+// as the server's own user, while the pod's own volumes (stored under the
+// data dir) work; a pod with runAsUser runs as that user and cannot reach
+// the keys through /proc either; runAsNonRoot without a user is refused as
+// the kubelet refuses it. The server has a data dir of its own outside /tmp
+// (a pod's private /tmp would hide one under /tmp anyway).
+func TestPodsCannotReadTheServersKeys(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("/var/tmp", "batchd-e2e-keys-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	t.Cleanup(func() {
+		runtime.KillAll(filepath.Join(data, "pods"))
+		os.RemoveAll(dir)
+	})
+	srv, _, _ := ownServer(t, data)
+	k := func(stdin string, args ...string) result {
+		t.Helper()
+		return kubectl(t, stdin, append([]string{"--kubeconfig", srv.Kubeconfig, "-n", "default"}, args...)...)
+	}
+	key := filepath.Join(data, "pki", "admin.key")
+	if _, err := os.Stat(key); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`echo scratch > /scratch/f && cat /scratch/f
+if cat %[1]s >/dev/null 2>&1; then echo KEY-READ; fi
+if ls %[2]s/pki >/dev/null 2>&1; then echo PKI-LISTED; fi
+if cat %[2]s/kubeconfig >/dev/null 2>&1; then echo KUBECONFIG-READ; fi
+echo "uid=$(id -u) gid=$(id -g)"`, key, data)
+	pod := func(name, sc string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  restartPolicy: Never
+%s
+  volumes: [{name: scratch, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", %q]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+`, name, sc, script)
+	}
+	must(t, k(pod("as-server", ""), "apply", "-f", "-"), "created")
+	must(t, k(pod("as-user", "  securityContext: {runAsUser: 65534, runAsGroup: 65534}"), "apply", "-f", "-"), "created")
+	for _, name := range []string{"as-server", "as-user"} {
+		must(t, k("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/"+name, "--timeout=60s"))
+		out := k("", "logs", name).stdout
+		if !strings.Contains(out, "scratch\n") {
+			t.Errorf("%s: its own emptyDir does not work:\n%s", name, out)
+		}
+		for _, leak := range []string{"KEY-READ", "PKI-LISTED", "KUBECONFIG-READ"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s: %s:\n%s", name, leak, out)
+			}
+		}
+		if name == "as-user" && !strings.Contains(out, "uid=65534 gid=65534") {
+			t.Errorf("as-user did not run as 65534:65534:\n%s", out)
+		}
+	}
+	// A process of another user cannot reach the server's files through
+	// /proc/<pid>/root either (the kernel's ptrace access check).
+	pid := strconv.Itoa(srv.Pid())
+	must(t, k(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: via-proc
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 65534}
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "if cat /proc/%s/root%s >/dev/null 2>&1; then echo KEY-READ; else echo denied; fi"]
+`, pid, key), "apply", "-f", "-"), "created")
+	must(t, k("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/via-proc", "--timeout=60s"))
+	if out := k("", "logs", "via-proc").stdout; strings.TrimSpace(out) != "denied" {
+		t.Errorf("via /proc/%s/root: %q", pid, out)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	must(t, k(`apiVersion: v1
+kind: Pod
+metadata:
+  name: non-root
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: c
+    image: busybox
+    command: ["true"]
+`, "apply", "-f", "-"), "created")
+	want := `CreateContainerConfigError: container has runAsNonRoot and image will run as root (pod: "non-root_default(`
+	err = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		r := k("", "get", "pod", "non-root", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}")
+		return strings.HasPrefix(r.stdout, want), nil
+	})
+	if err != nil {
+		t.Errorf("non-root pod never waited with %q: %s", want, k("", "get", "pod", "non-root", "-o", "yaml").stdout)
 	}
 }

@@ -23,9 +23,15 @@ import (
 	"github.com/batchd/batchd/internal/serverproc"
 )
 
-// storageServer starts a server of its own (no node agent) in dataDir with
-// extra flags, and returns a client for it and its log's path.
+// storageServer starts a server of its own without node agent.
 func storageServer(t *testing.T, dataDir string, args ...string) (*serverproc.Process, kubernetes.Interface, string) {
+	t.Helper()
+	return ownServer(t, dataDir, append([]string{"--disable-node-agent"}, args...)...)
+}
+
+// ownServer starts a server of the test's own in dataDir with extra flags,
+// and returns a client for it and its log's path (printed if the test fails).
+func ownServer(t *testing.T, dataDir string, args ...string) (*serverproc.Process, kubernetes.Interface, string) {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	logf, err := os.Create(logPath)
@@ -39,7 +45,7 @@ func storageServer(t *testing.T, dataDir string, args ...string) (*serverproc.Pr
 			t.Logf("server log:\n%s", log)
 		}
 	})
-	srv, err := serverproc.Start(batchd, dataDir, logf, time.Minute, append([]string{"--disable-node-agent"}, args...)...)
+	srv, err := serverproc.Start(batchd, dataDir, logf, time.Minute, args...)
 	if err != nil {
 		log, _ := os.ReadFile(logPath)
 		t.Fatalf("%v\n%s", err, log)

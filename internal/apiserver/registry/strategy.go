@@ -23,6 +23,8 @@ type Funcs struct {
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
 	// PrepareForCreate runs after status was cleared (e.g. selector generation).
 	PrepareForCreate func(obj runtime.Object)
+	// PrepareForUpdate runs before an update is validated.
+	PrepareForUpdate func(obj, old runtime.Object)
 	// WarningsOnCreate and WarningsOnUpdate return API warnings.
 	WarningsOnCreate func(obj runtime.Object) []string
 	WarningsOnUpdate func(obj, old runtime.Object) []string
@@ -79,6 +81,9 @@ func (s *Strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 
 // PrepareForUpdate keeps the stored status and bumps the generation on spec changes.
 func (s *Strategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	if s.funcs.PrepareForUpdate != nil {
+		s.funcs.PrepareForUpdate(obj, old)
+	}
 	if !s.hasStatus() {
 		return
 	}

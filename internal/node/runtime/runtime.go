@@ -54,6 +54,14 @@ type Spec struct {
 	// writable layer would (mounted after Mounts, so host paths under /tmp
 	// can still be volumes).
 	PrivateTmp bool
+	// User runs the container as this user instead of the server's.
+	User *User
+}
+
+// User is a container's identity: runAsUser, runAsGroup, supplementalGroups.
+type User struct {
+	UID, GID int64
+	Groups   []int64
 }
 
 // Run is what is known about a run.
@@ -83,6 +91,9 @@ type Config struct {
 	Cgroups *Cgroups
 	// OnExit is called after a run ended (from its own goroutine).
 	OnExit func(ID)
+	// Masked paths are hidden from every container (an empty read-only
+	// directory or /dev/null in their place): the data dir with its keys.
+	Masked []string
 }
 
 // Runtime starts, stops and inspects container runs.
@@ -166,6 +177,20 @@ func (r *Runtime) Start(spec Spec) error {
 			return fmt.Errorf("create private /tmp: %w", err)
 		}
 		mountList = append(append([]Mount{}, spec.Mounts...), Mount{Source: tmp, Target: "/tmp"})
+	}
+	for _, m := range r.cfg.Masked {
+		args = append(args, "--mask", m)
+	}
+	if u := spec.User; u != nil {
+		groups := "-"
+		if len(u.Groups) > 0 {
+			gs := make([]string, len(u.Groups))
+			for i, g := range u.Groups {
+				gs[i] = strconv.FormatInt(g, 10)
+			}
+			groups = strings.Join(gs, ",")
+		}
+		args = append(args, "--user", strconv.FormatInt(u.UID, 10), strconv.FormatInt(u.GID, 10), groups)
 	}
 	for _, m := range mountList {
 		mode := "rw"

@@ -4,7 +4,14 @@
 // binary is executed as
 //
 //   batchd __batchd_supervise DIR [--log FILE] [--cgroup DIR]... [--hostname H]
-//          [--workdir W] [--mount SRC DST ro|rw]... [--oom FILE KEY] -- ARGV...
+//          [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
+//          [--user UID GID [GROUPS]] [--oom FILE KEY] -- ARGV...
+//
+// --mask hides PATH from the container (an empty read-only tmpfs over a
+// directory, /dev/null over a file) after the bind mounts are made, so the
+// data dir's keys are out of its view while its own volumes stay mounted.
+// --user runs the container as UID:GID with the comma-separated supplementary
+// GROUPS ("-" for none), as the pod's runAsUser/runAsGroup say.
 //
 // so that a container start costs one fork and two execs of a process that
 // never initialises Go (the batchd binary spends tens of milliseconds in
@@ -19,6 +26,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -34,6 +42,8 @@
 #include <unistd.h>
 
 #define SUP_MAX_MOUNTS 128
+#define SUP_MAX_MASKS 16
+#define SUP_MAX_GROUPS 64
 #define SUP_MAX_CGROUPS 8
 #define SUP_LINE_MAX 16384
 
@@ -45,6 +55,13 @@ struct sup_opts {
 	int ncgroups;
 	struct sup_mount mounts[SUP_MAX_MOUNTS];
 	int nmounts;
+	const char *masks[SUP_MAX_MASKS];
+	int nmasks;
+	int set_user;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[SUP_MAX_GROUPS];
+	int ngroups;
 	char **argv;
 };
 
@@ -188,7 +205,7 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) { step = "join cgroup"; goto fail; }
 		close(fd);
 	}
-	if (o->nmounts > 0 || o->hostname) {
+	if (o->nmounts > 0 || o->nmasks > 0 || o->hostname) {
 		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) {
 			// Not root: a user namespace that maps only our own ids grants the
 			// right to mount and set the hostname inside it.
@@ -229,10 +246,26 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 			goto failmsg;
 		}
 	}
+	for (int i = 0; i < o->nmasks; i++) {
+		struct stat st;
+		if (stat(o->masks[i], &st) < 0) continue; // nothing there to hide
+		int rc = S_ISDIR(st.st_mode)
+			? mount("tmpfs", o->masks[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+			: mount("/dev/null", o->masks[i], NULL, MS_BIND, NULL);
+		if (rc < 0) {
+			snprintf(msg, sizeof msg, "hide %s: %s", o->masks[i], strerror(errno));
+			goto failmsg;
+		}
+	}
 	if (o->hostname && sethostname(o->hostname, strlen(o->hostname)) < 0) { step = "sethostname"; goto fail; }
 	if (o->workdir && chdir(o->workdir) < 0) {
 		snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", o->workdir, strerror(errno));
 		goto failmsg;
+	}
+	if (o->set_user) {
+		if (setgroups((size_t)o->ngroups, o->groups) < 0) { step = "setgroups"; goto fail; }
+		if (setgid(o->gid) < 0) { step = "setgid"; goto fail; }
+		if (setuid(o->uid) < 0) { step = "setuid"; goto fail; }
 	}
 	int null = open("/dev/null", O_RDONLY);
 	if (null >= 0) { dup2(null, 0); close(null); }
@@ -290,6 +323,19 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
 		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
 		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
+		else if (strcmp(a, "--mask") == 0 && i + 1 < argc && o->nmasks < SUP_MAX_MASKS) o->masks[o->nmasks++] = argv[++i];
+		else if (strcmp(a, "--user") == 0 && i + 3 < argc) {
+			o->set_user = 1;
+			o->uid = (uid_t)strtoul(argv[++i], NULL, 10);
+			o->gid = (gid_t)strtoul(argv[++i], NULL, 10);
+			const char *g = argv[++i];
+			while (strcmp(g, "-") != 0 && *g && o->ngroups < SUP_MAX_GROUPS) {
+				char *end;
+				o->groups[o->ngroups++] = (gid_t)strtoul(g, &end, 10);
+				if (*end != ',') break;
+				g = end + 1;
+			}
+		}
 		else if (strcmp(a, "--mount") == 0 && i + 3 < argc && o->nmounts < SUP_MAX_MOUNTS) {
 			struct sup_mount *m = &o->mounts[o->nmounts++];
 			m->src = argv[++i];

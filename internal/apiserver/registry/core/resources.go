@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"sort"
 	"strings"
 	"time"
@@ -192,10 +193,7 @@ func ConfigMaps() registry.Resource {
 				cm, o := obj.(*corev1.ConfigMap), old.(*corev1.ConfigMap)
 				errs := vu(obj, old)
 				if o.Immutable != nil && *o.Immutable {
-					if cm.Immutable == nil || !*cm.Immutable {
-						errs = append(errs, field.Forbidden(field.NewPath("immutable"), "field is immutable when `immutable` is set"))
-					}
-					errs = append(errs, validation.Immutable(cm.Data, o.Data, field.NewPath("data"))...)
+					errs = append(errs, immutableData(cm.Immutable, !apiequality.Semantic.DeepEqual(cm.Data, o.Data) || !apiequality.Semantic.DeepEqual(cm.BinaryData, o.BinaryData), "data")...)
 				}
 				return append(errs, dataKeys(cm.Data, cm.BinaryData, field.NewPath("data"))...)
 			},
@@ -249,16 +247,20 @@ func Secrets() registry.Resource {
 		Funcs: registry.Funcs{
 			// stringData is write-only: fold it into data, as upstream does.
 			PrepareForCreate: func(obj runtime.Object) { foldStringData(obj.(*corev1.Secret)) },
+			PrepareForUpdate: func(obj, _ runtime.Object) { foldStringData(obj.(*corev1.Secret)) },
 			Validate: func(obj runtime.Object) field.ErrorList {
 				s := obj.(*corev1.Secret)
 				errs := validation.ObjectMeta(&s.ObjectMeta, true, validation.DNSSubdomain)
-				return append(errs, dataKeys[[]byte](nil, s.Data, field.NewPath("data"))...)
+				return append(errs, secretData(s)...)
 			},
 			ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 				s, o := obj.(*corev1.Secret), old.(*corev1.Secret)
 				errs := vu(obj, old)
 				errs = append(errs, validation.Immutable(s.Type, o.Type, field.NewPath("type"))...)
-				return errs
+				if o.Immutable != nil && *o.Immutable {
+					errs = append(errs, immutableData(s.Immutable, !apiequality.Semantic.DeepEqual(s.Data, o.Data), "data")...)
+				}
+				return append(errs, secretData(s)...)
 			},
 		},
 		Table: simpleTable([]metav1.TableColumnDefinition{
@@ -271,6 +273,40 @@ func Secrets() registry.Resource {
 			return []any{s.Name, string(s.Type), int64(len(s.Data)), registry.Age(s.CreationTimestamp, now)}
 		}),
 	}
+}
+
+// secretData checks a Secret's keys and total size. No error carries a
+// value: keys are names, and the size error omits the data (upstream's
+// field.TooLong).
+func secretData(s *corev1.Secret) field.ErrorList {
+	p := field.NewPath("data")
+	var errs field.ErrorList
+	total := 0
+	for k, v := range s.Data {
+		for _, msg := range utilvalidation.IsConfigMapKey(k) {
+			errs = append(errs, field.Invalid(p.Key(k), k, msg))
+		}
+		total += len(v)
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	if total > corev1.MaxSecretSize {
+		errs = append(errs, field.TooLong(p, "", corev1.MaxSecretSize))
+	}
+	return errs
+}
+
+// immutableData is upstream's rule for an immutable ConfigMap or Secret:
+// it stays immutable and its data does not change. The errors are Forbidden,
+// which carry no value: a Secret's data never appears in them.
+func immutableData(immutable *bool, dataChanged bool, dataField string) field.ErrorList {
+	var errs field.ErrorList
+	if immutable == nil || !*immutable {
+		errs = append(errs, field.Forbidden(field.NewPath("immutable"), "field is immutable when `immutable` is set"))
+	}
+	if dataChanged {
+		errs = append(errs, field.Forbidden(field.NewPath(dataField), "field is immutable when `immutable` is set"))
+	}
+	return errs
 }
 
 func foldStringData(s *corev1.Secret) {
