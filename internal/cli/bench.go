@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -100,6 +101,25 @@ func (c *CLI) benchCommand() *cobra.Command {
 	jobs.Flags().IntVar(&jo.Completions, "completions", jo.Completions, "Completions of the Job (and processes for xargs).")
 	jobs.Flags().IntVar(&jo.Parallelism, "parallelism", jo.Parallelism, "Parallelism of the Job (and xargs -P).")
 	jobs.Flags().IntVar(&jo.FakeKubelets, "fake-writers", jo.FakeKubelets, "Concurrent pod status writers of the instant fake runtime.")
-	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs)
+	lo := bench.LoadOptions{Runs: 5, Stored: 10000, Watchers: 100, Clients: 8, Duration: 30 * time.Second}
+	load := &cobra.Command{
+		Use:   "load",
+		Short: "API latency (get/list/create p50/p99) and server memory with 10,000 Jobs stored and 100 watchers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			lo.Binary, lo.Out = self, c.Out
+			return bench.Load(cmd.Context(), lo)
+		},
+	}
+	load.Flags().IntVar(&lo.Runs, "runs", lo.Runs, "Repetitions; the median is reported.")
+	load.Flags().IntVar(&lo.Stored, "stored", lo.Stored, "Jobs stored before the load.")
+	load.Flags().IntVar(&lo.Watchers, "watchers", lo.Watchers, "Concurrent watches of every Job.")
+	load.Flags().IntVar(&lo.Clients, "clients", lo.Clients, "Concurrent clients issuing get, list (500) and create in turn.")
+	load.Flags().DurationVar(&lo.Duration, "duration", lo.Duration, "How long the clients run.")
+	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load)
 	return cmd
 }
