@@ -3,12 +3,21 @@
 # with SIGKILL at random moments and restarts it each time, then checks that
 # nothing was lost or counted twice and that no process is left behind.
 #
-#   hack/kill9-campaign.sh [-b BATCHD] [-k KILLS] [-c COMPLETIONS] [-p PARALLELISM] [-m NonIndexed|Indexed]
+#   hack/kill9-campaign.sh [-b BATCHD] [-k KILLS] [-c COMPLETIONS] [-p PARALLELISM] [-m NonIndexed|Indexed|CronJob]
 #
 # Defaults are the full campaign: 20 kills, 1,000 completions, parallelism 20,
 # NonIndexed. Pods sleep 0-2 s and about one in ten fails (exit 1) and is
 # retried. It needs nothing but the batchd binary (kubectl is `batchd kubectl`).
 # Exit status 0 when every check passed; the last line is the result row.
+#
+# -m CronJob runs a CronJob at "* * * * *" (startingDeadlineSeconds 3600)
+# instead, killing the server after 5-40 s up each time; the first downtime
+# spans two slots and one in three of the others spans one. It then checks,
+# slot by slot against the recorded downtimes, what upstream's controller
+# does (hack/kill9-cronjob-check.awk): a Job for every slot the server was up
+# for; for a downtime, one catch-up Job for its most recent missed slot and
+# none for the earlier ones; never two Jobs for one slot; every Job completed
+# by exactly one pod; no process left. -c and -p do not apply.
 set -euo pipefail
 
 BATCHD=batchd KILLS=20 COMPLETIONS=1000 PARALLELISM=20 MODE=NonIndexed
@@ -19,7 +28,7 @@ while getopts "b:k:c:p:m:" opt; do
 	c) COMPLETIONS=$OPTARG ;;
 	p) PARALLELISM=$OPTARG ;;
 	m) MODE=$OPTARG ;;
-	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,22p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -55,6 +64,97 @@ start() {
 	done
 	fail "server not ready after 60 s"
 }
+
+
+if [ "$MODE" = CronJob ]; then
+	start
+	k apply -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: campaign}
+spec:
+  schedule: "* * * * *"
+  startingDeadlineSeconds: 3600
+  successfulJobsHistoryLimit: 1000
+  failedJobsHistoryLimit: 1000
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: work
+            image: busybox
+            command: [sh, -c, 'sleep \$(( \$(od -An -N1 -tu1 /dev/urandom) % 3 )); echo done', $MARKER]
+EOF
+	created=$(date +%s)
+	# Timeline: "KILL_AT READY_AT" per downtime.
+	downs=()
+	for i in $(seq "$KILLS"); do
+		sleep "$((RANDOM % 36 + 5)).$((RANDOM % 10))"
+		kill -9 "$PID"
+		wait "$PID" 2>/dev/null || true
+		killed=$(date +%s.%N)
+		hold=0
+		if [ "$i" = 1 ]; then
+			hold=125 # across two slots: only the later may be caught up
+		elif [ $((RANDOM % 3)) = 0 ]; then
+			hold=65 # across one slot
+		fi
+		sleep "$hold"
+		start
+		downs+=("$killed $(date +%s.%N)")
+		say "kill $i/$KILLS, down ${hold}s+, restarted ($(k get jobs --no-headers 2>/dev/null | wc -l) Jobs)"
+	done
+	# Let the slots after the last restart run, and their Jobs finish.
+	last=$(date +%s)
+	sleep $((60 - last % 60 + 75))
+	ended=$(date +%s)
+	elapsed=$((ended - started))
+
+	# Every Job: name, scheduled time, succeeded; every pod: Job, phase.
+	jobs=$(k get jobs -o 'jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations.batch\.kubernetes\.io/cronjob-scheduled-timestamp} {.status.succeeded}{"\n"}{end}')
+	pods=$(k get pods -o 'jsonpath={range .items[*]}{.metadata.labels.batch\.kubernetes\.io/job-name} {.status.phase}{"\n"}{end}')
+	report=$(
+		{
+			printf 'created %s\nended %s\n' "$created" "$ended"
+			for d in "${downs[@]}"; do echo "down $d"; done
+			while read -r name ts ok; do
+				[ -n "$name" ] && echo "job $name $(date -d "$ts" +%s) ${ok:-0}"
+			done <<<"$jobs"
+			while read -r job phase; do [ -n "$job" ] && echo "pod $job $phase"; done <<<"$pods"
+		} | awk -f "$(dirname "$0")/kill9-cronjob-check.awk"
+	)
+	problems=()
+	while read -r line; do
+		case $line in
+		problem:*) problems+=("${line#problem: }") ;;
+		summary*) read -r _ slots njobs musts skipped <<<"$line" ;;
+		esac
+	done <<<"$report"
+	k delete cronjob campaign --cascade=foreground --timeout=120s >/dev/null || problems+=("delete did not finish")
+	strays=0
+	for _ in $(seq 100); do
+		strays=$(pgrep -f "$MARKER" | wc -l || true)
+		[ "$strays" = 0 ] && break
+		sleep 0.1
+	done
+	[ "$strays" = 0 ] || problems+=("$strays processes left after the CronJob was deleted")
+	[ "${njobs:-0}" -gt 0 ] || problems+=("no Job at all")
+	# mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time
+	echo "| CronJob | $KILLS | $slots | $njobs | $musts | $skipped | $(grep -c 'two Jobs' <<<"$report" || true) | $strays | ${elapsed}s |"
+	if [ "${#problems[@]}" -gt 0 ]; then
+		for p in "${problems[@]}"; do say "FAIL: $p"; done
+		say "server log: $LOG"
+		exit 1
+	fi
+	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+	PID=
+	rm -rf "$DIR"
+	exit 0
+fi
 
 start
 indexed=""

@@ -28,3 +28,20 @@ func TestKill9Campaign(t *testing.T) {
 		})
 	}
 }
+
+// TestKill9CampaignCronJob runs the campaign's CronJob mode in its short
+// form: a CronJob at "* * * * *" while the server is SIGKILLed 3 times (the
+// first downtime across two slots), then, slot by slot, a Job for every slot
+// the server was up for, exactly one catch-up Job per downtime (for its most
+// recent missed slot), none for the earlier missed slots, never two Jobs for
+// one slot, and no process left. It takes real minutes.
+func TestKill9CampaignCronJob(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join("..", "..", "hack", "kill9-campaign.sh")
+	out, err := exec.Command("bash", script, "-b", batchd, "-k", "3", "-m", "CronJob").CombinedOutput()
+	if err != nil {
+		t.Fatalf("campaign: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	t.Logf("| mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time |\n%s", lines[len(lines)-1])
+}
