@@ -120,6 +120,18 @@ func (c *CLI) benchCommand() *cobra.Command {
 	load.Flags().IntVar(&lo.Watchers, "watchers", lo.Watchers, "Concurrent watches of every Job.")
 	load.Flags().IntVar(&lo.Clients, "clients", lo.Clients, "Concurrent clients issuing get, list (500) and create in turn.")
 	load.Flags().DurationVar(&lo.Duration, "duration", lo.Duration, "How long the clients run.")
-	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load)
+	io := bench.ImagesOptions{Runs: 5, Busybox: "/bin/busybox"}
+	images := &cobra.Command{
+		Use:   "images",
+		Short: "Cold pull and unpack of a busybox image from a local registry, and its import as a docker save tar",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			io.Out = c.Out
+			return bench.Images(cmd.Context(), io)
+		},
+	}
+	images.Flags().IntVar(&io.Runs, "runs", io.Runs, "Repetitions; the median is reported.")
+	images.Flags().StringVar(&io.Busybox, "busybox", io.Busybox, "Static busybox binary the image is built from.")
+	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load, images)
 	return cmd
 }
