@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"encoding/json"
+
 	"bufio"
 	"errors"
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +59,27 @@ type Spec struct {
 	PrivateTmp bool
 	// User runs the container as this user instead of the server's.
 	User *User
+	// OCI runs the container from an image with an OCI runtime (runc or
+	// crun) instead of as a host process; Argv, Env, WorkDir, Hostname,
+	// Mounts, PrivateTmp and User are then in OCI.Spec.
+	OCI *OCI
+}
+
+// OCI is a container run with an OCI runtime.
+type OCI struct {
+	// Runtime is the runc or crun binary.
+	Runtime string
+	// Spec is the container's runtime spec; Start sets its root (an overlay
+	// of Image) and its cgroup.
+	Spec *specs.Spec
+	// Image is the image's unpacked root file system, the overlay's lower
+	// layer (never written).
+	Image string
+}
+
+// containerID is the OCI runtime's name for a run.
+func containerID(id ID) string {
+	return fmt.Sprintf("batchd-%s-%s-%d", id.Pod, strings.TrimPrefix(id.Container, "."), id.Attempt)
 }
 
 // User is a container's identity: runAsUser, runAsGroup, supplementalGroups.
@@ -150,7 +174,7 @@ func (r *Runtime) Start(spec Spec) error {
 	if !haveSupervisor {
 		return ErrUnsupported
 	}
-	if len(spec.Argv) == 0 {
+	if len(spec.Argv) == 0 && spec.OCI == nil {
 		return errors.New("no command")
 	}
 	dir := r.runDir(spec.ID)
@@ -160,6 +184,9 @@ func (r *Runtime) Start(spec Spec) error {
 	args := []string{"__batchd_supervise", dir}
 	if !spec.NoLog {
 		args = append(args, "--log", r.LogPath(spec.ID))
+	}
+	if spec.OCI != nil {
+		return r.startOCI(spec, dir, args)
 	}
 	if spec.Hostname != "" {
 		args = append(args, "--hostname", spec.Hostname)
@@ -213,9 +240,63 @@ func (r *Runtime) Start(spec Spec) error {
 	}
 	args = append(args, "--")
 	args = append(args, spec.Argv...)
+	return r.supervise(spec, args)
+}
+
+// startOCI writes the run's bundle (config.json, an empty root over which
+// the supervisor mounts the overlay) and supervises `RUNTIME run --keep`.
+func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
+	bundle := filepath.Join(dir, "bundle")
+	root, upper, work := filepath.Join(bundle, "rootfs"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{root, upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create bundle: %w", err)
+		}
+	}
+	s := *spec.OCI.Spec
+	readOnly := s.Root != nil && s.Root.Readonly
+	s.Root = &specs.Root{Path: root, Readonly: readOnly}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	linux := *s.Linux
+	s.Linux = &linux
+	if r.cfg.Cgroups != nil {
+		paths, oom, err := r.cfg.Cgroups.Create(cgroupName(spec.ID), spec.Resources)
+		if err != nil {
+			return err
+		}
+		// The container lives in the run's own group: its limits, OOM
+		// count and kill-everything-left apply as for a host process.
+		for _, p := range paths {
+			args = append(args, "--cgroup", p)
+		}
+		if oom.File != "" {
+			args = append(args, "--oom", oom.File, oom.Key)
+		}
+		linux.CgroupsPath = "/" + cgroupParent + "/" + cgroupName(spec.ID)
+	}
+	data, err := json.Marshal(&s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	cid := containerID(spec.ID)
+	args = append(args, "--overlay", spec.OCI.Image, upper, work, root, "--runc-delete", spec.OCI.Runtime, cid,
+		"--", spec.OCI.Runtime, "run", "--keep", "--bundle", bundle, cid)
+	return r.supervise(spec, args)
+}
+
+// supervise starts the supervisor with args.
+func (r *Runtime) supervise(spec Spec, args []string) error {
 	cmd := exec.Command(r.cfg.Exe, args...)
 	cmd.Args[0] = "batchd-supervise"
 	cmd.Env = spec.Env
+	if spec.OCI != nil {
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	}
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}

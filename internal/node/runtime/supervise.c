@@ -5,11 +5,17 @@
 //
 //   batchd __batchd_supervise DIR [--log FILE] [--cgroup DIR]... [--hostname H]
 //          [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
-//          [--user UID GID [GROUPS]] [--oom FILE KEY] -- ARGV...
+//          [--user UID GID [GROUPS]] [--oom FILE KEY]
+//          [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
 //
 // --mask hides PATH from the container (an empty read-only tmpfs over a
 // directory, /dev/null over a file) after the bind mounts are made, so the
 // data dir's keys are out of its view while its own volumes stay mounted.
+// --overlay mounts an overlay of LOWER (an image's root file system) with
+// UPPER and WORK at TARGET in the container's mount namespace, and
+// --runc-delete RUNTIME ID has the OCI runtime delete container ID once it
+// ended (it runs with --keep, so that its cgroup's OOM count can be read):
+// together they run an OCI bundle with `runc run --keep` as ARGV.
 // --user runs the container as UID:GID with the comma-separated supplementary
 // GROUPS ("-" for none), as the pod's runAsUser/runAsGroup say.
 //
@@ -57,6 +63,8 @@ struct sup_opts {
 	int nmounts;
 	const char *masks[SUP_MAX_MASKS];
 	int nmasks;
+	const char *ov_lower, *ov_upper, *ov_work, *ov_target;
+	const char *runc_path, *runc_id;
 	int set_user;
 	uid_t uid;
 	gid_t gid;
@@ -205,7 +213,7 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) { step = "join cgroup"; goto fail; }
 		close(fd);
 	}
-	if (o->nmounts > 0 || o->nmasks > 0 || o->hostname) {
+	if (o->nmounts > 0 || o->nmasks > 0 || o->hostname || o->ov_target) {
 		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) {
 			// Not root: a user namespace that maps only our own ids grants the
 			// right to mount and set the hostname inside it.
@@ -243,6 +251,14 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		}
 		if (m->ro && mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0) {
 			snprintf(msg, sizeof msg, "remount %s read-only: %s", m->dst, strerror(errno));
+			goto failmsg;
+		}
+	}
+	if (o->ov_target) {
+		char data[12288];
+		snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->ov_lower, o->ov_upper, o->ov_work);
+		if (mount("overlay", o->ov_target, "overlay", 0, data) < 0) {
+			snprintf(msg, sizeof msg, "mount the image's root file system: %s", strerror(errno));
 			goto failmsg;
 		}
 	}
@@ -323,6 +339,15 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
 		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
 		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
+		else if (strcmp(a, "--overlay") == 0 && i + 4 < argc) {
+			o->ov_lower = argv[++i];
+			o->ov_upper = argv[++i];
+			o->ov_work = argv[++i];
+			o->ov_target = argv[++i];
+		} else if (strcmp(a, "--runc-delete") == 0 && i + 2 < argc) {
+			o->runc_path = argv[++i];
+			o->runc_id = argv[++i];
+		}
 		else if (strcmp(a, "--mask") == 0 && i + 1 < argc && o->nmasks < SUP_MAX_MASKS) o->masks[o->nmasks++] = argv[++i];
 		else if (strcmp(a, "--user") == 0 && i + 3 < argc) {
 			o->set_user = 1;
@@ -437,6 +462,18 @@ static int sup_main(int argc, char **argv) {
 	if (WIFEXITED(status)) code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status)) { sig = WTERMSIG(status); code = 128 + sig; }
 	long oom = sup_oom_count(&o);
+	if (o.runc_path) {
+		// The container ran with --keep: now that its OOM count is read,
+		// have the runtime forget it (and remove its cgroup).
+		pid_t d = fork();
+		if (d == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+			execl(o.runc_path, o.runc_path, "delete", "--force", o.runc_id, (char *)NULL);
+			_exit(127);
+		}
+		if (d > 0) waitpid(d, NULL, 0);
+	}
 	char fin[64];
 	sup_now(fin, sizeof fin);
 	snprintf(buf, sizeof buf, "code=%d\nsignal=%d\noom=%ld\nstarted=%s\nfinished=%s\n", code, sig, oom, ts, fin);

@@ -1,0 +1,136 @@
+package runtime
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchd/batchd/internal/node/oci"
+)
+
+// imageRoot is a read-only stand-in for an unpacked image: Debian's
+// busybox-static as /bin/busybox and /bin/sh.
+func imageRoot(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "image")
+	for _, d := range []string{"bin", "etc", "tmp", "data"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("%v: install Debian's busybox-static (.ci/run does)", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("busybox", filepath.Join(root, "bin", "sh")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "image-file"), []byte("from the image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func ociRun(t *testing.T, root string, in oci.Input) *OCI {
+	t.Helper()
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("%v: install runc (.ci/run does)", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("running runc needs root (CI runs as root)")
+	}
+	return &OCI{Runtime: runc, Spec: oci.Spec(in), Image: root}
+}
+
+// TestOCIRunLogsExitCodeAndAPrivateWritableRoot: a container run by runc
+// through the supervisor has its output in the CRI log and its exit code
+// recorded, writes to its root without touching the image, and sees a
+// volume.
+func TestOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	root := imageRoot(t)
+	vol := t.TempDir()
+	id := ID{Pod: "p-oci", Container: "c"}
+	script := `cat /etc/image-file; echo changed > /etc/image-file; cat /etc/image-file; echo out > /data/v; echo "pid=$$ host=$(hostname)"; echo oops >&2; exit 4`
+	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Hostname: "worker-0",
+		Mounts: []oci.Mount{{Source: vol, Destination: "/data"}}})
+	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p-oci")
+	if run := runs["c"][0]; run.ExitCode != 4 || run.Reason != "" {
+		t.Fatalf("run = %+v\n%s", run, readLog(t, r, id, LogOptions{Tail: -1}))
+	}
+	log := readLog(t, r, id, LogOptions{Tail: -1})
+	for _, want := range []string{"from the image\n", "changed\n", "pid=1 host=worker-0\n", "oops\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc", "image-file")); string(b) != "from the image\n" {
+		t.Errorf("the container wrote into the image: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(vol, "v")); string(b) != "out\n" {
+		t.Errorf("volume: %q", b)
+	}
+	if err := r.RemovePod("p-oci"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOCIStopAndOOM: Stop reaches the container (SIGTERM, then SIGKILL after
+// the grace period), and a container over its memory limit is OOMKilled.
+func TestOCIStopAndOOM(t *testing.T) {
+	cg, err := DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		t.Fatalf("cgroups: %v", err)
+	}
+	r, exited := newRuntime(t, cg)
+	root := imageRoot(t)
+	term := ID{Pod: "p-oci-stop", Container: "graceful"}
+	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done`}, Env: []string{"PATH=/bin"}})
+	if err := r.Start(Spec{ID: term, OCI: spec}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readLog(t, r, term, LogOptions{Tail: -1}), "ready") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := r.Stop(term, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, term)
+	runs, _ := r.Runs("p-oci-stop")
+	if run := runs["graceful"][0]; run.ExitCode != 0 || !strings.Contains(readLog(t, r, term, LogOptions{Tail: -1}), "got TERM") {
+		t.Errorf("graceful stop: %+v\n%s", run, readLog(t, r, term, LogOptions{Tail: -1}))
+	}
+
+	oom := ID{Pod: "p-oci-oom", Container: "c"}
+	spec = ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`}, Env: []string{"PATH=/bin"}})
+	if err := r.Start(Spec{ID: oom, OCI: spec, Resources: Resources{MemoryBytes: 32 << 20}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, oom)
+	runs, _ = r.Runs("p-oci-oom")
+	if run := runs["c"][0]; !run.OOMKilled || run.ExitCode != 137 {
+		t.Errorf("OOM: %+v\n%s", run, readLog(t, r, oom, LogOptions{Tail: -1}))
+	}
+	for _, p := range []string{"p-oci-stop", "p-oci-oom"} {
+		if err := r.RemovePod(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// runc forgot both containers.
+	out, _ := exec.Command("runc", "list", "-q").Output()
+	if strings.Contains(string(out), "p-oci") {
+		t.Errorf("runc still lists: %s", out)
+	}
+}
