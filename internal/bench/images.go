@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,15 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -41,7 +36,7 @@ func Images(ctx context.Context, o ImagesOptions) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	img, err := busyboxImage(o.Busybox)
+	img, err := image.Busybox(o.Busybox, v1.Config{Cmd: []string{"/bin/busybox", "sh"}})
 	if err != nil {
 		return err
 	}
@@ -91,49 +86,4 @@ func Images(ctx context.Context, o ImagesOptions) error {
 	rowMedian(o.Out, "unpack into a root file system, "+what+" (ms)", unpacks, "%.1f")
 	rowMedian(o.Out, "`batchd image import` of its docker save tar (ms)", imports, "%.1f")
 	return nil
-}
-
-// busyboxImage is a two-layer image of the busybox binary at path.
-func busyboxImage(path string) (v1.Image, error) {
-	bb, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
-	}
-	layer := func(files map[string]string) (v1.Layer, error) {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		for name, body := range files {
-			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-				return nil, err
-			}
-			if _, err := tw.Write([]byte(body)); err != nil {
-				return nil, err
-			}
-		}
-		if err := tw.Close(); err != nil {
-			return nil, err
-		}
-		data := buf.Bytes()
-		return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	}
-	base, err := layer(map[string]string{"bin/busybox": string(bb)})
-	if err != nil {
-		return nil, err
-	}
-	top, err := layer(map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"})
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, base, top)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goruntime.GOARCH
-	cf.Config.Cmd = []string{"/bin/busybox", "sh"}
-	return mutate.ConfigFile(img, cf)
 }

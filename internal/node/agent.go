@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/batchd/batchd/internal/image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,13 @@ type Config struct {
 	// PVCDir backs persistentVolumeClaim volumes (one directory per claim).
 	PVCDir string
 	Clock  clock.Clock
+	// Images is the node's image store (nil: pods cannot use the OCI runtime).
+	Images *image.Store
+	// OCIRuntime is the runc or crun binary ("" when none is installed).
+	OCIRuntime string
+	// DefaultRuntime is the handler of pods without runtimeClassName:
+	// RuntimeHost or RuntimeOCI.
+	DefaultRuntime string
 }
 
 // Agent runs the pods bound to its node.
@@ -73,6 +81,7 @@ type Agent struct {
 	startErrors map[string]map[string]Waiting // pod UID → container → last start error
 	stopping    map[runtime.ID]bool
 	recorded    map[string]map[string]bool // pod UID → event keys already recorded
+	pulls       map[string]image.PullState // image → its failed pulls
 }
 
 // New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
@@ -93,7 +102,7 @@ func New(cfg Config) *Agent {
 		cfg: cfg, pods: inf.Lister(), byUID: inf.Informer().GetIndexer(),
 		node: NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}, synced: inf.Informer().HasSynced, factory: factory,
 		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
-		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{},
+		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{}, pulls: map[string]image.PullState{},
 	}
 	a.lookup = Lookup{
 		ConfigMap: func(ns, name string) (*corev1.ConfigMap, error) {
@@ -315,12 +324,17 @@ func (a *Agent) setStartError(uid, container string, w *Waiting) {
 func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt int) {
 	uid := string(pod.UID)
 	now := a.cfg.Clock.Now()
-	spec, err := a.containerSpec(pod, containerByName(&pod.Spec, name), runtime.ID{Pod: uid, Container: name, Attempt: attempt})
+	spec, err := a.containerSpec(ctx, pod, containerByName(&pod.Spec, name), runtime.ID{Pod: uid, Container: name, Attempt: attempt})
 	if err == nil {
 		err = a.cfg.Runtime.Start(spec)
 	}
 	var cfgErr *ConfigError
 	var mountErr *MountError
+	if w, ok := pullWaiting(err, now); ok {
+		// The image step recorded its own events.
+		a.setStartError(uid, name, w)
+		return
+	}
 	switch {
 	case err == nil:
 		a.setStartError(uid, name, nil)
@@ -343,10 +357,25 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 // containerSpec is how run id of container c is started: its command,
 // environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
 // Errors are *ConfigError (the container's configuration) or *MountError.
-func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
+func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
+	handler, err := a.handler(pod)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
 	env, err := ContainerEnv(pod, c, a.node, a.lookup)
 	if err != nil {
 		return runtime.Spec{}, err
+	}
+	if handler == RuntimeOCI {
+		paths, err := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(id.Pod), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+		if err != nil {
+			return runtime.Spec{}, err
+		}
+		ms, err := a.withHosts(pod, a.cfg.Runtime.PodDir(id.Pod), mounts(c, paths, env))
+		if err != nil {
+			return runtime.Spec{}, err
+		}
+		return a.ociSpec(ctx, pod, c, id, env, ms)
 	}
 	argv, err := Command(c, env)
 	if err != nil {
@@ -361,17 +390,9 @@ func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.I
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	ms := mounts(c, paths, env)
-	if !mountsUnder(ms, "/etc/hosts") {
-		hosts := filepath.Join(podDir, "etc-hosts")
-		err := os.MkdirAll(podDir, 0o700)
-		if err == nil {
-			err = os.WriteFile(hosts, []byte(hostsFile(pod, a.node.IP)), 0o644)
-		}
-		if err != nil {
-			return runtime.Spec{}, err
-		}
-		ms = append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"})
+	ms, err := a.withHosts(pod, podDir, mounts(c, paths, env))
+	if err != nil {
+		return runtime.Spec{}, err
 	}
 	workDir := c.WorkingDir
 	if workDir == "" {
@@ -382,6 +403,23 @@ func (a *Agent) containerSpec(pod *corev1.Pod, c *corev1.Container, id runtime.I
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}, nil
+}
+
+// withHosts adds the pod's /etc/hosts (the kubelet-managed file) to ms
+// unless a volume is mounted there.
+func (a *Agent) withHosts(pod *corev1.Pod, podDir string, ms []runtime.Mount) ([]runtime.Mount, error) {
+	if mountsUnder(ms, "/etc/hosts") {
+		return ms, nil
+	}
+	hosts := filepath.Join(podDir, "etc-hosts")
+	err := os.MkdirAll(podDir, 0o700)
+	if err == nil {
+		err = os.WriteFile(hosts, []byte(hostsFile(pod, a.node.IP)), 0o644)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"}), nil
 }
 
 // stop stops a run in the background: preStop hook, SIGTERM, grace, SIGKILL.
@@ -411,7 +449,10 @@ func (a *Agent) stop(pod *corev1.Pod, k Kill) {
 // preStop runs the container's exec hook in its environment, volumes and
 // /tmp, for at most grace.
 func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
-	spec, err := a.containerSpec(pod, c, id)
+	if h, _ := a.handler(pod); h == RuntimeOCI {
+		return // preStop exec in an OCI container is not supported yet
+	}
+	spec, err := a.containerSpec(context.Background(), pod, c, id)
 	if err != nil || len(c.Lifecycle.PreStop.Exec.Command) == 0 {
 		return
 	}

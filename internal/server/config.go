@@ -30,6 +30,8 @@ type Options struct {
 	TokenFile         string
 	EtcdQuota         string
 	DataDirReserve    string
+	DefaultRuntime    string
+	OCIRuntime        string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -46,7 +48,7 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi"}
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host"}
 }
 
 // AddFlags registers the options on fs.
@@ -65,6 +67,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and deletes are accepted until objects are deleted.")
 	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
+	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine), oci (pull the image and run it with runc/crun), or auto (oci when an OCI runtime is installed).")
+	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -93,6 +97,11 @@ func (o *Options) Validate() []error {
 	}
 	if q, err := resource.ParseQuantity(o.DataDirReserve); err != nil || q.Sign() < 0 {
 		errs = append(errs, fmt.Errorf("--data-dir-reserve %q must be a quantity such as 64Mi", o.DataDirReserve))
+	}
+	switch o.DefaultRuntime {
+	case "host", "oci", "auto":
+	default:
+		errs = append(errs, fmt.Errorf("--default-runtime %q must be host, oci or auto", o.DefaultRuntime))
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
@@ -125,6 +134,8 @@ func (o *Options) Config() (Config, error) {
 		TokenFile:         o.TokenFile,
 		EtcdQuota:         quantity(o.EtcdQuota),
 		DataDirReserve:    quantity(o.DataDirReserve),
+		DefaultRuntime:    o.DefaultRuntime,
+		OCIRuntime:        o.OCIRuntime,
 	}, nil
 }
 
@@ -152,6 +163,10 @@ type Config struct {
 	EtcdQuota int64
 	// DataDirReserve is the free space the data dir must keep (bytes).
 	DataDirReserve int64
+	// DefaultRuntime is host, oci or auto (see node.RuntimeHost/RuntimeOCI).
+	DefaultRuntime string
+	// OCIRuntime is the runc/crun binary ("": found on PATH).
+	OCIRuntime string
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).

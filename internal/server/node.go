@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 
@@ -14,6 +16,7 @@ import (
 	"k8s.io/component-base/version"
 
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node"
 	"github.com/batchd/batchd/internal/node/runtime"
 	"github.com/batchd/batchd/internal/scheduler"
@@ -27,6 +30,9 @@ type nodeRuntime struct {
 	runtime          *runtime.Runtime
 	pvcDir           string
 	apiHost, apiPort string
+	images           *image.Store
+	ociRuntime       string
+	defaultRuntime   string
 
 	mu    sync.Mutex
 	agent *node.Agent
@@ -49,6 +55,30 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 		return nil, err
 	}
 	n.runtime = rt
+	if n.images, err = image.Open(filepath.Join(cfg.DataDir, "images")); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	n.ociRuntime = cfg.OCIRuntime
+	if n.ociRuntime == "" {
+		for _, name := range []string{"runc", "crun"} {
+			if p, err := exec.LookPath(name); err == nil {
+				n.ociRuntime = p
+				break
+			}
+		}
+	}
+	n.defaultRuntime = cfg.DefaultRuntime
+	if n.defaultRuntime == "auto" {
+		n.defaultRuntime = node.RuntimeHost
+		if n.ociRuntime != "" {
+			n.defaultRuntime = node.RuntimeOCI
+		}
+	}
+	oci := n.ociRuntime
+	if oci == "" {
+		oci = "none (install runc or crun)"
+	}
+	fmt.Fprintf(os.Stderr, "node: pods without runtimeClassName run with the %q runtime; OCI runtime: %s\n", n.defaultRuntime, oci)
 	return n, nil
 }
 
@@ -76,6 +106,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
+		Images: n.images, OCIRuntime: n.ociRuntime, DefaultRuntime: n.defaultRuntime,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	n.mu.Lock()

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/batchd/batchd/internal/image"
+)
+
+// testRegistry serves a registry on 127.0.0.1 (plain HTTP, as registries on
+// loopback are spoken to) holding busybox-static images, and returns its host.
+func testRegistry(t *testing.T, images map[string]v1.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	host := ln.Addr().String()
+	for ref, cfg := range images {
+		img, err := image.Busybox("/bin/busybox", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := name.ParseReference(host + "/" + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return host
+}
+
+// TestOCIPodsRunTheirImages: pods with runtimeClassName oci pull their image
+// from a registry and run it with runc: the image's ENTRYPOINT/CMD, env,
+// working directory and USER apply unless the pod overrides them; the
+// root file system is the image's, private and writable; pull policies and
+// failures give the kubelet's events and waiting reasons.
+func TestOCIPodsRunTheirImages(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("runc needs root (CI runs as root)")
+	}
+	host := testRegistry(t, map[string]v1.Config{
+		"tools/greeter:1": {
+			Entrypoint: []string{"/bin/sh", "-c"},
+			Cmd:        []string{`echo "cmd: $GREETING from $(pwd) as $(id -u):$(id -g) on $(hostname)"; ls /etc/image-only 2>/dev/null || echo "root is the image's: $(ls /bin)"`},
+			Env:        []string{"PATH=/bin", "GREETING=hello"},
+			WorkingDir: "/tmp",
+			User:       "nobody",
+		},
+	})
+	n := ns(t)
+	pod := func(name, extra string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ` + name + `
+spec:
+  runtimeClassName: oci
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: ` + host + `/tools/greeter:1
+` + extra
+	}
+	// The image's own command, env, working dir and user.
+	apply(t, n, pod("defaults", "    imagePullPolicy: Always\n"))
+	waitFor(t, n, "pod/defaults", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "defaults"), "cmd: hello from /tmp as 65534:65534 on defaults\n", "root is the image's: busybox\nsh\n")
+	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=defaults"),
+		`Pulling image "`+host+`/tools/greeter:1"`, `Successfully pulled image "`+host+`/tools/greeter:1" in `)
+
+	// args replace CMD; env and runAsUser override the image's; the root is
+	// writable and private to the container.
+	apply(t, n, pod("overrides", `    imagePullPolicy: IfNotPresent
+    args: ['echo "args: $GREETING as $(id -u)"; echo x > /bin/new && echo wrote']
+    env: [{name: GREETING, value: bonjour}]
+    securityContext: {runAsUser: 0}
+`))
+	waitFor(t, n, "pod/overrides", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "overrides"), "args: bonjour as 0\nwrote\n")
+	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=overrides"),
+		`Container image "`+host+`/tools/greeter:1" already present on machine`)
+	// command replaces ENTRYPOINT (and drops CMD); the first pod's write is gone.
+	apply(t, n, pod("command", `    command: ["/bin/sh", "-c", "ls /bin/new 2>&1 || true"]
+`))
+	waitFor(t, n, "pod/command", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "command"), "No such file or directory")
+
+	// Never without the image; a pull that fails.
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata:
+  name: never
+spec:
+  runtimeClassName: oci
+  containers:
+  - name: c
+    image: `+host+`/tools/absent:1
+    imagePullPolicy: Never
+`)
+	waitFor(t, n, "pod/never", "{.status.containerStatuses[0].state.waiting.reason}", "ErrImageNeverPull")
+	must(t, kubectl(t, "", "get", "pod", "never", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].state.waiting.message}"),
+		`Container image "`+host+`/tools/absent:1" is not present with pull policy of Never`)
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata:
+  name: missing
+spec:
+  runtimeClassName: oci
+  containers:
+  - name: c
+    image: `+host+`/tools/absent:1
+`)
+	eventually(t, "missing waits with ErrImagePull or ImagePullBackOff", func() bool {
+		r := kubectl(t, "", "get", "pod", "missing", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}").stdout
+		return r == "ErrImagePull" || r == "ImagePullBackOff"
+	})
+	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=missing"), `Failed to pull image "`+host+`/tools/absent:1"`)
+
+	// A Job runs its pods the same way.
+	apply(t, n, `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: oci-job
+spec:
+  completions: 2
+  template:
+    spec:
+      runtimeClassName: oci
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: `+host+`/tools/greeter:1
+        args: ["echo done in $(hostname)"]
+`)
+	waitCondition(t, n, "oci-job", "Complete")
+	if out := kubectl(t, "", "logs", "-n", n, "job/oci-job").stdout; !strings.HasPrefix(out, "done in oci-job-") {
+		t.Errorf("job logs: %q", out)
+	}
+}
