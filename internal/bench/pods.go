@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/runtime"
 )
 
@@ -27,7 +36,12 @@ type PodsOptions struct {
 	Rate       float64 // pods created per second for the latency figure
 	Throughput int     // trivial pods for the throughput figure
 	Writers    int     // concurrent creators (and xargs -P) for the throughput figure
-	Out        io.Writer
+	// OCI pods (runtimeClassName oci, a busybox-static image from a
+	// registry in this process) for the runc start-latency figure, at OCIRate/s.
+	OCI     int
+	OCIRate float64
+	Busybox string
+	Out     io.Writer
 }
 
 // Pods measures pod start latency (created → process running, from the
@@ -39,7 +53,13 @@ func Pods(ctx context.Context, o PodsOptions) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var p50s, p99s, rates, xargs []float64
+	var p50s, p99s, rates, xargs, hostP50s, hostP99s, ociP50s, ociP99s []float64
+	imageRef := ""
+	if o.OCI > 0 {
+		if imageRef, err = benchRegistry(o.Busybox); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < o.Runs; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("run-%d", i))
 		p, err := startServer(o.Binary, dir)
@@ -49,10 +69,36 @@ func Pods(ctx context.Context, o PodsOptions) error {
 		c, err := client(p)
 		if err == nil {
 			var p50, p99, rate float64
-			if p50, p99, err = startLatency(ctx, c, o.Latency, o.Rate); err == nil {
+			if p50, p99, err = startLatency(ctx, c, "lat-", o.Latency, o.Rate, hostPod); err == nil {
 				p50s, p99s = append(p50s, p50), append(p99s, p99)
 				if rate, err = podThroughput(ctx, c, o.Throughput, o.Writers); err == nil {
 					rates = append(rates, rate)
+				}
+			}
+			if err == nil && o.OCI > 0 {
+				// The same small pods both ways (`sh -c "echo started"`: the
+				// image has busybox's sh, not an echo binary), at the same
+				// rate, in the same run.
+				shPod := func(name string, _ ...string) *corev1.Pod { return benchPod(name, "sh", "-c", "echo started") }
+				if p50, p99, err = startLatency(ctx, c, "host-", o.OCI, o.OCIRate, shPod); err == nil {
+					hostP50s, hostP99s = append(hostP50s, p50), append(hostP99s, p99)
+				}
+				ociPod := func(name string, _ ...string) *corev1.Pod {
+					pod := shPod(name)
+					oci := "oci"
+					pod.Spec.RuntimeClassName = &oci
+					pod.Spec.Containers[0].Image = imageRef
+					pod.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+					return pod
+				}
+				// One pod pulls and unpacks the image first: what is measured is starts.
+				if err == nil {
+					_, _, err = startLatency(ctx, c, "pull-", 1, 1, ociPod)
+				}
+				if err == nil {
+					if p50, p99, err = startLatency(ctx, c, "oci-", o.OCI, o.OCIRate, ociPod); err == nil {
+						ociP50s, ociP99s = append(ociP50s, p50), append(ociP99s, p99)
+					}
 				}
 			}
 		}
@@ -71,7 +117,35 @@ func Pods(ctx context.Context, o PodsOptions) error {
 	rowMedian(o.Out, fmt.Sprintf("pod start latency p99, %d pods at %.0f/s (ms)", o.Latency, o.Rate), p99s, "%.1f")
 	rowMedian(o.Out, fmt.Sprintf("%d `true` pods, %d creators: pods/s (create → all Succeeded)", o.Throughput, o.Writers), rates, "%.0f")
 	rowMedian(o.Out, fmt.Sprintf("same %d `true` commands through `xargs -P %d`: commands/s", o.Throughput, o.Writers), xargs, "%.0f")
+	if o.OCI > 0 {
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p50, host runtime, %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), hostP50s, "%.1f")
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p99, host runtime, %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), hostP99s, "%.1f")
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p50, runc (runtimeClassName oci, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), ociP50s, "%.1f")
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p99, runc (runtimeClassName oci, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), ociP99s, "%.1f")
+	}
 	return nil
+}
+
+func hostPod(name string, argv ...string) *corev1.Pod { return benchPod(name, argv...) }
+
+// benchRegistry serves a registry on 127.0.0.1 for the rest of the process
+// holding a busybox-static image, and returns the image's reference.
+func benchRegistry(busybox string) (string, error) {
+	img, err := image.Busybox(busybox, v1.Config{Env: []string{"PATH=/bin"}})
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go http.Serve(ln, registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	ref := ln.Addr().String() + "/bench/busybox:1"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	return ref, remote.Write(r, img)
 }
 
 func benchPod(name string, argv ...string) *corev1.Pod {
@@ -85,30 +159,30 @@ func benchPod(name string, argv ...string) *corev1.Pod {
 
 // startLatency creates n pods at rate/s and returns the p50 and p99, in ms,
 // of creation request → the container's first output line.
-func startLatency(ctx context.Context, c kubernetes.Interface, n int, rate float64) (p50, p99 float64, err error) {
+func startLatency(ctx context.Context, c kubernetes.Interface, prefix string, n int, rate float64, newPod func(string, ...string) *corev1.Pod) (p50, p99 float64, err error) {
 	created := make([]time.Time, n)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	for i := 0; i < n; i++ {
 		<-tick.C
 		created[i] = time.Now()
-		if _, err := c.CoreV1().Pods("default").Create(ctx, benchPod(fmt.Sprintf("lat-%d", i), "echo", "started"), metav1.CreateOptions{}); err != nil {
+		if _, err := c.CoreV1().Pods("default").Create(ctx, newPod(fmt.Sprintf("%s%d", prefix, i), "echo", "started"), metav1.CreateOptions{}); err != nil {
 			return 0, 0, err
 		}
 	}
-	if err := waitSucceeded(ctx, c, "lat-", n); err != nil {
+	if err := waitSucceeded(ctx, c, prefix, n); err != nil {
 		return 0, 0, err
 	}
 	lat := make([]float64, n)
 	for i := 0; i < n; i++ {
-		raw, err := c.CoreV1().Pods("default").GetLogs(fmt.Sprintf("lat-%d", i), &corev1.PodLogOptions{Timestamps: true}).DoRaw(ctx)
+		raw, err := c.CoreV1().Pods("default").GetLogs(fmt.Sprintf("%s%d", prefix, i), &corev1.PodLogOptions{Timestamps: true}).DoRaw(ctx)
 		if err != nil {
 			return 0, 0, err
 		}
 		ts, _, _ := strings.Cut(string(raw), " ")
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
-			return 0, 0, fmt.Errorf("pod lat-%d log %q: %w", i, raw, err)
+			return 0, 0, fmt.Errorf("pod %s%d log %q: %w", prefix, i, raw, err)
 		}
 		lat[i] = float64(t.Sub(created[i]).Microseconds()) / 1000
 	}
@@ -149,14 +223,20 @@ func podThroughput(ctx context.Context, c kubernetes.Interface, n, w int) (float
 func waitSucceeded(ctx context.Context, c kubernetes.Interface, prefix string, n int) error {
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		list, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Succeeded", ResourceVersion: "0"})
+		list, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			return err
 		}
 		done := 0
 		for _, p := range list.Items {
-			if strings.HasPrefix(p.Name, prefix) {
+			if !strings.HasPrefix(p.Name, prefix) {
+				continue
+			}
+			switch p.Status.Phase {
+			case corev1.PodSucceeded:
 				done++
+			case corev1.PodFailed:
+				return fmt.Errorf("pod %s failed: %+v", p.Name, p.Status.ContainerStatuses)
 			}
 		}
 		if done == n {

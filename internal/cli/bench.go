@@ -32,7 +32,7 @@ func (c *CLI) benchCommand() *cobra.Command {
 	api.Flags().IntVar(&o.Creates, "creates", o.Creates, "Jobs created per throughput run.")
 	api.Flags().IntSliceVar(&o.Writers, "writers", o.Writers, "Concurrent writers for the throughput runs.")
 	api.Flags().IntVar(&o.Stored, "stored", o.Stored, "Jobs stored for the memory and list figures.")
-	po := bench.PodsOptions{Runs: 5, Latency: 1000, Rate: 50, Throughput: 2000, Writers: 8}
+	po := bench.PodsOptions{Runs: 5, Latency: 1000, Rate: 50, Throughput: 2000, Writers: 8, OCI: 200, OCIRate: 10, Busybox: "/bin/busybox"}
 	pods := &cobra.Command{
 		Use:   "pods",
 		Short: "Pod start latency and trivial-pod throughput of the node agent, next to xargs -P",
@@ -51,6 +51,8 @@ func (c *CLI) benchCommand() *cobra.Command {
 	pods.Flags().Float64Var(&po.Rate, "rate", po.Rate, "Pods created per second for the start-latency figure.")
 	pods.Flags().IntVar(&po.Throughput, "throughput-pods", po.Throughput, "Trivial pods for the throughput figure.")
 	pods.Flags().IntVar(&po.Writers, "writers", po.Writers, "Concurrent creators (and xargs -P) for the throughput figure.")
+	pods.Flags().IntVar(&po.OCI, "oci", po.OCI, "Pods run with runc (runtimeClassName oci) and with the host runtime for the side-by-side start latency; 0 skips it.")
+	pods.Flags().Float64Var(&po.OCIRate, "oci-rate", po.OCIRate, "Pods created per second for the side-by-side figure.")
 	co := bench.CronJobsOptions{Runs: 5, Sizes: []int{1000, 10000}}
 	cronjobs := &cobra.Command{
 		Use:   "cronjobs",
