@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,7 +228,7 @@ func closeIf(f *os.File) {
 }
 
 // readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
-func readerOrNil(f *os.File) interface{ Read([]byte) (int, error) } {
+func readerOrNil(f *os.File) io.Reader {
 	if f == nil {
 		return nil
 	}
