@@ -50,6 +50,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# delete_and_count_strays KIND: deleting the campaign's object stops and
+# removes every pod; no process of the campaign may be left (sets strays).
+delete_and_count_strays() {
+	k delete "$1" campaign --cascade=foreground --timeout=120s >/dev/null || problems+=("delete did not finish")
+	strays=0
+	for _ in $(seq 100); do
+		strays=$(pgrep -f "$MARKER" | wc -l || true)
+		[ "$strays" = 0 ] && break
+		sleep 0.1
+	done
+	[ "$strays" = 0 ] || problems+=("$strays processes left after the $1 was deleted")
+}
+
 start() {
 	local before
 	before=$(grep -c "batchd is ready" "$LOG" 2>/dev/null || true)
@@ -134,14 +147,7 @@ EOF
 		summary*) read -r _ slots njobs musts skipped <<<"$line" ;;
 		esac
 	done <<<"$report"
-	k delete cronjob campaign --cascade=foreground --timeout=120s >/dev/null || problems+=("delete did not finish")
-	strays=0
-	for _ in $(seq 100); do
-		strays=$(pgrep -f "$MARKER" | wc -l || true)
-		[ "$strays" = 0 ] && break
-		sleep 0.1
-	done
-	[ "$strays" = 0 ] || problems+=("$strays processes left after the CronJob was deleted")
+	delete_and_count_strays cronjob
 	[ "${njobs:-0}" -gt 0 ] || problems+=("no Job at all")
 	# mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time
 	echo "| CronJob | $KILLS | $slots | $njobs | $musts | $skipped | $(grep -c 'two Jobs' <<<"$report" || true) | $strays | ${elapsed}s |"
@@ -217,15 +223,7 @@ if [ "$MODE" = Indexed ] && [ "$indexes" != "0-$((COMPLETIONS - 1))" ]; then
 	problems+=("completedIndexes $indexes")
 fi
 
-# Deleting the Job stops and removes every pod; no process may be left.
-k delete job campaign --cascade=foreground --timeout=120s >/dev/null || problems+=("delete did not finish")
-strays=0
-for _ in $(seq 100); do
-	strays=$(pgrep -f "$MARKER" | wc -l || true)
-	[ "$strays" = 0 ] && break
-	sleep 0.1
-done
-[ "$strays" = 0 ] || problems+=("$strays processes left after the Job was deleted")
+delete_and_count_strays job
 
 echo "| $MODE | $KILLS | $COMPLETIONS | $succeeded | $((succeeded_pods - COMPLETIONS)) | $failed/$failed_pods | $strays | ${elapsed}s |"
 if [ "${#problems[@]}" -gt 0 ]; then

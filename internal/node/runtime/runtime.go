@@ -226,21 +226,33 @@ func (r *Runtime) Start(spec Spec) error {
 		}
 		args = append(args, "--mount", m.Source, m.Target, mode)
 	}
-	if r.cfg.Cgroups != nil {
-		paths, oom, err := r.cfg.Cgroups.Create(cgroupName(spec.ID), spec.Resources)
-		if err != nil {
-			return err
-		}
-		for _, p := range paths {
-			args = append(args, "--cgroup", p)
-		}
-		if oom.File != "" {
-			args = append(args, "--oom", oom.File, oom.Key)
-		}
+	args, err := r.cgroupArgs(spec, args)
+	if err != nil {
+		return err
 	}
 	args = append(args, "--")
 	args = append(args, spec.Argv...)
 	return r.supervise(spec, args)
+}
+
+// cgroupArgs creates the run's cgroup with its limits (when the node has
+// cgroups) and adds the supervisor options that put the run in it and read
+// its OOM count.
+func (r *Runtime) cgroupArgs(spec Spec, args []string) ([]string, error) {
+	if r.cfg.Cgroups == nil {
+		return args, nil
+	}
+	paths, oom, err := r.cfg.Cgroups.Create(cgroupName(spec.ID), spec.Resources)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		args = append(args, "--cgroup", p)
+	}
+	if oom.File != "" {
+		args = append(args, "--oom", oom.File, oom.Key)
+	}
+	return args, nil
 }
 
 // startOCI writes the run's bundle (config.json, an empty root over which
@@ -261,19 +273,13 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	}
 	linux := *s.Linux
 	s.Linux = &linux
+	args, err := r.cgroupArgs(spec, args)
+	if err != nil {
+		return err
+	}
 	if r.cfg.Cgroups != nil {
-		paths, oom, err := r.cfg.Cgroups.Create(cgroupName(spec.ID), spec.Resources)
-		if err != nil {
-			return err
-		}
 		// The container lives in the run's own group: its limits, OOM
 		// count and kill-everything-left apply as for a host process.
-		for _, p := range paths {
-			args = append(args, "--cgroup", p)
-		}
-		if oom.File != "" {
-			args = append(args, "--oom", oom.File, oom.Key)
-		}
 		linux.CgroupsPath = "/" + cgroupParent + "/" + cgroupName(spec.ID)
 	}
 	data, err := json.Marshal(&s)
