@@ -63,6 +63,20 @@ delete_and_count_strays() {
 	[ "$strays" = 0 ] || problems+=("$strays processes left after the $1 was deleted")
 }
 
+# finish reports the problems found and exits 1, or stops the server,
+# removes the campaign's directory and exits 0.
+finish() {
+	if [ "${#problems[@]}" -gt 0 ]; then
+		for p in "${problems[@]}"; do say "FAIL: $p"; done
+		say "server log: $LOG"
+		exit 1
+	fi
+	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+	PID=
+	rm -rf "$DIR"
+	exit 0
+}
+
 start() {
 	local before
 	before=$(grep -c "batchd is ready" "$LOG" 2>/dev/null || true)
@@ -151,15 +165,7 @@ EOF
 	[ "${njobs:-0}" -gt 0 ] || problems+=("no Job at all")
 	# mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time
 	echo "| CronJob | $KILLS | $slots | $njobs | $musts | $skipped | $(grep -c 'two Jobs' <<<"$report" || true) | $strays | ${elapsed}s |"
-	if [ "${#problems[@]}" -gt 0 ]; then
-		for p in "${problems[@]}"; do say "FAIL: $p"; done
-		say "server log: $LOG"
-		exit 1
-	fi
-	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-	PID=
-	rm -rf "$DIR"
-	exit 0
+	finish
 fi
 
 start
@@ -226,11 +232,4 @@ fi
 delete_and_count_strays job
 
 echo "| $MODE | $KILLS | $COMPLETIONS | $succeeded | $((succeeded_pods - COMPLETIONS)) | $failed/$failed_pods | $strays | ${elapsed}s |"
-if [ "${#problems[@]}" -gt 0 ]; then
-	for p in "${problems[@]}"; do say "FAIL: $p"; done
-	say "server log: $LOG"
-	exit 1
-fi
-kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-PID=
-rm -rf "$DIR"
+finish

@@ -65,3 +65,18 @@ func Busybox(path string, config v1.Config) (v1.Image, error) {
 	cf.Config = config
 	return mutate.ConfigFile(img, cf)
 }
+
+// BusyboxRoot unpacks Busybox(path, v1.Config{}) into dir, as a store
+// unpacks an image: a root file system tests run containers on.
+func BusyboxRoot(path, dir string) error {
+	img, err := Busybox(path, v1.Config{})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	return Untar(rc, dir)
+}

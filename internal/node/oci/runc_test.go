@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batchd/batchd/internal/image"
 )
 
 // bundle writes an OCI bundle around a busybox-static root file system.
@@ -17,20 +19,8 @@ func bundle(t *testing.T, in Input) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "tmp", "data"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
+	if err := image.BusyboxRoot("/bin/busybox", root); err != nil {
 		t.Fatalf("%v: install Debian's busybox-static (.ci/run does)", err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("busybox", filepath.Join(root, "bin", "sh")); err != nil {
-		t.Fatal(err)
 	}
 	in.Root = root
 	data, err := json.Marshal(Spec(in))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/oci"
 )
 
@@ -16,20 +17,8 @@ import (
 func imageRoot(t *testing.T) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "image")
-	for _, d := range []string{"bin", "etc", "tmp", "data"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
+	if err := image.BusyboxRoot("/bin/busybox", root); err != nil {
 		t.Fatalf("%v: install Debian's busybox-static (.ci/run does)", err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("busybox", filepath.Join(root, "bin", "sh")); err != nil {
-		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "etc", "image-file"), []byte("from the image\n"), 0o644); err != nil {
 		t.Fatal(err)
