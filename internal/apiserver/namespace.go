@@ -103,6 +103,12 @@ func bootstrap(ctx context.Context, cfg *restclient.Config) error {
 				return false, nil
 			}
 		}
+		for _, rc := range bootstrapRuntimeClasses {
+			_, err := client.NodeV1().RuntimeClasses().Create(ctx, &rc, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				return false, nil
+			}
+		}
 		return true, nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/runtimeclass"
 )
 
 // servedResources lists every resource batchd serves.
@@ -20,7 +21,7 @@ func servedResources() []registry.Resource {
 		core.Namespaces(), core.Events(), core.ConfigMaps(), core.Secrets(), core.ServiceAccounts(),
 		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
 		job.Resource(), cronjob.Resource(),
-		core.Leases(), event.Resource(),
+		core.Leases(), event.Resource(), runtimeclass.Resource(),
 	}
 }
 

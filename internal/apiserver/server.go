@@ -150,7 +150,8 @@ func New(c Config) (*Server, error) {
 	if err := nsLifecycle.ValidateInitialization(); err != nil {
 		return nil, err
 	}
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle)
+	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
 
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", genericapiserver.NewEmptyDelegate())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +38,7 @@ const (
 	ReasonKilling           = "Killing"
 	ReasonFailed            = "Failed"
 	ReasonFailedMount       = "FailedMount"
+	ReasonFailedSandbox     = "FailedCreatePodSandBox"
 	ReasonFailedPreStopHook = "FailedPreStopHook"
 )
 
@@ -110,6 +112,9 @@ func New(cfg Config) *Agent {
 		},
 		Secret: func(ns, name string) (*corev1.Secret, error) {
 			return cfg.Client.CoreV1().Secrets(ns).Get(context.TODO(), name, metav1.GetOptions{})
+		},
+		RuntimeClass: func(name string) (*nodev1.RuntimeClass, error) {
+			return cfg.Client.NodeV1().RuntimeClasses().Get(context.TODO(), name, metav1.GetOptions{})
 		},
 		Claim: func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
 			return cfg.Client.CoreV1().PersistentVolumeClaims(ns).Get(context.TODO(), name, metav1.GetOptions{})
@@ -330,6 +335,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 	}
 	var cfgErr *ConfigError
 	var mountErr *MountError
+	var sandboxErr *SandboxError
 	if w, ok := pullWaiting(err, now); ok {
 		// The image step recorded its own events.
 		a.setStartError(uid, name, w)
@@ -344,6 +350,11 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 		// The pod stays ContainerCreating, as with an unmountable volume on a node.
 		a.setStartError(uid, name, &Waiting{Reason: reasonCreating, At: now})
 		a.event(pod, "", corev1.EventTypeWarning, ReasonFailedMount, err.Error())
+	case errors.As(err, &sandboxErr):
+		// No runtime for the pod's class: it stays ContainerCreating, as on a
+		// node whose CRI has no such handler.
+		a.setStartError(uid, name, &Waiting{Reason: reasonCreating, At: now})
+		a.event(pod, "", corev1.EventTypeWarning, ReasonFailedSandbox, "Failed to create pod sandbox: "+err.Error())
 	default:
 		reason, msg := "CreateContainerError", err.Error()
 		if errors.As(err, &cfgErr) {
@@ -356,7 +367,8 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 
 // containerSpec is how run id of container c is started: its command,
 // environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
-// Errors are *ConfigError (the container's configuration) or *MountError.
+// Errors are *ConfigError (the container's configuration), *MountError or
+// *SandboxError (no runtime for the pod's class).
 func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
 	handler, err := a.handler(pod)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -17,6 +18,8 @@ type Lookup struct {
 	ConfigMap func(namespace, name string) (*corev1.ConfigMap, error)
 	Secret    func(namespace, name string) (*corev1.Secret, error)
 	Claim     func(namespace, name string) (*corev1.PersistentVolumeClaim, error)
+	// RuntimeClass reads a node.k8s.io RuntimeClass.
+	RuntimeClass func(name string) (*nodev1.RuntimeClass, error)
 	// BindClaim marks a claim Bound to its local directory.
 	BindClaim func(*corev1.PersistentVolumeClaim) error
 }

@@ -27,6 +27,7 @@ const (
 	leaseRenewInterval = 10 * time.Second
 	statusInterval     = time.Minute
 	conditionLimits    = "ResourceLimits"
+	conditionRuntime   = "OCIRuntime"
 )
 
 // Machine describes the host the agent runs on.
@@ -44,6 +45,30 @@ type Machine struct {
 	CgroupsErr error
 	Cgroups    string
 	Version    string // kubelet version reported, e.g. v1.37.2
+	Runtimes   Runtimes
+}
+
+// Runtimes are the node's runtime handlers: OCI is the runc or crun binary
+// ("" when none is installed) and OCIVersion the first line of its
+// --version; Default is the handler of pods without runtimeClassName, chosen
+// by Flag (--default-runtime: host, oci or auto).
+type Runtimes struct {
+	OCI, OCIVersion string
+	Default, Flag   string
+}
+
+// condition is the node condition that says whether pods can run images, and
+// which runtime pods without runtimeClassName get.
+func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
+	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s)", r.Default, r.Flag)
+	if r.OCI == "" {
+		return corev1.ConditionFalse, "NoOCIRuntime", "no runc or crun found: RuntimeClass oci cannot run pods; " + how
+	}
+	v := r.OCIVersion
+	if v == "" {
+		v = "version unknown"
+	}
+	return corev1.ConditionTrue, "OCIRuntimeFound", fmt.Sprintf("%s (%s); %s", r.OCI, v, how)
 }
 
 // DetectMachine reads the host's name, address, CPUs and memory.
@@ -132,6 +157,11 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	if m.CgroupsErr != nil {
 		limits = cond(conditionLimits, corev1.ConditionFalse, "CgroupsUnavailable", "limits are not enforced: "+m.CgroupsErr.Error())
 	}
+	rs, rr, rm := m.Runtimes.condition()
+	handlers := []corev1.NodeRuntimeHandler{{Name: RuntimeHost}}
+	if m.Runtimes.OCI != "" {
+		handlers = append(handlers, corev1.NodeRuntimeHandler{Name: RuntimeOCI})
+	}
 	return corev1.NodeStatus{
 		Capacity:    m.Allocatable(),
 		Allocatable: m.Allocatable(),
@@ -142,7 +172,9 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 			limits,
+			cond(conditionRuntime, rs, rr, rm),
 		},
+		RuntimeHandlers: handlers,
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: m.MachineID, KernelVersion: m.KernelVersion, OSImage: m.OSImage,
@@ -192,7 +224,7 @@ func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 			return err
 		}
 		for _, c := range want.Status.Conditions {
-			if c.Type != conditionLimits {
+			if c.Type != conditionLimits && c.Type != conditionRuntime {
 				e := nodeStatusEvent(c)
 				a.nodeEvent(e, fmt.Sprintf("Node %s status is now: %s", want.Name, e))
 			}

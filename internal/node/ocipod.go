@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/oci"
@@ -30,23 +31,52 @@ type PullError struct{ Waiting corev1.ContainerStateWaiting }
 
 func (e *PullError) Error() string { return e.Waiting.Message }
 
-// handler is the runtime handler of pod: its runtimeClassName, else the
-// node's default.
+// ChooseDefaultRuntime is the handler of pods without runtimeClassName for
+// --default-runtime flag: auto is oci when an OCI runtime was found, else host.
+func ChooseDefaultRuntime(flag, ociRuntime string) string {
+	if flag != "auto" {
+		return flag
+	}
+	if ociRuntime != "" {
+		return RuntimeOCI
+	}
+	return RuntimeHost
+}
+
+// SandboxError is a pod the node has no runtime for (the kubelet's
+// FailedCreatePodSandBox): its RuntimeClass is missing or names a handler
+// this node does not have.
+type SandboxError struct{ Message string }
+
+func (e *SandboxError) Error() string { return e.Message }
+
+// handler is the runtime handler of pod: its RuntimeClass's, else the node's
+// default.
 func (a *Agent) handler(pod *corev1.Pod) (string, error) {
 	name := a.cfg.DefaultRuntime
-	if pod.Spec.RuntimeClassName != nil {
-		name = *pod.Spec.RuntimeClassName
+	if rc := pod.Spec.RuntimeClassName; rc != nil && *rc != "" {
+		if a.lookup.RuntimeClass == nil {
+			return "", &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+		}
+		class, err := a.lookup.RuntimeClass(*rc)
+		if apierrors.IsNotFound(err) {
+			return "", &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+		}
+		if err != nil {
+			return "", fmt.Errorf("RuntimeClass %q: %w", *rc, err)
+		}
+		name = class.Handler
 	}
 	switch name {
 	case "", RuntimeHost:
 		return RuntimeHost, nil
 	case RuntimeOCI:
 		if a.cfg.OCIRuntime == "" || a.cfg.Images == nil {
-			return "", &ConfigError{Message: `RuntimeClass "oci" needs an OCI runtime: install runc or crun, or pass batchd server --oci-runtime`}
+			return "", &SandboxError{Message: `no runtime for "oci" is configured: install runc or crun, or pass batchd server --oci-runtime`}
 		}
 		return RuntimeOCI, nil
 	}
-	return "", &ConfigError{Message: fmt.Sprintf("RuntimeClass %q not found", name)}
+	return "", &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", name)}
 }
 
 // ensureImage makes c's image available as its pull policy says, recording

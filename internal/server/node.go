@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -67,19 +69,31 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 			}
 		}
 	}
-	n.defaultRuntime = cfg.DefaultRuntime
-	if n.defaultRuntime == "auto" {
-		n.defaultRuntime = node.RuntimeHost
-		if n.ociRuntime != "" {
-			n.defaultRuntime = node.RuntimeOCI
-		}
-	}
+	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
+	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime}
 	oci := n.ociRuntime
 	if oci == "" {
 		oci = "none (install runc or crun)"
+	} else {
+		oci += " (" + n.machine.Runtimes.OCIVersion + ")"
 	}
-	fmt.Fprintf(os.Stderr, "node: pods without runtimeClassName run with the %q runtime; OCI runtime: %s\n", n.defaultRuntime, oci)
+	fmt.Fprintf(os.Stderr, "node: pods without runtimeClassName run with the %q runtime (--default-runtime=%s); OCI runtime: %s\n", n.defaultRuntime, cfg.DefaultRuntime, oci)
 	return n, nil
+}
+
+// runtimeVersion is the first line of `bin --version` ("runc version 1.1.15").
+func runtimeVersion(bin string) string {
+	if bin == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return first
 }
 
 func (n *nodeRuntime) exited(id runtime.ID) {

@@ -133,6 +133,48 @@ spec:
 	})
 	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=missing"), `Failed to pull image "`+host+`/tools/absent:1"`)
 
+	// RuntimeClasses: host and oci exist; a class of the user's naming the oci
+	// handler runs images; one naming a handler this node lacks leaves its pod
+	// ContainerCreating with FailedCreatePodSandBox; a missing class is refused.
+	rcs := kubectl(t, "", "get", "runtimeclass", "host", "oci")
+	must(t, rcs, "NAME   HANDLER   AGE\n")
+	for _, row := range []string{"\nhost   host      ", "\noci    oci       "} {
+		if !strings.Contains(rcs.stdout, row) {
+			t.Errorf("kubectl get runtimeclass lacks %q:\n%s", row, rcs)
+		}
+	}
+	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="OCIRuntime")].message}`),
+		`pods without runtimeClassName run with "host" (--default-runtime=host)`)
+	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.runtimeHandlers[*].name}`), "host oci")
+	classes := `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: ` + n + `-runc
+handler: oci
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: ` + n + `-kata
+handler: kata
+`
+	must(t, kubectl(t, classes, "apply", "-f", "-"), "runtimeclass.node.k8s.io/"+n+"-runc created")
+	t.Cleanup(func() { kubectl(t, classes, "delete", "-f", "-") })
+	byClass := func(name, class string) string {
+		return strings.Replace(pod(name, ""), "runtimeClassName: oci", "runtimeClassName: "+class, 1)
+	}
+	apply(t, n, byClass("by-class", n+"-runc"))
+	waitFor(t, n, "pod/by-class", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "by-class"), "cmd: hello from /tmp as 65534:65534 on by-class\n")
+	apply(t, n, byClass("no-handler", n+"-kata"))
+	eventually(t, "FailedCreatePodSandBox for a handler the node lacks", func() bool {
+		return strings.Contains(kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=no-handler,reason=FailedCreatePodSandBox").stdout,
+			`Failed to create pod sandbox: no runtime for "kata" is configured`)
+	})
+	must(t, kubectl(t, "", "get", "pod", "no-handler", "-n", n), "ContainerCreating")
+	fails(t, kubectl(t, byClass("no-class", "gvisor"), "apply", "-n", n, "-f", "-"),
+		`pods "no-class" is forbidden: pod rejected: RuntimeClass "gvisor" not found`)
+
 	// A Job runs its pods the same way.
 	apply(t, n, `apiVersion: batch/v1
 kind: Job

@@ -1,0 +1,60 @@
+package node
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestChooseDefaultRuntime(t *testing.T) {
+	for _, c := range []struct{ flag, oci, want string }{
+		{"auto", "/usr/sbin/runc", RuntimeOCI},
+		{"auto", "", RuntimeHost},
+		{"host", "/usr/sbin/runc", RuntimeHost},
+		{"oci", "", RuntimeOCI}, // and its pods wait with FailedCreatePodSandBox
+	} {
+		if got := ChooseDefaultRuntime(c.flag, c.oci); got != c.want {
+			t.Errorf("ChooseDefaultRuntime(%q, %q) = %q, want %q", c.flag, c.oci, got, c.want)
+		}
+	}
+}
+
+// The node says which runtime pods without runtimeClassName get, and lists
+// its handlers in status.runtimeHandlers.
+func TestNodeStatusNamesItsRuntimes(t *testing.T) {
+	find := func(st corev1.NodeStatus) corev1.NodeCondition {
+		for _, c := range st.Conditions {
+			if c.Type == conditionRuntime {
+				return c
+			}
+		}
+		t.Fatalf("no %s condition in %+v", conditionRuntime, st.Conditions)
+		return corev1.NodeCondition{}
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m := Machine{Name: "n", Runtimes: Runtimes{OCI: "/usr/sbin/runc", OCIVersion: "runc version 1.1.15", Default: RuntimeOCI, Flag: "auto"}}
+	st := m.nodeStatus(now, nil)
+	c := find(st)
+	if c.Status != corev1.ConditionTrue || c.Reason != "OCIRuntimeFound" ||
+		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=auto)` {
+		t.Errorf("with runc: %+v", c)
+	}
+	if len(st.RuntimeHandlers) != 2 || st.RuntimeHandlers[0].Name != "host" || st.RuntimeHandlers[1].Name != "oci" {
+		t.Errorf("runtimeHandlers = %+v", st.RuntimeHandlers)
+	}
+
+	m.Runtimes = Runtimes{Default: RuntimeHost, Flag: "auto"}
+	later := m.nodeStatus(now.Add(time.Minute), st.Conditions)
+	c = find(later)
+	if c.Status != corev1.ConditionFalse || c.Reason != "NoOCIRuntime" || !strings.HasSuffix(c.Message, `run with "host" (--default-runtime=auto)`) {
+		t.Errorf("without runc: %+v", c)
+	}
+	if !c.LastTransitionTime.Time.Equal(now.Add(time.Minute)) {
+		t.Errorf("transition time %v, want the change's", c.LastTransitionTime)
+	}
+	if len(later.RuntimeHandlers) != 1 {
+		t.Errorf("runtimeHandlers without runc = %+v", later.RuntimeHandlers)
+	}
+}
