@@ -175,7 +175,7 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 			cond(conditionRuntime, rs, rr, rm),
 		},
 		RuntimeHandlers: handlers,
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: m.MachineID, KernelVersion: m.KernelVersion, OSImage: m.OSImage,
 			ContainerRuntimeVersion: "batchd://" + m.Version, KubeletVersion: m.Version, KubeProxyVersion: "",
