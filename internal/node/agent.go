@@ -65,6 +65,8 @@ type Config struct {
 	// DefaultRuntime is the handler of pods without runtimeClassName:
 	// RuntimeHost or RuntimeOCI.
 	DefaultRuntime string
+	// ImageGC is when unused images are removed (zero: image.DefaultGCPolicy).
+	ImageGC image.GCPolicy
 }
 
 // Agent runs the pods bound to its node.
@@ -84,6 +86,10 @@ type Agent struct {
 	stopping    map[runtime.ID]bool
 	recorded    map[string]map[string]bool // pod UID → event keys already recorded
 	pulls       map[string]image.PullState // image → its failed pulls
+	// imageSeen and imageLastUsed are when each stored image was first
+	// listed and last started from; pulled wakes image collection.
+	imageSeen, imageLastUsed map[string]time.Time
+	pulled                   chan struct{}
 }
 
 // New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
@@ -91,6 +97,9 @@ type Agent struct {
 func New(cfg Config) *Agent {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ImageGC == (image.GCPolicy{}) {
+		cfg.ImageGC = image.DefaultGCPolicy
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -105,6 +114,7 @@ func New(cfg Config) *Agent {
 		node: NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}, synced: inf.Informer().HasSynced, factory: factory,
 		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
 		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{}, pulls: map[string]image.PullState{},
+		imageSeen: map[string]time.Time{}, imageLastUsed: map[string]time.Time{}, pulled: make(chan struct{}, 1),
 	}
 	a.lookup = Lookup{
 		ConfigMap: func(ns, name string) (*corev1.ConfigMap, error) {
@@ -193,6 +203,7 @@ func (a *Agent) Run(ctx context.Context) {
 		return
 	}
 	go a.collectOrphans(ctx)
+	go a.collectImagesEvery(ctx)
 	a.runner.Run(ctx, 8)
 }
 

@@ -291,7 +291,9 @@ func nodeStatusEvent(c corev1.NodeCondition) string {
 
 // nodeEvent records an event on the Node, as the kubelet does (with the
 // node's name as UID, which is what kubectl describe node looks for).
-func (a *Agent) nodeEvent(reason, msg string) {
+func (a *Agent) nodeEvent(reason, msg string) { a.nodeEventType(corev1.EventTypeNormal, reason, msg) }
+
+func (a *Agent) nodeEventType(typ, reason, msg string) {
 	name := a.cfg.Machine.Name
-	a.cfg.Recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: name, UID: types.UID(name)}, corev1.EventTypeNormal, reason, msg)
+	a.cfg.Recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: name, UID: types.UID(name)}, typ, reason, msg)
 }

@@ -112,7 +112,12 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 		done := image.Pulled(c.Image, a.cfg.Clock.Since(began), img.Size)
 		a.event(pod, c.Name, done.EventType, done.EventReason, done.EventMessage)
 		stored = img
+		select { // the store grew: see whether the disk is now too full
+		case a.pulled <- struct{}{}:
+		default:
+		}
 	}
+	a.imageUsed(stored.Ref, a.cfg.Clock.Now())
 	root, err := a.cfg.Images.Rootfs(stored.Ref)
 	if err != nil {
 		return image.Image{}, "", fmt.Errorf("unpack image %q: %w", c.Image, err)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -10,7 +11,8 @@ import (
 
 // ContainerUser is the identity container c of pod runs as: runAsUser and
 // runAsGroup from the container's securityContext, else the pod's, with the
-// pod's supplementalGroups; nil (the server's own identity) when none is set.
+// pod's supplementalGroups and fsGroup; nil (the server's own identity) when
+// none is set.
 // A user without a group runs with group 0, as an image without USER does.
 // runAsNonRoot is checked as the kubelet does, against serverUID when no
 // runAsUser is set (the host runtime has no image USER to read).
@@ -19,7 +21,11 @@ func ContainerUser(pod *corev1.Pod, c *corev1.Container, serverUID int64) (*runt
 	var nonRoot *bool
 	var groups []int64
 	if psc := pod.Spec.SecurityContext; psc != nil {
-		uid, gid, nonRoot, groups = psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot, psc.SupplementalGroups
+		uid, gid, nonRoot = psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot
+		groups = append(groups, psc.SupplementalGroups...)
+		if psc.FSGroup != nil && !slices.Contains(groups, *psc.FSGroup) {
+			groups = append(groups, *psc.FSGroup)
+		}
 	}
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {

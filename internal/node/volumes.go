@@ -41,6 +41,9 @@ func setUpVolumes(pod *corev1.Pod, h volumeHost) (map[string]string, error) {
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		p, err := setUpVolume(pod, v, h)
+		if err == nil && v.HostPath == nil {
+			err = volumeOwnership(p, pod.Spec.SecurityContext, projected(v))
+		}
 		if err != nil {
 			return nil, &MountError{Volume: v.Name, Err: err}
 		}
@@ -94,6 +97,61 @@ func setUpVolume(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (string, error
 		return "", err
 	}
 	return dir, writeFiles(dir, files)
+}
+
+// projected volumes (configMap, secret, downwardAPI, projected) are read-only
+// to the pod.
+func projected(v *corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
+// volumeOwnership gives a volume to the pod's fsGroup as the kubelet does:
+// every file and directory gets the group, read (and, unless read-only,
+// write) permission for it, and directories the setgid bit so that new
+// files inherit the group. With fsGroupChangePolicy OnRootMismatch nothing is
+// walked when the volume's root already has the group and those bits.
+func volumeOwnership(dir string, psc *corev1.PodSecurityContext, readOnly bool) error {
+	if psc == nil || psc.FSGroup == nil {
+		return nil
+	}
+	gid := int(*psc.FSGroup)
+	mask := os.FileMode(0o660)
+	if readOnly {
+		mask = 0o440
+	}
+	want := func(mode os.FileMode) os.FileMode {
+		m := mode.Perm() | mode&(os.ModeSetuid|os.ModeSticky) | mask
+		if mode.IsDir() {
+			m |= os.ModeSetgid | 0o110
+		}
+		return m
+	}
+	if psc.FSGroupChangePolicy != nil && *psc.FSGroupChangePolicy == corev1.FSGroupChangeOnRootMismatch {
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) == gid && fi.Mode()&(os.ModePerm|os.ModeSetgid|os.ModeSetuid|os.ModeSticky) == want(fi.Mode()) {
+				return nil
+			}
+		}
+	}
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(path, -1, gid); err != nil {
+			return err
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			return nil // the atomic writer's links: their targets are walked
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := want(fi.Mode()); m != fi.Mode()&(os.ModePerm|os.ModeSetgid|os.ModeSetuid|os.ModeSticky) {
+			return os.Chmod(path, m)
+		}
+		return nil
+	})
 }
 
 type file struct {

@@ -617,3 +617,41 @@ func TestSeedCountdownParallelAndFailingJobs(t *testing.T) {
 		}
 	}
 }
+
+// fsGroupPod runs as user 1000, group 3000, with fsGroup 2000: the process
+// has 2000 among its groups; the emptyDir and the Secret volume belong to
+// group 2000 (the directory setgid, the 0440 key readable through the group).
+func fsGroupPod(name, class, image string) string {
+	return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  runtimeClassName: ` + class + `
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: creds, secret: {secretName: fsgroup-creds, defaultMode: 0440}}
+  containers:
+  - name: c
+    image: ` + image + `
+    command: ["sh", "-c", "id -G; stat -c '%g %a' /data; touch /data/f && stat -c '%g' /data/f; cat /creds/token"]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: creds, mountPath: /creds}
+`
+}
+
+// The last line has no newline; like containerd, the log ends it with one.
+const fsGroupOutput = "3000 2000\n2000 2777\n2000\ns3cret\n"
+
+func TestFSGroupOwnsVolumes(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	must(t, kubectl(t, "", "create", "secret", "generic", "fsgroup-creds", "-n", n, "--from-literal=token=s3cret"), "created")
+	apply(t, n, fsGroupPod("fsgroup", "host", "busybox"))
+	waitFor(t, n, "pod/fsgroup", "{.status.phase}", "Succeeded")
+	if got := kubectl(t, "", "logs", "-n", n, "fsgroup").stdout; got != fsGroupOutput {
+		t.Errorf("logs = %q, want %q", got, fsGroupOutput)
+	}
+}

@@ -175,6 +175,14 @@ handler: kata
 	fails(t, kubectl(t, byClass("no-class", "gvisor"), "apply", "-n", n, "-f", "-"),
 		`pods "no-class" is forbidden: pod rejected: RuntimeClass "gvisor" not found`)
 
+	// fsGroup, as with the host runtime.
+	must(t, kubectl(t, "", "create", "secret", "generic", "fsgroup-creds", "-n", n, "--from-literal=token=s3cret"), "created")
+	apply(t, n, fsGroupPod("fsgroup", "oci", host+"/tools/greeter:1"))
+	waitFor(t, n, "pod/fsgroup", "{.status.phase}", "Succeeded")
+	if got := kubectl(t, "", "logs", "-n", n, "fsgroup").stdout; got != fsGroupOutput {
+		t.Errorf("fsGroup pod logs = %q, want %q", got, fsGroupOutput)
+	}
+
 	// A Job runs its pods the same way.
 	apply(t, n, `apiVersion: batch/v1
 kind: Job
