@@ -22,6 +22,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/controller"
@@ -473,7 +474,12 @@ func (a *Agent) stop(pod *corev1.Pod, k Kill) {
 // /tmp, for at most grace.
 func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
 	if h, _ := a.handler(pod); h == RuntimeOCI {
-		return // preStop exec in an OCI container is not supported yet
+		// Inside the container, as a CRI runtime runs an exec hook.
+		if err := a.cfg.Runtime.ExecOCI(id, a.cfg.OCIRuntime, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
+			klog.Background().Error(err, "PreStop hook failed", "pod", klog.KObj(pod), "container", c.Name)
+			a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
+		}
+		return
 	}
 	spec, err := a.containerSpec(context.Background(), pod, c, id)
 	if err != nil || len(c.Lifecycle.PreStop.Exec.Command) == 0 {

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/batchd/batchd/internal/image"
 )
 
 // Options are the `batchd server` flags.
@@ -32,6 +35,9 @@ type Options struct {
 	DataDirReserve    string
 	DefaultRuntime    string
 	OCIRuntime        string
+	ImageGCHigh       int
+	ImageGCLow        int
+	ImageMinGCAge     time.Duration
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -48,7 +54,8 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host"}
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
+		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
 }
 
 // AddFlags registers the options on fs.
@@ -69,6 +76,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
 	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine), oci (pull the image and run it with runc/crun), or auto (oci when an OCI runtime is installed).")
 	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
+	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
+	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "Percent of the image file system's space used that image garbage collection frees down to.")
+	fs.DurationVar(&o.ImageMinGCAge, "image-minimum-gc-age", o.ImageMinGCAge, "How long an image stays, at least, after it was first seen, before it may be collected.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -103,6 +113,9 @@ func (o *Options) Validate() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--default-runtime %q must be host, oci or auto", o.DefaultRuntime))
 	}
+	if err := o.imageGC().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
@@ -136,7 +149,12 @@ func (o *Options) Config() (Config, error) {
 		DataDirReserve:    quantity(o.DataDirReserve),
 		DefaultRuntime:    o.DefaultRuntime,
 		OCIRuntime:        o.OCIRuntime,
+		ImageGC:           o.imageGC(),
 	}, nil
+}
+
+func (o *Options) imageGC() image.GCPolicy {
+	return image.GCPolicy{HighPercent: o.ImageGCHigh, LowPercent: o.ImageGCLow, MinAge: o.ImageMinGCAge}
 }
 
 // Config is a validated server configuration.
@@ -167,6 +185,8 @@ type Config struct {
 	DefaultRuntime string
 	// OCIRuntime is the runc/crun binary ("": found on PATH).
 	OCIRuntime string
+	// ImageGC is when unused images are removed.
+	ImageGC image.GCPolicy
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).

@@ -35,6 +35,7 @@ type nodeRuntime struct {
 	images           *image.Store
 	ociRuntime       string
 	defaultRuntime   string
+	imageGC          image.GCPolicy
 
 	mu    sync.Mutex
 	agent *node.Agent
@@ -69,6 +70,7 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 			}
 		}
 	}
+	n.imageGC = cfg.ImageGC
 	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
 	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime}
 	oci := n.ociRuntime
@@ -120,7 +122,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
-		Images: n.images, OCIRuntime: n.ociRuntime, DefaultRuntime: n.defaultRuntime,
+		Images: n.images, OCIRuntime: n.ociRuntime, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	n.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/node/runtime"
 )
 
 // testRegistry serves a registry on 127.0.0.1 (plain HTTP, as registries on
@@ -183,6 +185,26 @@ handler: kata
 		t.Errorf("fsGroup pod logs = %q, want %q", got, fsGroupOutput)
 	}
 
+	// A preStop exec hook runs inside the container before SIGTERM.
+	hookDir := t.TempDir()
+	if err := os.Chmod(hookDir, 0o777); err != nil { // the image's user is nobody
+		t.Fatal(err)
+	}
+	apply(t, n, pod("hooked", `    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"]
+    lifecycle:
+      preStop:
+        exec: {command: ["/bin/sh", "-c", "echo \"bye from $(hostname), $GREETING\" > /hook/prestop"]}
+    volumeMounts: [{name: hook, mountPath: /hook}]
+  volumes:
+  - name: hook
+    hostPath: {path: `+hookDir+`}
+`))
+	eventually(t, "hooked ready", func() bool { return kubectl(t, "", "logs", "-n", n, "hooked").stdout == "ready\n" })
+	must(t, kubectl(t, "", "delete", "pod", "hooked", "-n", n), `pod "hooked" deleted`)
+	if b, err := os.ReadFile(filepath.Join(hookDir, "prestop")); err != nil || string(b) != "bye from hooked, hello\n" {
+		t.Errorf("preStop hook: %q %v\n%s", b, err, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=hooked"))
+	}
+
 	// A Job runs its pods the same way.
 	apply(t, n, `apiVersion: batch/v1
 kind: Job
@@ -203,4 +225,94 @@ spec:
 	if out := kubectl(t, "", "logs", "-n", n, "job/oci-job").stdout; !strings.HasPrefix(out, "done in oci-job-") {
 		t.Errorf("job logs: %q", out)
 	}
+}
+
+// TestOCIContainersSurviveServerCrashAndUnusedImagesGo runs a server whose
+// image garbage collection is always over its threshold. Pulling a second
+// image removes the first, which no pod uses any more, and the node says
+// that it could not free enough. A Job's runc container then outlives a
+// kill -9 of the server: after the restart the Job completes once, with the
+// container's own output.
+func TestOCIContainersSurviveServerCrashAndUnusedImagesGo(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("runc needs root (CI runs as root)")
+	}
+	host := testRegistry(t, map[string]v1.Config{
+		"gc/one:1": {Cmd: []string{"/bin/sh", "-c", "echo one"}, Env: []string{"PATH=/bin", "N=1"}},
+		"gc/two:1": {Cmd: []string{"/bin/sh", "-c", "echo two"}, Env: []string{"PATH=/bin", "N=2"}},
+	})
+	data := filepath.Join(t.TempDir(), "data")
+	t.Cleanup(func() { runtime.KillAll(filepath.Join(data, "pods")) })
+	args := []string{"--node-name", "ocicrash", "--image-gc-high-threshold=1", "--image-gc-low-threshold=0", "--image-minimum-gc-age=0s"}
+	srv, _, logPath := ownServer(t, data, args...)
+	k := func(stdin string, args ...string) result {
+		return runKubectl(t, batchd, append([]string{"kubectl", "--kubeconfig", srv.Kubeconfig}, args...), stdin)
+	}
+	images := func() string {
+		return runKubectl(t, batchd, []string{"image", "ls", "--data-dir", data}, "").stdout
+	}
+
+	must(t, k(`apiVersion: v1
+kind: Pod
+metadata: {name: old}
+spec:
+  runtimeClassName: oci
+  restartPolicy: Never
+  containers: [{name: c, image: `+host+`/gc/one:1}]
+`, "apply", "-f", "-"), "pod/old created")
+	eventually(t, "old Succeeded", func() bool {
+		return k("", "get", "pod", "old", "-o", "jsonpath={.status.phase}").stdout == "Succeeded"
+	})
+	must(t, k("", "logs", "old"), "one\n")
+	if !strings.Contains(images(), "gc/one") {
+		t.Fatalf("image one not stored:\n%s", images())
+	}
+	must(t, k("", "delete", "pod", "old"), `pod "old" deleted`)
+
+	release := filepath.Join(t.TempDir(), "release")
+	must(t, k(`apiVersion: batch/v1
+kind: Job
+metadata: {name: crashy}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      runtimeClassName: oci
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: `+host+`/gc/two:1
+        command: ["sh", "-c", "while [ ! -f /signal/release ]; do sleep 0.1; done; echo released from $(hostname)"]
+        volumeMounts: [{name: signal, mountPath: /signal}]
+      volumes:
+      - name: signal
+        hostPath: {path: `+filepath.Dir(release)+`}
+`, "apply", "-f", "-"), "job.batch/crashy created")
+	eventually(t, "crashy running", func() bool {
+		return k("", "get", "pods", "-l", "job-name=crashy", "-o", "jsonpath={.items[*].status.phase}").stdout == "Running"
+	})
+	// Pulling two set off a collection: one, unused, is gone; two stays.
+	eventually(t, "image one collected", func() bool { return !strings.Contains(images(), "gc/one") })
+	if ls := images(); !strings.Contains(ls, "gc/two") {
+		t.Errorf("image two, in use, was collected:\n%s", ls)
+	}
+	waitLog(t, logPath, `"Removing image to free bytes" image="`+host+`/gc/one:1"`)
+	eventually(t, "FreeDiskSpaceFailed on the node", func() bool {
+		return strings.Contains(k("", "get", "events", "--field-selector", "involvedObject.kind=Node,reason=FreeDiskSpaceFailed").stdout,
+			"Failed to garbage collect required amount of images. Attempted to free")
+	})
+
+	srv.Kill()
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, _, _ = ownServer(t, data, args...)
+	eventually(t, "crashy Complete after the restart", func() bool {
+		return k("", "get", "job", "crashy", "-o", "jsonpath={.status.succeeded}/{.status.failed}").stdout == "1/"
+	})
+	if pods := k("", "get", "pods", "-l", "job-name=crashy", "-o", "name").stdout; strings.Count(pods, "pod/") != 1 {
+		t.Errorf("crashy has pods %q, want exactly one", pods)
+	}
+	must(t, k("", "logs", "job/crashy"), "released from crashy-")
 }

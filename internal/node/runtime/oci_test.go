@@ -123,3 +123,36 @@ func TestOCIStopAndOOM(t *testing.T) {
 		t.Errorf("runc still lists: %s", out)
 	}
 }
+
+// TestOCIExecRunsInsideTheContainer: an exec (a preStop hook) runs in the
+// container's root and environment, not the host's.
+func TestOCIExecRunsInsideTheContainer(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	root := imageRoot(t)
+	id := ID{Pod: "p-oci-exec", Container: "c"}
+	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `while [ ! -f /hooked ]; do sleep 0.1; done; cat /hooked`}, Env: []string{"PATH=/bin", "WHO=container"}})
+	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := r.ExecOCI(id, spec.Runtime, []string{"/bin/sh", "-c", `echo "hook as $WHO, image file: $(cat /etc/image-file)" > /hooked`}, 5*time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // runc has not created the container yet
+	}
+	waitExit(t, exited, id)
+	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "hook as container, image file: from the image") {
+		t.Errorf("log: %q", log)
+	}
+	if err := r.ExecOCI(id, spec.Runtime, []string{"/bin/true"}, 5*time.Second); err == nil {
+		t.Error("exec in an ended container succeeded")
+	}
+	if err := r.RemovePod("p-oci-exec"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,12 +1,11 @@
 package runtime
 
 import (
-	"encoding/json"
-
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ErrUnsupported is returned by Start when this build cannot run containers.
@@ -622,4 +623,44 @@ func KillAll(dir string) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// ExecOCI runs argv inside the OCI run id (its namespaces, root, cgroup,
+// user and environment) with `RUNTIME exec`, as a CRI runtime runs an exec
+// hook, and waits up to timeout for it. Its output is discarded.
+func (r *Runtime) ExecOCI(id ID, runtimeBin string, argv []string, timeout time.Duration) error {
+	bundle := filepath.Join(r.runDir(id), "bundle")
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return fmt.Errorf("exec in %s: %w", id, err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
+		return fmt.Errorf("exec in %s: bad bundle: %v", id, err)
+	}
+	p := *s.Process
+	p.Args, p.Terminal = argv, false
+	proc, err := json.Marshal(&p)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(r.runDir(id), "exec-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(proc); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runtimeBin, "exec", "--process", f.Name(), containerID(id))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("exec in %s: %w: %s", id, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
