@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -289,9 +290,19 @@ spec:
       - name: signal
         hostPath: {path: `+filepath.Dir(release)+`}
 `, "apply", "-f", "-"), "job.batch/crashy created")
-	eventually(t, "crashy running", func() bool {
-		return k("", "get", "pods", "-l", "job-name=crashy", "-o", "jsonpath={.items[*].status.phase}").stdout == "Running"
+	must(t, k(`apiVersion: v1
+kind: Pod
+metadata: {name: lost}
+spec:
+  runtimeClassName: oci
+  restartPolicy: Never
+  containers: [{name: c, image: `+host+`/gc/two:1, command: ["sh", "-c", "sleep 3605"]}]
+`, "apply", "-f", "-"), "pod/lost created")
+	eventually(t, "crashy and lost running", func() bool {
+		return k("", "get", "pods", "-l", "job-name=crashy", "-o", "jsonpath={.items[*].status.phase}").stdout == "Running" &&
+			len(processes("sleep 3605")) > 0
 	})
+	lostID := "batchd-" + k("", "get", "pod", "lost", "-o", "jsonpath={.metadata.uid}").stdout + "-c-0"
 	// Pulling two set off a collection: one, unused, is gone; two stays.
 	eventually(t, "image one collected", func() bool { return !strings.Contains(images(), "gc/one") })
 	if ls := images(); !strings.Contains(ls, "gc/two") {
@@ -307,6 +318,10 @@ spec:
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// lost's supervisor and runc die too; its container runs on, orphaned.
+	if out, err := exec.Command("pkill", "-KILL", "-f", lostID).CombinedOutput(); err != nil {
+		t.Fatalf("pkill: %v %s", err, out)
+	}
 	srv, _, _ = ownServer(t, data, args...)
 	eventually(t, "crashy Complete after the restart", func() bool {
 		return k("", "get", "job", "crashy", "-o", "jsonpath={.status.succeeded}/{.status.failed}").stdout == "1/"
@@ -315,4 +330,12 @@ spec:
 		t.Errorf("crashy has pods %q, want exactly one", pods)
 	}
 	must(t, k("", "logs", "job/crashy"), "released from crashy-")
+	// The orphan is found, ended, and forgotten by runc.
+	eventually(t, "lost reported", func() bool {
+		return k("", "get", "pod", "lost", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason}/{.status.containerStatuses[0].state.terminated.exitCode}").stdout == "ContainerStatusUnknown/137"
+	})
+	eventually(t, "lost's container gone", func() bool { return len(processes("sleep 3605")) == 0 })
+	if out, _ := exec.Command("runc", "list", "-q").Output(); strings.Contains(string(out), lostID) {
+		t.Errorf("runc still lists %s:\n%s", lostID, out)
+	}
 }

@@ -291,6 +291,10 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	cid := containerID(spec.ID)
+	// Which runtime to ask to delete the container should its supervisor die.
+	if err := os.WriteFile(filepath.Join(dir, "oci-runtime"), []byte(spec.OCI.Runtime), 0o600); err != nil {
+		return err
+	}
 	args = append(args, "--overlay", spec.OCI.Image, upper, work, root, "--runc-delete", spec.OCI.Runtime, cid,
 		"--", spec.OCI.Runtime, "run", "--keep", "--bundle", bundle, cid)
 	return r.supervise(spec, args)
@@ -452,7 +456,32 @@ func (r *Runtime) inspect(id ID) Run {
 			run.StartedAt = run.FinishedAt
 		}
 	}
+	if serr == nil {
+		r.reapLost(run)
+	}
 	return run
+}
+
+// reapLost ends what is left of a run whose supervisor died without a
+// record: the processes in its cgroup, and its OCI runtime's container (the
+// supervisor's runc delete never ran). It then records the run as lost, so
+// that this happens once.
+func (r *Runtime) reapLost(run Run) {
+	dir := r.runDir(run.ID)
+	if r.cfg.Cgroups != nil {
+		r.cfg.Cgroups.Kill(cgroupName(run.ID))
+	}
+	if bin, err := os.ReadFile(filepath.Join(dir, "oci-runtime")); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(run.ID)).Run()
+		cancel()
+	}
+	record := fmt.Sprintf("code=%d\nsignal=0\noom=0\nstarted=%s\nfinished=%s\nreason=%s\nmessage=%s\n", run.ExitCode,
+		run.StartedAt.UTC().Format(time.RFC3339Nano), run.FinishedAt.UTC().Format(time.RFC3339Nano), run.Reason, run.Message)
+	tmp := filepath.Join(dir, "exit.tmp")
+	if err := os.WriteFile(tmp, []byte(record), 0o600); err == nil {
+		_ = os.Rename(tmp, filepath.Join(dir, "exit"))
+	}
 }
 
 // readExit fills run from the run's exit record, if there is one.
