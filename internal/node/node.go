@@ -55,12 +55,17 @@ type Machine struct {
 type Runtimes struct {
 	OCI, OCIVersion string
 	Default, Flag   string
+	// Problem is why an installed OCI runtime cannot be used ("" if none).
+	Problem string
 }
 
 // condition is the node condition that says whether pods can run images, and
 // which runtime pods without runtimeClassName get.
 func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
 	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s)", r.Default, r.Flag)
+	if r.OCI == "" && r.Problem != "" {
+		return corev1.ConditionFalse, "OCIRuntimeUnusable", r.Problem + ": RuntimeClass oci cannot run pods; " + how
+	}
 	if r.OCI == "" {
 		return corev1.ConditionFalse, "NoOCIRuntime", "no runc or crun found: RuntimeClass oci cannot run pods; " + how
 	}

@@ -61,26 +61,47 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	if n.images, err = image.Open(filepath.Join(cfg.DataDir, "images")); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	n.ociRuntime = cfg.OCIRuntime
-	if n.ociRuntime == "" {
-		for _, name := range []string{"runc", "crun"} {
-			if p, err := exec.LookPath(name); err == nil {
-				n.ociRuntime = p
-				break
-			}
-		}
-	}
+	var problem string
+	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg)
 	n.imageGC = cfg.ImageGC
 	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
-	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime}
+	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem}
 	oci := n.ociRuntime
-	if oci == "" {
+	switch {
+	case problem != "":
+		oci = "none: " + problem
+	case oci == "":
 		oci = "none (install runc or crun)"
-	} else {
+	default:
 		oci += " (" + n.machine.Runtimes.OCIVersion + ")"
 	}
 	fmt.Fprintf(os.Stderr, "node: pods without runtimeClassName run with the %q runtime (--default-runtime=%s); OCI runtime: %s\n", n.defaultRuntime, cfg.DefaultRuntime, oci)
 	return n, nil
+}
+
+// findOCIRuntime is the runtime --oci-runtime names, else runc, else crun,
+// found on PATH; crun only where it can run containers (problem says why
+// not).
+func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
+	names := []string{"runc", "crun"}
+	if flag != "" {
+		names = []string{flag}
+	}
+	for _, name := range names {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			if flag != "" {
+				return "", fmt.Sprintf("--oci-runtime %s: %v", flag, err)
+			}
+			continue
+		}
+		if strings.HasPrefix(filepath.Base(p), "crun") && cg.CrunProblem() != "" {
+			problem = cg.CrunProblem()
+			continue
+		}
+		return p, ""
+	}
+	return "", problem
 }
 
 // runtimeVersion is the first line of `bin --version` ("runc version 1.1.15").

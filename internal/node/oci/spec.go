@@ -236,6 +236,10 @@ var (
 	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
+// SpecVersion is the runtime-spec version the generated specs claim. They
+// use nothing newer than 1.1.0, and crun before 1.9 refuses 1.2.
+const SpecVersion = "1.1.0"
+
 // Spec is the runtime spec of in.
 func Spec(in Input) *specs.Spec {
 	caps := Capabilities(in.CapAdd, in.CapDrop)
@@ -247,7 +251,7 @@ func Spec(in Input) *specs.Spec {
 		cwd = "/"
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: SpecVersion,
 		Process: &specs.Process{
 			Args: in.Args,
 			Env:  in.Env,

@@ -213,3 +213,26 @@ func removeTree(dir string) {
 	}
 	_ = syscall.Rmdir(dir)
 }
+
+// HybridControllers are the controllers of the cgroup v2 hierarchy mounted
+// beside v1 ones (at unified/ in the v1 root): a host in this "hybrid mode",
+// with any controller there, is one crun refuses to run containers on.
+func (c *Cgroups) HybridControllers() []string {
+	if c == nil || c.Version != 1 {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(c.root, "unified", "cgroup.controllers"))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+// CrunProblem says why crun cannot run containers with these cgroups, or "".
+func (c *Cgroups) CrunProblem() string {
+	if ctrls := c.HybridControllers(); len(ctrls) > 0 {
+		return fmt.Sprintf("crun refuses this host's hybrid cgroups (cgroup v1, with %s in the v2 hierarchy at %s): use runc, or mount %s as cgroup v1",
+			strings.Join(ctrls, ","), filepath.Join(c.root, "unified"), strings.Join(ctrls, ","))
+	}
+	return ""
+}

@@ -26,16 +26,31 @@ func imageRoot(t *testing.T) string {
 	return root
 }
 
-func ociRun(t *testing.T, root string, in oci.Input) *OCI {
+// ociRuntimes are the OCI runtimes every OCI test runs with: Debian's runc
+// and crun.
+var ociRuntimes = []string{"runc", "crun"}
+
+func forEachOCIRuntime(t *testing.T, test func(t *testing.T, bin string)) {
+	for _, name := range ociRuntimes {
+		t.Run(name, func(t *testing.T) {
+			bin, err := exec.LookPath(name)
+			if err != nil {
+				t.Fatalf("%v: install %s (.ci/run does)", err, name)
+			}
+			if cg, err := DetectCgroups("/sys/fs/cgroup"); err == nil && isCrun(bin) && cg.CrunProblem() != "" {
+				t.Fatalf("%s (.ci/run does)", cg.CrunProblem())
+			}
+			test(t, bin)
+		})
+	}
+}
+
+func ociRun(t *testing.T, bin, root string, in oci.Input) *OCI {
 	t.Helper()
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatalf("%v: install runc (.ci/run does)", err)
-	}
 	if os.Geteuid() != 0 {
-		t.Skip("running runc needs root (CI runs as root)")
+		t.Skip("running an OCI runtime needs root (CI runs as root)")
 	}
-	return &OCI{Runtime: runc, Spec: oci.Spec(in), Image: root}
+	return &OCI{Runtime: bin, Spec: oci.Spec(in), Image: root}
 }
 
 // TestOCIRunLogsExitCodeAndAPrivateWritableRoot: a container run by runc
@@ -43,12 +58,16 @@ func ociRun(t *testing.T, root string, in oci.Input) *OCI {
 // recorded, writes to its root without touching the image, and sees a
 // volume.
 func TestOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T) {
+	forEachOCIRuntime(t, testOCIRunLogsExitCodeAndAPrivateWritableRoot)
+}
+
+func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 	r, exited := newRuntime(t, nil)
 	root := imageRoot(t)
 	vol := t.TempDir()
 	id := ID{Pod: "p-oci", Container: "c"}
 	script := `cat /etc/image-file; echo changed > /etc/image-file; cat /etc/image-file; echo out > /data/v; echo "pid=$$ host=$(hostname)"; echo oops >&2; exit 4`
-	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Hostname: "worker-0",
+	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Hostname: "worker-0",
 		Mounts: []oci.Mount{{Source: vol, Destination: "/data"}}})
 	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
@@ -77,7 +96,9 @@ func TestOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T) {
 
 // TestOCIStopAndOOM: Stop reaches the container (SIGTERM, then SIGKILL after
 // the grace period), and a container over its memory limit is OOMKilled.
-func TestOCIStopAndOOM(t *testing.T) {
+func TestOCIStopAndOOM(t *testing.T) { forEachOCIRuntime(t, testOCIStopAndOOM) }
+
+func testOCIStopAndOOM(t *testing.T, bin string) {
 	cg, err := DetectCgroups("/sys/fs/cgroup")
 	if err != nil {
 		t.Fatalf("cgroups: %v", err)
@@ -85,7 +106,7 @@ func TestOCIStopAndOOM(t *testing.T) {
 	r, exited := newRuntime(t, cg)
 	root := imageRoot(t)
 	term := ID{Pod: "p-oci-stop", Container: "graceful"}
-	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done`}, Env: []string{"PATH=/bin"}})
+	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done`}, Env: []string{"PATH=/bin"}})
 	if err := r.Start(Spec{ID: term, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +124,7 @@ func TestOCIStopAndOOM(t *testing.T) {
 	}
 
 	oom := ID{Pod: "p-oci-oom", Container: "c"}
-	spec = ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`}, Env: []string{"PATH=/bin"}})
+	spec = ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`}, Env: []string{"PATH=/bin"}})
 	if err := r.Start(Spec{ID: oom, OCI: spec, Resources: Resources{MemoryBytes: 32 << 20}}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,20 +138,24 @@ func TestOCIStopAndOOM(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// runc forgot both containers.
-	out, _ := exec.Command("runc", "list", "-q").Output()
+	// The runtime forgot both containers.
+	out, _ := exec.Command(bin, "list", "-q").Output()
 	if strings.Contains(string(out), "p-oci") {
-		t.Errorf("runc still lists: %s", out)
+		t.Errorf("%s still lists: %s", bin, out)
 	}
 }
 
 // TestOCIExecRunsInsideTheContainer: an exec (a preStop hook) runs in the
 // container's root and environment, not the host's.
 func TestOCIExecRunsInsideTheContainer(t *testing.T) {
+	forEachOCIRuntime(t, testOCIExecRunsInsideTheContainer)
+}
+
+func testOCIExecRunsInsideTheContainer(t *testing.T, bin string) {
 	r, exited := newRuntime(t, nil)
 	root := imageRoot(t)
 	id := ID{Pod: "p-oci-exec", Container: "c"}
-	spec := ociRun(t, root, oci.Input{Args: []string{"/bin/sh", "-c", `while [ ! -f /hooked ]; do sleep 0.1; done; cat /hooked`}, Env: []string{"PATH=/bin", "WHO=container"}})
+	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `while [ ! -f /hooked ]; do sleep 0.1; done; cat /hooked`}, Env: []string{"PATH=/bin", "WHO=container"}})
 	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}

@@ -282,6 +282,13 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 		// The container lives in the run's own group: its limits, OOM
 		// count and kill-everything-left apply as for a host process.
 		linux.CgroupsPath = "/" + cgroupParent + "/" + cgroupName(spec.ID)
+		if isCrun(spec.OCI.Runtime) {
+			// crun removes the container's cgroup on exit, killing
+			// what is in it: itself too, were it the run's, which the
+			// supervisor and crun are in. A child group keeps the
+			// run's limits (they are hierarchical) and its OOM count.
+			linux.CgroupsPath += "/container"
+		}
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -296,8 +303,20 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 		return err
 	}
 	args = append(args, "--overlay", spec.OCI.Image, upper, work, root, "--runc-delete", spec.OCI.Runtime, cid,
-		"--", spec.OCI.Runtime, "run", "--keep", "--bundle", bundle, cid)
+		"--", spec.OCI.Runtime, "run")
+	if !isCrun(spec.OCI.Runtime) {
+		// runc would remove the container's cgroup, and its OOM count,
+		// on exit; the supervisor deletes the container after reading it.
+		args = append(args, "--keep")
+	}
+	args = append(args, "--bundle", bundle, cid)
 	return r.supervise(spec, args)
+}
+
+// isCrun tells crun from runc: crun has no `run --keep` (and leaves the
+// cgroup, which the supervisor is in, anyway).
+func isCrun(bin string) bool {
+	return strings.HasPrefix(filepath.Base(bin), "crun")
 }
 
 // supervise starts the supervisor with args.

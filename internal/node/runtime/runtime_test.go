@@ -381,3 +381,27 @@ func TestEndedRunLeavesNoCgroup(t *testing.T) {
 		}
 	}
 }
+
+func TestCrunProblemOnHybridCgroups(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "unified"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cgroups{Version: 1, root: root}
+	if p := c.CrunProblem(); p != "" {
+		t.Errorf("no unified controllers file: %q", p)
+	}
+	if err := os.WriteFile(filepath.Join(root, "unified", "cgroup.controllers"), []byte("hugetlb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "crun refuses this host's hybrid cgroups (cgroup v1, with hugetlb in the v2 hierarchy at " + filepath.Join(root, "unified") + "): use runc, or mount hugetlb as cgroup v1"
+	if p := c.CrunProblem(); p != want {
+		t.Errorf("got %q\nwant %q", p, want)
+	}
+	if p := (&Cgroups{Version: 2, root: root}).CrunProblem(); p != "" {
+		t.Errorf("cgroup v2: %q", p)
+	}
+	if p := (*Cgroups)(nil).CrunProblem(); p != "" {
+		t.Errorf("no cgroups: %q", p)
+	}
+}

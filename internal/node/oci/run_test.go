@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/node/runtime"
 )
 
 // bundle writes an OCI bundle around a busybox-static root file system.
@@ -33,20 +34,37 @@ func bundle(t *testing.T, in Input) string {
 	return dir
 }
 
-func runc(t *testing.T, dir string) (string, int) {
+// runtimes are the OCI runtimes the specs are checked with: Debian's runc
+// and crun.
+var runtimes = []string{"runc", "crun"}
+
+// eachRuntime runs test with each of runtimes.
+func eachRuntime(t *testing.T, test func(t *testing.T, bin string)) {
+	for _, name := range runtimes {
+		t.Run(name, func(t *testing.T) {
+			path, err := exec.LookPath(name)
+			if err != nil {
+				t.Fatalf("%v: install %s (.ci/run does)", err, name)
+			}
+			if os.Geteuid() != 0 {
+				t.Skip("running a container needs root (CI runs as root)")
+			}
+			if cg, err := runtime.DetectCgroups("/sys/fs/cgroup"); err == nil && name == "crun" && cg.CrunProblem() != "" {
+				t.Fatalf("%s (.ci/run does)", cg.CrunProblem())
+			}
+			test(t, path)
+		})
+	}
+}
+
+// run runs the bundle in dir with runtime bin.
+func run(t *testing.T, bin, dir string) (string, int) {
 	t.Helper()
-	path, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatalf("%v: install runc (.ci/run does)", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("runc with this spec needs root (CI runs as root)")
-	}
 	id := fmt.Sprintf("batchd-test-%d", time.Now().UnixNano())
-	cmd := exec.Command(path, "run", "--bundle", dir, id)
+	cmd := exec.Command(bin, "run", "--bundle", dir, id)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
+	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -56,10 +74,12 @@ func runc(t *testing.T, dir string) (string, int) {
 	return out.String(), code
 }
 
-// TestSpecRunsWithRunc: the generated spec is accepted by runc and gives
+// TestSpecRuns: the generated spec is accepted by runc and crun and gives
 // what it says: argv, env, user, hostname, working dir, a read-only root, a
 // read-only volume, its own pid namespace, the exit code.
-func TestSpecRunsWithRunc(t *testing.T) {
+func TestSpecRuns(t *testing.T) { eachRuntime(t, testSpecRuns) }
+
+func testSpecRuns(t *testing.T, bin string) {
 	host := t.TempDir()
 	if err := os.WriteFile(filepath.Join(host, "in"), []byte("from the host"), 0o644); err != nil {
 		t.Fatal(err)
@@ -74,7 +94,7 @@ exit 3`
 		User: User{UID: 1000, GID: 2000, Groups: []uint32{3000}}, ReadOnlyRoot: true, NoNewPrivileges: true,
 		Mounts: []Mount{{Source: host, Destination: "/data", ReadOnly: true}},
 	})
-	out, code := runc(t, dir)
+	out, code := run(t, bin, dir)
 	if code != 3 {
 		t.Fatalf("exit %d, want 3:\n%s", code, out)
 	}
@@ -90,12 +110,14 @@ exit 3`
 
 // TestSpecMemoryLimitOOMKills: a container over its memory limit is killed
 // by the kernel (137), as a pod's OOMKilled container.
-func TestSpecMemoryLimitOOMKills(t *testing.T) {
+func TestSpecMemoryLimitOOMKills(t *testing.T) { eachRuntime(t, testSpecMemoryLimitOOMKills) }
+
+func testSpecMemoryLimitOOMKills(t *testing.T, bin string) {
 	dir := bundle(t, Input{
 		Args: []string{"/bin/sh", "-c", "echo start; x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo survived"},
 		Env:  []string{"PATH=/bin"}, MemoryLimit: 32 << 20, CgroupsPath: fmt.Sprintf("/batchd-test/oom-%d", time.Now().UnixNano()),
 	})
-	out, code := runc(t, dir)
+	out, code := run(t, bin, dir)
 	if code != 137 || strings.Contains(out, "survived") {
 		t.Fatalf("exit %d, want 137 (OOM kill):\n%s", code, out)
 	}
