@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +92,88 @@ func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 	}
 	if err := r.RemovePod("p-oci"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOCIRootfsCopy: where overlayfs is not usable, each container gets a
+// copy of the image's root: the same private, writable root.
+func TestOCIRootfsCopy(t *testing.T) {
+	bin, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("%v: install runc (.ci/run does)", err)
+	}
+	exited := make(chan ID, 4)
+	r, err := New(Config{Dir: t.TempDir(), OnExit: func(id ID) { exited <- id }, Rootfs: RootfsCopy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := imageRoot(t)
+	if err := os.Symlink("image-file", filepath.Join(root, "etc", "link")); err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p-oci-copy", Container: "c"}
+	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `cat /etc/link; echo changed > /etc/image-file; cat /etc/image-file; ls -l /bin/busybox`}, Env: []string{"PATH=/bin"}})
+	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	log := readLog(t, r, id, LogOptions{Tail: -1})
+	for _, want := range []string{"from the image\n", "changed\n", "-rwxr-xr-x"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc", "image-file")); string(b) != "from the image\n" {
+		t.Errorf("the container wrote into the image: %q", b)
+	}
+	if err := r.RemovePod("p-oci-copy"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOverlayProbe: this machine's kernel mounts overlays under a temporary
+// directory (the probe that picks RootfsOverlay), and copyTree keeps modes,
+// owners and links.
+func TestOverlayProbeAndCopyTree(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root (CI runs as root)")
+	}
+	if err := overlayWorks(t.TempDir()); err != nil {
+		t.Errorf("overlay probe: %v", err)
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(filepath.Join(src, "d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "d", "f"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(src, "d", "f"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(src, "d", "f"), 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("d/f", filepath.Join(src, "l")); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "d", "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode() != 0o755|os.ModeSetuid || st.Uid != 1234 || st.Gid != 5678 {
+		t.Errorf("copied file: mode %v, owner %d:%d", fi.Mode(), st.Uid, st.Gid)
+	}
+	if di, _ := os.Stat(filepath.Join(dst, "d")); di.Mode().Perm() != 0o750 {
+		t.Errorf("copied dir mode %v", di.Mode())
+	}
+	if l, err := os.Readlink(filepath.Join(dst, "l")); err != nil || l != "d/f" {
+		t.Errorf("symlink: %q %v", l, err)
 	}
 }
 

@@ -119,6 +119,9 @@ type Config struct {
 	// Masked paths are hidden from every container (an empty read-only
 	// directory or /dev/null in their place): the data dir with its keys.
 	Masked []string
+	// Rootfs is how OCI containers get their root file system (default:
+	// overlays where the kernel allows, else copies).
+	Rootfs RootfsMode
 }
 
 // Runtime starts, stops and inspects container runs.
@@ -128,6 +131,9 @@ type Runtime struct {
 	mu      sync.Mutex
 	running map[ID]*os.Process // supervisors this process started
 	watched map[ID]bool        // supervisors adopted from an earlier process
+
+	modeOnce sync.Once
+	mode     RootfsMode // Rootfs resolved
 }
 
 // New returns a runtime over cfg.Dir, creating it.
@@ -302,8 +308,18 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	if err := os.WriteFile(filepath.Join(dir, "oci-runtime"), []byte(spec.OCI.Runtime), 0o600); err != nil {
 		return err
 	}
-	args = append(args, "--overlay", spec.OCI.Image, upper, work, root, "--runc-delete", spec.OCI.Runtime, cid,
-		"--", spec.OCI.Runtime, "run")
+	if r.rootfsMode() == RootfsCopy {
+		// The copy is the root; nothing is mounted over it.
+		if err := os.Remove(root); err != nil {
+			return fmt.Errorf("create bundle: %w", err)
+		}
+		if err := copyTree(spec.OCI.Image, root); err != nil {
+			return fmt.Errorf("copy the image's root file system: %w", err)
+		}
+	} else {
+		args = append(args, "--overlay", spec.OCI.Image, upper, work, root)
+	}
+	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime, "run")
 	if !isCrun(spec.OCI.Runtime) {
 		// runc would remove the container's cgroup, and its OOM count,
 		// on exit; the supervisor deletes the container after reading it.
