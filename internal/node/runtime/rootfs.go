@@ -137,4 +137,3 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
-
