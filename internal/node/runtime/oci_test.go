@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,10 @@ func forEachOCIRuntime(t *testing.T, test func(t *testing.T, bin string)) {
 	}
 }
 
+// pod names a test pod uniquely on this machine: the OCI runtimes keep
+// their containers in one machine-wide state directory.
+func pod(name string) string { return fmt.Sprintf("%s-%d", name, os.Getpid()) }
+
 func ociRun(t *testing.T, bin, root string, in oci.Input) *OCI {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -66,7 +71,7 @@ func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 	r, exited := newRuntime(t, nil)
 	root := imageRoot(t)
 	vol := t.TempDir()
-	id := ID{Pod: "p-oci", Container: "c"}
+	id := ID{Pod: pod("p-oci"), Container: "c"}
 	script := `cat /etc/image-file; echo changed > /etc/image-file; cat /etc/image-file; echo out > /data/v; echo "pid=$$ host=$(hostname)"; echo oops >&2; exit 4`
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Hostname: "worker-0",
 		Mounts: []oci.Mount{{Source: vol, Destination: "/data"}}})
@@ -74,7 +79,7 @@ func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, id)
-	runs, _ := r.Runs("p-oci")
+	runs, _ := r.Runs(pod("p-oci"))
 	if run := runs["c"][0]; run.ExitCode != 4 || run.Reason != "" {
 		t.Fatalf("run = %+v\n%s", run, readLog(t, r, id, LogOptions{Tail: -1}))
 	}
@@ -90,7 +95,7 @@ func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 	if b, _ := os.ReadFile(filepath.Join(vol, "v")); string(b) != "out\n" {
 		t.Errorf("volume: %q", b)
 	}
-	if err := r.RemovePod("p-oci"); err != nil {
+	if err := r.RemovePod(pod("p-oci")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -111,7 +116,7 @@ func TestOCIRootfsCopy(t *testing.T) {
 	if err := os.Symlink("image-file", filepath.Join(root, "etc", "link")); err != nil {
 		t.Fatal(err)
 	}
-	id := ID{Pod: "p-oci-copy", Container: "c"}
+	id := ID{Pod: pod("p-oci-copy"), Container: "c"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `cat /etc/link; echo changed > /etc/image-file; cat /etc/image-file; ls -l /bin/busybox`}, Env: []string{"PATH=/bin"}})
 	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
@@ -126,7 +131,7 @@ func TestOCIRootfsCopy(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(root, "etc", "image-file")); string(b) != "from the image\n" {
 		t.Errorf("the container wrote into the image: %q", b)
 	}
-	if err := r.RemovePod("p-oci-copy"); err != nil {
+	if err := r.RemovePod(pod("p-oci-copy")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -188,7 +193,7 @@ func testOCIStopAndOOM(t *testing.T, bin string) {
 	}
 	r, exited := newRuntime(t, cg)
 	root := imageRoot(t)
-	term := ID{Pod: "p-oci-stop", Container: "graceful"}
+	term := ID{Pod: pod("p-oci-stop"), Container: "graceful"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done`}, Env: []string{"PATH=/bin"}})
 	if err := r.Start(Spec{ID: term, OCI: spec}); err != nil {
 		t.Fatal(err)
@@ -201,29 +206,29 @@ func testOCIStopAndOOM(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, term)
-	runs, _ := r.Runs("p-oci-stop")
+	runs, _ := r.Runs(pod("p-oci-stop"))
 	if run := runs["graceful"][0]; run.ExitCode != 0 || !strings.Contains(readLog(t, r, term, LogOptions{Tail: -1}), "got TERM") {
 		t.Errorf("graceful stop: %+v\n%s", run, readLog(t, r, term, LogOptions{Tail: -1}))
 	}
 
-	oom := ID{Pod: "p-oci-oom", Container: "c"}
+	oom := ID{Pod: pod("p-oci-oom"), Container: "c"}
 	spec = ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`}, Env: []string{"PATH=/bin"}})
 	if err := r.Start(Spec{ID: oom, OCI: spec, Resources: Resources{MemoryBytes: 32 << 20}}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, oom)
-	runs, _ = r.Runs("p-oci-oom")
+	runs, _ = r.Runs(pod("p-oci-oom"))
 	if run := runs["c"][0]; !run.OOMKilled || run.ExitCode != 137 {
 		t.Errorf("OOM: %+v\n%s", run, readLog(t, r, oom, LogOptions{Tail: -1}))
 	}
-	for _, p := range []string{"p-oci-stop", "p-oci-oom"} {
+	for _, p := range []string{pod("p-oci-stop"), pod("p-oci-oom")} {
 		if err := r.RemovePod(p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The runtime forgot both containers.
 	out, _ := exec.Command(bin, "list", "-q").Output()
-	if strings.Contains(string(out), "p-oci") {
+	if strings.Contains(string(out), pod("p-oci")) || strings.Contains(string(out), pod("p-oci-stop")) {
 		t.Errorf("%s still lists: %s", bin, out)
 	}
 }
@@ -237,7 +242,7 @@ func TestOCIExecRunsInsideTheContainer(t *testing.T) {
 func testOCIExecRunsInsideTheContainer(t *testing.T, bin string) {
 	r, exited := newRuntime(t, nil)
 	root := imageRoot(t)
-	id := ID{Pod: "p-oci-exec", Container: "c"}
+	id := ID{Pod: pod("p-oci-exec"), Container: "c"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `while [ ! -f /hooked ]; do sleep 0.1; done; cat /hooked`}, Env: []string{"PATH=/bin", "WHO=container"}})
 	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
@@ -260,7 +265,7 @@ func testOCIExecRunsInsideTheContainer(t *testing.T, bin string) {
 	if err := r.ExecOCI(id, spec.Runtime, []string{"/bin/true"}, 5*time.Second); err == nil {
 		t.Error("exec in an ended container succeeded")
 	}
-	if err := r.RemovePod("p-oci-exec"); err != nil {
+	if err := r.RemovePod(pod("p-oci-exec")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -284,15 +284,26 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	if err != nil {
 		return err
 	}
+	var globals []string
 	if r.cfg.Cgroups != nil {
 		// The container lives in the run's own group: its limits, OOM
 		// count and kill-everything-left apply as for a host process.
 		linux.CgroupsPath = "/" + cgroupParent + "/" + cgroupName(spec.ID)
-		if isCrun(spec.OCI.Runtime) {
-			// crun removes the container's cgroup on exit, killing
-			// what is in it: itself too, were it the run's, which the
-			// supervisor and crun are in. A child group keeps the
-			// run's limits (they are hierarchical) and its OOM count.
+		switch {
+		case isCrun(spec.OCI.Runtime) && r.cfg.Cgroups.Version == 1:
+			// crun removes the container's cgroup on exit, killing what is
+			// in it (crun too, were it the run's, which the supervisor and
+			// crun are in), and cgroup v1 counts an OOM kill only in the
+			// victim's own group: in a child group the count would go with
+			// it. So crun leaves cgroups alone and the container stays in
+			// the run's groups, which hold its limits; with no device
+			// cgroup, it may not create device nodes.
+			globals = append(globals, "--cgroup-manager=disabled")
+			linux.CgroupsPath, linux.Resources = "", nil
+			s.Process = withoutCapability(s.Process, "CAP_MKNOD")
+		case isCrun(spec.OCI.Runtime):
+			// On cgroup v2 a child group keeps the run's limits and its
+			// OOM count (memory.events counts descendants' kills).
 			linux.CgroupsPath += "/container"
 		}
 	}
@@ -319,7 +330,8 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	} else {
 		args = append(args, "--overlay", spec.OCI.Image, upper, work, root)
 	}
-	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime, "run")
+	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
+	args = append(append(args, globals...), "run")
 	if !isCrun(spec.OCI.Runtime) {
 		// runc would remove the container's cgroup, and its OOM count,
 		// on exit; the supervisor deletes the container after reading it.
@@ -333,6 +345,27 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 // cgroup, which the supervisor is in, anyway).
 func isCrun(bin string) bool {
 	return strings.HasPrefix(filepath.Base(bin), "crun")
+}
+
+// withoutCapability is p with capability c in none of its sets.
+func withoutCapability(p *specs.Process, c string) *specs.Process {
+	if p == nil || p.Capabilities == nil {
+		return p
+	}
+	drop := func(set []string) []string {
+		var kept []string
+		for _, x := range set {
+			if x != c {
+				kept = append(kept, x)
+			}
+		}
+		return kept
+	}
+	out, caps := *p, *p.Capabilities
+	caps.Bounding, caps.Effective, caps.Permitted = drop(caps.Bounding), drop(caps.Effective), drop(caps.Permitted)
+	caps.Inheritable, caps.Ambient = drop(caps.Inheritable), drop(caps.Ambient)
+	out.Capabilities = &caps
+	return &out
 }
 
 // supervise starts the supervisor with args.

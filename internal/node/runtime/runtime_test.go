@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func newRuntime(t *testing.T, cg *Cgroups) (*Runtime, chan ID) {
@@ -403,5 +406,18 @@ func TestCrunProblemOnHybridCgroups(t *testing.T) {
 	}
 	if p := (*Cgroups)(nil).CrunProblem(); p != "" {
 		t.Errorf("no cgroups: %q", p)
+	}
+}
+
+func TestWithoutCapability(t *testing.T) {
+	p := &specs.Process{Capabilities: &specs.LinuxCapabilities{
+		Bounding: []string{"CAP_CHOWN", "CAP_MKNOD"}, Effective: []string{"CAP_MKNOD"}, Permitted: []string{"CAP_MKNOD", "CAP_KILL"},
+	}}
+	got := withoutCapability(p, "CAP_MKNOD")
+	if c := got.Capabilities; !slices.Equal(c.Bounding, []string{"CAP_CHOWN"}) || len(c.Effective) != 0 || !slices.Equal(c.Permitted, []string{"CAP_KILL"}) {
+		t.Errorf("got %+v", c)
+	}
+	if len(p.Capabilities.Effective) != 1 {
+		t.Error("the original process was changed")
 	}
 }
