@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -40,6 +41,8 @@ type PodsOptions struct {
 	// registry in this process) for the runc start-latency figure, at OCIRate/s.
 	OCI     int
 	OCIRate float64
+	// Crun adds the same OCI pods with crun (a RuntimeClass of handler crun).
+	Crun    bool
 	Busybox string
 	Out     io.Writer
 }
@@ -53,7 +56,7 @@ func Pods(ctx context.Context, o PodsOptions) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var p50s, p99s, rates, xargs, hostP50s, hostP99s, ociP50s, ociP99s []float64
+	var p50s, p99s, rates, xargs, hostP50s, hostP99s, ociP50s, ociP99s, crunP50s, crunP99s []float64
 	imageRef := ""
 	if o.OCI > 0 {
 		if imageRef, err = benchRegistry(o.Busybox); err != nil {
@@ -83,21 +86,31 @@ func Pods(ctx context.Context, o PodsOptions) error {
 				if p50, p99, err = startLatency(ctx, c, "host-", o.OCI, o.OCIRate, shPod); err == nil {
 					hostP50s, hostP99s = append(hostP50s, p50), append(hostP99s, p99)
 				}
-				ociPod := func(name string, _ ...string) *corev1.Pod {
-					pod := shPod(name)
-					oci := "oci"
-					pod.Spec.RuntimeClassName = &oci
-					pod.Spec.Containers[0].Image = imageRef
-					pod.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
-					return pod
+				podOf := func(class string) func(string, ...string) *corev1.Pod {
+					return func(name string, _ ...string) *corev1.Pod {
+						pod := shPod(name)
+						pod.Spec.RuntimeClassName = &class
+						pod.Spec.Containers[0].Image = imageRef
+						pod.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+						return pod
+					}
 				}
 				// One pod pulls and unpacks the image first: what is measured is starts.
 				if err == nil {
-					_, _, err = startLatency(ctx, c, "pull-", 1, 1, ociPod)
+					_, _, err = startLatency(ctx, c, "pull-", 1, 1, podOf("oci"))
 				}
 				if err == nil {
-					if p50, p99, err = startLatency(ctx, c, "oci-", o.OCI, o.OCIRate, ociPod); err == nil {
+					if p50, p99, err = startLatency(ctx, c, "oci-", o.OCI, o.OCIRate, podOf("oci")); err == nil {
 						ociP50s, ociP99s = append(ociP50s, p50), append(ociP99s, p99)
+					}
+				}
+				// crun, where the node has it, through a RuntimeClass of handler crun.
+				if err == nil && o.Crun {
+					rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "crun"}, Handler: "crun"}
+					if _, err = c.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err == nil {
+						if p50, p99, err = startLatency(ctx, c, "crun-", o.OCI, o.OCIRate, podOf("crun")); err == nil {
+							crunP50s, crunP99s = append(crunP50s, p50), append(crunP99s, p99)
+						}
 					}
 				}
 			}
@@ -122,6 +135,10 @@ func Pods(ctx context.Context, o PodsOptions) error {
 		rowMedian(o.Out, fmt.Sprintf("pod start latency p99, host runtime, %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), hostP99s, "%.1f")
 		rowMedian(o.Out, fmt.Sprintf("pod start latency p50, runc (runtimeClassName oci, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), ociP50s, "%.1f")
 		rowMedian(o.Out, fmt.Sprintf("pod start latency p99, runc (runtimeClassName oci, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), ociP99s, "%.1f")
+	}
+	if o.OCI > 0 && o.Crun {
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p50, crun (RuntimeClass of handler crun, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), crunP50s, "%.1f")
+		rowMedian(o.Out, fmt.Sprintf("pod start latency p99, crun (RuntimeClass of handler crun, image present), %d pods at %.0f/s (ms)", o.OCI, o.OCIRate), crunP99s, "%.1f")
 	}
 	return nil
 }

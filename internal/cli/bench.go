@@ -53,6 +53,7 @@ func (c *CLI) benchCommand() *cobra.Command {
 	pods.Flags().IntVar(&po.Writers, "writers", po.Writers, "Concurrent creators (and xargs -P) for the throughput figure.")
 	pods.Flags().IntVar(&po.OCI, "oci", po.OCI, "Pods run with runc (runtimeClassName oci) and with the host runtime for the side-by-side start latency; 0 skips it.")
 	pods.Flags().Float64Var(&po.OCIRate, "oci-rate", po.OCIRate, "Pods created per second for the side-by-side figure.")
+	pods.Flags().BoolVar(&po.Crun, "crun", po.Crun, "Also start the OCI pods with crun (a RuntimeClass of handler crun; the node must have crun).")
 	co := bench.CronJobsOptions{Runs: 5, Sizes: []int{1000, 10000}}
 	cronjobs := &cobra.Command{
 		Use:   "cronjobs",

@@ -61,8 +61,11 @@ type Config struct {
 	Clock  clock.Clock
 	// Images is the node's image store (nil: pods cannot use the OCI runtime).
 	Images *image.Store
-	// OCIRuntime is the runc or crun binary ("" when none is installed).
-	OCIRuntime string
+	// OCIRuntime is the runc or crun binary of handler "oci" ("" when none
+	// is installed); NamedOCIRuntimes are more handlers, "runc" and "crun"
+	// where installed, each with its binary.
+	OCIRuntime       string
+	NamedOCIRuntimes map[string]string
 	// DefaultRuntime is the handler of pods without runtimeClassName:
 	// RuntimeHost or RuntimeOCI.
 	DefaultRuntime string
@@ -382,7 +385,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 // Errors are *ConfigError (the container's configuration), *MountError or
 // *SandboxError (no runtime for the pod's class).
 func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
-	handler, err := a.handler(pod)
+	_, ociBin, err := a.handler(pod)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
@@ -390,7 +393,7 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	if handler == RuntimeOCI {
+	if ociBin != "" {
 		paths, err := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(id.Pod), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
 		if err != nil {
 			return runtime.Spec{}, err
@@ -399,7 +402,7 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		if err != nil {
 			return runtime.Spec{}, err
 		}
-		return a.ociSpec(ctx, pod, c, id, env, ms)
+		return a.ociSpec(ctx, pod, c, id, env, ms, ociBin)
 	}
 	argv, err := Command(c, env)
 	if err != nil {
@@ -473,9 +476,9 @@ func (a *Agent) stop(pod *corev1.Pod, k Kill) {
 // preStop runs the container's exec hook in its environment, volumes and
 // /tmp, for at most grace.
 func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
-	if h, _ := a.handler(pod); h == RuntimeOCI {
+	if _, bin, _ := a.handler(pod); bin != "" {
 		// Inside the container, as a CRI runtime runs an exec hook.
-		if err := a.cfg.Runtime.ExecOCI(id, a.cfg.OCIRuntime, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
+		if err := a.cfg.Runtime.ExecOCI(id, bin, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
 			klog.Background().Error(err, "PreStop hook failed", "pod", klog.KObj(pod), "container", c.Name)
 			a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		}

@@ -54,7 +54,9 @@ type Machine struct {
 // by Flag (--default-runtime: host, oci or auto).
 type Runtimes struct {
 	OCI, OCIVersion string
-	Default, Flag   string
+	// Named are the further OCI handlers ("runc", "crun") the node has.
+	Named         []string
+	Default, Flag string
 	// Problem is why an installed OCI runtime cannot be used ("" if none).
 	Problem string
 }
@@ -166,6 +168,9 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	handlers := []corev1.NodeRuntimeHandler{{Name: RuntimeHost}}
 	if m.Runtimes.OCI != "" {
 		handlers = append(handlers, corev1.NodeRuntimeHandler{Name: RuntimeOCI})
+	}
+	for _, h := range m.Runtimes.Named {
+		handlers = append(handlers, corev1.NodeRuntimeHandler{Name: h})
 	}
 	return corev1.NodeStatus{
 		Capacity:    m.Allocatable(),

@@ -34,14 +34,14 @@ func TestNodeStatusNamesItsRuntimes(t *testing.T) {
 		return corev1.NodeCondition{}
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	m := Machine{Name: "n", Runtimes: Runtimes{OCI: "/usr/sbin/runc", OCIVersion: "runc version 1.1.15", Default: RuntimeOCI, Flag: "auto"}}
+	m := Machine{Name: "n", Runtimes: Runtimes{OCI: "/usr/sbin/runc", OCIVersion: "runc version 1.1.15", Default: RuntimeOCI, Flag: "auto", Named: []string{"runc", "crun"}}}
 	st := m.nodeStatus(now, nil)
 	c := find(st)
 	if c.Status != corev1.ConditionTrue || c.Reason != "OCIRuntimeFound" ||
 		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=auto)` {
 		t.Errorf("with runc: %+v", c)
 	}
-	if len(st.RuntimeHandlers) != 2 || st.RuntimeHandlers[0].Name != "host" || st.RuntimeHandlers[1].Name != "oci" {
+	if len(st.RuntimeHandlers) != 4 || st.RuntimeHandlers[0].Name != "host" || st.RuntimeHandlers[1].Name != "oci" || st.RuntimeHandlers[3].Name != "crun" {
 		t.Errorf("runtimeHandlers = %+v", st.RuntimeHandlers)
 	}
 

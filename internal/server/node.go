@@ -36,6 +36,7 @@ type nodeRuntime struct {
 	ociRuntime       string
 	defaultRuntime   string
 	imageGC          image.GCPolicy
+	namedOCI         map[string]string // handler runc/crun → binary
 
 	mu    sync.Mutex
 	agent *node.Agent
@@ -63,9 +64,19 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	}
 	var problem string
 	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg)
+	// Handlers "runc" and "crun" name each installed runtime, for
+	// RuntimeClasses that want one in particular.
+	n.namedOCI = map[string]string{}
+	var named []string
+	for _, name := range []string{"runc", "crun"} {
+		if bin, p := findOCIRuntime(name, cg); p == "" {
+			n.namedOCI[name] = bin
+			named = append(named, name)
+		}
+	}
 	n.imageGC = cfg.ImageGC
 	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
-	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem}
+	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
 	oci := n.ociRuntime
 	switch {
 	case problem != "":
@@ -143,7 +154,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
-		Images: n.images, OCIRuntime: n.ociRuntime, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
+		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	n.mu.Lock()

@@ -148,7 +148,7 @@ spec:
 	}
 	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="OCIRuntime")].message}`),
 		`pods without runtimeClassName run with "host" (--default-runtime=host)`)
-	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.runtimeHandlers[*].name}`), "host oci")
+	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.runtimeHandlers[*].name}`), "host oci runc crun")
 	classes := `apiVersion: node.k8s.io/v1
 kind: RuntimeClass
 metadata:
@@ -160,6 +160,12 @@ kind: RuntimeClass
 metadata:
   name: ` + n + `-kata
 handler: kata
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: ` + n + `-crun
+handler: crun
 `
 	must(t, kubectl(t, classes, "apply", "-f", "-"), "runtimeclass.node.k8s.io/"+n+"-runc created")
 	t.Cleanup(func() { kubectl(t, classes, "delete", "-f", "-") })
@@ -169,6 +175,9 @@ handler: kata
 	apply(t, n, byClass("by-class", n+"-runc"))
 	waitFor(t, n, "pod/by-class", "{.status.phase}", "Succeeded")
 	must(t, kubectl(t, "", "logs", "-n", n, "by-class"), "cmd: hello from /tmp as 65534:65534 on by-class\n")
+	apply(t, n, byClass("by-crun", n+"-crun"))
+	waitFor(t, n, "pod/by-crun", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "by-crun"), "cmd: hello from /tmp as 65534:65534 on by-crun\n")
 	apply(t, n, byClass("no-handler", n+"-kata"))
 	eventually(t, "FailedCreatePodSandBox for a handler the node lacks", func() bool {
 		return strings.Contains(kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=no-handler,reason=FailedCreatePodSandBox").stdout,
