@@ -187,6 +187,20 @@ handler: crun
 	fails(t, kubectl(t, byClass("no-class", "gvisor"), "apply", "-n", n, "-f", "-"),
 		`pods "no-class" is forbidden: pod rejected: RuntimeClass "gvisor" not found`)
 
+	// A read-only root file system, and a container over its memory limit.
+	apply(t, n, pod("read-only", `    command: ["/bin/sh", "-c", "touch /bin/x 2>&1 || echo refused; touch /tmp/x 2>&1 || echo also refused"]
+    securityContext: {readOnlyRootFilesystem: true}
+`))
+	waitFor(t, n, "pod/read-only", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "read-only"), "Read-only file system\nrefused\n")
+	apply(t, n, pod("hog", `    command: ["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"]
+    resources: {limits: {memory: 32Mi}}
+`))
+	waitFor(t, n, "pod/hog", "{.status.phase}", "Failed")
+	if got := get(t, n, "pod/hog", "{.status.containerStatuses[0].state.terminated.reason}/{.status.containerStatuses[0].state.terminated.exitCode}"); got != "OOMKilled/137" {
+		t.Errorf("hog terminated %s, want OOMKilled/137", got)
+	}
+
 	// fsGroup, as with the host runtime.
 	must(t, kubectl(t, "", "create", "secret", "generic", "fsgroup-creds", "-n", n, "--from-literal=token=s3cret"), "created")
 	apply(t, n, fsGroupPod("fsgroup", "oci", host+"/tools/greeter:1"))
