@@ -2,6 +2,7 @@ package image
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,18 @@ func TestCollectRemovesLeastRecentlyUsedImages(t *testing.T) {
 	after, _ := s.Usage()
 	if freed := before - after; freed < plan.AmountToFree {
 		t.Errorf("freed %d bytes on disk, wanted %d", freed, plan.AmountToFree)
+	}
+}
+
+func TestStatusNames(t *testing.T) {
+	d, _ := v1.NewHash("sha256:" + strings.Repeat("ab", 32))
+	for _, c := range []struct{ ref, image, id string }{
+		{"index.docker.io/library/busybox:1.36", "docker.io/library/busybox:1.36", "docker.io/library/busybox@" + d.String()},
+		{"127.0.0.1:5000/tools/greeter:1", "127.0.0.1:5000/tools/greeter:1", "127.0.0.1:5000/tools/greeter@" + d.String()},
+	} {
+		image, id := StatusNames(Image{Ref: c.ref, Digest: d})
+		if image != c.image || id != c.id {
+			t.Errorf("StatusNames(%s) = %s, %s; want %s, %s", c.ref, image, id, c.image, c.id)
+		}
 	}
 }

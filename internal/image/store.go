@@ -291,3 +291,16 @@ func ShortRef(ref string) (repo, tag string) {
 	}
 	return repo, tag
 }
+
+// StatusNames are how a container status names img, as containerd reports
+// it to the kubelet: image is the reference with docker.io for Docker Hub
+// (docker.io/library/busybox:1.36), imageID the repository at the
+// manifest digest (docker.io/library/busybox@sha256:…).
+func StatusNames(img Image) (image, imageID string) {
+	repo, tag := ShortRef(img.Ref)
+	image = repo + ":" + tag
+	if tag == "<none>" {
+		image = repo + "@" + img.Digest.String()
+	}
+	return image, repo + "@" + img.Digest.String()
+}

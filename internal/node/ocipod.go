@@ -211,8 +211,9 @@ func (a *Agent) ociSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 			}
 		}
 	}
+	imageName, imageID := image.StatusNames(img)
 	return runtime.Spec{
-		ID: id, OCI: &runtime.OCI{Runtime: bin, Spec: oci.Spec(in), Image: root},
+		ID: id, OCI: &runtime.OCI{Runtime: bin, Spec: oci.Spec(in), Image: root, ImageName: imageName, ImageID: imageID},
 		Resources: runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}, nil
 }

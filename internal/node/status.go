@@ -151,6 +151,10 @@ func containerStatus(c *corev1.Container, runs []runtime.Run, plan containerPlan
 		cs.RestartCount = int32(n)
 	}
 	last := latest(runs)
+	if last != nil && last.ImageName != "" {
+		// An OCI run: its image as the runtime resolved it.
+		cs.Image, cs.ImageID = last.ImageName, last.ImageID
+	}
 	switch {
 	case last == nil:
 		w := plan.waiting

@@ -87,6 +87,10 @@ spec:
 	must(t, kubectl(t, "", "logs", "-n", n, "defaults"), "cmd: hello from /tmp as 65534:65534 on defaults\n", "root is the image's: busybox\nsh\n")
 	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=defaults"),
 		`Pulling image "`+host+`/tools/greeter:1"`, `Successfully pulled image "`+host+`/tools/greeter:1" in `)
+	// The status names the image and its digest, as containerd reports them.
+	must(t, kubectl(t, "", "get", "pod", "defaults", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].image} {.status.containerStatuses[0].imageID}"),
+		host+"/tools/greeter:1 "+host+"/tools/greeter@sha256:")
+	must(t, kubectl(t, "", "describe", "pod", "defaults", "-n", n), "Image ID:       "+host+"/tools/greeter@sha256:")
 
 	// args replace CMD; env and runAsUser override the image's; the root is
 	// writable and private to the container.

@@ -76,6 +76,9 @@ type OCI struct {
 	// Image is the image's unpacked root file system, the overlay's lower
 	// layer (never written).
 	Image string
+	// ImageName and ImageID are what the container's status reports as
+	// its image and imageID.
+	ImageName, ImageID string
 }
 
 // containerID is the OCI runtime's name for a run.
@@ -104,6 +107,8 @@ type Run struct {
 	Reason  string
 	Message string
 	LogPath string
+	// ImageName and ImageID are those of an OCI run's image ("" for host runs).
+	ImageName, ImageID string
 }
 
 // Config configures a Runtime.
@@ -319,6 +324,9 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	if err := os.WriteFile(filepath.Join(dir, "oci-runtime"), []byte(spec.OCI.Runtime), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "image"), []byte("name="+spec.OCI.ImageName+"\nid="+spec.OCI.ImageID+"\n"), 0o600); err != nil {
+		return err
+	}
 	if r.rootfsMode() == RootfsCopy {
 		// The copy is the root; nothing is mounted over it.
 		if err := os.Remove(root); err != nil {
@@ -483,6 +491,9 @@ func parseTime(s string) time.Time {
 func (r *Runtime) inspect(id ID) Run {
 	dir := r.runDir(id)
 	run := Run{ID: id, LogPath: r.LogPath(id)}
+	if img, err := readKV(filepath.Join(dir, "image")); err == nil {
+		run.ImageName, run.ImageID = img["name"], img["id"]
+	}
 	started, serr := readKV(filepath.Join(dir, "started"))
 	if serr == nil {
 		run.Pid, _ = strconv.Atoi(started["pid"])
