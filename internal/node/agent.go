@@ -393,15 +393,16 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	podDir := a.cfg.Runtime.PodDir(id.Pod)
+	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	ms, err := a.withHosts(pod, podDir, mounts(c, paths, env))
+	if err != nil {
+		return runtime.Spec{}, err
+	}
 	if ociBin != "" {
-		paths, err := setUpVolumes(pod, volumeHost{podDir: a.cfg.Runtime.PodDir(id.Pod), pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
-		if err != nil {
-			return runtime.Spec{}, err
-		}
-		ms, err := a.withHosts(pod, a.cfg.Runtime.PodDir(id.Pod), mounts(c, paths, env))
-		if err != nil {
-			return runtime.Spec{}, err
-		}
 		return a.ociSpec(ctx, pod, c, id, env, ms, ociBin)
 	}
 	argv, err := Command(c, env)
@@ -409,15 +410,6 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		return runtime.Spec{}, err
 	}
 	user, err := ContainerUser(pod, c, int64(os.Getuid()))
-	if err != nil {
-		return runtime.Spec{}, err
-	}
-	podDir := a.cfg.Runtime.PodDir(id.Pod)
-	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
-	if err != nil {
-		return runtime.Spec{}, err
-	}
-	ms, err := a.withHosts(pod, podDir, mounts(c, paths, env))
 	if err != nil {
 		return runtime.Spec{}, err
 	}
