@@ -137,9 +137,15 @@ func (s *Store) Collect(p GCPolicy, disk Disk, usage func(Image) GCImage, now ti
 	}
 	var in []GCImage
 	for _, img := range imgs {
-		u := usage(img)
-		u.Ref, u.Size = img.Ref, s.DiskSize(img)
+		u := usage(img) // every time: it is how images are first seen
+		u.Ref = img.Ref
 		in = append(in, u)
+	}
+	if plan := DecideGC(p, disk, nil, now); plan.AmountToFree <= 0 {
+		return plan, nil // below the threshold: no image need be measured
+	}
+	for i, img := range imgs {
+		in[i].Size = s.DiskSize(img)
 	}
 	plan := DecideGC(p, disk, in, now)
 	for _, ref := range plan.Remove {
