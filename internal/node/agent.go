@@ -81,6 +81,9 @@ type Agent struct {
 	byUID   cache.Indexer
 	synced  cache.InformerSynced
 	factory informers.SharedInformerFactory
+	// classes watches RuntimeClasses (cluster-wide, so not through factory,
+	// whose lists are narrowed to this node's pods).
+	classes informers.SharedInformerFactory
 	runner  *controller.Runner
 	lookup  Lookup
 
@@ -120,6 +123,8 @@ func New(cfg Config) *Agent {
 		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{}, pulls: map[string]image.PullState{},
 		imageSeen: map[string]time.Time{}, imageLastUsed: map[string]time.Time{}, pulled: make(chan struct{}, 1),
 	}
+	a.classes = informers.NewSharedInformerFactory(cfg.Client, 10*time.Minute)
+	classLister := a.classes.Node().V1().RuntimeClasses().Lister()
 	a.lookup = Lookup{
 		ConfigMap: func(ns, name string) (*corev1.ConfigMap, error) {
 			return cfg.Client.CoreV1().ConfigMaps(ns).Get(context.TODO(), name, metav1.GetOptions{})
@@ -128,7 +133,12 @@ func New(cfg Config) *Agent {
 			return cfg.Client.CoreV1().Secrets(ns).Get(context.TODO(), name, metav1.GetOptions{})
 		},
 		RuntimeClass: func(name string) (*nodev1.RuntimeClass, error) {
-			return cfg.Client.NodeV1().RuntimeClasses().Get(context.TODO(), name, metav1.GetOptions{})
+			rc, err := classLister.Get(name)
+			if apierrors.IsNotFound(err) {
+				// The cache may lag a class just created, as admission's may.
+				return cfg.Client.NodeV1().RuntimeClasses().Get(context.TODO(), name, metav1.GetOptions{})
+			}
+			return rc, err
 		},
 		Claim: func(ns, name string) (*corev1.PersistentVolumeClaim, error) {
 			return cfg.Client.CoreV1().PersistentVolumeClaims(ns).Get(context.TODO(), name, metav1.GetOptions{})
@@ -203,6 +213,7 @@ func (a *Agent) Exited(id runtime.ID) {
 func (a *Agent) Run(ctx context.Context) {
 	go a.heartbeat(ctx)
 	a.factory.Start(ctx.Done())
+	a.classes.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced) {
 		return
 	}
@@ -468,6 +479,9 @@ func (a *Agent) stop(pod *corev1.Pod, k Kill) {
 // preStop runs the container's exec hook in its environment, volumes and
 // /tmp, for at most grace.
 func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, grace time.Duration) {
+	if len(c.Lifecycle.PreStop.Exec.Command) == 0 {
+		return
+	}
 	if _, bin, _ := a.handler(pod); bin != "" {
 		// Inside the container, as a CRI runtime runs an exec hook.
 		if err := a.cfg.Runtime.ExecOCI(id, bin, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
@@ -477,7 +491,7 @@ func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, gra
 		return
 	}
 	spec, err := a.containerSpec(context.Background(), pod, c, id)
-	if err != nil || len(c.Lifecycle.PreStop.Exec.Command) == 0 {
+	if err != nil {
 		return
 	}
 	if spec.PrivateTmp {

@@ -106,7 +106,7 @@ func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
 			}
 			continue
 		}
-		if strings.HasPrefix(filepath.Base(p), "crun") && cg.CrunProblem() != "" {
+		if runtime.IsCrun(p) && cg.CrunProblem() != "" {
 			problem = cg.CrunProblem()
 			continue
 		}

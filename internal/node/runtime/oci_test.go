@@ -39,7 +39,7 @@ func forEachOCIRuntime(t *testing.T, test func(t *testing.T, bin string)) {
 			if err != nil {
 				t.Fatalf("%v: install %s (.ci/run does)", err, name)
 			}
-			if cg, err := DetectCgroups("/sys/fs/cgroup"); err == nil && isCrun(bin) && cg.CrunProblem() != "" {
+			if cg, err := DetectCgroups("/sys/fs/cgroup"); err == nil && IsCrun(bin) && cg.CrunProblem() != "" {
 				t.Fatalf("%s (.ci/run does)", cg.CrunProblem())
 			}
 			test(t, bin)

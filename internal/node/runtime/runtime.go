@@ -295,7 +295,7 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 		// count and kill-everything-left apply as for a host process.
 		linux.CgroupsPath = "/" + cgroupParent + "/" + cgroupName(spec.ID)
 		switch {
-		case isCrun(spec.OCI.Runtime) && r.cfg.Cgroups.Version == 1:
+		case IsCrun(spec.OCI.Runtime) && r.cfg.Cgroups.Version == 1:
 			// crun removes the container's cgroup on exit, killing what is
 			// in it (crun too, were it the run's, which the supervisor and
 			// crun are in), and cgroup v1 counts an OOM kill only in the
@@ -306,7 +306,7 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 			globals = append(globals, "--cgroup-manager=disabled")
 			linux.CgroupsPath, linux.Resources = "", nil
 			s.Process = withoutCapability(s.Process, "CAP_MKNOD")
-		case isCrun(spec.OCI.Runtime):
+		case IsCrun(spec.OCI.Runtime):
 			// On cgroup v2 a child group keeps the run's limits and its
 			// OOM count (memory.events counts descendants' kills).
 			linux.CgroupsPath += "/container"
@@ -340,7 +340,7 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	}
 	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
 	args = append(append(args, globals...), "run")
-	if !isCrun(spec.OCI.Runtime) {
+	if !IsCrun(spec.OCI.Runtime) {
 		// runc would remove the container's cgroup, and its OOM count,
 		// on exit; the supervisor deletes the container after reading it.
 		args = append(args, "--keep")
@@ -349,9 +349,9 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	return r.supervise(spec, args)
 }
 
-// isCrun tells crun from runc: crun has no `run --keep` (and leaves the
+// IsCrun tells crun from runc: crun has no `run --keep` (and leaves the
 // cgroup, which the supervisor is in, anyway).
-func isCrun(bin string) bool {
+func IsCrun(bin string) bool {
 	return strings.HasPrefix(filepath.Base(bin), "crun")
 }
 
