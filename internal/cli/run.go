@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ type runOptions struct {
 	logs       string
 	trigger    bool
 	forTime    time.Duration
+	remove     bool
 }
 
 func (c *CLI) runCommand() *cobra.Command {
@@ -47,9 +49,17 @@ progress and container logs. Exit codes: 0 all Jobs Complete, 1 a Job Failed,
 
 Without --kubeconfig (or KUBECONFIG) it uses the server of --data-dir if one is
 running, else starts an ephemeral one in a temporary directory and removes it
-afterwards (--keep keeps it).`,
+afterwards (--keep keeps it).
+
+Interrupted (Ctrl-C) on a server that outlives the run, it suspends the Jobs
+it follows (their pods stop, the Jobs stay, and it says how to resume or
+delete them); with --rm it deletes them instead, and also when they end.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(o.files) == 0 {
+				fmt.Fprintf(c.Err, "error: must specify -f FILE|DIR|-\n\n%s", cmd.UsageString())
+				return ExitError{Code: run.ExitBadInput}
+			}
 			return ExitError{Code: c.run(cmd.Context(), o)}
 		},
 	}
@@ -62,7 +72,7 @@ afterwards (--keep keeps it).`,
 	f.StringVar(&o.logs, "logs", o.logs, "Container logs to show: all (streamed), failed (last lines of failed pods at the end) or none.")
 	f.BoolVar(&o.trigger, "trigger", false, "Create one Job from each CronJob now and follow it.")
 	f.DurationVar(&o.forTime, "for", 0, "Keep running this long so CronJob schedules fire, following the Jobs they create.")
-	_ = cmd.MarkFlagRequired("filename")
+	f.BoolVar(&o.remove, "rm", false, "Delete the followed Jobs (and their pods) when the run ends or is interrupted.")
 	return cmd
 }
 
@@ -78,7 +88,7 @@ func (c *CLI) run(ctx context.Context, o runOptions) int {
 		fmt.Fprintln(c.Err, "error:", err)
 		return run.ExitBadInput
 	}
-	ro := run.Options{Out: c.Out, Terminal: isTerminal(c.Out), Logs: o.logs, Trigger: o.trigger, For: o.forTime, Namespace: o.namespace}
+	ro := run.Options{Out: c.Out, Terminal: isTerminal(c.Out), Logs: o.logs, Trigger: o.trigger, For: o.forTime, Namespace: o.namespace, Remove: o.remove}
 	if err := run.CheckCronJobs(objs, ro); err != nil {
 		fmt.Fprintln(c.Err, "error:", err)
 		return run.ExitBadInput
@@ -91,9 +101,14 @@ func (c *CLI) run(ctx context.Context, o runOptions) int {
 		}
 		return run.ExitFailed
 	}
-	// An ephemeral server goes away with all its pods; pods on a server that
-	// outlives this run are stopped by deleting their Jobs.
-	ro.DeleteOnInterrupt = stop == nil
+	// An ephemeral server goes away with all its pods; on a server that
+	// outlives this run, the user's Jobs stay, suspended (deleted with --rm).
+	ro.OnInterrupt = run.InterruptLeave
+	if stop == nil {
+		ro.OnInterrupt = run.InterruptSuspend
+		// The client libraries log through klog; none of that is the user's output.
+		quietKlog(io.Discard)
+	}
 	code := func() int {
 		e, err := run.New(cfg, ro)
 		if err != nil {
@@ -170,11 +185,20 @@ func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() er
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
+	opts := server.NewOptions()
+	opts.DataDir, opts.SecurePort = dir, 0
+	cfg, err := opts.Config()
+	if err != nil {
+		restoreStderr()
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	cfg.EtcdLog = logFile
 	// The server outlives ctx (an interrupt) until its Jobs are cleaned up.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan server.Ready, 1)
 	done := make(chan error, 1)
-	cfg := server.Config{DataDir: dir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, MaxPods: 110, EtcdLog: logFile}
 	go func() { done <- server.Run(sctx, cfg, func(r server.Ready) { ready <- r }) }()
 	stop := func() error {
 		cancel()
@@ -226,8 +250,9 @@ func (c *CLI) stderrTo(w *os.File) (func(), error) {
 	}, nil
 }
 
-// quietKlog sends the in-process server's logs to w instead of the terminal.
-func quietKlog(w *os.File) {
+// quietKlog sends klog's output (the in-process server's and the client
+// libraries' logs) to w instead of the terminal.
+func quietKlog(w io.Writer) {
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	_ = fs.Set("logtostderr", "false")

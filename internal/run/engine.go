@@ -45,10 +45,23 @@ type Options struct {
 	For time.Duration
 	// Namespace is used for objects that name none (default "default").
 	Namespace string
-	// DeleteOnInterrupt deletes the followed Jobs (and so stops their pods)
-	// when the run is interrupted.
-	DeleteOnInterrupt bool
+	// OnInterrupt is what an interrupted run does with what it started:
+	// nothing (an ephemeral server goes away with it), suspend the followed
+	// Jobs and applied CronJobs (a shared server keeps them), or delete them.
+	OnInterrupt Interrupt
+	// Remove deletes the followed Jobs when the run ends, however it ends
+	// (--rm).
+	Remove bool
 }
+
+// Interrupt says what an interrupted run does with its Jobs.
+type Interrupt int
+
+const (
+	InterruptLeave Interrupt = iota
+	InterruptSuspend
+	InterruptDelete
+)
 
 // Engine applies manifests to one API server and follows their Jobs.
 type Engine struct {
@@ -61,6 +74,10 @@ type Engine struct {
 
 // New connects to the server of cfg.
 func New(cfg *rest.Config, o Options) (*Engine, error) {
+	// One user's run: client-side throttling would only delay it (and
+	// client-go would say so on standard error).
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -80,7 +97,7 @@ func New(cfg *rest.Config, o Options) (*Engine, error) {
 		o.Logs = "all"
 	}
 	return &Engine{o: o, client: client, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
-		screen: &screen{w: o.Out, terminal: o.Terminal, plain: map[string]string{}}}, nil
+		screen: &screen{w: o.Out, terminal: o.Terminal, plain: map[string]string{}, said: map[string]bool{}}}, nil
 }
 
 // CheckCronJobs refuses CronJobs when neither --trigger nor --for says what
@@ -301,10 +318,12 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 		listers = append(listers, lists{jobs: jl.Get, pods: func() ([]*corev1.Pod, error) { return pl.List(labels.Everything()) },
 			all: func() ([]*batchv1.Job, error) { return jl.List(labels.Everything()) }})
 		if !cache.WaitForCacheSync(ctx.Done(), ji.Informer().HasSynced, pi.Informer().HasSynced) {
-			return e.interrupted(names)
+			return e.interrupted(names, cronJobs)
 		}
 	}
-	logs := newStreamer(e.client, e.screen)
+	logs := newStreamer(e.client, e.screen, e.o.Logs == "all")
+	problems := map[string][]Problem{}  // Job UID → last problems seen with its pods
+	seen := map[types.UID]*corev1.Pod{} // every pod of a followed Job seen, as last seen
 	var deadline <-chan time.Time
 	if e.o.For > 0 {
 		deadline = time.After(e.o.For)
@@ -329,11 +348,21 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 			ps, _ := l.pods()
 			pods = append(pods, ps...)
 		}
-		sort.Slice(jobs, func(a, b int) bool { return jobs[a].CreationTimestamp.Before(&jobs[b].CreationTimestamp) })
-		if e.o.Logs == "all" {
+		SortJobs(jobs)
+		for _, j := range jobs {
+			if ps := Problems(j, pods); len(ps) > 0 {
+				problems[string(j.UID)] = ps
+			} else if Progressing(j, pods) {
+				delete(problems, string(j.UID))
+			}
+		}
+		for _, p := range pods {
+			seen[p.UID] = p
+		}
+		if e.o.Logs != "none" {
 			logs.start(ctx, jobs, pods)
 		}
-		e.screen.progress(jobs, time.Now())
+		e.screen.progress(jobs, problems, time.Now())
 		done := len(jobs) == len(followed)
 		for _, j := range jobs {
 			if _, ok := Finished(j); !ok {
@@ -341,14 +370,14 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 			}
 		}
 		if done && e.o.For == 0 {
-			return e.finish(ctx, jobs, pods, logs), nil
+			return e.finish(ctx, jobs, seen, problems, logs)
 		}
 		select {
 		case <-ctx.Done():
 			logs.wait(0)
-			return e.interrupted(keys(followed))
+			return e.interrupted(keys(followed), cronJobs)
 		case <-deadline:
-			return e.finish(ctx, jobs, pods, logs), nil
+			return e.finish(ctx, jobs, seen, problems, logs)
 		case <-changed:
 		case <-tick.C:
 		}
@@ -363,58 +392,155 @@ func keys(m map[types.NamespacedName]bool) []types.NamespacedName {
 	return out
 }
 
+// maxFailedLogs caps how many failed pods' last lines the summary prints.
+const maxFailedLogs = 5
+
 // finish lets log streams drain, prints the summary and, for failed Jobs, the
-// last lines of their failed pods' logs.
-func (e *Engine) finish(ctx context.Context, jobs []*batchv1.Job, pods []*corev1.Pod, logs *streamer) int {
+// last lines of their failed pods' logs — kept from the streams, so that
+// pods the Job controller deleted when the Job failed still show theirs —
+// then deletes the Jobs if asked to.
+func (e *Engine) finish(ctx context.Context, jobs []*batchv1.Job, seen map[types.UID]*corev1.Pod, problems map[string][]Problem, logs *streamer) (int, error) {
 	logs.wait(3 * time.Second)
 	e.screen.done()
-	fmt.Fprint(e.o.Out, "\n"+Summary(jobs, time.Now()))
+	fmt.Fprint(e.o.Out, "\n"+Summary(jobs, problems, time.Now()))
 	if e.o.Logs != "none" {
+		var pods []*corev1.Pod
+		for _, p := range seen {
+			pods = append(pods, p)
+		}
+		sort.Slice(pods, func(a, b int) bool { return pods[a].Name < pods[b].Name })
 		for _, j := range jobs {
 			if c, ok := Finished(j); !ok || c.Type != batchv1.JobFailed {
 				continue
 			}
+			shown, more := 0, 0
 			for _, p := range pods {
-				if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != j.UID || p.Status.Phase != corev1.PodFailed {
+				if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != j.UID {
 					continue
 				}
-				for _, c := range p.Spec.Containers {
-					req := e.client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, TailLines: ptr.To[int64](20)})
-					out, err := req.DoRaw(ctx)
-					if err != nil || len(out) == 0 {
-						continue
+				for _, run := range FailedRuns(p) {
+					if shown == maxFailedLogs {
+						more++
+						break
 					}
-					fmt.Fprintf(e.o.Out, "\n--- last lines of pod/%s container %s ---\n%s", p.Name, c.Name, out)
-					if !strings.HasSuffix(string(out), "\n") {
-						fmt.Fprintln(e.o.Out)
+					lines := logs.last(run.key())
+					if lines == nil {
+						lines = e.tail(ctx, p, run)
+					}
+					shown++
+					fmt.Fprintf(e.o.Out, "\n--- %s ---\n", run.Header(p.Name))
+					if len(lines) > 0 {
+						fmt.Fprintln(e.o.Out, strings.Join(lines, "\n"))
 					}
 				}
 			}
-		}
-	}
-	return ExitCode(jobs)
-}
-
-// interrupted stops what this run started (when asked to) and reports 130.
-func (e *Engine) interrupted(names []types.NamespacedName) (int, error) {
-	e.screen.done()
-	if e.o.DeleteOnInterrupt {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var errs []error
-		for _, n := range names {
-			err := e.client.BatchV1().Jobs(n.Namespace).Delete(ctx, n.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
-			if err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, err)
-			} else {
-				fmt.Fprintf(e.o.Out, "job.batch/%s deleted\n", n.Name)
+			if more > 0 {
+				fmt.Fprintf(e.o.Out, "\n(%d more failed pods of job/%s: kubectl logs -l batch.kubernetes.io/job-name=%s)\n", more, j.Name, j.Name)
 			}
 		}
-		if err := errors.Join(errs...); err != nil {
-			return ExitInterrupt, err
+	}
+	if e.o.Remove {
+		if err := e.deleteJobs(jobNames(jobs)); err != nil {
+			return ExitCode(jobs), err
 		}
 	}
+	return ExitCode(jobs), nil
+}
+
+// tail reads a failed run's last lines from the server, for a run whose log
+// this run did not stream (it ended between two looks).
+func (e *Engine) tail(ctx context.Context, p *corev1.Pod, run Run) []string {
+	opts := &corev1.PodLogOptions{Container: run.Container, TailLines: ptr.To[int64](logLines), Previous: run.Previous}
+	out, err := e.client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+	if err != nil || len(out) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+}
+
+func jobNames(jobs []*batchv1.Job) []types.NamespacedName {
+	var out []types.NamespacedName
+	for _, j := range jobs {
+		out = append(out, types.NamespacedName{Namespace: j.Namespace, Name: j.Name})
+	}
+	return out
+}
+
+// interrupted stops what this run started as Options.OnInterrupt says and
+// reports 130.
+func (e *Engine) interrupted(names []types.NamespacedName, cronJobs []applied) (int, error) {
+	e.screen.done()
+	sort.Slice(names, func(a, b int) bool { return names[a].String() < names[b].String() })
+	switch {
+	case e.o.OnInterrupt == InterruptDelete || e.o.Remove && e.o.OnInterrupt != InterruptLeave:
+		return ExitInterrupt, e.deleteJobs(names)
+	case e.o.OnInterrupt == InterruptSuspend:
+		return ExitInterrupt, e.suspend(names, cronJobs)
+	}
 	return ExitInterrupt, nil
+}
+
+// deleteJobs deletes Jobs with their pods.
+func (e *Engine) deleteJobs(names []types.NamespacedName) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, n := range names {
+		err := e.client.BatchV1().Jobs(n.Namespace).Delete(ctx, n.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(e.o.Out, "job.batch/%s deleted\n", n.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// suspend suspends the unfinished Jobs (their pods stop, the Jobs stay) and
+// the applied CronJobs, and says how to resume or delete them.
+func (e *Engine) suspend(names []types.NamespacedName, cronJobs []applied) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	patch := []byte(`{"spec":{"suspend":true}}`)
+	var errs []error
+	for _, n := range names {
+		j, err := e.client.BatchV1().Jobs(n.Namespace).Get(ctx, n.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, done := Finished(j); done {
+			continue
+		}
+		if _, err := e.client.BatchV1().Jobs(n.Namespace).Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(e.o.Out, "job.batch/%s suspended: its pods are stopped, the Job stays.\n  resume: kubectl patch job %s%s -p '{\"spec\":{\"suspend\":false}}'\n  delete: kubectl delete job %s%s\n",
+			n.Name, n.Name, nsFlag(n.Namespace), n.Name, nsFlag(n.Namespace))
+	}
+	for _, cj := range cronJobs {
+		ns, n := cj.obj.GetNamespace(), cj.obj.GetName()
+		if _, err := e.client.BatchV1().CronJobs(ns).Patch(ctx, n, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		fmt.Fprintf(e.o.Out, "cronjob.batch/%s suspended: no more Jobs are scheduled.\n  resume: kubectl patch cronjob %s%s -p '{\"spec\":{\"suspend\":false}}'\n  delete: kubectl delete cronjob %s%s\n",
+			n, n, nsFlag(ns), n, nsFlag(ns))
+	}
+	return errors.Join(errs...)
+}
+
+func nsFlag(ns string) string {
+	if ns == "" || ns == metav1.NamespaceDefault {
+		return ""
+	}
+	return " -n " + ns
 }
 
 // screen serialises output: log lines above, the progress block below
@@ -426,6 +552,7 @@ type screen struct {
 	drawn    int
 	block    []string
 	plain    map[string]string
+	said     map[string]bool // problem lines printed (plain output)
 }
 
 const (
@@ -458,13 +585,13 @@ func (s *screen) log(line string) {
 	s.draw()
 }
 
-// progress shows the Jobs' state.
-func (s *screen) progress(jobs []*batchv1.Job, now time.Time) {
+// progress shows the Jobs' state and their pods' problems.
+func (s *screen) progress(jobs []*batchv1.Job, problems map[string][]Problem, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.terminal {
 		s.erase()
-		s.block = Progress(jobs, now)
+		s.block = Progress(jobs, problems, now)
 		s.draw()
 		return
 	}
@@ -472,6 +599,16 @@ func (s *screen) progress(jobs []*batchv1.Job, now time.Time) {
 		if l := Line(j); s.plain[string(j.UID)] != l {
 			s.plain[string(j.UID)] = l
 			fmt.Fprintln(s.w, l)
+		}
+		if _, done := Finished(j); done {
+			continue
+		}
+		for _, p := range problems[string(j.UID)] {
+			l := name(j) + ": " + p.String()
+			if !s.said[l] {
+				s.said[l] = true
+				fmt.Fprintln(s.w, l)
+			}
 		}
 	}
 }
@@ -483,17 +620,25 @@ func (s *screen) done() {
 	s.drawn = 0
 }
 
-// streamer follows container logs, each run of each container once, and
-// prints their lines prefixed with [pod/container].
+// logLines is how many last lines of each container run are kept for the
+// failure summary.
+const logLines = 20
+
+// streamer follows container logs, each run of each container once, printing
+// their lines prefixed with [pod/container] when print is set, and keeping
+// each run's last lines.
 type streamer struct {
 	client  kubernetes.Interface
 	screen  *screen
+	print   bool
+	mu      sync.Mutex
 	started map[string]bool
+	tails   map[string][]string
 	wg      sync.WaitGroup
 }
 
-func newStreamer(c kubernetes.Interface, s *screen) *streamer {
-	return &streamer{client: c, screen: s, started: map[string]bool{}}
+func newStreamer(c kubernetes.Interface, s *screen, print bool) *streamer {
+	return &streamer{client: c, screen: s, print: print, started: map[string]bool{}, tails: map[string][]string{}}
 }
 
 func (s *streamer) start(ctx context.Context, jobs []*batchv1.Job, pods []*corev1.Pod) {
@@ -510,19 +655,22 @@ func (s *streamer) start(ctx context.Context, jobs []*batchv1.Job, pods []*corev
 				if cs.State.Running == nil && cs.State.Terminated == nil {
 					continue
 				}
-				key := fmt.Sprintf("%s/%s/%d", p.UID, cs.Name, cs.RestartCount)
-				if s.started[key] {
+				key := Run{Pod: p.UID, Container: cs.Name, Attempt: cs.RestartCount}.key()
+				s.mu.Lock()
+				again := s.started[key]
+				s.started[key] = true
+				s.mu.Unlock()
+				if again {
 					continue
 				}
-				s.started[key] = true
 				s.wg.Add(1)
-				go s.stream(ctx, p.Namespace, p.Name, cs.Name)
+				go s.stream(ctx, p.Namespace, p.Name, cs.Name, key)
 			}
 		}
 	}
 }
 
-func (s *streamer) stream(ctx context.Context, ns, pod, container string) {
+func (s *streamer) stream(ctx context.Context, ns, pod, container, key string) {
 	defer s.wg.Done()
 	r, err := s.client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Follow: true}).Stream(ctx)
 	if err != nil {
@@ -533,8 +681,31 @@ func (s *streamer) stream(ctx context.Context, ns, pod, container string) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	prefix := fmt.Sprintf("[%s/%s] ", pod, container)
 	for sc.Scan() {
-		s.screen.log(prefix + sc.Text())
+		s.keep(key, sc.Text())
+		if s.print {
+			s.screen.log(prefix + sc.Text())
+		}
 	}
+}
+
+func (s *streamer) keep(key, line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := append(s.tails[key], line)
+	if len(t) > logLines {
+		t = t[len(t)-logLines:]
+	}
+	s.tails[key] = t
+}
+
+// last is the kept last lines of a run (nil if it was not streamed).
+func (s *streamer) last(key string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started[key] {
+		return nil
+	}
+	return append([]string{}, s.tails[key]...)
 }
 
 // wait waits up to d for the streams to reach the ends of their logs.

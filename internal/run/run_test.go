@@ -42,10 +42,16 @@ func TestProgressAndSummary(t *testing.T) {
 	running := testJob("work", "", "")
 	running.Status.Active, running.Status.Failed = 2, 1
 	done := testJob("pi", batchv1.JobComplete, "CompletionsReached")
-	lines := Progress([]*batchv1.Job{running, done}, t0.Add(5*time.Minute))
+	running.UID, done.UID = "u-work", "u-pi"
+	problems := map[string][]Problem{
+		"u-work": {{Pod: "work-abc", Others: 1, Reason: "StartError", Message: `exec: "python": executable file not found in $PATH`}},
+		"u-pi":   {{Pod: "pi-x", Reason: "ImagePullBackOff"}}, // a finished Job shows none
+	}
+	lines := Progress([]*batchv1.Job{running, done}, problems, t0.Add(5*time.Minute))
 	want := []string{
 		"JOB        STATUS     COMPLETIONS   ACTIVE   FAILED   ELAPSED",
 		"job/work   Running    0/3           2        1        5m",
+		`  pod/work-abc (and 1 more): StartError: exec: "python": executable file not found in $PATH`,
 		"job/pi     Complete   3/3           0        0        90s",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
@@ -55,9 +61,17 @@ func TestProgressAndSummary(t *testing.T) {
 	if l := Line(failed); l != "job/bad: Failed, 0/3 completions, 0 active, 0 failed (DeadlineExceeded: msg of DeadlineExceeded)" {
 		t.Errorf("line %q", l)
 	}
-	s := Summary([]*batchv1.Job{done, failed}, t0.Add(5*time.Minute))
-	if !strings.Contains(s, "job/pi    Complete   3/3           90s") || !strings.Contains(s, "job/bad failed: DeadlineExceeded: msg of DeadlineExceeded") {
-		t.Errorf("summary:\n%s", s)
+	failed.UID = "u-bad"
+	problems["u-bad"] = []Problem{{Pod: "bad-1", Reason: "Unschedulable", Message: "0/1 nodes are available: 1 Insufficient cpu."}}
+	s := Summary([]*batchv1.Job{done, failed}, problems, t0.Add(5*time.Minute))
+	for _, want := range []string{"job/pi    Complete   3/3           90s", "job/bad failed: DeadlineExceeded: msg of DeadlineExceeded",
+		"job/bad: pod/bad-1: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "ImagePullBackOff") {
+		t.Errorf("summary shows a completed Job's old problem:\n%s", s)
 	}
 }
 
@@ -95,5 +109,105 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load([]string{filepath.Join(dir, "missing.yaml")}, nil); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	job := testJob("j", "", "")
+	job.UID = "job-uid"
+	owned := func(name string, status corev1.PodStatus) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: []metav1.OwnerReference{
+			{UID: "job-uid", Controller: ptr.To(true)}}}, Status: status}
+	}
+	waiting := func(reason, msg string) corev1.PodStatus {
+		return corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{
+			{Name: "c", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}}}
+	}
+	startErr := &corev1.ContainerStateTerminated{Reason: "StartError", ExitCode: 128, Message: `exec: "python": executable file not found in $PATH`}
+	pods := []*corev1.Pod{
+		owned("j-c", waiting("CreateContainerConfigError", "container has no command")),
+		owned("j-a", waiting("ContainerCreating", "")),
+		owned("j-b", corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "c",
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s"}},
+			LastTerminationState: corev1.ContainerState{Terminated: startErr}, RestartCount: 1}}}),
+		owned("j-d", corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "c",
+			State: corev1.ContainerState{Terminated: startErr}}}}), // finished: not a problem any more
+		owned("j-e", corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled,
+			Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/1 nodes are available: 1 Insufficient cpu."}}}),
+		owned("j-f", corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "c",
+			State: corev1.ContainerState{Terminated: startErr}}}}),
+		{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Status: waiting("ImagePullBackOff", "")},
+	}
+	var got []string
+	for _, p := range Problems(job, pods) {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`pod/j-b (and 1 more): StartError: exec: "python": executable file not found in $PATH`,
+		"pod/j-c: CreateContainerConfigError: container has no command",
+		"pod/j-e: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFailedRuns(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "p"}, Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
+		{Name: "ok", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}},
+		{Name: "now", RestartCount: 2, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}}},
+		{Name: "before", RestartCount: 4, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}},
+	}}}
+	got := FailedRuns(p)
+	want := []Run{{Pod: "p", Container: "now", Attempt: 2, ExitCode: 3, Reason: "Error"},
+		{Pod: "p", Container: "before", Attempt: 3, Previous: true, ExitCode: 1, Reason: "Error"}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("failed runs %+v, want %+v", got, want)
+	}
+}
+
+func TestSortJobsIsStable(t *testing.T) {
+	a, b, c := testJob("b", "", ""), testJob("a", "", ""), testJob("c", "", "")
+	c.CreationTimestamp = metav1.NewTime(t0.Add(-time.Second))
+	jobs := []*batchv1.Job{a, b, c}
+	SortJobs(jobs)
+	if jobs[0].Name != "c" || jobs[1].Name != "a" || jobs[2].Name != "b" {
+		t.Errorf("order %s %s %s, want c a b", jobs[0].Name, jobs[1].Name, jobs[2].Name)
+	}
+}
+
+func TestRunHeader(t *testing.T) {
+	r := Run{Container: "c", ExitCode: 128, Reason: "StartError", Message: `exec: "python": executable file not found in $PATH`}
+	if h := r.Header("p"); h != `last lines of pod/p container c (exit code 128, StartError: exec: "python": executable file not found in $PATH)` {
+		t.Errorf("header %q", h)
+	}
+}
+
+func TestProgressing(t *testing.T) {
+	job := testJob("j", "", "")
+	job.UID = "job-uid"
+	pod := func(status corev1.PodStatus, deleting bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: "job-uid", Controller: ptr.To(true)}}}, Status: status}
+		if deleting {
+			p.DeletionTimestamp = &metav1.Time{Time: t0}
+		}
+		return p
+	}
+	running := corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+	for _, c := range []struct {
+		name string
+		pods []*corev1.Pod
+		want bool
+	}{
+		{"none", nil, false},
+		{"running", []*corev1.Pod{pod(running, false)}, true},
+		{"succeeded", []*corev1.Pod{pod(corev1.PodStatus{Phase: corev1.PodSucceeded}, false)}, true},
+		{"running but being deleted", []*corev1.Pod{pod(running, true)}, false},
+		{"failed", []*corev1.Pod{pod(corev1.PodStatus{Phase: corev1.PodFailed}, false)}, false},
+	} {
+		if got := Progressing(job, c.pods); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

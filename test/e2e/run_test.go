@@ -204,3 +204,111 @@ func TestRunForLetsCronJobSchedulesFire(t *testing.T) {
 		t.Errorf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The user is told why pods cannot start — in the kubelet's and the
+// scheduler's words — while the run goes on and in its summary.
+func TestRunSaysWhyPodsCannotStart(t *testing.T) {
+	t.Parallel()
+	noCommand := `apiVersion: batch/v1
+kind: Job
+metadata: {name: nocommand}
+spec:
+  activeDeadlineSeconds: 8
+  template:
+    spec:
+      restartPolicy: Never
+      runtimeClassName: host
+      containers: [{name: c, image: busybox}]
+`
+	unschedulable := job("toobig", "  activeDeadlineSeconds: 8", "true") + "        resources: {requests: {cpu: \"1000\"}}\n"
+	noExecutable := `apiVersion: batch/v1
+kind: Job
+metadata: {name: noexec}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: python, command: ["batchd-no-such-program", "x.py"]}]
+`
+	r := batchdRun(t, noCommand+"---\n"+unschedulable+"---\n"+noExecutable, "-f", "-", "--logs=failed")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		// progress lines, while the pods wait
+		`job/nocommand: pod/nocommand-`, `: CreateContainerConfigError: container "c" has no command or args`,
+		`job/toobig: pod/toobig-`, `: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.`,
+		// the summary
+		"job/nocommand failed: DeadlineExceeded", "job/toobig failed: DeadlineExceeded", "job/noexec failed: BackoffLimitExceeded",
+		`(exit code 128, StartError: exec: "batchd-no-such-program": executable file not found in $PATH)`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, ": Unschedulable: "); n < 2 {
+		t.Errorf("the unschedulable pod is said %d times, want in progress and summary:\n%s", n, r.stdout)
+	}
+	if strings.Contains(r.stderr, "Waited") || strings.Contains(r.stderr, "throttling") || strings.Contains(r.stdout, "throttling") {
+		t.Errorf("client-side throttling messages leaked:\n%s\n%s", r.stdout, r.stderr)
+	}
+}
+
+// An OnFailure Job's pod restarts in place and is deleted when the Job
+// fails; its last lines are still printed.
+func TestRunKeepsTheLastLinesOfDeletedOnFailurePods(t *testing.T) {
+	t.Parallel()
+	manifest := strings.Replace(job("flaky", "  backoffLimit: 1", "echo attempt failing with code 3; exit 3"),
+		"restartPolicy: Never", "restartPolicy: OnFailure", 1)
+	r := batchdRun(t, manifest, "-f", "-", "--logs=failed")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"job/flaky failed: BackoffLimitExceeded", "--- last lines of pod/flaky-", "container c (exit code 3, Error)",
+		"attempt failing with code 3"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestRunWithoutFilesExitsTwoWithUsage(t *testing.T) {
+	t.Parallel()
+	r := batchdRun(t, "")
+	if r.code != 2 || !strings.Contains(r.stderr, "error: must specify -f FILE|DIR|-") || !strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// Ctrl-C on a server that outlives the run stops the pods but keeps the
+// user's Job, suspended, and says how to resume or delete it.
+func TestRunInterruptOnASharedServerSuspendsTheJob(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	marker := "sleep 2718"
+	cmd := exec.Command(batchd, "run", "-n", n, "-f", "-")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdin = strings.NewReader(job("kept", "", "echo sleeping; exec "+marker))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pod running", func() bool { return len(processes(marker)) == 1 })
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, out)
+	}
+	for _, want := range []string{"job.batch/kept suspended", `resume: kubectl patch job kept -n ` + n + ` -p '{"spec":{"suspend":false}}'`,
+		"delete: kubectl delete job kept -n " + n} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	must(t, kubectl(t, "", "get", "job", "kept", "-n", n, "-o", "jsonpath={.spec.suspend}"), "true")
+	eventually(t, "the pod stopped", func() bool { return len(processes(marker)) == 0 })
+}
