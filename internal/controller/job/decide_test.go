@@ -401,3 +401,70 @@ func TestPodFailurePolicy(t *testing.T) {
 		t.Errorf("terminating with policy: %+v create %d", p.Status, len(p.Create))
 	}
 }
+
+// A pod deleted while running is recorded as failed; if it then ends
+// Succeeded before its finalizer goes (or the server dies in between), it
+// stays failed: a UID is never written under both lists (which validation
+// refuses, wedging the Job), as upstream's trackJobStatusAndRemoveFinalizers.
+func TestPodRecordedFailedThenSucceededIsCountedOnce(t *testing.T) {
+	j := testJob(func(j *batchv1.Job) {
+		j.Status.StartTime = &metav1.Time{Time: t0}
+		j.Status.Active = 1
+		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Failed: []types.UID{"gone"}}
+	})
+	gone := pod("gone", corev1.PodSucceeded, deleting)
+	repl := pod("repl", corev1.PodRunning)
+
+	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if p.Status != nil {
+		if u := p.Status.UncountedTerminatedPods; len(u.Succeeded) != 0 || len(u.Failed) != 1 || u.Failed[0] != "gone" {
+			t.Fatalf("uncounted = %+v, want failed [gone] only", u)
+		}
+		j.Status = *p.Status
+	}
+	if len(p.RemoveFinalizers) != 1 || p.RemoveFinalizers[0] != gone {
+		t.Fatalf("finalizer removal = %v, want [gone]", p.RemoveFinalizers)
+	}
+
+	// The finalizer is gone: counted once, as failed; the Job goes on.
+	untracked(gone)
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if s := p.Status; s.Failed != 1 || s.Succeeded != 0 || len(s.UncountedTerminatedPods.Failed)+len(s.UncountedTerminatedPods.Succeeded) != 0 || s.Active != 1 {
+		t.Fatalf("after finalizer removal: %+v", s)
+	}
+	j.Status = *p.Status
+	repl.Status.Phase = corev1.PodSucceeded
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if u := p.Status.UncountedTerminatedPods; len(u.Succeeded) != 1 || u.Succeeded[0] != "repl" || len(u.Failed) != 0 {
+		t.Fatalf("replacement: uncounted %+v", u)
+	}
+}
+
+// A status that already lists a UID under both (written by an older batchd)
+// is healed: the UID stays under failed only, so the next write is valid and
+// the pod is counted once.
+func TestDuplicateUncountedUIDIsHealed(t *testing.T) {
+	for _, tracked := range []bool{true, false} {
+		j := testJob(func(j *batchv1.Job) {
+			j.Status.StartTime = &metav1.Time{Time: t0}
+			j.Status.Active = 1
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{
+				Succeeded: []types.UID{"gone"}, Failed: []types.UID{"gone"}}
+		})
+		gone := pod("gone", corev1.PodSucceeded, deleting)
+		if !tracked {
+			untracked(gone)
+		}
+		p := Decide(Observed{Job: j, Pods: []*corev1.Pod{gone}, Now: t0})
+		if p.Status == nil {
+			t.Fatalf("tracked=%v: no status write heals the stored duplicate", tracked)
+		}
+		s, u := p.Status, p.Status.UncountedTerminatedPods
+		if tracked && (len(u.Succeeded) != 0 || len(u.Failed) != 1 || s.Failed != 0 || s.Succeeded != 0) {
+			t.Errorf("tracked: status %+v uncounted %+v", s, u)
+		}
+		if !tracked && (len(u.Succeeded)+len(u.Failed) != 0 || s.Failed != 1 || s.Succeeded != 0) {
+			t.Errorf("untracked: status failed=%d succeeded=%d uncounted %+v", s.Failed, s.Succeeded, u)
+		}
+	}
+}
