@@ -468,3 +468,41 @@ func TestDuplicateUncountedUIDIsHealed(t *testing.T) {
 		}
 	}
 }
+
+// Upstream e2e "containers restarted by container restart policy should not
+// trigger PodFailurePolicy": a container restarted in place by its own
+// restartPolicy/restartPolicyRules (pod restartPolicy Never) leaves its pod
+// running, so no podFailurePolicy rule looks at it and the restarts are not
+// counted against backoffLimit; the Job completes when the pod succeeds.
+func TestContainerRestartedInPlaceDoesNotTriggerPodFailurePolicy(t *testing.T) {
+	j := testJob(func(j *batchv1.Job) {
+		j.Status.StartTime = &metav1.Time{Time: t0}
+		j.Spec.BackoffLimit = ptr.To[int32](0)
+		j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+			Action:      batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}},
+		}}}
+		c := &j.Spec.Template.Spec.Containers[0]
+		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyNever)
+		c.RestartPolicyRules = []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,
+			ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}
+	})
+	restarted := pod("p", corev1.PodRunning, func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pi", RestartCount: 3,
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 42}}}}
+	})
+	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{restarted}, Now: t0})
+	if p.Status != nil && len(conds(p.Status)) != 0 {
+		t.Fatalf("running pod restarted in place: conditions %v", conds(p.Status))
+	}
+	if len(p.DeleteFailed)+len(p.DeleteUncounted)+len(p.Create) != 0 {
+		t.Fatalf("plan touches pods: %+v", p)
+	}
+	restarted.Status.Phase = corev1.PodSucceeded
+	restarted.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{restarted}, Now: t0})
+	if got := conds(p.Status); len(got) != 1 || got[0] != "SuccessCriteriaMet=True/CompletionsReached" {
+		t.Fatalf("after success: conditions %v", got)
+	}
+}
