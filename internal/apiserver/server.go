@@ -154,7 +154,7 @@ func New(c Config) (*Server, error) {
 	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
 
 	completed := gcfg.Complete(nil)
-	generic, err := completed.New("batchd", genericapiserver.NewEmptyDelegate())
+	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
 		return nil, err
 	}
