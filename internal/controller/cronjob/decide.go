@@ -388,19 +388,6 @@ func untilFire(s interface{ Next(time.Time) time.Time }, from, now time.Time, of
 	return d
 }
 
-// untilNext is the wait until the slot after from, plus nextDelta.
-func untilNext(s interface{ Next(time.Time) time.Time }, from, now time.Time) time.Duration {
-	next := s.Next(from)
-	if next.IsZero() {
-		return 0
-	}
-	d := next.Add(nextDelta).Sub(now)
-	if d <= 0 {
-		d = nextDelta
-	}
-	return d
-}
-
 // JobName is the deterministic name of a slot's Job: it makes creation idempotent.
 func JobName(cronJob string, slot time.Time) string {
 	return fmt.Sprintf("%s-%d", cronJob, slot.Unix()/60)
