@@ -157,6 +157,12 @@ func Decide(o Observed) Plan {
 		}
 	}
 
+	// The Job of a trigger whose token is not recorded yet was created
+	// before a crash: it is taken in as its creation would have been.
+	triggerJob := ""
+	if t := cronspec.PendingTrigger(cj.Annotations); t != "" {
+		triggerJob = TriggerJobName(cj, t)
+	}
 	// Reconcile the active list with the owned Jobs.
 	for _, j := range o.Jobs {
 		if deleted[j.UID] {
@@ -164,6 +170,15 @@ func Decide(o Observed) Plan {
 		}
 		cond := finished(j)
 		found := activeIndex(st, j.UID) >= 0
+		if j.Name == triggerJob && !found {
+			if at, err := time.Parse(time.RFC3339, j.Annotations[ScheduledTimestampAnnotation]); err == nil && (st.LastScheduleTime == nil || at.After(st.LastScheduleTime.Time)) {
+				st.LastScheduleTime = &metav1.Time{Time: at}
+			}
+			if cond == "" {
+				st.Active = append(st.Active, Ref(j))
+				continue
+			}
+		}
 		switch {
 		case !found && cond == "":
 			p.warn(ReasonUnexpectedJob, "Saw a job that the controller did not create or forgot: %s", j.Name)
