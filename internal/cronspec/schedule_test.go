@@ -221,8 +221,8 @@ func TestNextFire(t *testing.T) {
 		after time.Time
 		want  time.Time
 	}{
-		{base.Add(-time.Minute), base.Add(2 * time.Minute)},            // the slot at 10:00 fires at 10:02
-		{base.Add(time.Minute), base.Add(2 * time.Minute)},             // still pending its offset
+		{base.Add(-time.Minute), base.Add(2 * time.Minute)},              // the slot at 10:00 fires at 10:02
+		{base.Add(time.Minute), base.Add(2 * time.Minute)},               // still pending its offset
 		{base.Add(2 * time.Minute), base.Add(time.Hour + 2*time.Minute)}, // fired: the next one
 	} {
 		if got := NextFire(s, 2*time.Minute, tc.after); !got.Equal(tc.want) {

@@ -200,7 +200,9 @@ func TestDSTPolicyAcrossChanges(t *testing.T) {
 
 // --- jitter ---
 
-func jitterUID(i int) types.UID { return types.UID(fmt.Sprintf("4a1c%04x-7d3e-4b5f-8c6d-%012x", i, i*7919)) }
+func jitterUID(i int) types.UID {
+	return types.UID(fmt.Sprintf("4a1c%04x-7d3e-4b5f-8c6d-%012x", i, i*7919))
+}
 
 // 1,000 CronJobs at "0 * * * *" with batchd.dev/jitter: 5m wake at offsets
 // spread evenly over [0, 5m) (chi-square over 10 buckets below 27.88, the
