@@ -5,6 +5,14 @@
 //
 // decide.go is pure: CronJob + owned Jobs + now → what to delete, what to
 // create, the status and events. controller.go observes and applies.
+//
+// Beyond upstream, batchd.dev/ annotations (internal/cronspec) add a trigger
+// (trigger.go), a jitter offset, catch-up policies none and all, and DST
+// policy once; missed.go signals every slot that will not start (a
+// MissedSchedule event and cronjob_controller_missed_schedules_total); awake.go
+// tells a machine's sleep from time passing. Without annotations the
+// schedule and the Jobs are upstream's exactly; only the signal is added.
+// README.md has the decision table.
 package cronjob
 
 import (
