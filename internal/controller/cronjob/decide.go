@@ -261,6 +261,11 @@ func Decide(o Observed) Plan {
 	m, err := mostRecent(sched, earliest, due)
 	if err != nil {
 		p.warn(ReasonInvalidSchedule, "invalid schedule: %s : %s", cj.Spec.Schedule, err)
+		if trigger != "" {
+			// A schedule that never fires ("0 0 31 2 *") is the usual
+			// manual-only CronJob: its triggers still run.
+			p.fireTrigger(o, trigger)
+		}
 		return p
 	}
 	if m.TooMany {

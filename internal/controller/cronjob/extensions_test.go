@@ -636,6 +636,20 @@ func TestTriggerWithADueSlotAndWhenSuspended(t *testing.T) {
 	}
 }
 
+// A CronJob whose schedule never fires ("0 0 31 2 *", the usual
+// manual-only CronJob) still runs its triggers.
+func TestTriggerOfAManualOnlyCronJob(t *testing.T) {
+	cj := withAnnotations(cronJob("report", "0 0 31 2 *", batchv1.ForbidConcurrent), cronspec.TriggerAnnotation, "go")
+	e := newEnvAt(t, t0, nil, cj)
+	e.sync(t0.Add(time.Minute))
+	if got := e.jobNames(); len(got) != 1 || got[0] != TriggerJobName(cj, "go") {
+		t.Fatalf("jobs %v", got)
+	}
+	if ev := e.drained(); !strings.Contains(ev, "Warning InvalidSchedule invalid schedule: 0 0 31 2 *") || !strings.Contains(ev, "Normal SuccessfulCreate") {
+		t.Errorf("events:\n%s", ev)
+	}
+}
+
 // --- the missed-run signal ---
 
 // Each missed slot is signalled once, however often the CronJob syncs.
