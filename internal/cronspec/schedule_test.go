@@ -286,3 +286,28 @@ Mon 2026-11-30 09:00 KST`},
 	}
 	var _ cron.Schedule = s
 }
+
+// FuzzScheduleNext: no schedule, zone, policy or instant makes Next or
+// Preview panic, hang or go backwards.
+func FuzzScheduleNext(f *testing.F) {
+	zones := []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "Asia/Seoul", "UTC"}
+	f.Add("30 2 * * *", uint8(0), true, int64(1806364800))
+	f.Add("0,30 0-3 * * 0", uint8(2), true, int64(1822000000))
+	f.Add("@every 90m", uint8(1), false, int64(1800000000))
+	f.Fuzz(func(t *testing.T, spec string, zone uint8, once bool, unix int64) {
+		dst := DSTKubernetes
+		if once {
+			dst = DSTOnce
+		}
+		tz := zones[int(zone)%len(zones)]
+		s, err := New(spec, &tz, nil, dst)
+		if err != nil {
+			return
+		}
+		from := time.Unix(unix%(1<<33), 0)
+		if n := s.Next(from); !n.IsZero() && !n.After(from) {
+			t.Fatalf("%q in %s (%s): Next(%v) = %v", spec, tz, dst, from, n)
+		}
+		Preview(s, 0, from, 3)
+	})
+}
