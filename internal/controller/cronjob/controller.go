@@ -155,8 +155,8 @@ func (c *Controller) untilNextSlot(cj *batchv1.CronJob) time.Duration {
 	if err != nil {
 		return 0
 	}
-	now := c.cfg.Clock.Now()
-	return untilFire(s, now.Add(-cronspec.Offset(string(cj.UID), opts.Jitter)), now, cronspec.Offset(string(cj.UID), opts.Jitter))
+	now, offset := c.cfg.Clock.Now(), cronspec.Offset(string(cj.UID), opts.Jitter)
+	return untilFire(s, now.Add(-offset), now, offset)
 }
 
 // ownerIndex indexes Jobs by "<namespace>/<controlling CronJob>".
