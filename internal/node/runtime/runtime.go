@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,8 +84,20 @@ type OCI struct {
 	ImageName, ImageID string
 }
 
-// containerID is the OCI runtime's name for a run.
-func containerID(id ID) string {
+// OCIContainerID is the OCI runtime's name for a run. It appears on runc's
+// command line, which every user can read: a hash, so that it does not give
+// away the pod's UID (the name of its directory).
+func OCIContainerID(id ID) string {
+	sum := sha256.Sum256([]byte(id.String()))
+	return "batchd-" + hex.EncodeToString(sum[:12])
+}
+
+// containerID is the OCI container of the run in dir: as recorded at its
+// start; runs started before the name was recorded had the older form.
+func containerID(dir string, id ID) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "container-id")); err == nil && len(b) > 0 {
+		return string(b)
+	}
 	return fmt.Sprintf("batchd-%s-%s-%d", id.Pod, strings.TrimPrefix(id.Container, "."), id.Attempt)
 }
 
@@ -189,11 +204,14 @@ func (r *Runtime) Start(spec Spec) error {
 	if len(spec.Argv) == 0 && spec.OCI == nil {
 		return errors.New("no command")
 	}
+	if _, err := supervisorArgs(append([]string{"-"}, spec.Argv...), spec.Env); err != nil {
+		return err // before the run exists
+	}
 	dir := r.runDir(spec.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}
-	args := []string{"__batchd_supervise", dir}
+	args := []string{dir}
 	if !spec.NoLog {
 		args = append(args, "--log", r.LogPath(spec.ID))
 	}
@@ -319,9 +337,12 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
-	cid := containerID(spec.ID)
-	// Which runtime to ask to delete the container should its supervisor die.
+	cid := OCIContainerID(spec.ID)
+	// Which runtime to ask to delete which container should its supervisor die.
 	if err := os.WriteFile(filepath.Join(dir, "oci-runtime"), []byte(spec.OCI.Runtime), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "container-id"), []byte(cid), 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "image"), []byte("name="+spec.OCI.ImageName+"\nid="+spec.OCI.ImageID+"\n"), 0o600); err != nil {
@@ -338,14 +359,16 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	} else {
 		args = append(args, "--overlay", spec.OCI.Image, upper, work, root)
 	}
-	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
+	// runc runs in the bundle (its default --bundle): the run's directory
+	// stays off its command line.
+	args = append(args, "--workdir", bundle, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
 	args = append(append(args, globals...), "run")
 	if !IsCrun(spec.OCI.Runtime) {
 		// runc would remove the container's cgroup, and its OOM count,
 		// on exit; the supervisor deletes the container after reading it.
 		args = append(args, "--keep")
 	}
-	args = append(args, "--bundle", bundle, cid)
+	args = append(args, cid)
 	return r.supervise(spec, args)
 }
 
@@ -376,23 +399,45 @@ func withoutCapability(p *specs.Process, c string) *specs.Process {
 	return &out
 }
 
-// supervise starts the supervisor with args.
+// supervisorEnv is the supervisor's own environment: fixed, so that nothing
+// of a pod's (LD_PRELOAD, LD_LIBRARY_PATH …) reaches a process running as root.
+var supervisorEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+// supervise starts the supervisor with args (after DIR come the
+// container's environment variables). The arguments go through a pipe on
+// its fd 3: its command line, which every user can read, is only
+// "batchd-supervise __batchd_supervise".
 func (r *Runtime) supervise(spec Spec, args []string) error {
-	cmd := exec.Command(r.cfg.Exe, args...)
-	cmd.Args[0] = "batchd-supervise"
-	cmd.Env = spec.Env
+	env := spec.Env
 	if spec.OCI != nil {
-		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		// runc and crun run as root: the container's environment is in config.json.
+		env = supervisorEnv
 	}
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	payload, err := supervisorArgs(args, env)
+	if err != nil {
+		return err
 	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	cmd := exec.Command(r.cfg.Exe, "__batchd_supervise")
+	cmd.Args[0] = "batchd-supervise"
+	cmd.Env = supervisorEnv
+	cmd.ExtraFiles = []*os.File{pr}
 	cmd.Dir = "/"
 	// Its own session: a signal to the server's process group or terminal does
 	// not reach the supervisor or the container.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pr.Close()
+	if err != nil {
+		pw.Close()
 		return fmt.Errorf("start supervisor: %w", err)
+	}
+	_, werr := pw.Write(payload)
+	if cerr := pw.Close(); werr == nil {
+		werr = cerr
 	}
 	r.mu.Lock()
 	r.running[spec.ID] = cmd.Process
@@ -404,7 +449,41 @@ func (r *Runtime) supervise(spec Spec, args []string) error {
 		r.mu.Unlock()
 		r.ended(spec.ID)
 	}()
+	if werr != nil {
+		return fmt.Errorf("pass arguments to supervisor: %w", werr)
+	}
 	return nil
+}
+
+// supervisorArgs is what the supervisor reads on fd 3: args with --env
+// options after the first (DIR), each ended by a NUL byte. A NUL inside
+// one would end it early and smuggle in options of the pod's making.
+func supervisorArgs(args, env []string) ([]byte, error) {
+	var b bytes.Buffer
+	put := func(s string) {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	put(args[0])
+	for _, kv := range env {
+		put("--env")
+		put(kv)
+	}
+	for _, a := range args[1:] {
+		put(a)
+	}
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, errors.New("invalid argument: contains a NUL byte")
+		}
+	}
+	for _, kv := range env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			k, _, _ := strings.Cut(kv, "=")
+			return nil, fmt.Errorf("invalid environment variable %q: its value contains a NUL byte", k)
+		}
+	}
+	return b.Bytes(), nil
 }
 
 func (r *Runtime) ended(id ID) {
@@ -552,7 +631,7 @@ func (r *Runtime) reapLost(run Run) {
 	}
 	if bin, err := os.ReadFile(filepath.Join(dir, "oci-runtime")); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(run.ID)).Run()
+		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(dir, run.ID)).Run()
 		cancel()
 	}
 	record := fmt.Sprintf("code=%d\nsignal=0\noom=0\nstarted=%s\nfinished=%s\nreason=%s\nmessage=%s\n", run.ExitCode,
@@ -591,7 +670,7 @@ func supervisorAlive(pid int) bool {
 		return false
 	}
 	args := strings.Split(string(cmdline), "\x00")
-	if len(args) < 2 || args[1] != "__batchd_supervise" {
+	if len(args) < 2 || args[0] != "batchd-supervise" || args[1] != "__batchd_supervise" {
 		return false
 	}
 	// A zombie has ended already.
@@ -766,7 +845,8 @@ func (r *Runtime) ExecOCI(id ID, runtimeBin string, argv []string, timeout time.
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, "exec", "--process", f.Name(), containerID(id))
+	cmd := exec.CommandContext(ctx, runtimeBin, "exec", "--process", filepath.Base(f.Name()), containerID(r.runDir(id), id))
+	cmd.Dir = r.runDir(id) // the pod's directory stays off runc's command line
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("exec in %s: %w: %s", id, err, strings.TrimSpace(string(out)))
 	}

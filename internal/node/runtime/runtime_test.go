@@ -421,3 +421,67 @@ func TestWithoutCapability(t *testing.T) {
 		t.Error("the original process was changed")
 	}
 }
+
+// TestSupervisorHidesPodAndEnvironment: the supervisor's command line, which
+// every user can read, names neither the pod's directory nor the command,
+// and the supervisor itself (root) runs without the container's
+// environment, which only the container gets.
+func TestSupervisorHidesPodAndEnvironment(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "pod-uid-5f1c", Container: "c"}
+	release := filepath.Join(t.TempDir(), "release")
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo "secret=$SECRET_VALUE"`},
+		Env: []string{"PATH=/usr/bin:/bin", "SECRET_VALUE=hunter2", "LD_LIBRARY_PATH=/nowhere"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sup int
+	deadline := time.Now().Add(10 * time.Second)
+	for sup == 0 {
+		if kv, err := readKV(filepath.Join(r.runDir(id), "started")); err == nil {
+			fmt.Sscan(kv["supervisor"], &sup)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no start record")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cmdline); got != "batchd-supervise\x00__batchd_supervise\x00" {
+		t.Errorf("supervisor command line = %q", got)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", sup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"SECRET_VALUE", "LD_LIBRARY_PATH"} {
+		if strings.Contains(string(environ), leak) {
+			t.Errorf("supervisor environment has %s: %q", leak, environ)
+		}
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if got := readLog(t, r, id, LogOptions{Tail: -1}); got != "secret=hunter2\n" {
+		t.Fatalf("log = %q", got)
+	}
+}
+
+// TestNULInArgumentsIsRefused: a NUL byte would end an argument early and
+// let the rest pass as supervisor options.
+func TestNULInArgumentsIsRefused(t *testing.T) {
+	r, _ := newRuntime(t, nil)
+	err := r.Start(Spec{ID: ID{Pod: "p", Container: "c"}, Argv: []string{"true"},
+		Env: []string{"X=a\x00--mount\x00/\x00/mnt\x00rw"}})
+	if err == nil || !strings.Contains(err.Error(), `invalid environment variable "X"`) || strings.Contains(err.Error(), "mount") {
+		t.Fatalf("err = %v", err)
+	}
+	if runs, _ := r.Runs("p"); len(runs) != 0 {
+		t.Errorf("a refused start left runs: %+v", runs)
+	}
+}
+

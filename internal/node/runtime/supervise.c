@@ -1,12 +1,17 @@
 // The container supervisor: a small process per container run, like conmon.
 //
 // It runs from an ELF constructor, before the Go runtime starts, when the
-// binary is executed as
+// binary is executed as `batchd-supervise __batchd_supervise` with its
+// arguments on file descriptor 3 (each ended by a NUL byte):
 //
-//   batchd __batchd_supervise DIR [--log FILE] [--cgroup DIR]... [--hostname H]
-//          [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
-//          [--user UID GID [GROUPS]] [--oom FILE KEY]
-//          [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//   DIR [--log FILE] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
+//       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
+//       [--user UID GID [GROUPS]] [--oom FILE KEY]
+//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//
+// The arguments come through a pipe, not the command line, because
+// /proc/PID/cmdline is world-readable: it would show every user on the
+// machine the pod's directories (its UID) and the container's command.
 //
 // --mask hides PATH from the container (an empty read-only tmpfs over a
 // directory, /dev/null over a file) after the bind mounts are made, so the
@@ -28,7 +33,10 @@
 // records the container's pid once exec succeeded; a failed exec is recorded
 // as exit code 128 with the reason in DIR/exit.
 //
-// The environment of the supervisor is the container's environment.
+// The supervisor runs as root with a fixed, clean environment (set by the
+// node agent): the container's environment (--env) is only given to the
+// final execve of the container, after the switch to its user, so that a
+// pod's LD_PRELOAD or LD_LIBRARY_PATH never reaches a root process.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #define SUP_MAX_MOUNTS 128
 #define SUP_MAX_MASKS 16
 #define SUP_MAX_GROUPS 64
@@ -56,6 +66,8 @@
 struct sup_mount { const char *src, *dst; int ro; };
 
 struct sup_opts {
+	char **env; // the container's environment, NULL-terminated
+	int nenv;
 	const char *dir, *log, *hostname, *workdir, *oom_file, *oom_key;
 	const char *cgroups[SUP_MAX_CGROUPS];
 	int ncgroups;
@@ -289,6 +301,8 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 	dup2(err, 2);
 	close(out);
 	close(err);
+	// The container's environment, at last: execvp searches its PATH.
+	environ = o->env;
 	execvp(o->argv[0], o->argv);
 	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
 		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
@@ -337,6 +351,13 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		if (strcmp(a, "--log") == 0 && i + 1 < argc) o->log = argv[++i];
 		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
+		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
+			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
+			if (!env) return -1;
+			o->env = env;
+			o->env[o->nenv++] = argv[++i];
+			o->env[o->nenv] = NULL;
+		}
 		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
 		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
 		else if (strcmp(a, "--overlay") == 0 && i + 4 < argc) {
@@ -370,7 +391,44 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 	}
 	if (i >= argc) return -1;
 	o->argv = argv + i;
+	if (!o->env) {
+		o->env = calloc(1, sizeof *o->env);
+		if (!o->env) return -1;
+	}
 	return 0;
+}
+
+// sup_read_args reads the NUL-terminated arguments from fd into an argv
+// array that starts with the two words of the command line.
+static char **sup_read_args(int fd, int *argc) {
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) return NULL;
+	for (;;) {
+		if (len == cap) {
+			char *b = realloc(buf, cap *= 2);
+			if (!b) return NULL;
+			buf = b;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) return NULL;
+		if (r == 0) break;
+		len += (size_t)r;
+	}
+	close(fd);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) if (buf[i] == 0) n++;
+	char **v = calloc(n + 3, sizeof *v);
+	if (!v) return NULL;
+	int k = 0;
+	v[k++] = "batchd-supervise";
+	v[k++] = "__batchd_supervise";
+	for (size_t i = 0, start = 0; i < len; i++)
+		if (buf[i] == 0) { v[k++] = buf + start; start = i + 1; }
+	v[k] = NULL;
+	*argc = k;
+	return v;
 }
 
 static int sup_main(int argc, char **argv) {
@@ -484,5 +542,12 @@ static int sup_main(int argc, char **argv) {
 
 __attribute__((constructor)) static void batchd_supervise_init(int argc, char **argv, char **envp) {
 	(void)envp;
-	if (argc >= 2 && strcmp(argv[1], "__batchd_supervise") == 0) _exit(sup_main(argc, argv));
+	if (argc != 2 || strcmp(argv[1], "__batchd_supervise") != 0) return;
+	int n;
+	char **args = sup_read_args(3, &n);
+	if (!args) {
+		fprintf(stderr, "batchd-supervise: read arguments from fd 3: %s\n", strerror(errno));
+		_exit(2);
+	}
+	_exit(sup_main(n, args));
 }
