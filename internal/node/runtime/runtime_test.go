@@ -484,4 +484,3 @@ func TestNULInArgumentsIsRefused(t *testing.T) {
 		t.Errorf("a refused start left runs: %+v", runs)
 	}
 }
-
