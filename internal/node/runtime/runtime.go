@@ -636,28 +636,89 @@ func (r *Runtime) reapLost(run Run) {
 	}
 	record := fmt.Sprintf("code=%d\nsignal=0\noom=0\nstarted=%s\nfinished=%s\nreason=%s\nmessage=%s\n", run.ExitCode,
 		run.StartedAt.UTC().Format(time.RFC3339Nano), run.FinishedAt.UTC().Format(time.RFC3339Nano), run.Reason, run.Message)
-	tmp := filepath.Join(dir, "exit.tmp")
-	if err := os.WriteFile(tmp, []byte(record), 0o600); err == nil {
-		_ = os.Rename(tmp, filepath.Join(dir, "exit"))
-	}
+	_ = writeRecord(dir, "exit", []byte(record))
 }
 
-// readExit fills run from the run's exit record, if there is one.
+// writeRecord replaces dir/name with data once data is on disk, so that
+// the record is whole or absent.
+func writeRecord(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// readExit fills run from the run's exit record, if there is one. A record
+// that is there but not whole (empty, cut short or garbage: a full disk
+// makes such) is an unknown outcome, never a success.
 func readExit(dir string, run *Run) bool {
 	exit, err := readKV(filepath.Join(dir, "exit"))
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return false
 	}
 	run.Running = false
-	run.ExitCode, _ = strconv.Atoi(exit["code"])
-	run.Signal, _ = strconv.Atoi(exit["signal"])
-	oom, _ := strconv.Atoi(exit["oom"])
-	run.OOMKilled = oom > 0 && run.ExitCode == 137
-	run.StartedAt = parseTime(exit["started"])
-	run.FinishedAt = parseTime(exit["finished"])
-	run.Reason = exit["reason"]
-	run.Message = exit["message"]
+	rec, ok := parseExit(exit)
+	if err != nil || !ok {
+		run.ExitCode, run.Signal, run.OOMKilled = 137, 0, false
+		run.Reason = "ContainerStatusUnknown"
+		run.Message = "The container's exit record could not be read: its outcome is unknown"
+		if fi, err := os.Stat(filepath.Join(dir, "exit")); err == nil {
+			run.FinishedAt = fi.ModTime()
+			if run.StartedAt.IsZero() {
+				run.StartedAt = run.FinishedAt
+			}
+		}
+		return true
+	}
+	run.ExitCode, run.Signal, run.OOMKilled = rec.ExitCode, rec.Signal, rec.OOMKilled
+	run.StartedAt, run.FinishedAt = rec.StartedAt, rec.FinishedAt
+	run.Reason, run.Message = rec.Reason, rec.Message
 	return true
+}
+
+// parseExit reads an exit record: code, started and finished must be
+// there and well-formed; signal and oom, when there, too.
+func parseExit(kv map[string]string) (Run, bool) {
+	var out Run
+	code, err := strconv.Atoi(kv["code"])
+	if err != nil || code < 0 || code > 255 {
+		return Run{}, false
+	}
+	out.ExitCode = code
+	var oom int
+	for key, dst := range map[string]*int{"signal": &out.Signal, "oom": &oom} {
+		if v, ok := kv[key]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return Run{}, false
+			}
+			*dst = n
+		}
+	}
+	out.OOMKilled = oom > 0 && out.ExitCode == 137
+	var err1, err2 error
+	out.StartedAt, err1 = time.Parse(time.RFC3339Nano, kv["started"])
+	out.FinishedAt, err2 = time.Parse(time.RFC3339Nano, kv["finished"])
+	if err1 != nil || err2 != nil {
+		return Run{}, false
+	}
+	out.Reason, out.Message = kv["reason"], kv["message"]
+	return out, true
 }
 
 // supervisorAlive tells whether pid is one of our supervisors.

@@ -484,3 +484,57 @@ func TestNULInArgumentsIsRefused(t *testing.T) {
 		t.Errorf("a refused start left runs: %+v", runs)
 	}
 }
+
+// TestDamagedExitRecordIsUnknown: an exit record that is empty (what a full
+// disk leaves), cut short or garbage is an unknown outcome with exit code
+// 137, never exit code 0.
+func TestDamagedExitRecordIsUnknown(t *testing.T) {
+	for name, record := range map[string]string{
+		"empty":    "",
+		"cut":      "code=3\nsignal=0\n",
+		"garbage":  "\x00\x00\x00\x00",
+		"bad code": "code=x\nsignal=0\noom=0\nstarted=2026-01-01T00:00:00Z\nfinished=2026-01-01T00:00:01Z\n",
+		"no times": "code=0\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _ := newRuntime(t, nil)
+			id := ID{Pod: "p", Container: "c"}
+			if err := os.MkdirAll(r.runDir(id), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(r.runDir(id), "exit"), []byte(record), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			runs, _ := r.Runs("p")
+			if run := runs["c"][0]; run.Running || run.Reason != "ContainerStatusUnknown" || run.ExitCode != 137 {
+				t.Fatalf("run = %+v", run)
+			}
+		})
+	}
+	r, _ := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	_ = os.MkdirAll(r.runDir(id), 0o700)
+	whole := "code=3\nsignal=0\noom=0\nstarted=2026-01-01T00:00:00Z\nfinished=2026-01-01T00:00:01Z\n"
+	if err := os.WriteFile(filepath.Join(r.runDir(id), "exit"), []byte(whole), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.ExitCode != 3 || run.Reason != "" {
+		t.Fatalf("a whole record: run = %+v", run)
+	}
+}
+
+// TestStartErrorMessageCannotForgeTheRecord: a command whose name holds
+// line breaks ends as a StartError, not as the exit code its name spells.
+func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := r.Start(Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.ExitCode != 128 || run.Reason != "StartError" {
+		t.Fatalf("run = %+v", run)
+	}
+}

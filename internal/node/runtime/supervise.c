@@ -108,20 +108,51 @@ static void sup_write_all(int fd, const char *p, size_t n) {
 	}
 }
 
+// sup_write_record writes content to path, forces it to disk when durable,
+// and reads it back: 0 only if the file holds exactly content.
+static int sup_write_record(const char *path, const char *content, int durable) {
+	size_t n = strlen(content);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) return -1;
+	const char *p = content;
+	size_t left = n;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) { close(fd); return -1; }
+		p += w;
+		left -= (size_t)w;
+	}
+	if (durable && fsync(fd) < 0) { close(fd); return -1; }
+	char back[8192];
+	ssize_t r = n < sizeof back ? pread(fd, back, sizeof back, 0) : -1;
+	if (close(fd) < 0 || r != (ssize_t)n || memcmp(back, content, n) != 0) return -1;
+	return 0;
+}
+
 // sup_file atomically replaces DIR/name with content; durable forces it to
 // disk first (the exit record must survive a machine crash; the start record
 // is only read while the machine is up, and an fsync here would delay the
-// container's first output behind the disk).
+// container's first output behind the disk). The record is renamed into
+// place only once it is known to be whole: on a full disk an empty or cut
+// record would read as another outcome (an empty exit record as exit code
+// 0), where no record at all reads as an unknown one. A durable record is
+// retried for a while, as the disk may get space back.
 static void sup_file(const char *dir, const char *name, const char *content, int durable) {
 	char tmp[4096], dst[4096];
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) return;
-	sup_write_all(fd, content, strlen(content));
-	if (durable) fsync(fd);
-	close(fd);
-	rename(tmp, dst);
+	for (int try = 0; try < (durable ? 10 : 1); try++) {
+		if (try > 0) { struct timespec d = {0, 500000000}; nanosleep(&d, NULL); }
+		if (sup_write_record(tmp, content, durable) < 0) continue;
+		if (rename(tmp, dst) < 0) continue;
+		if (durable) {
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0) { fsync(dfd); close(dfd); }
+		}
+		return;
+	}
+	unlink(tmp);
 }
 
 // One stream's partial line.
@@ -473,6 +504,9 @@ static int sup_main(int argc, char **argv) {
 	}
 	why[got] = 0;
 	close(syncp[0]);
+	// The message may quote the pod's command or paths: a line break in it
+	// would start another line, and so another field, of the record.
+	for (char *c = why; *c; c++) if (*c == '\n' || *c == '\r') *c = ' ';
 	if (got > 0) {
 		int status;
 		waitpid(pid, &status, 0);
