@@ -405,11 +405,15 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		return runtime.Spec{}, err
 	}
 	podDir := a.cfg.Runtime.PodDir(id.Pod)
-	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup, now: a.cfg.Clock.Now()})
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	ms, err := a.withHosts(pod, podDir, mounts(c, paths, env))
+	ms, err := mounts(pod, c, paths, env, podDir)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	ms, err = a.withHosts(pod, podDir, ms)
 	if err != nil {
 		return runtime.Spec{}, err
 	}

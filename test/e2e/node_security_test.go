@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/batchd/batchd/internal/node/runtime"
 	"github.com/batchd/batchd/internal/serverproc"
 )
@@ -74,4 +76,88 @@ spec:
 	if got != "ContainerStatusUnknown/137" {
 		t.Errorf("container terminated %s, want ContainerStatusUnknown/137", got)
 	}
+}
+
+// volumeEscapes performs the volume attacks of CVE-2017-1002101/1002102 on
+// runtime class (host or oci) with image: a subPath through a symlink the
+// pod made to /, a subPathExpr that expands to `..`s (another pod's Secret
+// volume, or the host's root), writes into Secret and ConfigMap volumes;
+// and checks that each is refused as the kubelet refuses it.
+func volumeEscapes(t *testing.T, n, class, image string) {
+	must(t, kubectl(t, "", "create", "secret", "generic", "sec", "-n", n, "--from-literal=key=s3cret"), "created")
+	must(t, kubectl(t, "", "create", "configmap", "cfg", "-n", n, "--from-literal=conf=original"), "created")
+	pod := func(name, body string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  runtimeClassName: ` + class + `
+  restartPolicy: Never
+` + body
+	}
+	// A subPath through a link to / in an emptyDir.
+	apply(t, n, pod("link", `  volumes: [{name: e, emptyDir: {}}]
+  initContainers:
+  - {name: plant, image: `+image+`, command: ["sh", "-c", "ln -s / /e/hostroot"], volumeMounts: [{name: e, mountPath: /e}]}
+  containers:
+  - name: main
+    image: `+image+`
+    command: ["sh", "-c", "ls /h/etc/passwd && echo ESCAPED"]
+    volumeMounts: [{name: e, mountPath: /h, subPath: hostroot}]
+`))
+	waitFor(t, n, "pod/link", "{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}",
+		`CreateContainerConfigError: failed to prepare subPath for volumeMount "e" of container "main"`)
+	// subPathExpr climbing out of the volume: to the host's root, and to
+	// another pod's Secret volume.
+	apply(t, n, pod("victim", `  volumes: [{name: sec, secret: {secretName: sec}}]
+  containers: [{name: main, image: `+image+`, command: ["sh", "-c", "sleep 3610"], volumeMounts: [{name: sec, mountPath: /sec}]}]
+`))
+	waitFor(t, n, "pod/victim", "{.status.phase}", "Running")
+	victim := get(t, n, "pod/victim", "{.metadata.uid}")
+	for name, climb := range map[string]string{"climb-root": "../../../../../../../..", "climb-secret": "../../../" + victim + "/volumes/sec"} {
+		apply(t, n, pod(name, `  securityContext: {runAsUser: 65534}
+  volumes: [{name: e, emptyDir: {}}]
+  containers:
+  - name: main
+    image: `+image+`
+    command: ["sh", "-c", "cat /x/key /x/etc/passwd && echo ESCAPED"]
+    env: [{name: CLIMB, value: "`+climb+`"}]
+    volumeMounts: [{name: e, mountPath: /x, subPathExpr: $(CLIMB)}]
+`))
+		waitFor(t, n, "pod/"+name, "{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}",
+			"CreateContainerConfigError: unable to provision SubPath `"+climb+"`: must not contain '..'")
+	}
+	// Secret and ConfigMap volumes are read-only even when the mount does not say so.
+	apply(t, n, pod("writer", `  volumes: [{name: sec, secret: {secretName: sec}}, {name: cfg, configMap: {name: cfg}}]
+  containers:
+  - name: main
+    image: `+image+`
+    command: ["sh", "-c", "echo x > /sec/key && echo SECRET-WRITTEN; ln -sf /etc/passwd /cfg/conf && echo CONFIG-REPLACED; cat /sec/key; echo; cat /cfg/conf"]
+    volumeMounts: [{name: sec, mountPath: /sec}, {name: cfg, mountPath: /cfg}]
+`))
+	waitFor(t, n, "pod/writer", "{.status.phase}", "Succeeded")
+	out := kubectl(t, "", "logs", "-n", n, "writer").stdout
+	if strings.Contains(out, "WRITTEN") || strings.Contains(out, "REPLACED") || !strings.HasSuffix(out, "s3cret\noriginal\n") {
+		t.Errorf("writer: %q", out)
+	}
+	for _, p := range []string{"link", "climb-root", "climb-secret"} {
+		if strings.Contains(kubectl(t, "", "logs", "-n", n, p).stdout, "ESCAPED") {
+			t.Errorf("%s escaped", p)
+		}
+	}
+	must(t, kubectl(t, "", "delete", "pod", "victim", "-n", n, "--grace-period=1"), "deleted")
+}
+
+func TestHostVolumeEscapesAreRefused(t *testing.T) {
+	t.Parallel()
+	volumeEscapes(t, ns(t), "host", "busybox")
+}
+
+func TestOCIVolumeEscapesAreRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("runc needs root (CI runs as root)")
+	}
+	host := testRegistry(t, map[string]v1.Config{"escape/busybox:1": {Env: []string{"PATH=/bin"}}})
+	volumeEscapes(t, ns(t), "oci", host+"/escape/busybox:1")
 }

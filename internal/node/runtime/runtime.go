@@ -832,8 +832,29 @@ func (r *Runtime) RemovePod(pod string) error {
 		r.cfg.Cgroups.Remove(pod)
 	}
 	dir := r.PodDir(pod)
+	// subPath staging binds, then volumes (memory-backed emptyDirs).
+	unmountUnder(filepath.Join(dir, "volume-subpaths"))
 	unmountUnder(filepath.Join(dir, "volumes"))
+	if m := mountedUnder(dir); m != "" {
+		// Removing through a mount would delete the volume's files
+		// (a hostPath's, through a subPath).
+		return fmt.Errorf("remove pod %s: %s is still mounted", pod, m)
+	}
 	return os.RemoveAll(dir)
+}
+
+// mountedUnder is a mount point below dir, or "".
+func mountedUnder(dir string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			return f[4]
+		}
+	}
+	return ""
 }
 
 // unmountUnder unmounts what is mounted below dir (memory-backed emptyDirs).
