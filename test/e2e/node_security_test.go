@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -160,4 +162,90 @@ func TestOCIVolumeEscapesAreRefused(t *testing.T) {
 	}
 	host := testRegistry(t, map[string]v1.Config{"escape/busybox:1": {Env: []string{"PATH=/bin"}}})
 	volumeEscapes(t, ns(t), "oci", host+"/escape/busybox:1")
+}
+
+// TestMountPathsAreNotMadeOnTheHost: a pod running as 65534 mounts an
+// emptyDir and a ConfigMap at paths the host lacks; it sees its volumes,
+// and the host never gets those paths (they were made as root on the
+// host's root before, and stayed after the pod).
+func TestMountPathsAreNotMadeOnTheHost(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	top := fmt.Sprintf("/batchd-test-%d", time.Now().UnixNano())
+	under := fmt.Sprintf("/etc/batchd-test-%d", time.Now().UnixNano())
+	must(t, kubectl(t, "", "create", "configmap", "cfg", "-n", n, "--from-literal=conf=hello"), "created")
+	release := filepath.Join(t.TempDir(), "release")
+	if err := os.Chmod(filepath.Dir(release), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata: {name: mounts}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  securityContext: {runAsUser: 65534, runAsGroup: 65534}
+  volumes: [{name: e, emptyDir: {}}, {name: cfg, configMap: {name: cfg}}, {name: signal, hostPath: {path: `+filepath.Dir(release)+`}}]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo mine > `+top+`/x/f && cat `+top+`/x/f `+under+`/conf/conf; echo; test -f /etc/passwd && echo host-root-visible; while [ ! -f /signal/release ]; do sleep 0.1; done"]
+    volumeMounts: [{name: e, mountPath: `+top+`/x}, {name: cfg, mountPath: `+under+`/conf}, {name: signal, mountPath: /signal}]
+`)
+	eventually(t, "the pod wrote its volume", func() bool {
+		return kubectl(t, "", "logs", "-n", n, "mounts").stdout == "mine\nhello\nhost-root-visible\n"
+	})
+	for _, p := range []string{top, under} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s exists on the host while the pod runs", p)
+		}
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, n, "pod/mounts", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "delete", "pod", "mounts", "-n", n), "deleted")
+	for _, p := range []string{top, under} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was left on the host", p)
+		}
+	}
+}
+
+// TestManyVolumesAndGroupsWork: 130 volume mounts and 70 supplementalGroups
+// are valid pods: every mount and group applies (the supervisor refused its
+// own arguments past 128 mounts, and dropped groups past 64, silently).
+func TestManyVolumesAndGroupsWork(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("supplementary groups need a root server")
+	}
+	n := ns(t)
+	var vols, mounts, groups []string
+	for i := 0; i < 130; i++ {
+		vols = append(vols, fmt.Sprintf("{name: v%d, emptyDir: {}}", i))
+		mounts = append(mounts, fmt.Sprintf("{name: v%d, mountPath: /v/%d}", i, i))
+	}
+	for g := 5000; g < 5070; g++ {
+		groups = append(groups, fmt.Sprint(g))
+	}
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata: {name: many}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  securityContext: {runAsUser: 65534, runAsGroup: 65534, supplementalGroups: [`+strings.Join(groups, ", ")+`]}
+  volumes: [`+strings.Join(vols, ", ")+`]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "for i in $(seq 0 129); do echo $i > /v/$i/n || exit 1; done; grep -l . /v/*/n | wc -l; id -G | wc -w"]
+    volumeMounts: [`+strings.Join(mounts, ", ")+`]
+`)
+	waitFor(t, n, "pod/many", "{.status.phase}", "Succeeded")
+	if got := kubectl(t, "", "logs", "-n", n, "many").stdout; got != "130\n71\n" {
+		t.Errorf("logs = %q, want 130 mounts and 71 groups", got)
+	}
 }

@@ -214,6 +214,46 @@ func TestMountsHostnameAndWorkDir(t *testing.T) {
 	if h, _ := os.Hostname(); h == "pod-host" {
 		t.Fatal("host's hostname changed")
 	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(target))); err == nil {
+		t.Fatal("the mount point was made on the host")
+	}
+}
+
+// TestMountPointsAreNotMadeOnTheHost: a mount at a path the host lacks
+// (below / itself, and below a directory that exists) is made on the
+// container's own tmpfs: the container sees its volumes and everything of
+// the host's root besides; the host gets no new path, during the run or
+// after.
+func TestMountPointsAreNotMadeOnTheHost(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	top := fmt.Sprintf("/batchd-test-%d", time.Now().UnixNano())
+	etc := fmt.Sprintf("/etc/batchd-test-%d/conf", time.Now().UnixNano())
+	id := ID{Pod: "p", Container: "c"}
+	script := `cat ` + top + `/x/f; echo; cat ` + etc + `/f; echo; test -f /etc/passwd && echo passwd; ls -d /usr/bin /proc/self >/dev/null && echo root-intact; id -u`
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
+		User: &User{UID: 65534, GID: 65534},
+		Mounts: []Mount{{Source: vol, Target: top + "/x", ReadOnly: true}, {Source: vol, Target: etc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "data\ndata\npasswd\nroot-intact\n65534\n"; got != want {
+		runs, _ := r.Runs("p")
+		t.Fatalf("log = %q, want %q (%+v)", got, want, runs["c"])
+	}
+	for _, p := range []string{top, filepath.Dir(etc)} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was made on the host", p)
+		}
+	}
 }
 
 func TestMemoryLimitOOMKills(t *testing.T) {
@@ -536,5 +576,44 @@ func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
 	runs, _ := r.Runs("p")
 	if run := runs["c"][0]; run.ExitCode != 128 || run.Reason != "StartError" {
 		t.Fatalf("run = %+v", run)
+	}
+}
+
+// TestManyMountsAndGroups: no fixed limit below upstream's: 130 mounts and
+// 70 supplementary groups all apply (the supervisor had room for 128 and 64).
+func TestManyMountsAndGroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setgroups needs root")
+	}
+	r, exited := newRuntime(t, nil)
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mounts []Mount
+	for i := 0; i < 130; i++ {
+		src := filepath.Join(base, fmt.Sprint(i))
+		if err := os.Mkdir(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "n"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mounts = append(mounts, Mount{Source: src, Target: fmt.Sprintf("/batchd-many/%d", i), ReadOnly: true})
+	}
+	var groups []int64
+	for g := int64(5000); g < 5070; g++ {
+		groups = append(groups, g)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", "cat /batchd-many/0/n /batchd-many/129/n; echo; id -G | wc -w"}, Env: []string{"PATH=/usr/bin:/bin"},
+		User: &User{UID: 65534, GID: 65534, Groups: groups}, Mounts: mounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "0129\n71\n"; got != want {
+		t.Fatalf("log = %q, want %q (run %+v)", got, want, runs["c"][0])
 	}
 }

@@ -39,6 +39,7 @@
 // pod's LD_PRELOAD or LD_LIBRARY_PATH never reaches a root process.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -57,10 +59,6 @@
 
 extern char **environ;
 
-#define SUP_MAX_MOUNTS 128
-#define SUP_MAX_MASKS 16
-#define SUP_MAX_GROUPS 64
-#define SUP_MAX_CGROUPS 8
 #define SUP_LINE_MAX 16384
 
 struct sup_mount { const char *src, *dst; int ro; };
@@ -69,18 +67,20 @@ struct sup_opts {
 	char **env; // the container's environment, NULL-terminated
 	int nenv;
 	const char *dir, *log, *hostname, *workdir, *oom_file, *oom_key;
-	const char *cgroups[SUP_MAX_CGROUPS];
+	// Lists grow as needed: a pod may have any number of volume mounts
+	// and up to NGROUPS_MAX supplementary groups, as upstream allows.
+	const char **cgroups;
 	int ncgroups;
-	struct sup_mount mounts[SUP_MAX_MOUNTS];
+	struct sup_mount *mounts;
 	int nmounts;
-	const char *masks[SUP_MAX_MASKS];
+	const char **masks;
 	int nmasks;
 	const char *ov_lower, *ov_upper, *ov_work, *ov_target;
 	const char *runc_path, *runc_id;
 	int set_user;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[SUP_MAX_GROUPS];
+	gid_t *groups;
 	int ngroups;
 	char **argv;
 };
@@ -228,13 +228,149 @@ static int sup_write_path(const char *path, const char *value) {
 	return w < 0 ? -1 : 0;
 }
 
-static void sup_mkdirs(const char *path) {
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *c = p + 1; *c; c++) {
-		if (*c == '/') { *c = 0; mkdir(p, 0755); *c = '/'; }
+// Mount points are never made on the host's file systems: a container's
+// mount namespace is private, but its files are the host's, and a mkdir
+// there would leave /data, /scratch … behind on the host's root, made as
+// root for any pod. A mount point that is missing is made on a tmpfs of the
+// container's own: the deepest existing directory above it is "shadowed" by
+// a tmpfs holding a bind mount of each of its entries (so the container
+// still sees them all), and the missing directories are made in that
+// tmpfs. Shadowing / itself builds a new root the same way and pivots into
+// it. Everything lives in the container's mount namespace and goes with it.
+
+// The devices of the tmpfs mounts made so far: a directory on one of them
+// is the container's own, and can be written to.
+struct sup_shadows { dev_t *devs; int n; int seq; };
+
+static int sup_is_ours(struct sup_shadows *sh, const char *path) {
+	struct stat st;
+	if (stat(path, &st) < 0) return 0;
+	for (int i = 0; i < sh->n; i++) if (sh->devs[i] == st.st_dev) return 1;
+	return 0;
+}
+
+// sup_populate fills tmpfs dir with a bind mount (or, for a symlink, a copy)
+// of each entry of src, and gives it src's owner and mode.
+static int sup_populate(const char *src, const char *dir, char *msg, size_t msgn) {
+	struct stat st;
+	if (stat(src, &st) < 0 || chmod(dir, st.st_mode & 07777) < 0 || chown(dir, st.st_uid, st.st_gid) < 0) {
+		if (errno != EPERM && errno != EINVAL) { snprintf(msg, msgn, "shadow %s: %s", src, strerror(errno)); return -1; }
 	}
-	mkdir(p, 0755);
+	DIR *d = opendir(src);
+	if (!d) { snprintf(msg, msgn, "shadow %s: %s", src, strerror(errno)); return -1; }
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+		char from[4096], to[4096];
+		snprintf(from, sizeof from, "%s/%s", strcmp(src, "/") == 0 ? "" : src, e->d_name);
+		snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+		struct stat es;
+		if (lstat(from, &es) < 0) continue; // gone meanwhile
+		int rc = 0;
+		if (S_ISLNK(es.st_mode)) {
+			char link[4096];
+			ssize_t n = readlink(from, link, sizeof link - 1);
+			if (n < 0) continue;
+			link[n] = 0;
+			rc = symlink(link, to);
+		} else {
+			if (S_ISDIR(es.st_mode)) rc = mkdir(to, 0755);
+			else {
+				int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				if (fd < 0) rc = -1;
+				else close(fd);
+			}
+			if (rc == 0) rc = mount(from, to, NULL, MS_BIND | MS_REC, NULL);
+		}
+		if (rc < 0) {
+			snprintf(msg, msgn, "shadow %s: %s: %s", src, e->d_name, strerror(errno));
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+// sup_shadow puts a tmpfs of the container's own, showing all of dir's
+// entries, over dir.
+static int sup_shadow(struct sup_opts *o, struct sup_shadows *sh, const char *dir, char *msg, size_t msgn) {
+	char stage[4096];
+	snprintf(stage, sizeof stage, "%s/shadow-%d", o->dir, sh->seq++);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST) { snprintf(msg, msgn, "shadow %s: %s", dir, strerror(errno)); return -1; }
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
+		snprintf(msg, msgn, "shadow %s: mount tmpfs: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (sup_populate(dir, stage, msg, msgn) < 0) return -1;
+	struct stat st;
+	if (stat(stage, &st) < 0) { snprintf(msg, msgn, "shadow %s: %s", dir, strerror(errno)); return -1; }
+	dev_t *devs = realloc(sh->devs, sizeof *devs * (size_t)(sh->n + 1));
+	if (!devs) { snprintf(msg, msgn, "shadow %s: out of memory", dir); return -1; }
+	sh->devs = devs;
+	sh->devs[sh->n++] = st.st_dev;
+	if (strcmp(dir, "/") != 0) {
+		if (mount(stage, dir, NULL, MS_MOVE, NULL) < 0) {
+			snprintf(msg, msgn, "shadow %s: move tmpfs: %s", dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	// A new root: pivot into it (or, where / is not a mount point, move it
+	// over / and chroot).
+	if (chdir(stage) < 0) { snprintf(msg, msgn, "shadow /: %s", strerror(errno)); return -1; }
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0) { snprintf(msg, msgn, "shadow /: detach old root: %s", strerror(errno)); return -1; }
+	} else if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0) {
+		snprintf(msg, msgn, "shadow /: %s", strerror(errno));
+		return -1;
+	}
+	if (chdir("/") < 0) { snprintf(msg, msgn, "shadow /: %s", strerror(errno)); return -1; }
+	return 0;
+}
+
+// sup_mount_point makes sure dst exists (a directory, or an empty file when
+// the source is not a directory), making what is missing on a tmpfs of the
+// container's own.
+static int sup_mount_point(struct sup_opts *o, struct sup_shadows *sh, const char *dst, int is_dir, char *msg, size_t msgn) {
+	struct stat st;
+	if (stat(dst, &st) == 0) return 0;
+	char p[4096], top[4096];
+	snprintf(p, sizeof p, "%s", dst);
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/') p[--len] = 0;
+	// top: the deepest directory above dst that exists.
+	snprintf(top, sizeof top, "%s", p);
+	for (;;) {
+		char *slash = strrchr(top, '/');
+		if (!slash) { snprintf(msg, msgn, "mount point %s: not an absolute path", dst); return -1; }
+		if (slash == top) { top[1] = 0; break; }
+		*slash = 0;
+		if (stat(top, &st) == 0) {
+			if (!S_ISDIR(st.st_mode)) { snprintf(msg, msgn, "mount point %s: %s is not a directory", dst, top); return -1; }
+			break;
+		}
+	}
+	if (!sup_is_ours(sh, top) && sup_shadow(o, sh, top, msg, msgn) < 0) return -1;
+	// Make the rest, below top, on the tmpfs.
+	size_t start = strcmp(top, "/") == 0 ? 1 : strlen(top) + 1;
+	for (size_t i = start; i <= strlen(p); i++) {
+		if (p[i] != '/' && p[i] != 0) continue;
+		char c = p[i];
+		p[i] = 0;
+		int last = c == 0 || p[i + 1] == 0;
+		if (last && !is_dir) {
+			int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0) { snprintf(msg, msgn, "mount point %s: %s", dst, strerror(errno)); return -1; }
+			close(fd);
+		} else if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			snprintf(msg, msgn, "mount point %s: %s", dst, strerror(errno));
+			return -1;
+		}
+		p[i] = c;
+		if (c == 0) break;
+	}
+	return 0;
 }
 
 // sup_child runs in the forked child: it joins the cgroups, builds the
@@ -273,21 +409,12 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		}
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { step = "make mounts private"; goto fail; }
 	}
+	struct sup_shadows shadows = {0};
 	for (int i = 0; i < o->nmounts; i++) {
 		struct sup_mount *m = &o->mounts[i];
 		struct stat st;
-		if (stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode)) {
-			if (access(m->dst, F_OK) != 0) {
-				char parent[4096];
-				snprintf(parent, sizeof parent, "%s", m->dst);
-				char *slash = strrchr(parent, '/');
-				if (slash && slash != parent) { *slash = 0; sup_mkdirs(parent); }
-				int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-				if (fd >= 0) close(fd);
-			}
-		} else {
-			sup_mkdirs(m->dst);
-		}
+		int is_dir = !(stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode));
+		if (sup_mount_point(o, &shadows, m->dst, is_dir, msg, sizeof msg) < 0) goto failmsg;
 		if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			snprintf(msg, sizeof msg, "mount %s at %s: %s", m->src, m->dst, strerror(errno));
 			goto failmsg;
@@ -371,6 +498,11 @@ static void sup_kill_cgroups(struct sup_opts *o) {
 	}
 }
 
+// sup_grow makes room for one more element after n of size each.
+static void *sup_grow(void *p, int n, size_t each) {
+	return realloc(p, each * (size_t)(n + 1));
+}
+
 static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 	memset(o, 0, sizeof *o);
 	if (argc < 4) return -1;
@@ -389,7 +521,10 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 			o->env[o->nenv++] = argv[++i];
 			o->env[o->nenv] = NULL;
 		}
-		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
+		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc) {
+			if (!(o->cgroups = sup_grow(o->cgroups, o->ncgroups, sizeof *o->cgroups))) return -1;
+			o->cgroups[o->ncgroups++] = argv[++i];
+		}
 		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
 		else if (strcmp(a, "--overlay") == 0 && i + 4 < argc) {
 			o->ov_lower = argv[++i];
@@ -400,20 +535,25 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 			o->runc_path = argv[++i];
 			o->runc_id = argv[++i];
 		}
-		else if (strcmp(a, "--mask") == 0 && i + 1 < argc && o->nmasks < SUP_MAX_MASKS) o->masks[o->nmasks++] = argv[++i];
+		else if (strcmp(a, "--mask") == 0 && i + 1 < argc) {
+			if (!(o->masks = sup_grow(o->masks, o->nmasks, sizeof *o->masks))) return -1;
+			o->masks[o->nmasks++] = argv[++i];
+		}
 		else if (strcmp(a, "--user") == 0 && i + 3 < argc) {
 			o->set_user = 1;
 			o->uid = (uid_t)strtoul(argv[++i], NULL, 10);
 			o->gid = (gid_t)strtoul(argv[++i], NULL, 10);
 			const char *g = argv[++i];
-			while (strcmp(g, "-") != 0 && *g && o->ngroups < SUP_MAX_GROUPS) {
+			while (strcmp(g, "-") != 0 && *g) {
 				char *end;
+				if (!(o->groups = sup_grow(o->groups, o->ngroups, sizeof *o->groups))) return -1;
 				o->groups[o->ngroups++] = (gid_t)strtoul(g, &end, 10);
 				if (*end != ',') break;
 				g = end + 1;
 			}
 		}
-		else if (strcmp(a, "--mount") == 0 && i + 3 < argc && o->nmounts < SUP_MAX_MOUNTS) {
+		else if (strcmp(a, "--mount") == 0 && i + 3 < argc) {
+			if (!(o->mounts = sup_grow(o->mounts, o->nmounts, sizeof *o->mounts))) return -1;
 			struct sup_mount *m = &o->mounts[o->nmounts++];
 			m->src = argv[++i];
 			m->dst = argv[++i];
