@@ -238,7 +238,7 @@ func TestMountPointsAreNotMadeOnTheHost(t *testing.T) {
 	id := ID{Pod: "p", Container: "c"}
 	script := `cat ` + top + `/x/f; echo; cat ` + etc + `/f; echo; test -f /etc/passwd && echo passwd; ls -d /usr/bin /proc/self >/dev/null && echo root-intact; id -u`
 	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
-		User: &User{UID: 65534, GID: 65534},
+		User:   &User{UID: 65534, GID: 65534},
 		Mounts: []Mount{{Source: vol, Target: top + "/x", ReadOnly: true}, {Source: vol, Target: etc}}})
 	if err != nil {
 		t.Fatal(err)
