@@ -373,7 +373,7 @@ func tailStart(files []string, n int64) (int, int64, error) {
 // with the offset of its '\n' and its first headSize bytes, until fn
 // returns false.
 func scanBack(f *os.File, size int64, buf []byte, fn func(end int64, head []byte) bool) error {
-	chunkStart, chunkLen := size, 0 // buf holds f[chunkStart : chunkStart+chunkLen]
+	chunkStart, chunkLen := size, 0  // buf holds f[chunkStart : chunkStart+chunkLen]
 	load := func(upTo int64) error { // load the chunk ending at upTo (exclusive)
 		chunkStart = max(0, upTo-int64(len(buf)))
 		chunkLen = int(upTo - chunkStart)
