@@ -249,3 +249,55 @@ spec:
 		t.Errorf("logs = %q, want 130 mounts and 71 groups", got)
 	}
 }
+
+// TestLogFloodStaysBounded: a pod writing its stdout as fast as it can on a
+// node whose pods directory is a 32 MiB file system: its log is rotated and
+// capped (1 MiB × 3 files here), the disk never fills, kubectl logs reads
+// it, and kubectl delete pod ends it and removes its files.
+func TestLogFloodStaysBounded(t *testing.T) {
+	t.Parallel()
+	_, k, pods := smallPodsDisk(t, "32m", "--node-name", "flood", "--container-log-max-size=1Mi", "--container-log-max-files=3")
+	marker := fmt.Sprintf("flood-%d", time.Now().UnixNano())
+	must(t, k(`apiVersion: v1
+kind: Pod
+metadata: {name: flood}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox, command: ["yes", "`+marker+` ................................................................"]}]
+`, "apply", "-f", "-"), "pod/flood created")
+	eventually(t, "flood running", func() bool { return len(processes(marker)) > 0 })
+	logBytes := func() (total int64, files int) {
+		_ = filepath.WalkDir(pods, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.Contains(filepath.Base(p), ".log") {
+				if fi, err := d.Info(); err == nil {
+					total += fi.Size()
+					files++
+				}
+			}
+			return nil
+		})
+		return total, files
+	}
+	// Long enough for yes to write far more than the cap.
+	eventually(t, "the log rotated", func() bool { _, n := logBytes(); return n == 3 })
+	for i := 0; i < 20; i++ {
+		if total, n := logBytes(); total > 3*(1<<20)+64<<10 || n > 3 {
+			t.Fatalf("logs hold %d bytes in %d files, past 3 × 1 MiB", total, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(pods, &st); err != nil {
+		t.Fatal(err)
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < 16<<20 {
+		t.Errorf("only %d bytes free on the pods' 32 MiB file system", free)
+	}
+	if out := k("", "logs", "flood", "--tail=2").stdout; strings.Count(out, marker) != 2 {
+		t.Errorf("logs --tail=2 = %q", out)
+	}
+	must(t, k("", "delete", "pod", "flood", "--timeout=60s"), `pod "flood" deleted`)
+	eventually(t, "flood's process gone", func() bool { return len(processes(marker)) == 0 })
+	eventually(t, "flood's logs removed", func() bool { total, _ := logBytes(); return total == 0 })
+}

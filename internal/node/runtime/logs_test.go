@@ -214,3 +214,46 @@ func TestParseTimestampFastPathAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestSupervisorRotatesAndCapsTheLog: a run printing ~200 KiB with a 4 KiB
+// cap and 3 files keeps 3 files of about 4 KiB: the newest output, readable
+// whole and by --tail across the files.
+func TestSupervisorRotatesAndCapsTheLog(t *testing.T) {
+	exited := make(chan ID, 1)
+	r, err := New(Config{Dir: t.TempDir(), OnExit: func(id ID) { exited <- id }, Logs: LogLimits{MaxSize: 4096, MaxFiles: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	script := `i=0; while [ $i -lt 2000 ]; do echo "line $i ......................................................"; i=$((i+1)); done`
+	if err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	files := LogFiles(r.LogPath(id))
+	if len(files) != 3 {
+		t.Fatalf("log files = %v, want 3", files)
+	}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > 4096 {
+			t.Errorf("%s has %d bytes, past the 4096 cap", f, fi.Size())
+		}
+		total += fi.Size()
+	}
+	all := read(t, r.LogPath(id), LogOptions{Tail: -1})
+	if !strings.HasSuffix(all, "line 1999 ......................................................\n") || strings.Contains(all, "line 0 ") {
+		t.Errorf("log kept %d bytes: %q…%q", len(all), all[:min(80, len(all))], all[max(0, len(all)-80):])
+	}
+	lines := strings.Count(all, "\n")
+	if lines < 2*4096/110 {
+		t.Errorf("only %d lines kept of %d bytes", lines, total)
+	}
+	if got := read(t, r.LogPath(id), LogOptions{Tail: int64(lines)}); got != all {
+		t.Errorf("tail %d differs from the whole log", lines)
+	}
+}

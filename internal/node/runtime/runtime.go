@@ -142,6 +142,17 @@ type Config struct {
 	// Rootfs is how OCI containers get their root file system (default:
 	// overlays where the kernel allows, else copies).
 	Rootfs RootfsMode
+	// Logs caps each run's log (zero: no cap).
+	Logs LogLimits
+}
+
+// LogLimits are the kubelet's --container-log-max-size and
+// --container-log-max-files: once a run's log reaches MaxSize bytes its
+// supervisor renames it to <log>.<timestamp> and starts a new one, keeping
+// MaxFiles files in all, the oldest removed.
+type LogLimits struct {
+	MaxSize  int64
+	MaxFiles int
 }
 
 // Runtime starts, stops and inspects container runs.
@@ -214,6 +225,9 @@ func (r *Runtime) Start(spec Spec) error {
 	args := []string{dir}
 	if !spec.NoLog {
 		args = append(args, "--log", r.LogPath(spec.ID))
+		if l := r.cfg.Logs; l.MaxSize > 0 && l.MaxFiles >= 2 {
+			args = append(args, "--log-max-size", strconv.FormatInt(l.MaxSize, 10), "--log-max-files", strconv.Itoa(l.MaxFiles))
+		}
 	}
 	if spec.OCI != nil {
 		return r.startOCI(spec, dir, args)

@@ -4,7 +4,7 @@
 // binary is executed as `batchd-supervise __batchd_supervise` with its
 // arguments on file descriptor 3 (each ended by a NUL byte):
 //
-//   DIR [--log FILE] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
+//   DIR [--log FILE [--log-max-size BYTES --log-max-files N]] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
 //       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
 //       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
@@ -86,6 +86,67 @@ struct sup_opts {
 };
 
 static int sup_logfd = -1;
+// Rotation, as the kubelet's container log manager does it (but at once,
+// by the writer, so that a flood never outgrows the cap): past
+// sup_log_max bytes the log is renamed to LOG.<timestamp> and a new one
+// started; sup_log_files files are kept in all.
+static const char *sup_logpath;
+static long long sup_log_max, sup_logsize;
+static int sup_log_files;
+
+static int sup_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// sup_prune removes the oldest rotated files beyond sup_log_files - 1.
+static void sup_prune(void) {
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", sup_logpath);
+	char *slash = strrchr(dir, '/');
+	if (!slash) return;
+	*slash = 0;
+	const char *base = sup_logpath + (slash - dir) + 1;
+	size_t blen = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d) return;
+	char **names = NULL;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.') continue;
+		char **grown = realloc(names, sizeof *names * (size_t)(n + 1));
+		if (!grown) break;
+		names = grown;
+		names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof *names, sup_cmp);
+	for (int i = 0; i < n; i++) {
+		if (i < n - (sup_log_files - 1) && names[i]) {
+			char p[4096];
+			snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+			unlink(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void sup_rotate(void) {
+	struct timespec ts;
+	struct tm tm;
+	char dst[4096];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(dst, sizeof dst, "%s.%04d%02d%02d-%02d%02d%02d.%09ld", sup_logpath, tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	if (rename(sup_logpath, dst) < 0) return;
+	int fd = open(sup_logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		close(sup_logfd);
+		sup_logfd = fd;
+		sup_logsize = 0;
+	}
+	sup_prune();
+}
 
 static void sup_now(char *buf, size_t n) {
 	struct timespec ts;
@@ -169,7 +230,10 @@ static void sup_emit(struct sup_stream *s, const char *p, size_t n, char tag) {
 	memcpy(line, head, (size_t)h);
 	memcpy(line + h, p, n);
 	line[h + n] = '\n';
+	long long len = (long long)((size_t)h + n + 1);
+	if (sup_log_max > 0 && sup_logsize > 0 && sup_logsize + len > sup_log_max) sup_rotate();
 	sup_write_all(sup_logfd, line, (size_t)h + n + 1);
+	sup_logsize += len;
 	free(line);
 }
 
@@ -512,6 +576,8 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) { i++; break; }
 		if (strcmp(a, "--log") == 0 && i + 1 < argc) o->log = argv[++i];
+		else if (strcmp(a, "--log-max-size") == 0 && i + 1 < argc) sup_log_max = strtoll(argv[++i], NULL, 10);
+		else if (strcmp(a, "--log-max-files") == 0 && i + 1 < argc) sup_log_files = atoi(argv[++i]);
 		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
 		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
@@ -613,7 +679,12 @@ static int sup_main(int argc, char **argv) {
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	if (o.log) sup_logfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (o.log) {
+		sup_logfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		struct stat st;
+		if (sup_logfd >= 0 && fstat(sup_logfd, &st) == 0) sup_logsize = st.st_size;
+		sup_logpath = o.log;
+	}
 
 	int outp[2], errp[2], syncp[2];
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) return 1;
