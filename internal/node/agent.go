@@ -395,15 +395,17 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 // environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
 // Errors are *ConfigError (the container's configuration), *MountError or
 // *SandboxError (no runtime for the pod's class).
-func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
+func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (_ runtime.Spec, err error) {
 	_, ociBin, err := a.handler(pod)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	env, secrets, err := containerEnv(pod, c, a.node, a.lookup)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	// What is reported of a failure names no Secret value.
+	defer func() { err = redactError(err, secrets) }()
 	podDir := a.cfg.Runtime.PodDir(id.Pod)
 	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup, now: a.cfg.Clock.Now()})
 	if err != nil {
@@ -424,6 +426,10 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	var argv0Name string
+	if r := Redact(argv[0], secrets); r != argv[0] {
+		argv0Name = r
+	}
 	user, err := ContainerUser(pod, c, int64(os.Getuid()))
 	if err != nil {
 		return runtime.Spec{}, err
@@ -433,7 +439,7 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		workDir = "/"
 	}
 	return runtime.Spec{
-		ID: id, Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
+		ID: id, Argv: argv, Argv0Name: argv0Name, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}, nil
@@ -503,7 +509,7 @@ func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, gra
 		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: a.cfg.Runtime.TmpDir(id), Target: "/tmp"})
 	}
 	spec.ID = runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
-	spec.Argv, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, true, runtime.Resources{}
+	spec.Argv, spec.Argv0Name, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, "", true, runtime.Resources{}
 	if err := a.cfg.Runtime.Start(spec); err != nil {
 		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		return

@@ -64,7 +64,7 @@ type Runtimes struct {
 // condition is the node condition that says whether pods can run images, and
 // which runtime pods without runtimeClassName get.
 func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
-	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s)", r.Default, r.Flag)
+	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s); %s", r.Default, r.Flag, isolation(r.Default))
 	if r.OCI == "" && r.Problem != "" {
 		return corev1.ConditionFalse, "OCIRuntimeUnusable", r.Problem + ": RuntimeClass oci cannot run pods; " + how
 	}
@@ -76,6 +76,17 @@ func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
 		v = "version unknown"
 	}
 	return corev1.ConditionTrue, "OCIRuntimeFound", fmt.Sprintf("%s (%s); %s", r.OCI, v, how)
+}
+
+// isolation says what pods of a handler are isolated from (README, Security).
+func isolation(handler string) string {
+	if handler == RuntimeHost {
+		return "host pods are not isolated: they share this machine's file systems, users, processes and network " +
+			"(a root pod is root here; pods of one user can read each other's /proc/<pid>/environ); " +
+			"runtimeClassName oci gives a pod its own root file system and pid, mount, uts and ipc namespaces"
+	}
+	return "oci pods get their own root file system and pid, mount, uts and ipc namespaces, but share the host network; " +
+		"runtimeClassName host runs a pod unisolated on this machine"
 }
 
 // DetectMachine reads the host's name, address, CPUs and memory.

@@ -301,3 +301,69 @@ spec:
 	eventually(t, "flood's process gone", func() bool { return len(processes(marker)) == 0 })
 	eventually(t, "flood's logs removed", func() bool { total, _ := logBytes(); return total == 0 })
 }
+
+// TestSecretUsedAsCommandIsRedacted: a Secret's value used as the command
+// (`command: ["$(PW)"]`) or as a subPathExpr is quoted back by the failures
+// they cause; status, events and describe show
+// `<redacted: from secret NAME key KEY>` instead, to users who may not
+// read the Secret.
+func TestSecretUsedAsCommandIsRedacted(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	value := fmt.Sprintf("sv-cmd-%d", time.Now().UnixNano())
+	must(t, kubectl(t, "", "create", "secret", "generic", "creds", "-n", n, "--from-literal=pw="+value, "--from-literal=path=/"+value), "created")
+	apply(t, n, `apiVersion: batch/v1
+kind: Job
+metadata: {name: as-command}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      runtimeClassName: host
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: ["$(PW)"]
+        env: [{name: PW, valueFrom: {secretKeyRef: {name: creds, key: pw}}}]
+`)
+	waitCondition(t, n, "as-command", "Failed")
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata: {name: as-subpath}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  volumes: [{name: e, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    command: ["true"]
+    envFrom: [{secretRef: {name: creds}}]
+    volumeMounts: [{name: e, mountPath: /e, subPathExpr: $(path)}]
+`)
+	want := "error SubPath `<redacted: from secret creds key path>` must not be an absolute path"
+	eventually(t, "as-subpath waits", func() bool {
+		return get(t, n, "pod/as-subpath", "{.status.containerStatuses[0].state.waiting.message}") != ""
+	})
+	if got := get(t, n, "pod/as-subpath", "{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}"); got != "CreateContainerConfigError: "+want {
+		t.Errorf("as-subpath waits with %q, want %q", got, want)
+	}
+	status := kubectl(t, "", "get", "pods", "-n", n, "-o", "yaml").stdout
+	if got := kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=as-command", "-o", "jsonpath={.items[0].status.containerStatuses[0].state.terminated.message}").stdout; got != `exec: "<redacted: from secret creds key pw>": executable file not found in $PATH` {
+		t.Errorf("the StartError message is %q, not redacted as documented", got)
+	}
+	for what, text := range map[string]string{
+		"pods":     status,
+		"describe": kubectl(t, "", "describe", "pods", "-n", n).stdout,
+		"events":   kubectl(t, "", "get", "events", "-n", n, "-o", "yaml").stdout,
+		"job":      kubectl(t, "", "get", "job", "as-command", "-n", n, "-o", "yaml").stdout,
+	} {
+		if strings.Contains(text, value) {
+			t.Errorf("%s shows the Secret's value:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(kubectl(t, "", "get", "events", "-n", n).stdout, "<redacted: from secret creds key pw>") {
+		t.Errorf("no redacted Failed event:\n%s", kubectl(t, "", "get", "events", "-n", n).stdout)
+	}
+}

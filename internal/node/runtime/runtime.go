@@ -48,8 +48,11 @@ type Resources struct {
 
 // Spec is everything needed to start a run.
 type Spec struct {
-	ID        ID
-	Argv      []string
+	ID   ID
+	Argv []string
+	// Argv0Name is how messages name Argv[0] ("": as it is): a redacted
+	// form when it holds a Secret's value.
+	Argv0Name string
 	Env       []string
 	WorkDir   string
 	Hostname  string
@@ -237,6 +240,9 @@ func (r *Runtime) Start(spec Spec) error {
 	}
 	if spec.WorkDir != "" {
 		args = append(args, "--workdir", spec.WorkDir)
+	}
+	if spec.Argv0Name != "" {
+		args = append(args, "--argv0-name", spec.Argv0Name)
 	}
 	mountList := spec.Mounts
 	if spec.PrivateTmp {

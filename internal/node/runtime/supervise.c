@@ -83,6 +83,7 @@ struct sup_opts {
 	gid_t *groups;
 	int ngroups;
 	char **argv;
+	const char *argv0_name; // how messages name argv[0] (a Secret's value redacted)
 };
 
 static int sup_logfd = -1;
@@ -526,10 +527,11 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 	// The container's environment, at last: execvp searches its PATH.
 	environ = o->env;
 	execvp(o->argv[0], o->argv);
+	const char *name = o->argv0_name ? o->argv0_name : o->argv[0];
 	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
-		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
+		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", name);
 	else
-		snprintf(msg, sizeof msg, "exec: \"%s\": %s", o->argv[0], strerror(errno));
+		snprintf(msg, sizeof msg, "exec: \"%s\": %s", name, strerror(errno));
 	goto failmsg;
 fail:
 	snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
@@ -580,6 +582,7 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--log-max-files") == 0 && i + 1 < argc) sup_log_files = atoi(argv[++i]);
 		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
+		else if (strcmp(a, "--argv0-name") == 0 && i + 1 < argc) o->argv0_name = argv[++i];
 		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
 			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
 			if (!env) return -1;
