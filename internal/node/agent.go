@@ -97,6 +97,10 @@ type Agent struct {
 	// listed and last started from; pulled wakes image collection.
 	imageSeen, imageLastUsed map[string]time.Time
 	pulled                   chan struct{}
+	// evictions are the pods the node evicts, by UID, with the reason;
+	// diskPressure is whether the pods' file system is short of space.
+	evictions    map[string]string
+	diskPressure bool
 }
 
 // New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
@@ -122,6 +126,7 @@ func New(cfg Config) *Agent {
 		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
 		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{}, pulls: map[string]image.PullState{},
 		imageSeen: map[string]time.Time{}, imageLastUsed: map[string]time.Time{}, pulled: make(chan struct{}, 1),
+		evictions: map[string]string{},
 	}
 	a.classes = informers.NewSharedInformerFactory(cfg.Client, 10*time.Minute)
 	classLister := a.classes.Node().V1().RuntimeClasses().Lister()
@@ -219,6 +224,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 	go a.collectOrphans(ctx)
 	go a.collectImagesEvery(ctx)
+	go a.monitorStorage(ctx)
 	a.runner.Run(ctx, 8)
 }
 
@@ -257,7 +263,7 @@ func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		plan = Decide(Observed{Pod: pod, Runs: runs, StartErrors: a.errorsOf(uid), HostIP: a.node.IP, Now: a.cfg.Clock.Now()})
+		plan = Decide(Observed{Pod: pod, Runs: runs, StartErrors: a.errorsOf(uid), HostIP: a.node.IP, Evicted: a.evictionOf(uid), Now: a.cfg.Clock.Now()})
 		a.record(pod, plan.Events)
 		for _, k := range plan.Kill {
 			a.stop(pod, k)
@@ -282,7 +288,43 @@ func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
 	if plan.Remove {
 		return 0, a.remove(ctx, pod)
 	}
+	if terminal(plan.Status.Phase) && len(plan.Kill) == 0 && !anyRunning(runsOf(a.cfg.Runtime, uid)) {
+		// As the kubelet tears down a terminated pod's volumes: its emptyDirs
+		// go now (an evicted pod's disk is freed), its logs when it is deleted.
+		if err := a.cfg.Runtime.RemoveVolumes(uid, emptyDirs(pod)); err != nil {
+			return 0, err
+		}
+	}
 	return plan.Requeue, nil
+}
+
+func terminal(p corev1.PodPhase) bool { return p == corev1.PodSucceeded || p == corev1.PodFailed }
+
+func runsOf(rt *runtime.Runtime, uid string) map[string][]runtime.Run {
+	runs, _ := rt.Runs(uid)
+	return runs
+}
+
+func anyRunning(runs map[string][]runtime.Run) bool {
+	for _, rs := range runs {
+		for _, r := range rs {
+			if r.Running {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emptyDirs names the pod's emptyDir volumes.
+func emptyDirs(pod *corev1.Pod) []string {
+	var out []string
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }
 
 // remove deletes a terminated pod's object and then its state.
@@ -304,6 +346,7 @@ func (a *Agent) forget(uid string) error {
 	delete(a.keys, uid)
 	delete(a.startErrors, uid)
 	delete(a.recorded, uid)
+	delete(a.evictions, uid)
 	a.mu.Unlock()
 	return nil
 }

@@ -46,6 +46,11 @@ type Machine struct {
 	Cgroups    string
 	Version    string // kubelet version reported, e.g. v1.37.2
 	Runtimes   Runtimes
+	// EphemeralStorage is the size of the file system holding pods' logs,
+	// emptyDirs and writable layers (0: not offered).
+	EphemeralStorage int64
+	// DiskPressure: that file system has less than 10% available.
+	DiskPressure bool
 }
 
 // Runtimes are the node's runtime handlers: OCI is the runc or crun binary
@@ -138,11 +143,24 @@ func hostIP() string {
 
 // Allocatable is what the node offers pods.
 func (m Machine) Allocatable() corev1.ResourceList {
-	return corev1.ResourceList{
+	l := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(m.CPUs), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(m.MemoryBytes, resource.BinarySI),
 		corev1.ResourcePods:   *resource.NewQuantity(int64(m.MaxPods), resource.DecimalSI),
 	}
+	if m.EphemeralStorage > 0 {
+		l[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(m.EphemeralStorage, resource.BinarySI)
+	}
+	return l
+}
+
+// machine is the Machine as it is now: with the disk pressure last seen.
+func (a *Agent) machine() Machine {
+	m := a.cfg.Machine
+	a.mu.Lock()
+	m.DiskPressure = a.diskPressure
+	a.mu.Unlock()
+	return m
 }
 
 // nodeObject is the Node the agent registers.
@@ -175,6 +193,10 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	if m.CgroupsErr != nil {
 		limits = cond(conditionLimits, corev1.ConditionFalse, "CgroupsUnavailable", "limits are not enforced: "+m.CgroupsErr.Error())
 	}
+	disk := cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure")
+	if m.DiskPressure {
+		disk = cond(corev1.NodeDiskPressure, corev1.ConditionTrue, "KubeletHasDiskPressure", "kubelet has disk pressure")
+	}
 	rs, rr, rm := m.Runtimes.condition()
 	handlers := []corev1.NodeRuntimeHandler{{Name: RuntimeHost}}
 	if m.Runtimes.OCI != "" {
@@ -189,7 +211,7 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 		Phase:       corev1.NodeRunning,
 		Conditions: []corev1.NodeCondition{
 			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+			disk,
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 			limits,
@@ -233,7 +255,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 
 func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 	nodes := a.cfg.Client.CoreV1().Nodes()
-	want := a.cfg.Machine.nodeObject(now)
+	want := a.machine().nodeObject(now)
 	cur, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		created, err := nodes.Create(ctx, want, metav1.CreateOptions{})
@@ -269,7 +291,7 @@ func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	cur.Status = a.cfg.Machine.nodeStatus(now, cur.Status.Conditions)
+	cur.Status = a.machine().nodeStatus(now, cur.Status.Conditions)
 	_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 	return err
 }

@@ -367,3 +367,84 @@ spec:
 		t.Errorf("no redacted Failed event:\n%s", kubectl(t, "", "get", "events", "-n", n).stdout)
 	}
 }
+
+// TestEphemeralStorageLimitsEvict: an emptyDir over its sizeLimit and a
+// pod over its containers' ephemeral-storage limits (its private /tmp is
+// its writable layer) are evicted as the kubelet evicts them.
+func TestEphemeralStorageLimitsEvict(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	marker := fmt.Sprintf("sleep 36%d", time.Now().UnixNano()%100)
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata: {name: sizelimit}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  volumes: [{name: e, emptyDir: {sizeLimit: 1Mi}}]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "head -c 4194304 /dev/zero > /e/fill; `+marker+`"]
+    volumeMounts: [{name: e, mountPath: /e}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: podlimit}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "head -c 4194304 /dev/zero > /tmp/fill; `+marker+`"]
+    resources: {limits: {ephemeral-storage: 1Mi}}
+`)
+	for pod, want := range map[string]string{
+		"sizelimit": `Usage of EmptyDir volume "e" exceeds the limit "1Mi".`,
+		"podlimit":  "Pod ephemeral local storage usage exceeds the total limit of containers 1Mi.",
+	} {
+		eventually(t, pod+" evicted", func() bool {
+			return get(t, n, "pod/"+pod, "{.status.phase}/{.status.reason}") == "Failed/Evicted"
+		})
+		if got := get(t, n, "pod/"+pod, "{.status.message}"); strings.TrimSpace(got) != want {
+			t.Errorf("%s evicted with %q, want %q", pod, got, want)
+		}
+		if got := get(t, n, "pod/"+pod, `{.status.conditions[?(@.type=="DisruptionTarget")].reason}`); got != "TerminationByKubelet" {
+			t.Errorf("%s DisruptionTarget reason %q", pod, got)
+		}
+	}
+	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "reason=Evicted"), "Usage of EmptyDir volume", "Pod ephemeral local storage usage exceeds")
+	eventually(t, "evicted containers gone", func() bool { return len(processes(marker)) == 0 })
+}
+
+// TestDiskPressureEvicts: a pod fills the node's small pods file system to
+// past 90%: the node reports DiskPressure, the pod is evicted with the
+// kubelet's message, its emptyDir is freed, and the pressure goes.
+func TestDiskPressureEvicts(t *testing.T) {
+	t.Parallel()
+	_, k, _ := smallPodsDisk(t, "32m", "--node-name", "pressure")
+	must(t, k(`apiVersion: v1
+kind: Pod
+metadata: {name: filler}
+spec:
+  restartPolicy: Never
+  volumes: [{name: e, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "head -c 31457280 /dev/zero > /e/fill; sleep 3650"]
+    volumeMounts: [{name: e, mountPath: /e}]
+`, "apply", "-f", "-"), "pod/filler created")
+	eventually(t, "filler evicted", func() bool {
+		return k("", "get", "pod", "filler", "-o", "jsonpath={.status.phase}/{.status.reason}").stdout == "Failed/Evicted"
+	})
+	if msg := k("", "get", "pod", "filler", "-o", "jsonpath={.status.message}").stdout; !strings.HasPrefix(msg, "The node was low on resource: ephemeral-storage. Threshold quantity: ") {
+		t.Errorf("evicted with %q", msg)
+	}
+	must(t, k("", "get", "events", "--field-selector", "involvedObject.kind=Node"), "NodeHasDiskPressure")
+	eventually(t, "the pressure goes once the emptyDir is freed", func() bool {
+		return k("", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="DiskPressure")].status}`).stdout == "False"
+	})
+	must(t, k("", "delete", "pod", "filler"), `pod "filler" deleted`)
+}

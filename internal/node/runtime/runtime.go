@@ -863,6 +863,43 @@ func (r *Runtime) RemovePod(pod string) error {
 	return os.RemoveAll(dir)
 }
 
+// RemoveVolumes deletes the named volume directories of a pod (emptyDirs)
+// whose runs have all ended, as the kubelet tears down the volumes of a
+// terminated pod: its logs and records stay until the pod is removed.
+func (r *Runtime) RemoveVolumes(pod string, names []string) error {
+	dir := r.PodDir(pod)
+	unmountUnder(filepath.Join(dir, "volume-subpaths"))
+	for _, n := range names {
+		v := filepath.Join(dir, "volumes", n)
+		if _, err := os.Lstat(v); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		_ = syscall.Unmount(v, syscall.MNT_DETACH) // a memory-backed one
+		unmountUnder(v)
+		if m := mountedUnder(v); m != "" || isMountPoint(v) {
+			return fmt.Errorf("remove volume %s of pod %s: still mounted", n, pod)
+		}
+		if err := os.RemoveAll(v); err != nil {
+			return fmt.Errorf("remove volume %s of pod %s: %w", n, pod, err)
+		}
+	}
+	return nil
+}
+
+// isMountPoint tells whether dir is mounted on.
+func isMountPoint(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
 // mountedUnder is a mount point below dir, or "".
 func mountedUnder(dir string) string {
 	data, err := os.ReadFile("/proc/self/mountinfo")
