@@ -54,18 +54,18 @@ type Config struct {
 	Machine Machine
 	// APIHost and APIPort reach the API server from pods.
 	APIHost, APIPort string
-	Runtime          *runtime.Runtime
+	Runtime          runtime.Runtime
 	Recorder         record.EventRecorder
 	// PVCDir backs persistentVolumeClaim volumes (one directory per claim).
 	PVCDir string
 	Clock  clock.Clock
 	// Images is the node's image store (nil: pods cannot use the OCI runtime).
 	Images *image.Store
-	// OCIRuntime is the runc or crun binary of handler "oci" ("" when none
-	// is installed); NamedOCIRuntimes are more handlers, "runc" and "crun"
-	// where installed, each with its binary.
-	OCIRuntime       string
-	NamedOCIRuntimes map[string]string
+	// OCIRuntime is the runc or crun of handler "oci" (zero when none is
+	// installed); NamedOCIRuntimes are more handlers, "runc" and "crun"
+	// where installed.
+	OCIRuntime       runtime.OCIRuntime
+	NamedOCIRuntimes map[string]runtime.OCIRuntime
 	// DefaultRuntime is the handler of pods without runtimeClassName:
 	// RuntimeHost or RuntimeOCI.
 	DefaultRuntime string
@@ -103,8 +103,7 @@ type Agent struct {
 	diskPressure bool
 }
 
-// New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
-// call Exited.
+// New returns an agent for cfg.Machine; Run starts it.
 func New(cfg Config) *Agent {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -167,6 +166,7 @@ func New(cfg Config) *Agent {
 		},
 	}
 	a.runner = controller.NewRunner("node-agent", a.sync)
+	cfg.Runtime.Notify(a.exited)
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    a.enqueue,
 		UpdateFunc: func(_, obj any) { a.enqueue(obj) },
@@ -200,8 +200,8 @@ func (a *Agent) deleted(obj any) {
 	}
 }
 
-// Exited is the runtime's OnExit: the pod of the run is synced again.
-func (a *Agent) Exited(id runtime.ID) {
+// exited: the pod of the run is synced again.
+func (a *Agent) exited(id runtime.ID) {
 	a.mu.Lock()
 	key, ok := a.keys[id.Pod]
 	delete(a.stopping, id)
@@ -300,7 +300,7 @@ func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
 
 func terminal(p corev1.PodPhase) bool { return p == corev1.PodSucceeded || p == corev1.PodFailed }
 
-func runsOf(rt *runtime.Runtime, uid string) map[string][]runtime.Run {
+func runsOf(rt runtime.Runtime, uid string) map[string][]runtime.Run {
 	runs, _ := rt.Runs(uid)
 	return runs
 }
@@ -400,7 +400,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 	now := a.cfg.Clock.Now()
 	spec, err := a.containerSpec(ctx, pod, containerByName(&pod.Spec, name), runtime.ID{Pod: uid, Container: name, Attempt: attempt})
 	if err == nil {
-		err = a.cfg.Runtime.Start(spec)
+		err = a.cfg.Runtime.Start(ctx, spec)
 	}
 	var cfgErr *ConfigError
 	var mountErr *MountError
@@ -462,7 +462,7 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	if ociBin != "" {
+	if !ociBin.IsZero() {
 		return a.ociSpec(ctx, pod, c, id, env, ms, ociBin)
 	}
 	argv, err := Command(c, env)
@@ -535,9 +535,9 @@ func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, gra
 	if len(c.Lifecycle.PreStop.Exec.Command) == 0 {
 		return
 	}
-	if _, bin, _ := a.handler(pod); bin != "" {
+	if _, bin, _ := a.handler(pod); !bin.IsZero() {
 		// Inside the container, as a CRI runtime runs an exec hook.
-		if err := a.cfg.Runtime.ExecOCI(id, bin, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
+		if err := a.cfg.Runtime.Exec(context.Background(), id, c.Lifecycle.PreStop.Exec.Command, grace); err != nil {
 			klog.Background().Error(err, "PreStop hook failed", "pod", klog.KObj(pod), "container", c.Name)
 			a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		}
@@ -553,7 +553,7 @@ func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, gra
 	}
 	spec.ID = runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
 	spec.Argv, spec.Argv0Name, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, "", true, runtime.Resources{}
-	if err := a.cfg.Runtime.Start(spec); err != nil {
+	if err := a.cfg.Runtime.Start(context.Background(), spec); err != nil {
 		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		return
 	}

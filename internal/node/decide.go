@@ -26,7 +26,6 @@ const (
 	reasonCrashLoop  = "CrashLoopBackOff"
 	reasonCreating   = "ContainerCreating"
 	reasonPodInit    = "PodInitializing"
-	reasonStartError = "StartError"
 )
 
 // Waiting is why a container could not be started (a config or mount error).
@@ -215,7 +214,7 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 	if last != nil && last.Running {
 		return containerPlan{}
 	}
-	if last != nil && last.Reason == reasonStartError {
+	if last != nil && last.Reason == runtime.ReasonStartError {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailed, Message: "Error: " + last.Message,
 			Container: c.Name, Key: fmt.Sprintf("start-error/%s/%d", c.Name, last.ID.Attempt)})
 	}
@@ -335,7 +334,7 @@ func ContainerID(id runtime.ID) string {
 func terminatedState(r *runtime.Run) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(r.ExitCode),
-		Reason:      r.Reason,
+		Reason:      string(r.Reason),
 		Message:     r.Message,
 		StartedAt:   metav1.NewTime(r.StartedAt.Truncate(time.Second)),
 		FinishedAt:  metav1.NewTime(r.FinishedAt.Truncate(time.Second)),

@@ -13,7 +13,7 @@ import (
 )
 
 // Logs serves pods/log from the runtime's CRI log files.
-type Logs struct{ Runtime *runtime.Runtime }
+type Logs struct{ Runtime runtime.Runtime }
 
 // Logs streams the log of the container's current run, or of the previous
 // one with opts.Previous.

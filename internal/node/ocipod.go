@@ -52,34 +52,34 @@ func (e *SandboxError) Error() string { return e.Message }
 
 // handler is the runtime handler of pod, its RuntimeClass's, else the node's
 // default, and for an OCI handler the runc or crun binary it runs with.
-func (a *Agent) handler(pod *corev1.Pod) (name, ociBin string, err error) {
+func (a *Agent) handler(pod *corev1.Pod) (name string, oci runtime.OCIRuntime, err error) {
 	name = a.cfg.DefaultRuntime
 	if rc := pod.Spec.RuntimeClassName; rc != nil && *rc != "" {
 		if a.lookup.RuntimeClass == nil {
-			return "", "", &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+			return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
 		}
 		class, err := a.lookup.RuntimeClass(*rc)
 		if apierrors.IsNotFound(err) {
-			return "", "", &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+			return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("RuntimeClass %q: %w", *rc, err)
+			return "", runtime.OCIRuntime{}, fmt.Errorf("RuntimeClass %q: %w", *rc, err)
 		}
 		name = class.Handler
 	}
 	switch name {
 	case "", RuntimeHost:
-		return RuntimeHost, "", nil
+		return RuntimeHost, runtime.OCIRuntime{}, nil
 	case RuntimeOCI:
-		if a.cfg.OCIRuntime == "" || a.cfg.Images == nil {
-			return "", "", &SandboxError{Message: `no runtime for "oci" is configured: install runc or crun, or pass batchd server --oci-runtime`}
+		if a.cfg.OCIRuntime.IsZero() || a.cfg.Images == nil {
+			return "", runtime.OCIRuntime{}, &SandboxError{Message: `no runtime for "oci" is configured: install runc or crun, or pass batchd server --oci-runtime`}
 		}
 		return RuntimeOCI, a.cfg.OCIRuntime, nil
 	}
-	if bin := a.cfg.NamedOCIRuntimes[name]; bin != "" && a.cfg.Images != nil {
-		return name, bin, nil
+	if o := a.cfg.NamedOCIRuntimes[name]; !o.IsZero() && a.cfg.Images != nil {
+		return name, o, nil
 	}
-	return "", "", &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", name)}
+	return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", name)}
 }
 
 // ensureImage makes c's image available as its pull policy says, recording
@@ -150,7 +150,7 @@ func (a *Agent) keychain(pod *corev1.Pod) authn.Keychain {
 // ociSpec is how a container of an OCI pod runs: its image's root file
 // system under an overlay, the image's command, environment, working
 // directory and user merged with the container's as the runtimes do.
-func (a *Agent) ociSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID, env []string, mounts []runtime.Mount, bin string) (runtime.Spec, error) {
+func (a *Agent) ociSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID, env []string, mounts []runtime.Mount, bin runtime.OCIRuntime) (runtime.Spec, error) {
 	img, root, err := a.ensureImage(ctx, pod, c)
 	if err != nil {
 		return runtime.Spec{}, err

@@ -6,10 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -30,17 +27,14 @@ import (
 // built.
 type nodeRuntime struct {
 	machine          node.Machine
-	runtime          *runtime.Runtime
+	runtime          *runtime.Local
 	pvcDir           string
 	apiHost, apiPort string
 	images           *image.Store
-	ociRuntime       string
+	ociRuntime       runtime.OCIRuntime
 	defaultRuntime   string
 	imageGC          image.GCPolicy
-	namedOCI         map[string]string // handler runc/crun → binary
-
-	mu    sync.Mutex
-	agent *node.Agent
+	namedOCI         map[string]runtime.OCIRuntime // handler runc/crun → runtime
 }
 
 func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
@@ -55,9 +49,14 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
 	if err != nil {
 		return nil, err
+	}
+	// The containers of an earlier server run on: watch them, and reap
+	// the runs whose supervisor died with it.
+	if err := rt.Recover(); err != nil {
+		return nil, fmt.Errorf("recover containers: %w", err)
 	}
 	n.runtime = rt
 	var st syscall.Statfs_t
@@ -72,18 +71,18 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg)
 	// Handlers "runc" and "crun" name each installed runtime, for
 	// RuntimeClasses that want one in particular.
-	n.namedOCI = map[string]string{}
+	n.namedOCI = map[string]runtime.OCIRuntime{}
 	var named []string
 	for _, name := range []string{"runc", "crun"} {
-		if bin, p := findOCIRuntime(name, cg); p == "" {
-			n.namedOCI[name] = bin
+		if o, p := findOCIRuntime(name, cg); p == "" && !o.IsZero() {
+			n.namedOCI[name] = o
 			named = append(named, name)
 		}
 	}
 	n.imageGC = cfg.ImageGC
-	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
-	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
-	oci := n.ociRuntime
+	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime.Path)
+	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime.Path, OCIVersion: n.ociRuntime.Version, Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
+	oci := n.ociRuntime.Path
 	switch {
 	case problem != "":
 		oci = "none: " + problem
@@ -97,9 +96,9 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 }
 
 // findOCIRuntime is the runtime --oci-runtime names, else runc, else crun,
-// found on PATH; crun only where it can run containers (problem says why
-// not).
-func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
+// found on PATH and resolved once; crun only where it can run containers
+// (problem says why not).
+func findOCIRuntime(flag string, cg *runtime.Cgroups) (o runtime.OCIRuntime, problem string) {
 	names := []string{"runc", "crun"}
 	if flag != "" {
 		names = []string{flag}
@@ -108,41 +107,18 @@ func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
 		p, err := exec.LookPath(name)
 		if err != nil {
 			if flag != "" {
-				return "", fmt.Sprintf("--oci-runtime %s: %v", flag, err)
+				return runtime.OCIRuntime{}, fmt.Sprintf("--oci-runtime %s: %v", flag, err)
 			}
 			continue
 		}
-		if runtime.IsCrun(p) && cg.CrunProblem() != "" {
+		o := runtime.ResolveOCIRuntime(p)
+		if o.Kind == runtime.Crun && cg.CrunProblem() != "" {
 			problem = cg.CrunProblem()
 			continue
 		}
-		return p, ""
+		return o, ""
 	}
-	return "", problem
-}
-
-// runtimeVersion is the first line of `bin --version` ("runc version 1.1.15").
-func runtimeVersion(bin string) string {
-	if bin == "" {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return ""
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return first
-}
-
-func (n *nodeRuntime) exited(id runtime.ID) {
-	n.mu.Lock()
-	a := n.agent
-	n.mu.Unlock()
-	if a != nil {
-		a.Exited(id)
-	}
+	return runtime.OCIRuntime{}, problem
 }
 
 func (n *nodeRuntime) logs() pod.LogSource {
@@ -163,9 +139,6 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
-	n.mu.Lock()
-	n.agent = agent
-	n.mu.Unlock()
 	go agent.Run(ctx)
 	return func() { go sched.Run(ctx) }
 }
