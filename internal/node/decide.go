@@ -16,16 +16,16 @@ import (
 
 // Kubelet constants (pkg/kubelet: backOffPeriod, MaxContainerBackOff; config errors are retried each sync).
 const (
-	initialBackoff   = 10 * time.Second
-	maxBackoff       = 300 * time.Second
-	configRetry      = 10 * time.Second
-	defaultGrace     = 30 * time.Second
-	deadlineReason   = "DeadlineExceeded"
-	deadlineMessage  = "Pod was active on the node longer than the specified deadline"
-	reasonBackOff    = "BackOff"
-	reasonCrashLoop  = "CrashLoopBackOff"
-	reasonCreating   = "ContainerCreating"
-	reasonPodInit    = "PodInitializing"
+	initialBackoff  = 10 * time.Second
+	maxBackoff      = 300 * time.Second
+	configRetry     = 10 * time.Second
+	defaultGrace    = 30 * time.Second
+	deadlineReason  = "DeadlineExceeded"
+	deadlineMessage = "Pod was active on the node longer than the specified deadline"
+	reasonBackOff   = "BackOff"
+	reasonCrashLoop = "CrashLoopBackOff"
+	reasonCreating  = "ContainerCreating"
+	reasonPodInit   = "PodInitializing"
 )
 
 // Waiting is why a container could not be started (a config or mount error).
