@@ -114,7 +114,8 @@ func (r *Local) Notify(f func(ID)) {
 }
 
 // Start launches the run's supervisor and returns once the container's
-// command was executed (in the supervisor), or failed to be.
+// command was executed (in the supervisor), or failed to be: a
+// *StartError, the run recorded as such.
 func (r *Local) Start(ctx context.Context, spec Spec) error {
 	if !haveSupervisor {
 		return ErrUnsupported
@@ -145,7 +146,13 @@ func (r *Local) Start(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	return launch(ctx, r.cfg.Exe, args, r.tracker(spec.ID), func() { r.ended(spec.ID) })
+	if err := launch(ctx, r.cfg.Exe, args, r.tracker(spec.ID), func() { r.ended(spec.ID) }); err != nil {
+		return err
+	}
+	if run, exited := r.records(spec.ID); exited && run.Reason == ReasonStartError {
+		return &StartError{Message: run.Message}
+	}
+	return nil
 }
 
 // tracker records the handle of run id's supervisor.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,8 +84,10 @@ func TestRunRecordsExitCodeAndLog(t *testing.T) {
 func TestStartErrorIsRecorded(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p", Container: "c"}
-	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"no-such-command-batchd"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
-		t.Fatal(err)
+	var se *StartError
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"no-such-command-batchd"}, Env: []string{"PATH=/usr/bin"}}); !errors.As(err, &se) ||
+		se.Message != `exec: "no-such-command-batchd": executable file not found in $PATH` {
+		t.Fatalf("Start = %v, want the StartError", err)
 	}
 	waitExit(t, exited, id)
 	runs, _ := r.Runs("p")
@@ -572,8 +575,9 @@ func TestDamagedExitRecordIsUnknown(t *testing.T) {
 func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p", Container: "c"}
-	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
-		t.Fatal(err)
+	var se *StartError
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); !errors.As(err, &se) {
+		t.Fatalf("Start = %v, want a StartError", err)
 	}
 	waitExit(t, exited, id)
 	runs, _ := r.Runs("p")
