@@ -40,8 +40,9 @@ type Config struct {
 	// PVCDir backs persistentVolumeClaim volumes (one directory per claim).
 	PVCDir string
 	// Clock is the agent's time: its decisions, back-offs, grace periods,
-	// heartbeats and requeues (default: the real one).
-	Clock clock.WithTicker
+	// heartbeats and the requeues Decide asks for (default: the real one).
+	// Retries after errors are the queue's, in real time.
+	Clock clock.Clock
 	// Images is the node's image store (nil: pods cannot use the OCI runtime).
 	Images *image.Store
 	// OCIRuntime is the runc or crun of handler "oci" (zero when none is
@@ -62,7 +63,8 @@ type Config struct {
 // and the node-wide parts it is made of, each in its own file.
 type Agent struct {
 	cfg     Config
-	clock   clock.WithTicker
+	clock   clock.Clock
+	done    <-chan struct{} // Run's context
 	pods    cache.Indexer // this node's pods, indexed by UID
 	synced  cache.InformerSynced
 	factory informers.SharedInformerFactory
@@ -102,7 +104,7 @@ func New(cfg Config) *Agent {
 		cfg: cfg, clock: cfg.Clock, pods: inf.Informer().GetIndexer(), synced: inf.Informer().HasSynced, factory: factory,
 		classes: informers.NewSharedInformerFactory(cfg.Client, 10*time.Minute),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.UID](),
-			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "node-agent", Clock: cfg.Clock}),
+			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "node-agent"}),
 		events: newEvents(cfg.Recorder, cfg.Machine.Name),
 		state:  map[types.UID]*podState{},
 	}
@@ -183,6 +185,7 @@ func (a *Agent) machine() Machine {
 // Run registers the node, then runs pods until ctx ends. Containers keep
 // running after it returns.
 func (a *Agent) Run(ctx context.Context) {
+	a.done = ctx.Done()
 	go a.heartbeat.run(ctx)
 	a.factory.Start(ctx.Done())
 	a.classes.Start(ctx.Done())

@@ -34,9 +34,11 @@ type Result struct {
 }
 
 // podState is what the agent remembers of a pod between syncs: the last
-// failed attempt to start each container. Only the pod's worker touches it.
+// failed attempt to start each container, and the wake-up its last sync
+// asked for. Only the pod's worker touches it.
 type podState struct {
 	startErrors map[string]Waiting
+	cancelWake  chan struct{}
 }
 
 // runWorkers syncs pods with n workers until ctx ends.
@@ -81,11 +83,33 @@ func (a *Agent) next(ctx context.Context) bool {
 		a.queue.Add(uid)
 	case res.RequeueAfter > 0:
 		a.queue.Forget(uid)
-		a.queue.AddAfter(uid, res.RequeueAfter)
+		a.wakeAfter(uid, res.RequeueAfter)
 	default:
 		a.queue.Forget(uid)
 	}
 	return true
+}
+
+// wakeAfter queues uid once d passed on the agent's clock (a back-off or a
+// deadline is the agent's time, which a test steps), replacing the wake-up
+// an earlier sync asked for.
+func (a *Agent) wakeAfter(uid types.UID, d time.Duration) {
+	st := a.stateOf(uid)
+	if st.cancelWake != nil {
+		close(st.cancelWake)
+	}
+	cancel := make(chan struct{})
+	st.cancelWake = cancel
+	t := a.clock.NewTimer(d)
+	go func() {
+		defer t.Stop()
+		select {
+		case <-t.C():
+			a.queue.Add(uid)
+		case <-cancel:
+		case <-a.done:
+		}
+	}()
 }
 
 // podOf is the pod object of uid, nil when it is gone.
@@ -244,6 +268,9 @@ func (a *Agent) forget(uid types.UID) error {
 		return fmt.Errorf("remove state of pod %s: %w", uid, err)
 	}
 	a.mu.Lock()
+	if st := a.state[uid]; st != nil && st.cancelWake != nil {
+		close(st.cancelWake)
+	}
 	delete(a.state, uid)
 	a.mu.Unlock()
 	a.events.forget(uid)

@@ -208,6 +208,8 @@ type Config struct {
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
 	EtcdLog io.Writer
+	// Node replaces parts of the node half (tests: a fake runtime and clock).
+	Node NodeOptions
 }
 
 // KubeconfigPath is where the admin kubeconfig of a data dir lives.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/version"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 	"github.com/batchd/batchd/internal/image"
@@ -22,12 +23,23 @@ import (
 	"github.com/batchd/batchd/internal/scheduler"
 )
 
+// NodeOptions replace parts of the node half, for tests that run the node
+// agent in-process.
+type NodeOptions struct {
+	// Runtime replaces the host's runtime (supervisors, runc and crun);
+	// with it no cgroups, image store or OCI runtime are looked for.
+	Runtime runtime.Runtime
+	// Clock is the node agent's (default: the real one).
+	Clock clock.Clock
+}
+
 // nodeRuntime is the node half of the server: the process runtime exists
 // before the API server (it serves pods/log), the agent once clients can be
 // built.
 type nodeRuntime struct {
 	machine          node.Machine
-	runtime          *runtime.Local
+	runtime          runtime.Runtime
+	clock            clock.Clock
 	pvcDir           string
 	apiHost, apiPort string
 	images           *image.Store
@@ -41,8 +53,14 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	if cfg.DisableNodeAgent {
 		return nil, nil
 	}
-	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes")}
+	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock}
 	n.machine.Version = version.Get().GitVersion
+	if cfg.Node.Runtime != nil {
+		n.runtime = cfg.Node.Runtime
+		n.defaultRuntime = node.RuntimeHost
+		n.machine.Runtimes = node.Runtimes{Default: node.RuntimeHost, Flag: node.RuntimeHost}
+		return n, nil
+	}
 	cg, err := runtime.DetectCgroups("/sys/fs/cgroup")
 	if err != nil {
 		n.machine.CgroupsErr = err
@@ -135,7 +153,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	}
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
-		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
+		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.clock,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})

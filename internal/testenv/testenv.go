@@ -35,7 +35,16 @@ type Env struct {
 }
 
 // Start runs batchd in dataDir until Stop is called.
-func Start(dataDir string) (*Env, error) {
+func Start(dataDir string) (*Env, error) { return start(dataDir, nil) }
+
+// StartWithNode runs batchd in dataDir with its scheduler and node agent
+// (node named NodeName) on node's runtime and clock, in-process: a
+// runtimetest.Fake runs pods in milliseconds.
+func StartWithNode(dataDir string, node server.NodeOptions) (*Env, error) {
+	return start(dataDir, &node)
+}
+
+func start(dataDir string, node *server.NodeOptions) (*Env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1),
 		Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
@@ -46,12 +55,16 @@ func Start(dataDir string) (*Env, error) {
 		return nil, err
 	}
 	ready := make(chan server.Ready, 1)
+	cfg := server.Config{
+		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
+		// Tests here drive pods by hand, unless they run the node agent.
+		DisableNodeAgent: node == nil,
+	}
+	if node != nil {
+		cfg.Node, cfg.NodeName, cfg.MaxPods = *node, NodeName, 110
+	}
 	go func() {
-		e.done <- server.Run(ctx, server.Config{
-			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
-			// Tests here drive pods by hand; the node agent is tested end to end.
-			DisableNodeAgent: true,
-		}, func(r server.Ready) { ready <- r })
+		e.done <- server.Run(ctx, cfg, func(r server.Ready) { ready <- r })
 	}()
 	select {
 	case r := <-ready:
@@ -71,6 +84,9 @@ func Start(dataDir string) (*Env, error) {
 	e.Client = c
 	return e, nil
 }
+
+// NodeName is the node of a server started by StartWithNode.
+const NodeName = "testenv-node"
 
 // As returns a client that authenticates with the bearer token of the
 // --token-file user name only (no client certificate).
