@@ -65,7 +65,7 @@ type Agent struct {
 	cfg     Config
 	clock   clock.Clock
 	done    <-chan struct{} // Run's context
-	pods    cache.Indexer // this node's pods, indexed by UID
+	pods    cache.Indexer   // this node's pods, indexed by UID
 	synced  cache.InformerSynced
 	factory informers.SharedInformerFactory
 	// classes watches RuntimeClasses (cluster-wide, so not through factory,
