@@ -143,7 +143,7 @@ func (n *nodeRuntime) logs() pod.LogSource {
 	if n == nil {
 		return nil
 	}
-	return node.Logs{Runtime: n.runtime}
+	return node.Logs{Runtime: n.runtime, Clock: n.clock}
 }
 
 // start runs the scheduler and the node agent until ctx ends.
