@@ -40,6 +40,7 @@ func TestRunnerRequeuesInItsClockAndRetriesInRealTime(t *testing.T) {
 	go r.Run(ctx, 1)
 	r.Add("later")
 	r.Add("flaky")
+	r.AddAfterReal("batched", 10*time.Millisecond)
 	got := map[string]int{}
 	wait := func(key string) {
 		t.Helper()
@@ -56,6 +57,14 @@ func TestRunnerRequeuesInItsClockAndRetriesInRealTime(t *testing.T) {
 		}
 	}
 	wait("flaky") // retried after its real back-off, the clock frozen
+	for got["batched"] == 0 {
+		select {
+		case k := <-synced:
+			got[k]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("a real-time batching delay waited for the frozen clock; syncs %v", got)
+		}
+	}
 	if got["later"] != 1 {
 		t.Fatalf("the hour's requeue came before the clock moved: %v", got)
 	}

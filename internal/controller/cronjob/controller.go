@@ -31,7 +31,7 @@ type Config struct {
 	Client   kubernetes.Interface
 	Informer informers.SharedInformerFactory
 	Recorder record.EventRecorder
-	Clock    clock.PassiveClock
+	Clock    clock.WithTicker
 	Local    *time.Location
 	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
 	Register func(metrics.Registerable) error
@@ -88,7 +88,7 @@ func New(cfg Config) (*Controller, error) {
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
 		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock), metrics: m,
 		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}}
-	c.runner = controller.NewRunner("cronjob", c.sync)
+	c.runner = controller.NewRunner("cronjob", c.sync, controller.WithClock(cfg.Clock))
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		return k
