@@ -12,6 +12,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/rbac"
 	"github.com/batchd/batchd/internal/apiserver/registry/runtimeclass"
 )
 
@@ -22,6 +23,7 @@ func servedResources() []registry.Resource {
 		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
 		job.Resource(), cronjob.Resource(),
 		core.Leases(), event.Resource(), runtimeclass.Resource(),
+		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),
 	}
 }
 
