@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -33,6 +35,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	rbacregistry "github.com/batchd/batchd/internal/apiserver/registry/rbac"
 	"github.com/batchd/batchd/internal/apiserver/registry/review"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/apiserver/registry/token"
 	"github.com/batchd/batchd/internal/auth/rbac"
 	"github.com/batchd/batchd/internal/auth/serviceaccount"
@@ -240,3 +243,26 @@ func servedRBACResources(resources []registry.Resource) map[string][]string {
 }
 
 func unionRequests(rs []authenticator.Request) authenticator.Request { return union.New(rs...) }
+
+// reconcileKubernetesService makes the kubernetes Service in default point at
+// this server (kube-apiserver's bootstrap controller), retrying until the
+// default namespace exists.
+func reconcileKubernetesService(ctx context.Context, client kubernetes.Interface, address string) error {
+	host, portText, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		last = service.ReconcileKubernetes(ctx, client, host, int32(port))
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kubernetes service: %w (%v)", err, last)
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 	"github.com/batchd/batchd/internal/apiserver/registry/rbac"
 	"github.com/batchd/batchd/internal/apiserver/registry/runtimeclass"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 )
 
 // servedResources lists every resource batchd serves.
@@ -24,6 +25,7 @@ func servedResources() []registry.Resource {
 		job.Resource(), cronjob.Resource(),
 		core.Leases(), event.Resource(), runtimeclass.Resource(),
 		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),
+		service.Services(), service.Endpoints(), service.EndpointSlices(),
 	}
 }
 

@@ -42,6 +42,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/pki"
 )
 
@@ -173,6 +174,9 @@ func New(c Config) (*Server, error) {
 	})
 	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
+	})
+	generic.AddPostStartHookOrDie("bootstrap-controller", func(ctx genericapiserver.PostStartHookContext) error {
+		return reconcileKubernetesService(ctx, loopbackClient, gcfg.ExternalAddress)
 	})
 	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", func(ctx genericapiserver.PostStartHookContext) error {
 		return id.bootstrapPolicy(ctx, loopbackClient, informerFactory, servedRBACResources(resources))
@@ -367,6 +371,8 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
 		out["pods/eviction"] = &pod.EvictionREST{Store: base.Store}
 		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
+	case corev1.Resource("services"):
+		main = &service.Storage{Storage: base}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}
 		main = ns
