@@ -157,7 +157,8 @@ func New(c Config) (*Server, error) {
 	}
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
 	id.bind(loopbackClient, informerFactory)
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
+	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", genericapiserver.NewEmptyDelegate())

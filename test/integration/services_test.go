@@ -100,3 +100,68 @@ func TestServices(t *testing.T) {
 		t.Errorf("no ports: %v", err)
 	}
 }
+
+// TestServiceAccountAdmission: pods get the default service account and the
+// kube-api-access volume in every container, unless automount is off on the
+// pod or its account; a missing account is refused with upstream's text.
+func TestServiceAccountAdmission(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	pods := env.Client.CoreV1().Pods(ns)
+	pod := func(name string, mutate func(*corev1.PodSpec)) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init", Image: "busybox", Command: []string{"true"}}},
+			Containers:     []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"true"}}, {Name: "d", Image: "busybox", Command: []string{"true"}}}}}
+		if mutate != nil {
+			mutate(&p.Spec)
+		}
+		return p
+	}
+	p, err := pods.Create(ctx, pod("mounted", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.ServiceAccountName != "default" || len(p.Spec.Volumes) != 1 {
+		t.Fatalf("spec: %+v", p.Spec)
+	}
+	v := p.Spec.Volumes[0]
+	if !strings.HasPrefix(v.Name, "kube-api-access-") || len(v.Name) != len("kube-api-access-")+5 || v.Projected == nil || len(v.Projected.Sources) != 3 ||
+		*v.Projected.DefaultMode != 0o644 {
+		t.Fatalf("volume: %+v", v)
+	}
+	src := v.Projected.Sources
+	if src[0].ServiceAccountToken == nil || src[0].ServiceAccountToken.Path != "token" || *src[0].ServiceAccountToken.ExpirationSeconds != 3607 ||
+		src[1].ConfigMap == nil || src[1].ConfigMap.Name != "kube-root-ca.crt" || src[1].ConfigMap.Items[0].Key != "ca.crt" ||
+		src[2].DownwardAPI == nil || src[2].DownwardAPI.Items[0].Path != "namespace" || src[2].DownwardAPI.Items[0].FieldRef.FieldPath != "metadata.namespace" {
+		t.Errorf("sources: %+v", src)
+	}
+	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].Name != v.Name || !c.VolumeMounts[0].ReadOnly ||
+			c.VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" {
+			t.Errorf("container %s mounts %+v", c.Name, c.VolumeMounts)
+		}
+	}
+
+	p, err = pods.Create(ctx, pod("pod-says-no", func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = new(false) }), metav1.CreateOptions{})
+	if err != nil || len(p.Spec.Volumes) != 0 || len(p.Spec.Containers[0].VolumeMounts) != 0 {
+		t.Errorf("automount false on the pod: %+v %v", p.Spec, err)
+	}
+	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "quiet"},
+		AutomountServiceAccountToken: new(false), ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = pods.Create(ctx, pod("account-says-no", func(s *corev1.PodSpec) { s.ServiceAccountName = "quiet" }), metav1.CreateOptions{})
+	if err != nil || len(p.Spec.Volumes) != 0 || len(p.Spec.ImagePullSecrets) != 1 {
+		t.Errorf("automount false on the account: %+v %v", p.Spec, err)
+	}
+	p, err = pods.Create(ctx, pod("pod-overrides", func(s *corev1.PodSpec) { s.ServiceAccountName = "quiet"; s.AutomountServiceAccountToken = new(true) }), metav1.CreateOptions{})
+	if err != nil || len(p.Spec.Volumes) != 1 {
+		t.Errorf("the pod's true wins: %+v %v", p.Spec, err)
+	}
+
+	_, err = pods.Create(ctx, pod("ghostly", func(s *corev1.PodSpec) { s.ServiceAccountName = "ghost" }), metav1.CreateOptions{})
+	want := `pods "ghostly" is forbidden: error looking up service account ` + ns + `/ghost: serviceaccount "ghost" not found`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Errorf("missing account: %v\nwant %s", err, want)
+	}
+}
