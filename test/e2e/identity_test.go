@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -155,6 +156,12 @@ func TestPodsSeeTheirServiceAccountFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The serving certificate must be valid for KUBERNETES_SERVICE_HOST as the
+	// mounted ca.crt sees it: curl verifies TLS (the anonymous request gets 401).
+	curl := ""
+	if _, err := exec.LookPath("curl"); err == nil {
+		curl = `echo tls=$(curl -s -o /dev/null -w %{http_code} --cacert $d/ca.crt https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version); `
+	}
 	job := func(name, automount string) string {
 		return `apiVersion: batch/v1
 kind: Job
@@ -168,15 +175,19 @@ spec:
       containers:
       - name: c
         image: busybox
-        command: ["sh", "-c", "d=/var/run/secrets/kubernetes.io/serviceaccount; if [ -e $d/namespace ]; then echo ns=$(cat $d/namespace); cat $d/ca.crt; else echo no-mount; fi"]
+        command: ["sh", "-c", "d=/var/run/secrets/kubernetes.io/serviceaccount; if [ -e $d/namespace ]; then echo ns=$(cat $d/namespace); cat $d/ca.crt; ` + curl + `else echo no-mount; fi"]
 `
 	}
 	must(t, kubectl(t, job("mounted", "")+"---\n"+job("unmounted", "\n      automountServiceAccountToken: false"), "apply", "-n", n, "-f", "-"), "job.batch/mounted created", "job.batch/unmounted created")
 	for _, j := range []string{"mounted", "unmounted"} {
 		must(t, kubectl(t, "", "wait", "--for=condition=complete", "job/"+j, "-n", n, "--timeout=60s"), "condition met")
 	}
-	must(t, kubectl(t, "", "logs", "job/mounted", "-n", n), "ns="+n, string(ca))
-	r := kubectl(t, "", "logs", "job/unmounted", "-n", n)
+	r := kubectl(t, "", "logs", "job/mounted", "-n", n)
+	must(t, r, "ns="+n, string(ca))
+	if curl != "" {
+		must(t, r, "tls=401")
+	}
+	r = kubectl(t, "", "logs", "job/unmounted", "-n", n)
 	must(t, r, "no-mount")
 	r = kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=mounted", "-o", "jsonpath={.items[0].spec.volumes[0].name} {.items[0].spec.serviceAccountName}")
 	if !regexp.MustCompile(`^kube-api-access-[a-z0-9]{5} default$`).MatchString(r.stdout) {
