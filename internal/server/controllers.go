@@ -21,6 +21,7 @@ import (
 
 	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
+	"github.com/batchd/batchd/internal/controller/endpoint"
 	"github.com/batchd/batchd/internal/controller/gc"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
@@ -80,6 +81,10 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	if err != nil {
 		return err
 	}
+	endpoints, err := endpoint.New(client, factory)
+	if err != nil {
+		return err
+	}
 	// The collector discovers what to watch; a failing post-start hook would
 	// take the server down, so a transient discovery error is retried, each
 	// time on a fresh informer factory.
@@ -108,6 +113,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go ttlController.Run(ctx)
 		go rootCA.Run(ctx)
 		go aggregation.Run(ctx)
+		go endpoints.Run(ctx)
 		go jobController.Run(ctx)
 		go cronJobController.Run(ctx)
 		runScheduler()

@@ -165,3 +165,73 @@ func TestServiceAccountAdmission(t *testing.T) {
 		t.Errorf("missing account: %v\nwant %s", err, want)
 	}
 }
+
+// TestHeadlessServiceEndpoints: the pods of an Indexed Job behind a headless
+// Service (their subdomain) appear in its Endpoints and EndpointSlice with
+// their hostnames, ready or not, and leave when they finish.
+func TestHeadlessServiceEndpoints(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	if _, err := env.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "workers"},
+		Spec: corev1.ServiceSpec{ClusterIP: "None", Selector: map[string]string{"job-name": "work"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pods []*corev1.Pod
+	for i := range 2 {
+		p, err := env.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "work-" + strconv.Itoa(i) + "-abcde", Labels: map[string]string{"job-name": "work"}},
+			Spec: corev1.PodSpec{Hostname: "work-" + strconv.Itoa(i), Subdomain: "workers", RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"true"}}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "192.0.2.7", HostIP: "192.0.2.7",
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		if p, err = env.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pods = append(pods, p)
+	}
+	eventually(t, "endpoints with hostnames", func() error {
+		ep, err := env.Client.CoreV1().Endpoints(ns).Get(ctx, "workers", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(ep.Subsets) != 1 || len(ep.Subsets[0].Addresses) != 2 || ep.Subsets[0].Addresses[0].Hostname != "work-0" || ep.Labels["service.kubernetes.io/headless"] != "" {
+			return apierrors.NewBadRequest("endpoints not yet complete")
+		}
+		slices, err := env.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=workers"})
+		if err != nil {
+			return err
+		}
+		if len(slices.Items) != 1 || len(slices.Items[0].Endpoints) != 2 || *slices.Items[0].Endpoints[1].Hostname != "work-1" ||
+			slices.Items[0].Labels["endpointslice.kubernetes.io/managed-by"] != "endpointslice-controller.k8s.io" || slices.Items[0].OwnerReferences[0].Name != "workers" {
+			return apierrors.NewBadRequest("slice not yet complete")
+		}
+		return nil
+	})
+	done := pods[0].DeepCopy()
+	done.Status.Phase = corev1.PodSucceeded
+	if _, err := env.Client.CoreV1().Pods(ns).UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a finished pod leaves", func() error {
+		ep, err := env.Client.CoreV1().Endpoints(ns).Get(ctx, "workers", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(ep.Subsets) != 1 || len(ep.Subsets[0].Addresses) != 1 || ep.Subsets[0].Addresses[0].Hostname != "work-1" {
+			return apierrors.NewBadRequest("finished pod still listed")
+		}
+		return nil
+	})
+	if err := env.Client.CoreV1().Services(ns).Delete(ctx, "workers", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "endpoints removed with the service", func() error {
+		if _, err := env.Client.CoreV1().Endpoints(ns).Get(ctx, "workers", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return apierrors.NewBadRequest("endpoints still there")
+		}
+		return nil
+	})
+}

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -119,5 +120,26 @@ func TestAggregate(t *testing.T) {
 	}
 	if !has("view", "list", "jobs") || has("view", "create", "jobs") || !has("edit", "create", "jobs") || !has("edit", "list", "jobs") || !has("admin", "list", "cronjobs") {
 		t.Errorf("aggregated rules: view %d, edit %d, admin %d", len(byName["view"].Rules), len(byName["edit"].Rules), len(byName["admin"].Rules))
+	}
+}
+
+func BenchmarkAuthorizeDefaultPolicy(b *testing.B) {
+	served := map[string][]string{"": {"pods", "secrets", "configmaps"}, "batch": {"jobs", "cronjobs"}}
+	var bindings []rbacv1.RoleBinding
+	for i := range 100 {
+		bindings = append(bindings, rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("b%d", i)},
+			RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "view"}, Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: fmt.Sprintf("sa%d", i)}}})
+	}
+	r, err := NewStaticResolver(Objects{ClusterRoles: ClusterRoles(served), ClusterRoleBindings: ClusterRoleBindings(), RoleBindings: bindings})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := &Authorizer{Resolver: r}
+	u := &user.DefaultInfo{Name: "system:serviceaccount:ns:sa99", Groups: []string{"system:serviceaccounts", "system:serviceaccounts:ns", user.AllAuthenticated}}
+	attrs := authorizer.AttributesRecord{User: u, Verb: "list", APIGroup: "batch", Resource: "jobs", Namespace: "ns", ResourceRequest: true}
+	for b.Loop() {
+		if d, _, _ := a.Authorize(context.Background(), attrs); d != authorizer.DecisionAllow {
+			b.Fatal(d)
+		}
 	}
 }

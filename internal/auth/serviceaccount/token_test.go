@@ -165,3 +165,27 @@ func TestExtendedClaims(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+func BenchmarkSignAndAuthenticate(b *testing.B) {
+	key := newKey(&testing.T{})
+	now := time.Now()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "sa", UID: "u"}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "pu"}}
+	objs := objects{sas: map[string]*corev1.ServiceAccount{"ns/sa": sa}, pods: map[string]*corev1.Pod{"ns/p": pod}}
+	a := &Authenticator{Issuer: DefaultIssuer, Audiences: authenticator.Audiences{DefaultIssuer}, Keys: []*ecdsa.PublicKey{key.Public()}, Objects: objs}
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := key.Sign(NewClaims(DefaultIssuer, Binding{ServiceAccount: sa, Pod: pod}, []string{DefaultIssuer}, now, time.Hour, 0, "j")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	tok, _ := key.Sign(NewClaims(DefaultIssuer, Binding{ServiceAccount: sa, Pod: pod}, []string{DefaultIssuer}, now, time.Hour, 0, "j"))
+	b.Run("authenticate", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok, err := a.AuthenticateToken(context.Background(), tok); !ok || err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
