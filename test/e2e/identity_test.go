@@ -92,6 +92,34 @@ func TestRBACEscalationWithKubectl(t *testing.T) {
 	// bob, granted view by alice, reads pods (the admin may impersonate anyone).
 	eventually(t, "bob reads pods", func() bool { return kubectl(t, "", "get", "pods", "-n", n, "--as=bob").code == 0 })
 	fails(t, kubectl(t, "", "create", "job", "x", "--image=busybox", "-n", n, "--as=bob"), `User "bob" cannot create resource "jobs" in API group "batch"`)
+	// Server-side apply of RBAC kinds (their OpenAPI models are served).
+	rbacManifest := `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: cleaner
+rules:
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "delete"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: cleaner
+subjects:
+- kind: ServiceAccount
+  name: default
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: cleaner
+`
+	for _, want := range []string{"serverside-applied", "serverside-applied"} {
+		must(t, kubectl(t, rbacManifest, "apply", "--server-side", "-n", n, "-f", "-"), "role.rbac.authorization.k8s.io/cleaner "+want, "rolebinding.rbac.authorization.k8s.io/cleaner "+want)
+	}
+	eventually(t, "the role applies", func() bool {
+		return kubectl(t, "", "auth", "can-i", "delete", "jobs", "-n", n, "--as=system:serviceaccount:"+n+":default").code == 0
+	})
 	must(t, kubectl(t, "", "get", "clusterroles"), "NAME", "CREATED AT", "cluster-admin", "system:basic-user", "batchd:view")
 	must(t, kubectl(t, "", "get", "clusterrolebindings", "cluster-admin", "-o", "wide"), "ClusterRole/cluster-admin", "system:masters")
 }
