@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +31,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
+	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -186,7 +189,23 @@ func (id *identity) bootstrapPolicy(ctx context.Context, client kubernetes.Inter
 	roles := rbac.ClusterRoles(served)
 	bindings := rbac.ClusterRoleBindings()
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		// On a restart everything is in place already: one list each instead of a read per object.
+		current := map[string]rbacv1.ClusterRole{}
+		if list, err := client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{}); err == nil {
+			for _, r := range list.Items {
+				current[r.Name] = r
+			}
+		}
+		currentBindings := map[string]rbacv1.ClusterRoleBinding{}
+		if list, err := client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{}); err == nil {
+			for _, b := range list.Items {
+				currentBindings[b.Name] = b
+			}
+		}
 		for i := range roles {
+			if have, ok := current[roles[i].Name]; ok && roleUpToDate(have, roles[i]) {
+				continue
+			}
 			opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.ClusterRoleRuleOwner{ClusterRole: roles[i].DeepCopy()},
 				Client: reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()}, Confirm: true}
 			if _, err := opts.Run(); err != nil {
@@ -195,6 +214,9 @@ func (id *identity) bootstrapPolicy(ctx context.Context, client kubernetes.Inter
 			}
 		}
 		for i := range bindings {
+			if have, ok := currentBindings[bindings[i].Name]; ok && bindingUpToDate(have, bindings[i]) {
+				continue
+			}
 			opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: bindings[i].DeepCopy()},
 				Client: reconciliation.ClusterRoleBindingClientAdapter{Client: client.RbacV1().ClusterRoleBindings()}, Confirm: true}
 			if _, err := opts.Run(); err != nil {
@@ -265,4 +287,37 @@ func reconcileKubernetesService(ctx context.Context, client kubernetes.Interface
 		return fmt.Errorf("kubernetes service: %w (%v)", err, last)
 	}
 	return nil
+}
+
+// roleUpToDate: the stored role has every expected rule, label, annotation and
+// selector (reconciliation only adds, as upstream's).
+func roleUpToDate(have, want rbacv1.ClusterRole) bool {
+	if covers, _ := rbacvalidation.Covers(have.Rules, want.Rules); !covers {
+		return false
+	}
+	if !equality.Semantic.DeepEqual(have.AggregationRule, want.AggregationRule) && want.AggregationRule != nil {
+		return false
+	}
+	return hasAll(have.Labels, want.Labels) && hasAll(have.Annotations, want.Annotations)
+}
+
+func bindingUpToDate(have, want rbacv1.ClusterRoleBinding) bool {
+	if have.RoleRef != want.RoleRef || !hasAll(have.Labels, want.Labels) || !hasAll(have.Annotations, want.Annotations) {
+		return false
+	}
+	for _, s := range want.Subjects {
+		if !slices.Contains(have.Subjects, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }
