@@ -37,7 +37,7 @@ type Bundle struct {
 	AdminCert, AdminKey     []byte
 	AdminToken              string
 	// ServiceAccountKey (PEM, EC P-256) signs service-account tokens; it is
-	// kept as sa.key (0600) beside its public half sa.pub.
+	// kept as sa.key (0600) beside its public half sa.pub (0600).
 	ServiceAccountKey []byte
 }
 
@@ -321,7 +321,8 @@ func ensureServiceAccountKey(dir string) ([]byte, error) {
 	if err := WriteFile(path, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
+	// Owner-only like every non-certificate file of the pki directory.
+	if err := WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600); err != nil {
 		return nil, err
 	}
 	return keyPEM, nil

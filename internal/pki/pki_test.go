@@ -16,7 +16,7 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ca.key", "serving.key", "admin.key", "admin.token", "sa.key"} {
+	for _, name := range []string{"ca.key", "serving.key", "admin.key", "admin.token", "sa.key", "sa.pub"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
