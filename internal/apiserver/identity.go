@@ -268,7 +268,8 @@ func unionRequests(rs []authenticator.Request) authenticator.Request { return un
 
 // reconcileKubernetesService makes the kubernetes Service in default point at
 // this server (kube-apiserver's bootstrap controller), retrying until the
-// default namespace exists.
+// default namespace exists, then every 10 s (another server sharing the etcd
+// may have gone).
 func reconcileKubernetesService(ctx context.Context, client kubernetes.Interface, address string) error {
 	host, portText, err := net.SplitHostPort(address)
 	if err != nil {
@@ -280,13 +281,28 @@ func reconcileKubernetesService(ctx context.Context, client kubernetes.Interface
 	}
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		last = service.ReconcileKubernetes(ctx, client, host, int32(port))
+		last = service.ReconcileKubernetes(ctx, client, host, int32(port), answers)
 		return last == nil, nil
 	})
 	if err != nil {
 		return fmt.Errorf("kubernetes service: %w (%v)", err, last)
 	}
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := service.ReconcileKubernetes(ctx, client, host, int32(port), answers); err != nil && ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "reconcile the kubernetes service")
+		}
+	}, 10*time.Second)
 	return nil
+}
+
+// answers reports whether something accepts connections at ip:port.
+func answers(ip string, port int32) bool {
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))), time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // roleUpToDate: the stored role has every expected rule, label, annotation and

@@ -61,8 +61,17 @@ func isIPv6(ip string) bool {
 }
 
 // ReconcileKubernetes creates the kubernetes Service, Endpoints and
-// EndpointSlice or brings them back to ip:port.
-func ReconcileKubernetes(ctx context.Context, c kubernetes.Interface, ip string, port int32) error {
+// EndpointSlice or brings them back to ip:port. Several API servers may share
+// one etcd: one whose Endpoints name another server that still answers
+// (alive) leaves them alone, and takes over when that one is gone.
+func ReconcileKubernetes(ctx context.Context, c kubernetes.Interface, ip string, port int32, alive func(ip string, port int32) bool) error {
+	if cur, err := c.CoreV1().Endpoints(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil && len(cur.Subsets) == 1 &&
+		len(cur.Subsets[0].Addresses) == 1 && len(cur.Subsets[0].Ports) == 1 {
+		other, otherPort := cur.Subsets[0].Addresses[0].IP, cur.Subsets[0].Ports[0].Port
+		if (other != ip || otherPort != port) && alive != nil && alive(other, otherPort) {
+			return nil
+		}
+	}
 	svc, ep, slice := KubernetesObjects(ip, port)
 	if old, err := c.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		if _, err := c.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
