@@ -15,6 +15,7 @@ targets=(
 	"./internal/apiserver/registry/cronjob FuzzValidateCronJob"
 	"./internal/apiserver/registry/pod FuzzLogOptionsFromQuery"
 	"./internal/cronspec FuzzParseStandard"
+	"./internal/cronspec FuzzScheduleNext"
 	"./internal/controller/cronjob FuzzParseSchedule"
 	"./internal/node FuzzExpand"
 	"./internal/node/runtime FuzzReadLog"

@@ -484,6 +484,59 @@ for name in ["Bad_Name", "UPPER"]:
 add("cronjob-template-label", "cronjobs", 422, 'spec.jobTemplate.metadata.labels: Invalid value: "bad key"',
     cronjob(lambda c: c["spec"]["jobTemplate"].__setitem__("metadata", {"labels": {"bad key": "v"}})))
 
+# --- Container restart rules (KEP-5307; upstream's validateContainerRestartPolicy)
+P = "spec.template.spec.containers[0]"
+
+
+def rule(action="Restart", operator="In", values=(42,)):
+    r = {"action": action}
+    if operator is not None:
+        r["exitCodes"] = {"operator": operator, "values": list(values)}
+    return r
+
+
+def restart(policy, rules=None, init=False):
+    def m(j):
+        c = ctr(j)
+        if init:
+            c = dict(c, name="init")
+            pod(j)["initContainers"] = [c]
+        if policy is not None:
+            c["restartPolicy"] = policy
+        if rules is not None:
+            c["restartPolicyRules"] = rules
+    return job(m)
+
+
+add("job-container-restartPolicy-unknown", "jobs", 422,
+    f'{P}.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "Never", "OnFailure"',
+    restart("Sometimes"))
+add("job-container-restartPolicyRules-without-restartPolicy", "jobs", 422,
+    f"{P}.restartPolicy: Required value: must specify restartPolicy when restart rules are used",
+    restart(None, [rule()]))
+add("job-container-restartPolicyRules-action-unknown", "jobs", 422,
+    f'{P}.restartPolicyRules[0].action: Unsupported value: "Ignore": supported values: "Restart"',
+    restart("Never", [rule(action="Ignore")]))
+add("job-container-restartPolicyRules-action-RestartAllContainers", "jobs", 422,
+    f'{P}.restartPolicyRules[0].action: Unsupported value: "RestartAllContainers": supported values: "Restart"',
+    restart("Never", [rule(action="RestartAllContainers")]))
+add("job-container-restartPolicyRules-exitCodes-missing", "jobs", 422,
+    f"{P}.restartPolicyRules[0].exitCodes: Required value: must be specified",
+    restart("Never", [rule(operator=None)]))
+add("job-container-restartPolicyRules-operator-unknown", "jobs", 422,
+    f'{P}.restartPolicyRules[0].exitCodes.operator: Unsupported value: "Equals": supported values: "In", "NotIn"',
+    restart("Never", [rule(operator="Equals")]))
+add("job-container-restartPolicyRules-too-many-values", "jobs", 422,
+    f"{P}.restartPolicyRules[0].exitCodes.values: Too many: 256: must have at most 255 items",
+    restart("Never", [rule(values=range(1, 257))]))
+add("job-container-restartPolicyRules-too-many-rules", "jobs", 422,
+    f"{P}.restartPolicyRules: Too many: 21: must have at most 20 items",
+    restart("Never", [rule(values=(i,)) for i in range(1, 22)]))
+add("job-sidecar-restartPolicyRules", "jobs", 422,
+    "spec.template.spec.initContainers[0].restartPolicyRules: Forbidden: restartPolicyRules are not allowed on sidecar containers",
+    restart("Always", [rule()], init=True))
+
+
 # RBAC (upstream's pkg/apis/rbac/validation) and TokenRequest (serviceaccounts/token).
 ROLES = "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"
 CLUSTERROLES = "/apis/rbac.authorization.k8s.io/v1/clusterroles"

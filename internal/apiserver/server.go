@@ -161,7 +161,7 @@ func New(c Config) (*Server, error) {
 	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
 	completed := gcfg.Complete(nil)
-	generic, err := completed.New("batchd", genericapiserver.NewEmptyDelegate())
+	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
 		return nil, err
 	}

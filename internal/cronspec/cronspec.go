@@ -1,6 +1,12 @@
 // Package cronspec parses CronJob schedules with robfig/cron/v3's standard
 // parser (the one upstream's CronJob controller and validation use), guarding
 // the one input class on which that parser panics instead of failing.
+//
+// It is also the one place of a CronJob's schedule arithmetic beyond
+// robfig/cron, shared by the controller, the NEXT SCHEDULE column and
+// `batchd cron next` so that they cannot disagree: the batchd.dev/
+// annotations (options.go), the DST policy and jitter offset (schedule.go),
+// and the preview with its DST notes (preview.go).
 package cronspec
 
 import (

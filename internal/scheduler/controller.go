@@ -14,8 +14,10 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/batchd/batchd/internal/controller"
@@ -24,10 +26,12 @@ import (
 // Name is the scheduler's name in pods' spec.schedulerName and its event source.
 const Name = "default-scheduler"
 
-// Event reasons.
+// Event reasons, and the actions kube-scheduler records them with.
 const (
 	ReasonScheduled        = "Scheduled"
 	ReasonFailedScheduling = "FailedScheduling"
+	ActionBinding          = "Binding"
+	ActionScheduling       = "Scheduling"
 )
 
 // retryUnschedulable is how often unschedulable pods are tried again without
@@ -36,11 +40,18 @@ const retryUnschedulable = time.Minute
 
 // Controller binds pending pods.
 type Controller struct {
-	client   kubernetes.Interface
-	recorder record.EventRecorder
-	pods     corelisters.PodLister
-	nodes    corelisters.NodeLister
-	runner   *controller.Runner
+	client kubernetes.Interface
+	// events records through events.k8s.io/v1 as kube-scheduler does
+	// (eventTime, action, reportingController default-scheduler,
+	// reportingInstance default-scheduler-<host>); kubectl describe and get
+	// events read them through core/v1, the same storage.
+	events       events.EventBroadcaster
+	recorder     events.EventRecorder
+	pods         corelisters.PodLister
+	nodes        corelisters.NodeLister
+	claims       corelisters.PersistentVolumeClaimLister
+	claimsSynced cache.InformerSynced
+	runner       *controller.Runner
 
 	mu      sync.Mutex
 	assumed map[string]assumed // pod key → node, until the informer shows the binding
@@ -60,12 +71,21 @@ type assumed struct {
 	pod  *corev1.Pod
 }
 
-// New wires the scheduler to the factory's pod and node informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
-	c := &Controller{client: client, recorder: recorder,
+// New wires the scheduler to the factory's pod, node and claim informers.
+// Its events go through an events.k8s.io/v1 broadcaster of its own, started
+// by Run; the legacy recorder is not used (kept so callers need not change).
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, _ record.EventRecorder) *Controller {
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	claimInformer := factory.Core().V1().PersistentVolumeClaims().Informer()
+	c := &Controller{client: client, events: broadcaster, recorder: broadcaster.NewRecorder(scheme.Scheme, Name),
 		pods: factory.Core().V1().Pods().Lister(), nodes: factory.Core().V1().Nodes().Lister(),
+		claims: factory.Core().V1().PersistentVolumeClaims().Lister(), claimsSynced: claimInformer.HasSynced,
 		assumed: map[string]assumed{}, placed: map[string]*corev1.Pod{}, unschedulable: map[string]bool{},
 		binds: make(chan struct{}, maxBinds)}
+	// A pod waiting for a claim is tried again when one appears.
+	_, _ = claimInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { c.retryUnschedulable() },
+	})
 	c.runner = controller.NewRunner("scheduler", c.sync)
 	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.podChanged(nil, obj.(*corev1.Pod)) },
@@ -161,6 +181,14 @@ const maxBinds = 32
 // sees the ones before it (as assumed pods); the bindings run beside it, as
 // the upstream scheduler's binding cycle does.
 func (c *Controller) Run(ctx context.Context) {
+	if err := c.events.StartRecordingToSinkWithContext(ctx); err != nil {
+		utilruntime.HandleError(fmt.Errorf("start scheduler events: %w", err))
+	}
+	defer c.events.Shutdown()
+	// A claim not yet in the cache must not make a pod "not found".
+	if !cache.WaitForCacheSync(ctx.Done(), c.claimsSynced) {
+		return
+	}
 	go func() {
 		t := time.NewTicker(retryUnschedulable)
 		defer t.Stop()
@@ -199,12 +227,18 @@ func (c *Controller) sync(ctx context.Context, k string) (time.Duration, error) 
 	if err != nil {
 		return 0, err
 	}
-	res := Decide(pod, states)
+	res := Decide(pod, states, func(name string) *corev1.PersistentVolumeClaim {
+		pvc, err := c.claims.PersistentVolumeClaims(pod.Namespace).Get(name)
+		if err != nil {
+			return nil
+		}
+		return pvc
+	})
 	if res.Node == "" {
 		c.mu.Lock()
 		c.unschedulable[k] = true
 		c.mu.Unlock()
-		c.recorder.Event(pod, corev1.EventTypeWarning, ReasonFailedScheduling, res.Message)
+		c.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, ActionScheduling, res.Message)
 		return 0, c.markUnschedulable(ctx, pod, res.Message)
 	}
 	c.mu.Lock()
@@ -240,7 +274,7 @@ func (c *Controller) bind(ctx context.Context, k string, pod *corev1.Pod, node s
 		}
 		return
 	}
-	c.recorder.Eventf(pod, corev1.EventTypeNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+	c.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonScheduled, ActionBinding, "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
 }
 
 // nodeStates sums the requests of the unfinished pods on each node,

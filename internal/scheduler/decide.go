@@ -29,16 +29,38 @@ type Result struct {
 	Message string
 }
 
-// Decide picks the fitting node with the most free CPU.
-func Decide(pod *corev1.Pod, nodes []NodeState) Result {
+// Claims looks up a PersistentVolumeClaim of the pod's namespace by name
+// (nil: it does not exist).
+type Claims func(name string) *corev1.PersistentVolumeClaim
+
+// Messages of the default scheduler's PostFilter (DefaultPreemption) when no
+// node can be freed: batchd preempts nothing, and its pods are all of one
+// priority, so a pod that fits nowhere gets one of these, as upstream prints
+// them after "preemption: ".
+const (
+	preemptionNotHelpful = "Preemption is not helpful for scheduling"
+	preemptionNoVictims  = "No preemption victims found for incoming pod"
+)
+
+// Decide picks the fitting node with the most free CPU. When none fits, the
+// message is the one kube-scheduler's FitError prints: the PreFilter
+// rejection (VolumeBinding: a missing claim) or the per-node filter reasons,
+// then the preemption verdict.
+func Decide(pod *corev1.Pod, nodes []NodeState, claims Claims) Result {
 	if len(nodes) == 0 {
 		return Result{Message: "no nodes available to schedule pods"}
 	}
+	if msg := preFilterVolumes(pod, claims); msg != "" {
+		// UnschedulableAndUnresolvable on every node: preemption cannot help.
+		return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.%s", len(nodes), msg,
+			preemption(pod, map[string]int{preemptionNotHelpful: len(nodes)}, len(nodes)))}
+	}
 	req := PodRequests(pod)
 	reasons := map[string]int{}
+	verdicts := map[string]int{}
 	best, bestFree := "", int64(-1)
 	for _, n := range nodes {
-		why := filter(pod, req, n)
+		why, resolvable := filter(pod, req, n)
 		if len(why) == 0 {
 			alloc := n.Node.Status.Allocatable[corev1.ResourceCPU]
 			used := n.Requested[corev1.ResourceCPU]
@@ -50,10 +72,20 @@ func Decide(pod *corev1.Pod, nodes []NodeState) Result {
 		for _, r := range why {
 			reasons[r]++
 		}
+		if resolvable {
+			verdicts[preemptionNoVictims]++
+		} else {
+			verdicts[preemptionNotHelpful]++
+		}
 	}
 	if best != "" {
 		return Result{Node: best}
 	}
+	return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.%s", len(nodes), histogram(reasons), preemption(pod, verdicts, len(nodes)))}
+}
+
+// histogram is the scheduler's "1 Insufficient cpu, 1 Too many pods", by reason.
+func histogram(reasons map[string]int) string {
 	keys := make([]string, 0, len(reasons))
 	for r := range reasons {
 		keys = append(keys, r)
@@ -63,27 +95,56 @@ func Decide(pod *corev1.Pod, nodes []NodeState) Result {
 	for i, r := range keys {
 		parts[i] = fmt.Sprintf("%d %s", reasons[r], r)
 	}
-	return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.", len(nodes), strings.Join(parts, ", "))}
+	return strings.Join(parts, ", ")
 }
 
-func filter(pod *corev1.Pod, req corev1.ResourceList, n NodeState) []string {
+// preemption is the " preemption: …" suffix of DefaultPreemption's PostFilter.
+func preemption(pod *corev1.Pod, verdicts map[string]int, nodes int) string {
+	if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == corev1.PreemptNever {
+		return " preemption: not eligible due to preemptionPolicy=Never."
+	}
+	return fmt.Sprintf(" preemption: 0/%d nodes are available: %s.", nodes, histogram(verdicts))
+}
+
+// preFilterVolumes is the VolumeBinding plugin's PreFilter: every claim the
+// pod names must exist and not be being deleted.
+func preFilterVolumes(pod *corev1.Pod, claims Claims) string {
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		name := v.PersistentVolumeClaim.ClaimName
+		pvc := claims(name)
+		switch {
+		case pvc == nil:
+			return fmt.Sprintf("persistentvolumeclaim %q not found", name)
+		case pvc.DeletionTimestamp != nil:
+			return fmt.Sprintf("persistentvolumeclaim %q is being deleted", name)
+		}
+	}
+	return ""
+}
+
+// filter returns why a node does not fit the pod, and whether preemption
+// could help (upstream: Unschedulable vs UnschedulableAndUnresolvable).
+func filter(pod *corev1.Pod, req corev1.ResourceList, n NodeState) ([]string, bool) {
 	node := n.Node
 	if pod.Spec.NodeName != "" && pod.Spec.NodeName != node.Name {
-		return []string{"node(s) didn't match the requested node name"}
+		return []string{"node(s) didn't match the requested node name"}, false
 	}
 	if node.Spec.Unschedulable && !tolerates(pod.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
-		return []string{"node(s) were unschedulable"}
+		return []string{"node(s) were unschedulable"}, false
 	}
 	for _, t := range node.Spec.Taints {
 		if t.Effect == corev1.TaintEffectPreferNoSchedule {
 			continue
 		}
 		if !tolerates(pod.Spec.Tolerations, t) {
-			return []string{fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)}
+			return []string{fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)}, false
 		}
 	}
 	if !matchesAffinity(pod, node) {
-		return []string{"node(s) didn't match Pod's node affinity/selector"}
+		return []string{"node(s) didn't match Pod's node affinity/selector"}, false
 	}
 	var why []string
 	alloc := node.Status.Allocatable
@@ -106,7 +167,7 @@ func filter(pod *corev1.Pod, req corev1.ResourceList, n NodeState) []string {
 			why = append(why, "Insufficient "+r)
 		}
 	}
-	return why
+	return why, true
 }
 
 func tolerates(tols []corev1.Toleration, t corev1.Taint) bool {

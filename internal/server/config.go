@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/node/runtime"
 )
 
 // Options are the `batchd server` flags.
@@ -39,6 +40,10 @@ type Options struct {
 	ImageGCHigh       int
 	ImageGCLow        int
 	ImageMinGCAge     time.Duration
+	// ContainerLogMaxSize and ContainerLogMaxFiles cap each container's
+	// log, as the kubelet's flags of the same names.
+	ContainerLogMaxSize  string
+	ContainerLogMaxFiles int
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -56,6 +61,7 @@ func DefaultDataDir() string {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
+		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
 }
 
@@ -75,11 +81,13 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and deletes are accepted until objects are deleted.")
 	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
-	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine), oci (pull the image and run it with runc/crun), or auto (oci when an OCI runtime is installed).")
+	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine, not isolated: a pod shares its file systems, users, processes and network, and a root pod is root here), oci (pull the image and run it with runc/crun: own root file system and pid/mount/uts/ipc namespaces, host network), or auto (oci when an OCI runtime is installed).")
 	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
 	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "Percent of the image file system's space used that image garbage collection frees down to.")
 	fs.DurationVar(&o.ImageMinGCAge, "image-minimum-gc-age", o.ImageMinGCAge, "How long an image stays, at least, after it was first seen, before it may be collected.")
+	fs.StringVar(&o.ContainerLogMaxSize, "container-log-max-size", o.ContainerLogMaxSize, "Size a container's log file may reach before it is rotated, as the kubelet's flag (e.g. 10Mi).")
+	fs.IntVar(&o.ContainerLogMaxFiles, "container-log-max-files", o.ContainerLogMaxFiles, "Log files a container keeps at most, the current one included (at least 2), as the kubelet's flag.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -117,6 +125,12 @@ func (o *Options) Validate() []error {
 	if err := o.imageGC().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if q, err := resource.ParseQuantity(o.ContainerLogMaxSize); err != nil || q.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("--container-log-max-size %q must be a positive quantity such as 10Mi", o.ContainerLogMaxSize))
+	}
+	if o.ContainerLogMaxFiles < 2 {
+		errs = append(errs, fmt.Errorf("--container-log-max-files %d must be at least 2", o.ContainerLogMaxFiles))
+	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
@@ -151,6 +165,7 @@ func (o *Options) Config() (Config, error) {
 		DefaultRuntime:    o.DefaultRuntime,
 		OCIRuntime:        o.OCIRuntime,
 		ImageGC:           o.imageGC(),
+		ContainerLogs:     runtime.LogLimits{MaxSize: quantity(o.ContainerLogMaxSize), MaxFiles: o.ContainerLogMaxFiles},
 	}, nil
 }
 
@@ -188,6 +203,8 @@ type Config struct {
 	OCIRuntime string
 	// ImageGC is when unused images are removed.
 	ImageGC image.GCPolicy
+	// ContainerLogs caps each container's log (zero: no cap).
+	ContainerLogs runtime.LogLimits
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,11 +55,16 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg)})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
 	if err != nil {
 		return nil, err
 	}
 	n.runtime = rt
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(rt.PodDir(""), &st); err == nil {
+		// ephemeral-storage: the file system of pods' logs, emptyDirs and writable layers.
+		n.machine.EphemeralStorage = int64(st.Blocks) * st.Bsize
+	}
 	if n.images, err = image.Open(filepath.Join(cfg.DataDir, "images")); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}

@@ -39,7 +39,7 @@ func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
 		return strings.Contains(kubectl(t, "", "describe", "cronjob", "hello-cron", "-n", n).stdout, "Saw completed job: "+job+", status: Complete")
 	})
 	r := kubectl(t, "", "get", "cronjob", "hello-cron", "-n", n)
-	if !regexp.MustCompile(`(?m)^hello-cron\s+\*/1 \* \* \* \*\s+<none>\s+False\s+[01]\s+\d+s\s+\S+$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^hello-cron\s+\*/1 \* \* \* \*\s+<none>\s+False\s+[01]\s+\d+s\s+\d+s\s+\S+$`).MatchString(r.stdout) {
 		t.Errorf("get cronjob:\n%s", r)
 	}
 	must(t, kubectl(t, "", "describe", "cronjob", "hello-cron", "-n", n), "SuccessfulCreate", "Created job "+job, "cronjob-controller")

@@ -44,7 +44,7 @@ func TestApplySeedManifests(t *testing.T) {
 var (
 	jobHeader  = regexp.MustCompile(`(?m)^NAME\s{3,}STATUS\s{3,}COMPLETIONS\s{3,}DURATION\s{3,}AGE$`)
 	wideHeader = regexp.MustCompile(`(?m)^NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR$`)
-	cjHeader   = regexp.MustCompile(`(?m)^NAME\s{3,}SCHEDULE\s{3,}TIMEZONE\s{3,}SUSPEND\s{3,}ACTIVE\s{3,}LAST SCHEDULE\s{3,}AGE$`)
+	cjHeader   = regexp.MustCompile(`(?m)^NAME\s{3,}SCHEDULE\s{3,}TIMEZONE\s{3,}SUSPEND\s{3,}ACTIVE\s{3,}LAST SCHEDULE\s{3,}NEXT SCHEDULE\s{3,}AGE$`)
 )
 
 func TestJobLifecycleWithKubectl(t *testing.T) {
@@ -152,7 +152,7 @@ func TestCronJobsWithKubectl(t *testing.T) {
 	must(t, kubectl(t, "", "apply", "-n", n, "-f", cj), "cronjob.batch/db-backup created")
 	r := kubectl(t, "", "get", "cronjob", "-n", n)
 	must(t, r)
-	if !cjHeader.MatchString(r.stdout) || !regexp.MustCompile(`(?m)^db-backup\s+0 2 \* \* \*\s+<none>\s+False\s+0\s+<none>\s+\S+$`).MatchString(r.stdout) {
+	if !cjHeader.MatchString(r.stdout) || !regexp.MustCompile(`(?m)^db-backup\s+0 2 \* \* \*\s+<none>\s+False\s+0\s+<none>\s+\d+[hms]\S*\s+\S+$`).MatchString(r.stdout) {
 		t.Errorf("get cronjob table:\n%s", r.stdout)
 	}
 	must(t, kubectl(t, "", "get", "cj", "db-backup", "-n", n, "-o", "jsonpath={.spec.concurrencyPolicy},{.spec.successfulJobsHistoryLimit},{.spec.failedJobsHistoryLimit}"), "Allow,3,1")

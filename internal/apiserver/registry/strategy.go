@@ -34,6 +34,15 @@ type Funcs struct {
 	// bumped on spec changes when BumpGeneration is set.
 	Spec, Status   func(obj runtime.Object) any
 	BumpGeneration bool
+	// PrepareForStatusUpdate runs on writes through the status subresource
+	// after the stored spec was put back (e.g. pods keep their
+	// ownerReferences there); StatusResetFields names the fields it resets
+	// beyond spec, for server-side apply.
+	PrepareForStatusUpdate func(obj, old runtime.Object)
+	StatusResetFields      []fieldpath.Path
+	// StatusOnCreate keeps the status a client creates the object with
+	// (nodes, as upstream) instead of clearing it.
+	StatusOnCreate bool
 	// GCPolicy is the propagation policy when a client sends none.
 	GCPolicy rest.GarbageCollectionPolicy
 	// GracefulDelete, when set, decides the grace period of a delete (setting
@@ -66,7 +75,7 @@ func (s *Strategy) hasStatus() bool { return s.funcs.Spec != nil && s.funcs.Stat
 
 // PrepareForCreate clears the status and starts the generation at 1.
 func (s *Strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	if s.hasStatus() {
+	if s.hasStatus() && !s.funcs.StatusOnCreate {
 		clearPointee(s.funcs.Status(obj))
 	}
 	if s.funcs.BumpGeneration {
@@ -149,9 +158,13 @@ func (s *Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return map[fieldpath.APIVersion]*fieldpath.Set{s.apiVersion: fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
 }
 
-// StatusStrategy is the strategy of a resource's status subresource: it keeps
-// the stored spec and metadata other than labels, annotations and finalizers
-// changed through status are ignored too, as upstream does.
+// StatusStrategy is the strategy of a resource's status subresource: it
+// keeps the stored spec and nothing else of it, as upstream's status
+// strategies of Jobs, CronJobs, Namespaces, Nodes and PVCs do — metadata
+// (labels, annotations, finalizers, ownerReferences) written through status
+// is kept, so PATCH …/status with metadata.annotations adds the annotation.
+// A resource narrows that with PrepareForStatusUpdate (pods). The generation
+// cannot change here: rest.BeforeUpdate restores it on every update.
 type StatusStrategy struct{ *Strategy }
 
 // NewStatusStrategy returns the status-subresource variant of s.
@@ -161,14 +174,8 @@ func (s *StatusStrategy) PrepareForCreate(context.Context, runtime.Object) {}
 
 func (s *StatusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	copyPointee(s.funcs.Spec(obj), s.funcs.Spec(old))
-	nm, err1 := meta.Accessor(obj)
-	om, err2 := meta.Accessor(old)
-	if err1 == nil && err2 == nil {
-		nm.SetLabels(om.GetLabels())
-		nm.SetAnnotations(om.GetAnnotations())
-		nm.SetFinalizers(om.GetFinalizers())
-		nm.SetOwnerReferences(om.GetOwnerReferences())
-		nm.SetGeneration(om.GetGeneration())
+	if s.funcs.PrepareForStatusUpdate != nil {
+		s.funcs.PrepareForStatusUpdate(obj, old)
 	}
 }
 
@@ -179,15 +186,11 @@ func (s *StatusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Obje
 	return s.funcs.ValidateStatusUpdate(obj, old)
 }
 
-// GetResetFields: through status, only the status (and conditions) change.
+// GetResetFields: through status, the spec (and what
+// PrepareForStatusUpdate resets) belongs to no field manager.
 func (s *StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{s.apiVersion: fieldpath.NewSet(
-		fieldpath.MakePathOrDie("spec"),
-		fieldpath.MakePathOrDie("metadata", "labels"),
-		fieldpath.MakePathOrDie("metadata", "annotations"),
-		fieldpath.MakePathOrDie("metadata", "finalizers"),
-		fieldpath.MakePathOrDie("metadata", "ownerReferences"),
-	)}
+	paths := append([]fieldpath.Path{fieldpath.MakePathOrDie("spec")}, s.funcs.StatusResetFields...)
+	return map[fieldpath.APIVersion]*fieldpath.Set{s.apiVersion: fieldpath.NewSet(paths...)}
 }
 
 func (s *StatusStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {

@@ -281,13 +281,7 @@ func containers(ctrs []corev1.Container, vols, names sets.Set[string], opts PodO
 		if c.TerminationMessagePolicy != "" && !contains(terminationPolicies, c.TerminationMessagePolicy) {
 			errs = append(errs, field.NotSupported(cp.Child("terminationMessagePolicy"), c.TerminationMessagePolicy, quoted(terminationPolicies)))
 		}
-		if c.RestartPolicy != nil {
-			if !init {
-				errs = append(errs, field.Forbidden(cp.Child("restartPolicy"), "may not be set for non-init containers"))
-			} else if *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
-				errs = append(errs, field.NotSupported(cp.Child("restartPolicy"), *c.RestartPolicy, []string{string(corev1.ContainerRestartPolicyAlways)}))
-			}
-		}
+		errs = append(errs, containerRestartPolicy(c, init, cp)...)
 		errs = append(errs, ports(c.Ports, cp.Child("ports"))...)
 		errs = append(errs, env(c.Env, cp.Child("env"))...)
 		errs = append(errs, envFrom(c.EnvFrom, cp.Child("envFrom"))...)
@@ -510,3 +504,60 @@ func resources(r *corev1.ResourceRequirements, p *field.Path) field.ErrorList {
 
 // PodMetaName is the rule for pod names.
 func PodMetaName(m *metav1.ObjectMeta) field.ErrorList { return ObjectMeta(m, true, DNSSubdomain) }
+
+// Container restart rules (KEP-5307, ContainerRestartRules, on by default in
+// the API version batchd serves): every container may set restartPolicy
+// (Always, OnFailure, Never); restartPolicyRules need the container's own
+// restartPolicy, at most 20 rules, each with the action Restart and an
+// exitCodes requirement (operator In or NotIn, at most 255 values). An init
+// container with restartPolicy Always is a sidecar, which takes no rules
+// (RestartAllContainers, the one action meant for sidecars, is behind an
+// alpha gate that is off). As upstream's validateContainerRestartPolicy.
+const (
+	maxRestartPolicyRules   = 20
+	maxRestartRuleExitCodes = 255
+)
+
+var (
+	containerRestartPolicies = []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways, corev1.ContainerRestartPolicyNever, corev1.ContainerRestartPolicyOnFailure}
+	restartRuleActions       = []corev1.ContainerRestartRuleAction{corev1.ContainerRestartRuleActionRestart}
+	restartRuleOperators     = []corev1.ContainerRestartRuleOnExitCodesOperator{corev1.ContainerRestartRuleOnExitCodesOpIn, corev1.ContainerRestartRuleOnExitCodesOpNotIn}
+)
+
+func containerRestartPolicy(c *corev1.Container, init bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	policyPath, rulesPath := p.Child("restartPolicy"), p.Child("restartPolicyRules")
+	if c.RestartPolicy == nil {
+		if len(c.RestartPolicyRules) > 0 {
+			errs = append(errs, field.Required(policyPath, "must specify restartPolicy when restart rules are used"))
+		}
+		return errs
+	}
+	if !contains(containerRestartPolicies, *c.RestartPolicy) {
+		errs = append(errs, field.NotSupported(policyPath, *c.RestartPolicy, quoted(containerRestartPolicies)))
+	}
+	if init && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && len(c.RestartPolicyRules) > 0 {
+		errs = append(errs, field.Forbidden(rulesPath, "restartPolicyRules are not allowed on sidecar containers"))
+	}
+	if len(c.RestartPolicyRules) > maxRestartPolicyRules {
+		errs = append(errs, field.TooMany(rulesPath, len(c.RestartPolicyRules), maxRestartPolicyRules))
+	}
+	for i, r := range c.RestartPolicyRules {
+		rp := rulesPath.Index(i)
+		if !contains(restartRuleActions, r.Action) {
+			errs = append(errs, field.NotSupported(rp.Child("action"), r.Action, quoted(restartRuleActions)))
+		}
+		if r.ExitCodes == nil {
+			errs = append(errs, field.Required(rp.Child("exitCodes"), "must be specified"))
+			continue
+		}
+		ep := rp.Child("exitCodes")
+		if !contains(restartRuleOperators, r.ExitCodes.Operator) {
+			errs = append(errs, field.NotSupported(ep.Child("operator"), r.ExitCodes.Operator, quoted(restartRuleOperators)))
+		}
+		if len(r.ExitCodes.Values) > maxRestartRuleExitCodes {
+			errs = append(errs, field.TooMany(ep.Child("values"), len(r.ExitCodes.Values), maxRestartRuleExitCodes))
+		}
+	}
+	return errs
+}

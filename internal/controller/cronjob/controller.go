@@ -2,7 +2,9 @@ package cronjob
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -10,6 +12,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/controller"
+	"github.com/batchd/batchd/internal/cronspec"
 )
 
 // Config wires a Controller; nil Clock and Local mean the real clock and time.Local.
@@ -27,10 +31,15 @@ type Config struct {
 	Client   kubernetes.Interface
 	Informer informers.SharedInformerFactory
 	Recorder record.EventRecorder
-	Clock    clock.PassiveClock
+	Clock    clock.WithTicker
 	Local    *time.Location
 	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
 	Register func(metrics.Registerable) error
+	// Monotonic reads a monotonic clock, to tell a wall-clock jump (a
+	// machine's sleep, a clock set by hand) from time passing. Nil means the
+	// process's monotonic clock with the real Clock, and no jump detection
+	// with a given one (unless this is given too).
+	Monotonic func() time.Duration
 }
 
 // Controller runs CronJobs.
@@ -40,14 +49,23 @@ type Controller struct {
 	byOwner  cache.Indexer
 	runner   *controller.Runner
 	written  *written
-	// skew is upstream's cronjob_controller_job_creation_skew_duration_seconds.
-	skew *metrics.Histogram
+	metrics  *Metrics
+	awake    *awake
+	// reported is, per CronJob, Plan.Reported of its last sync: missed
+	// slots up to it were signalled (in memory: a restart signals again
+	// the slots missed since the last run).
+	mu       sync.Mutex
+	reported map[types.UID]time.Time
 }
 
 // New wires the controller to the factory's CronJob and Job informers.
 func New(cfg Config) (*Controller, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+		if cfg.Monotonic == nil {
+			start := time.Now()
+			cfg.Monotonic = func() time.Duration { return time.Since(start) }
+		}
 	}
 	if cfg.Local == nil {
 		cfg.Local = time.Local
@@ -63,28 +81,19 @@ func New(cfg Config) (*Controller, error) {
 	}}); err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
-		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock)}
-	c.runner = controller.NewRunner("cronjob", c.sync)
-	c.skew = metrics.NewHistogram(&metrics.HistogramOpts{
-		Subsystem:      "cronjob_controller",
-		Name:           "job_creation_skew_duration_seconds",
-		Help:           "Time between when a cronjob is scheduled to be run, and when the corresponding job is created",
-		StabilityLevel: metrics.STABLE,
-		Buckets:        metrics.ExponentialBuckets(1, 2, 10),
-	})
-	if cfg.Register != nil {
-		if err := cfg.Register(c.skew); err != nil {
-			return nil, fmt.Errorf("register cronjob metrics: %w", err)
-		}
-	} else {
-		c.skew.Create(nil)
+	m, err := newMetrics(cfg.Register)
+	if err != nil {
+		return nil, err
 	}
+	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
+		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock), metrics: m,
+		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}}
+	c.runner = controller.NewRunner("cronjob", c.sync, controller.WithClock(cfg.Clock))
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		return k
 	}
-	_, err := cfg.Informer.Batch().V1().CronJobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, err = cfg.Informer.Batch().V1().CronJobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.runner.Add(key(obj)) },
 		UpdateFunc: func(oldObj, obj any) {
 			old, cj := oldObj.(*batchv1.CronJob), obj.(*batchv1.CronJob)
@@ -106,6 +115,14 @@ func New(cfg Config) (*Controller, error) {
 		},
 		DeleteFunc: func(obj any) {
 			c.written.forget(key(obj))
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if cj, ok := obj.(*batchv1.CronJob); ok {
+				c.mu.Lock()
+				delete(c.reported, cj.UID)
+				c.mu.Unlock()
+			}
 			c.runner.Add(key(obj))
 		},
 	})
@@ -133,12 +150,13 @@ func New(cfg Config) (*Controller, error) {
 func equalPtr(a, b *string) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
 
 func (c *Controller) untilNextSlot(cj *batchv1.CronJob) time.Duration {
-	s, err := parseSchedule(cj.Spec.Schedule, cj.Spec.TimeZone, c.cfg.Local)
+	opts, _ := cronspec.ParseOptions(cj.Annotations)
+	s, err := newSchedule(cj, c.cfg.Local, opts.DST)
 	if err != nil {
 		return 0
 	}
-	now := c.cfg.Clock.Now()
-	return untilNext(s, now, now)
+	now, offset := c.cfg.Clock.Now(), cronspec.Offset(string(cj.UID), opts.Jitter)
+	return untilFire(s, now.Add(-offset), now, offset)
 }
 
 // ownerIndex indexes Jobs by "<namespace>/<controlling CronJob>".
@@ -146,7 +164,36 @@ const ownerIndex = "cronjob"
 
 // Run processes CronJobs until ctx ends. Every-minute CronJobs all wake at the
 // same instant; enough workers keep the API server's writes batched.
-func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx, 32) }
+func (c *Controller) Run(ctx context.Context) {
+	go func() {
+		t := time.NewTicker(jumpCheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.checkClock()
+			}
+		}
+	}()
+	c.runner.Run(ctx, 32)
+}
+
+// checkClock syncs every CronJob at once after a wall-clock jump: their
+// timers run on the monotonic clock, which a machine's sleep stopped.
+func (c *Controller) checkClock() {
+	if _, jumped := c.awake.observe(); !jumped {
+		return
+	}
+	all, err := c.cronJobs.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, cj := range all {
+		c.runner.Add(cj.Namespace + "/" + cj.Name)
+	}
+}
 
 func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -155,6 +202,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	cj, err := c.cronJobs.CronJobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.metrics.forget(ns, name)
 		return 0, nil
 	}
 	if err != nil {
@@ -192,7 +240,19 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 			return 0, err
 		}
 	}
-	p := Decide(Observed{CronJob: cj, Jobs: owned, Gone: gone, Now: c.cfg.Clock.Now(), Local: c.cfg.Local})
+	since, _ := c.awake.observe()
+	c.mu.Lock()
+	reported := c.reported[cj.UID]
+	c.mu.Unlock()
+	p := Decide(Observed{CronJob: cj, Jobs: owned, Gone: gone, Now: c.cfg.Clock.Now(), Local: c.cfg.Local, Reported: reported, Awake: since})
+	if p.Next.IsZero() {
+		c.metrics.next.DeleteLabelValues(ns, name)
+	} else {
+		c.metrics.next.WithLabelValues(ns, name).Set(float64(p.Next.Unix()))
+	}
+	if p.Remind > 0 {
+		c.runner.AddAfter(key, p.Remind)
+	}
 	return p.Requeue, c.apply(ctx, cj, p)
 }
 
@@ -204,6 +264,13 @@ func (c *Controller) event(cj *batchv1.CronJob, e Event) {
 func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) error {
 	for _, e := range p.Events {
 		c.event(cj, e)
+	}
+	// Signalled: not again, whatever the writes below do.
+	c.mu.Lock()
+	c.reported[cj.UID] = p.Reported
+	c.mu.Unlock()
+	for _, m := range p.Missed {
+		c.metrics.missed.WithLabelValues(cj.Namespace, cj.Name, m.Reason).Add(float64(m.Count))
 	}
 	status := *p.Status.DeepCopy()
 	background := metav1.DeletePropagationBackground
@@ -225,7 +292,7 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 		switch {
 		case err == nil:
 			c.event(cj, Event{Type: corev1.EventTypeNormal, Reason: ReasonSuccessfulCreate, Message: "Created job " + created.Name})
-			c.skew.Observe(c.cfg.Clock.Now().Sub(p.Scheduled).Seconds())
+			c.metrics.skew.Observe(c.cfg.Clock.Now().Sub(p.FireAt).Seconds())
 			status.Active = append(status.Active, Ref(created))
 			status.LastScheduleTime = &metav1.Time{Time: p.Scheduled}
 		case apierrors.IsAlreadyExists(err):
@@ -238,7 +305,16 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 				if activeIndex(&status, existing.UID) < 0 && finished(existing) == "" {
 					status.Active = append(status.Active, Ref(existing))
 				}
-				status.LastScheduleTime = &metav1.Time{Time: p.Scheduled}
+				at := p.Scheduled
+				// A trigger's Job carries the instant it fired at, not this sync's.
+				if t, err := time.Parse(time.RFC3339, existing.Annotations[ScheduledTimestampAnnotation]); err == nil && p.Trigger != "" {
+					at = t
+				}
+				if status.LastScheduleTime == nil || at.After(status.LastScheduleTime.Time) {
+					status.LastScheduleTime = &metav1.Time{Time: at}
+				}
+			} else if p.Trigger != "" {
+				return fmt.Errorf("create job %s for trigger %q: a job of that name exists that this cronjob does not control", p.Create.Name, p.Trigger)
 			}
 		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 			return err
@@ -258,5 +334,23 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 			return fmt.Errorf("update status of cronjob %s/%s: %w", cj.Namespace, cj.Name, err)
 		}
 	}
-	return createErr
+	if createErr != nil || p.Trigger == "" {
+		return createErr
+	}
+	// Last: the token is recorded once its Job exists (or its skip is
+	// signalled). A crash before this finds the Job by its name and only
+	// records the token; a crash before the Job exists leaves the token to
+	// fire again.
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{cronspec.TriggerHandledAnnotation: p.Trigger}}})
+	if err != nil {
+		return err
+	}
+	updated, err := c.cfg.Client.BatchV1().CronJobs(cj.Namespace).Patch(ctx, cj.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	switch {
+	case err == nil:
+		c.written.wrote(cj.Namespace+"/"+cj.Name, updated.ResourceVersion)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("record trigger %q of cronjob %s/%s: %w", p.Trigger, cj.Namespace, cj.Name, err)
+	}
+	return nil
 }

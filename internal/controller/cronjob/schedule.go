@@ -18,17 +18,7 @@ const tooManyMissed = 100
 // parseSchedule reads schedule in the CronJob's zone: tz when set, else loc
 // (the controller's local zone, as kube-controller-manager's).
 func parseSchedule(schedule string, tz *string, loc *time.Location) (cron.Schedule, error) {
-	if tz != nil {
-		return cronspec.ParseStandard("TZ=" + *tz + " " + schedule)
-	}
-	s, err := cronspec.ParseStandard(schedule)
-	if err != nil {
-		return nil, err
-	}
-	if spec, ok := s.(*cron.SpecSchedule); ok && loc != nil {
-		spec.Location = loc
-	}
-	return s, nil
+	return cronspec.Parse(schedule, tz, loc)
 }
 
 // missed is the outcome of mostRecent.

@@ -145,6 +145,11 @@ func Decide(o Observed) Plan {
 		pod, ok := byUID[uid]
 		return !ok || !hasString(pod.Finalizers, TrackingFinalizer)
 	}
+	// A UID recorded under both lists (batchd before this rule could write
+	// it; validation refuses every later write of such a status, which wedged
+	// the Job) is failed only: failed is where it went first, when the pod
+	// was deleted while running and a replacement was made for it.
+	uncounted.Succeeded = withoutUIDs(uncounted.Succeeded, uncounted.Failed)
 	uncounted.Succeeded, status.Succeeded = settle(uncounted.Succeeded, settled, status.Succeeded)
 	uncounted.Failed, status.Failed = settle(uncounted.Failed, settled, status.Failed)
 
@@ -179,7 +184,10 @@ func Decide(o Observed) Plan {
 		switch {
 		case pod.Status.Phase == corev1.PodSucceeded:
 			if tracked {
-				if !indexed && !containsUID(uncounted.Succeeded, pod.UID) {
+				// As upstream's trackJobStatusAndRemoveFinalizers: a pod
+				// already recorded as failed (deleted while running, then
+				// ended Succeeded) stays failed; a UID is never in both lists.
+				if !indexed && !containsUID(uncounted.Succeeded, pod.UID) && !containsUID(uncounted.Failed, pod.UID) {
 					uncounted.Succeeded = append(uncounted.Succeeded, pod.UID)
 				}
 				p.RemoveFinalizers = append(p.RemoveFinalizers, pod)
@@ -388,6 +396,17 @@ func countedFailures(j *batchv1.Job, pods []*corev1.Pod) int {
 		}
 	}
 	return n
+}
+
+// withoutUIDs returns list less the UIDs in drop.
+func withoutUIDs(list, drop []types.UID) []types.UID {
+	var out []types.UID
+	for _, uid := range list {
+		if !containsUID(drop, uid) {
+			out = append(out, uid)
+		}
+	}
+	return out
 }
 
 func containsUID(list []types.UID, uid types.UID) bool {

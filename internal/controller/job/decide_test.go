@@ -401,3 +401,108 @@ func TestPodFailurePolicy(t *testing.T) {
 		t.Errorf("terminating with policy: %+v create %d", p.Status, len(p.Create))
 	}
 }
+
+// A pod deleted while running is recorded as failed; if it then ends
+// Succeeded before its finalizer goes (or the server dies in between), it
+// stays failed: a UID is never written under both lists (which validation
+// refuses, wedging the Job), as upstream's trackJobStatusAndRemoveFinalizers.
+func TestPodRecordedFailedThenSucceededIsCountedOnce(t *testing.T) {
+	j := testJob(func(j *batchv1.Job) {
+		j.Status.StartTime = &metav1.Time{Time: t0}
+		j.Status.Active = 1
+		j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Failed: []types.UID{"gone"}}
+	})
+	gone := pod("gone", corev1.PodSucceeded, deleting)
+	repl := pod("repl", corev1.PodRunning)
+
+	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if p.Status != nil {
+		if u := p.Status.UncountedTerminatedPods; len(u.Succeeded) != 0 || len(u.Failed) != 1 || u.Failed[0] != "gone" {
+			t.Fatalf("uncounted = %+v, want failed [gone] only", u)
+		}
+		j.Status = *p.Status
+	}
+	if len(p.RemoveFinalizers) != 1 || p.RemoveFinalizers[0] != gone {
+		t.Fatalf("finalizer removal = %v, want [gone]", p.RemoveFinalizers)
+	}
+
+	// The finalizer is gone: counted once, as failed; the Job goes on.
+	untracked(gone)
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if s := p.Status; s.Failed != 1 || s.Succeeded != 0 || len(s.UncountedTerminatedPods.Failed)+len(s.UncountedTerminatedPods.Succeeded) != 0 || s.Active != 1 {
+		t.Fatalf("after finalizer removal: %+v", s)
+	}
+	j.Status = *p.Status
+	repl.Status.Phase = corev1.PodSucceeded
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{gone, repl}, Now: t0})
+	if u := p.Status.UncountedTerminatedPods; len(u.Succeeded) != 1 || u.Succeeded[0] != "repl" || len(u.Failed) != 0 {
+		t.Fatalf("replacement: uncounted %+v", u)
+	}
+}
+
+// A status that already lists a UID under both (written by an older batchd)
+// is healed: the UID stays under failed only, so the next write is valid and
+// the pod is counted once.
+func TestDuplicateUncountedUIDIsHealed(t *testing.T) {
+	for _, tracked := range []bool{true, false} {
+		j := testJob(func(j *batchv1.Job) {
+			j.Status.StartTime = &metav1.Time{Time: t0}
+			j.Status.Active = 1
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{
+				Succeeded: []types.UID{"gone"}, Failed: []types.UID{"gone"}}
+		})
+		gone := pod("gone", corev1.PodSucceeded, deleting)
+		if !tracked {
+			untracked(gone)
+		}
+		p := Decide(Observed{Job: j, Pods: []*corev1.Pod{gone}, Now: t0})
+		if p.Status == nil {
+			t.Fatalf("tracked=%v: no status write heals the stored duplicate", tracked)
+		}
+		s, u := p.Status, p.Status.UncountedTerminatedPods
+		if tracked && (len(u.Succeeded) != 0 || len(u.Failed) != 1 || s.Failed != 0 || s.Succeeded != 0) {
+			t.Errorf("tracked: status %+v uncounted %+v", s, u)
+		}
+		if !tracked && (len(u.Succeeded)+len(u.Failed) != 0 || s.Failed != 1 || s.Succeeded != 0) {
+			t.Errorf("untracked: status failed=%d succeeded=%d uncounted %+v", s.Failed, s.Succeeded, u)
+		}
+	}
+}
+
+// Upstream e2e "containers restarted by container restart policy should not
+// trigger PodFailurePolicy": a container restarted in place by its own
+// restartPolicy/restartPolicyRules (pod restartPolicy Never) leaves its pod
+// running, so no podFailurePolicy rule looks at it and the restarts are not
+// counted against backoffLimit; the Job completes when the pod succeeds.
+func TestContainerRestartedInPlaceDoesNotTriggerPodFailurePolicy(t *testing.T) {
+	j := testJob(func(j *batchv1.Job) {
+		j.Status.StartTime = &metav1.Time{Time: t0}
+		j.Spec.BackoffLimit = ptr.To[int32](0)
+		j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+			Action:      batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}},
+		}}}
+		c := &j.Spec.Template.Spec.Containers[0]
+		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyNever)
+		c.RestartPolicyRules = []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,
+			ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}
+	})
+	restarted := pod("p", corev1.PodRunning, func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pi", RestartCount: 3,
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 42}}}}
+	})
+	p := Decide(Observed{Job: j, Pods: []*corev1.Pod{restarted}, Now: t0})
+	if p.Status != nil && len(conds(p.Status)) != 0 {
+		t.Fatalf("running pod restarted in place: conditions %v", conds(p.Status))
+	}
+	if len(p.DeleteFailed)+len(p.DeleteUncounted)+len(p.Create) != 0 {
+		t.Fatalf("plan touches pods: %+v", p)
+	}
+	restarted.Status.Phase = corev1.PodSucceeded
+	restarted.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+	p = Decide(Observed{Job: j, Pods: []*corev1.Pod{restarted}, Now: t0})
+	if got := conds(p.Status); len(got) != 1 || got[0] != "SuccessCriteriaMet=True/CompletionsReached" {
+		t.Fatalf("after success: conditions %v", got)
+	}
+}

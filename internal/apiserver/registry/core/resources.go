@@ -74,7 +74,10 @@ func Namespaces() registry.Resource {
 					ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
 				}
 			},
-			Validate: v, ValidateUpdate: vu, ValidateStatusUpdate: vu,
+			Validate: v, ValidateUpdate: vu,
+			ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
+				return append(vu(obj, old), namespacePhase(obj.(*corev1.Namespace))...)
+			},
 		},
 		Table: simpleTable([]metav1.TableColumnDefinition{
 			registry.NameColumn(),
@@ -85,6 +88,19 @@ func Namespaces() registry.Resource {
 			return []any{ns.Name, string(ns.Status.Phase), registry.Age(ns.CreationTimestamp, now)}
 		}),
 	}
+}
+
+// namespacePhase: through status, the phase follows the deletionTimestamp
+// (upstream's ValidateNamespaceStatusUpdate, field path and all).
+func namespacePhase(ns *corev1.Namespace) field.ErrorList {
+	p := field.NewPath("status", "Phase")
+	switch {
+	case ns.DeletionTimestamp.IsZero() && ns.Status.Phase != corev1.NamespaceActive:
+		return field.ErrorList{field.Invalid(p, ns.Status.Phase, "may only be 'Active' if `deletionTimestamp` is empty")}
+	case !ns.DeletionTimestamp.IsZero() && ns.Status.Phase != corev1.NamespaceTerminating:
+		return field.ErrorList{field.Invalid(p, ns.Status.Phase, "may only be 'Terminating' if `deletionTimestamp` is not empty")}
+	}
+	return nil
 }
 
 func hasFinalizer(fs []corev1.FinalizerName, f corev1.FinalizerName) bool {
@@ -354,9 +370,11 @@ func Nodes() registry.Resource {
 			return fields.Set{"spec.unschedulable": fmt.Sprint(obj.(*corev1.Node).Spec.Unschedulable)}
 		},
 		Funcs: registry.Funcs{
-			Spec:     func(obj runtime.Object) any { return &obj.(*corev1.Node).Spec },
-			Status:   func(obj runtime.Object) any { return &obj.(*corev1.Node).Status },
-			Validate: v, ValidateUpdate: vu, ValidateStatusUpdate: vu,
+			Spec:   func(obj runtime.Object) any { return &obj.(*corev1.Node).Spec },
+			Status: func(obj runtime.Object) any { return &obj.(*corev1.Node).Status },
+			// Nodes allow every field, status included, on create (upstream's nodeStrategy).
+			StatusOnCreate: true,
+			Validate:       v, ValidateUpdate: vu, ValidateStatusUpdate: vu,
 		},
 		Table: simpleTable([]metav1.TableColumnDefinition{
 			registry.NameColumn(),

@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
@@ -76,10 +77,29 @@ func SetDefaults(c *batchv1.CronJob) {
 }
 
 func warnings(c *batchv1.CronJob) []string {
+	var w []string
 	if msgs := validation.DNSLabel(c.Name, false); len(msgs) > 0 {
-		return []string{fmt.Sprintf("metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: %v", msgs)}
+		w = append(w, fmt.Sprintf("metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: %v", msgs))
 	}
-	return nil
+	return append(w, extensionWarnings(c)...)
+}
+
+// extensionWarnings flags batchd.dev/ annotations that do not do what their
+// writer likely meant: unknown keys (typos), and a jitter longer than the
+// starting deadline (which counts from the slot, so a late offset misses
+// every run).
+func extensionWarnings(c *batchv1.CronJob) []string {
+	var w []string
+	for _, k := range cronspec.UnknownAnnotations(c.Annotations) {
+		w = append(w, fmt.Sprintf("metadata.annotations[%s]: not an annotation batchd reads on a CronJob (%s, %s, %s, %s)", k,
+			cronspec.TriggerAnnotation, cronspec.JitterAnnotation, cronspec.CatchUpAnnotation, cronspec.DSTAnnotation))
+	}
+	opts, _ := cronspec.ParseOptions(c.Annotations)
+	if d := c.Spec.StartingDeadlineSeconds; d != nil && opts.Jitter > time.Duration(*d)*time.Second {
+		w = append(w, fmt.Sprintf("metadata.annotations[%s]: %s is longer than spec.startingDeadlineSeconds (%d), which counts from the slot: a CronJob whose offset passes the deadline misses every run",
+			cronspec.JitterAnnotation, opts.Jitter, *d))
+	}
+	return w
 }
 
 // maxNameLength leaves room for the "-<unix minutes>" suffix of Job names.
@@ -91,6 +111,7 @@ func Validate(c *batchv1.CronJob) field.ErrorList {
 	if len(c.Name) > maxNameLength {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), c.Name, fmt.Sprintf("must be no more than %d characters", maxNameLength)))
 	}
+	errs = append(errs, cronspec.ValidateAnnotations(c.Annotations, nil)...)
 	errs = append(errs, validateSpec(&c.Spec, nil, field.NewPath("spec"))...)
 	return errs
 }
@@ -98,6 +119,7 @@ func Validate(c *batchv1.CronJob) field.ErrorList {
 // ValidateUpdate checks a CronJob update; its spec is fully mutable.
 func ValidateUpdate(c, old *batchv1.CronJob) field.ErrorList {
 	errs := validation.ObjectMetaUpdate(&c.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, cronspec.ValidateAnnotations(c.Annotations, old.Annotations)...)
 	return append(errs, validateSpec(&c.Spec, &old.Spec, field.NewPath("spec"))...)
 }
 
@@ -124,6 +146,17 @@ func validateSpec(s, old *batchv1.CronJobSpec, p *field.Path) field.ErrorList {
 	errs = append(errs, validation.NonNegative32(s.FailedJobsHistoryLimit, p.Child("failedJobsHistoryLimit"))...)
 	errs = append(errs, validateJobTemplate(&s.JobTemplate, p.Child("jobTemplate"))...)
 	return errs
+}
+
+// ValidateSchedule checks a new CronJob's schedule and timeZone as the API
+// does (for a preview that must refuse what the API refuses, in its words).
+func ValidateSchedule(schedule string, tz *string) field.ErrorList {
+	p := field.NewPath("spec")
+	if schedule == "" {
+		return field.ErrorList{field.Required(p.Child("schedule"), "")}
+	}
+	errs := validateSchedule(schedule, false, tz, p.Child("schedule"))
+	return append(errs, ValidateTimeZone(tz, p.Child("timeZone"))...)
 }
 
 func validateSchedule(schedule string, allowTZ bool, tz *string, p *field.Path) field.ErrorList {
@@ -201,6 +234,8 @@ func Table() *registry.Table {
 			registry.Column("Suspend", "boolean", "", batchv1.CronJobSpec{}.SwaggerDoc()["suspend"], false),
 			registry.Column("Active", "integer", "", batchv1.CronJobStatus{}.SwaggerDoc()["active"], false),
 			registry.Column("Last Schedule", "string", "", batchv1.CronJobStatus{}.SwaggerDoc()["lastScheduleTime"], false),
+			registry.Column("Next Schedule", "string", "", nextScheduleDoc, false),
+			registry.Column("Next Schedule Time", "string", "", nextScheduleDoc+" (RFC 3339, in the CronJob's time zone)", true),
 			registry.AgeColumn(),
 			registry.Column("Containers", "string", "", "Names of each container in the template.", true),
 			registry.Column("Images", "string", "", "Images referenced by each container in the template.", true),
@@ -231,7 +266,33 @@ func Table() *registry.Table {
 					sel = s.String()
 				}
 			}
-			return []any{c.Name, c.Spec.Schedule, tz, suspend, int64(len(c.Status.Active)), last, registry.Age(c.CreationTimestamp, now), names, images, sel}, nil
+			next, nextAt := "<none>", "<none>"
+			if t := NextSchedule(c, now, time.Local); !t.IsZero() {
+				next, nextAt = duration.HumanDuration(t.Sub(now)), t.Format(time.RFC3339)
+			}
+			return []any{c.Name, c.Spec.Schedule, tz, suspend, int64(len(c.Status.Active)), last, next, nextAt, registry.Age(c.CreationTimestamp, now), names, images, sel}, nil
 		},
 	}
+}
+
+const nextScheduleDoc = "When the controller next starts a job of this CronJob by its schedule (batchd.dev/jitter included); <none> when suspended or never."
+
+// NextSchedule is when the CronJob's next slot fires after now, its jitter
+// and DST policy included, computed as the controller does (local is the
+// zone of a CronJob without timeZone: the server's); zero when suspended,
+// unparseable or never. It is shown in the CronJob's zone.
+func NextSchedule(c *batchv1.CronJob, now time.Time, local *time.Location) time.Time {
+	if c.Spec.Suspend != nil && *c.Spec.Suspend {
+		return time.Time{}
+	}
+	opts, _ := cronspec.ParseOptions(c.Annotations)
+	s, err := cronspec.New(c.Spec.Schedule, c.Spec.TimeZone, local, opts.DST)
+	if err != nil {
+		return time.Time{}
+	}
+	t := cronspec.NextFire(s, cronspec.Offset(string(c.UID), opts.Jitter), now)
+	if loc := s.Location(); loc != nil && !t.IsZero() {
+		t = t.In(loc)
+	}
+	return t
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/validation"
@@ -45,6 +46,16 @@ func Resource() registry.Resource {
 				return append(errs, validateSpecUpdate(&p.Spec, &o.Spec)...)
 			},
 			GracefulDelete: gracefulDelete,
+			// As upstream's podStatusStrategy: labels, annotations and
+			// finalizers written through status are kept, but not
+			// ownerReferences (old kubelets corrupted them, breaking garbage
+			// collection) nor a deletionTimestamp (rest.BeforeUpdate puts a
+			// stored one back).
+			PrepareForStatusUpdate: prepareForStatusUpdate,
+			StatusResetFields: []fieldpath.Path{
+				fieldpath.MakePathOrDie("metadata", "deletionTimestamp"),
+				fieldpath.MakePathOrDie("metadata", "ownerReferences"),
+			},
 			ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
 				p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 				errs := validation.ObjectMetaUpdate(&p.ObjectMeta, &o.ObjectMeta)
@@ -54,6 +65,35 @@ func Resource() registry.Resource {
 				return errs
 			},
 		},
+	}
+}
+
+func prepareForStatusUpdate(obj, old runtime.Object) {
+	p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
+	p.DeletionTimestamp = nil
+	p.OwnerReferences = o.OwnerReferences
+	// The QoS class is set at creation and immutable; a client that drops
+	// it (old kubelets did) keeps the stored one.
+	if p.Status.QOSClass == "" {
+		p.Status.QOSClass = o.Status.QOSClass
+	}
+	// A client that clears observedGeneration (in the status or a
+	// condition) keeps the stored value.
+	if p.Status.ObservedGeneration == 0 {
+		p.Status.ObservedGeneration = o.Status.ObservedGeneration
+	}
+	oldGen := map[corev1.PodConditionType][]int64{}
+	for _, c := range o.Status.Conditions {
+		oldGen[c.Type] = append(oldGen[c.Type], c.ObservedGeneration)
+	}
+	for i, c := range p.Status.Conditions {
+		gen := int64(0)
+		if gens := oldGen[c.Type]; len(gens) > 0 {
+			gen, oldGen[c.Type] = gens[0], gens[1:]
+		}
+		if c.ObservedGeneration == 0 {
+			p.Status.Conditions[i].ObservedGeneration = gen
+		}
 	}
 }
 
