@@ -12,10 +12,12 @@ GOBIN="$(go env GOPATH)/bin" go install "k8s.io/kube-openapi/cmd/openapi-gen@${v
   --output-file zz_generated.openapi.go \
   --readonly-pkg k8s.io/api/core/v1 --readonly-pkg k8s.io/api/batch/v1 \
   --readonly-pkg k8s.io/api/coordination/v1 --readonly-pkg k8s.io/api/events/v1 --readonly-pkg k8s.io/api/scheduling/v1alpha3 --readonly-pkg k8s.io/api/policy/v1 --readonly-pkg k8s.io/api/node/v1 \
+  --readonly-pkg k8s.io/api/rbac/v1 --readonly-pkg k8s.io/api/authorization/v1 --readonly-pkg k8s.io/api/authentication/v1 --readonly-pkg k8s.io/api/discovery/v1 \
   --readonly-pkg k8s.io/apimachinery/pkg/apis/meta/v1 --readonly-pkg k8s.io/apimachinery/pkg/runtime \
   --readonly-pkg k8s.io/apimachinery/pkg/version --readonly-pkg k8s.io/apimachinery/pkg/api/resource \
   --readonly-pkg k8s.io/apimachinery/pkg/util/intstr \
   --report-filename /dev/null \
   k8s.io/api/core/v1 k8s.io/api/batch/v1 k8s.io/api/coordination/v1 k8s.io/api/events/v1 k8s.io/api/scheduling/v1alpha3 k8s.io/api/policy/v1 k8s.io/api/node/v1 \
+  k8s.io/api/rbac/v1 k8s.io/api/authorization/v1 k8s.io/api/authentication/v1 k8s.io/api/discovery/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
   k8s.io/apimachinery/pkg/api/resource k8s.io/apimachinery/pkg/util/intstr

@@ -12,7 +12,9 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/rbac"
 	"github.com/batchd/batchd/internal/apiserver/registry/runtimeclass"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 )
 
 // servedResources lists every resource batchd serves.
@@ -22,6 +24,8 @@ func servedResources() []registry.Resource {
 		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
 		job.Resource(), cronjob.Resource(),
 		core.Leases(), event.Resource(), runtimeclass.Resource(),
+		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),
+		service.Services(), service.Endpoints(), service.EndpointSlices(),
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
-	"k8s.io/apiserver/pkg/authentication/request/union"
 	authx509 "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -36,12 +35,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver/openapi"
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/pki"
 )
 
@@ -73,6 +74,8 @@ type Config struct {
 	Logs pod.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
+	// Clock issues and checks service-account tokens (nil: the real clock).
+	Clock clock.PassiveClock
 }
 
 // Server is a configured, not yet running API server.
@@ -114,11 +117,13 @@ func New(c Config) (*Server, error) {
 	if err := secureServing(gcfg, c); err != nil {
 		return nil, err
 	}
-	if err := authentication(gcfg, c); err != nil {
+	id, err := newIdentity(c)
+	if err != nil {
 		return nil, err
 	}
-	gcfg.Authorization.Authorizer = roles{}
-	gcfg.RuleResolver = roles{}
+	if err := authentication(gcfg, c, id); err != nil {
+		return nil, err
+	}
 
 	external, err := externalScheme()
 	if err != nil {
@@ -151,14 +156,16 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
+	id.bind(loopbackClient, informerFactory)
+	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
 		return nil, err
 	}
-	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs); err != nil {
+	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, id); err != nil {
 		return nil, err
 	}
 	installCRDList(generic)
@@ -168,6 +175,12 @@ func New(c Config) (*Server, error) {
 	})
 	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
+	})
+	generic.AddPostStartHookOrDie("bootstrap-controller", func(ctx genericapiserver.PostStartHookContext) error {
+		return reconcileKubernetesService(ctx, loopbackClient, gcfg.ExternalAddress)
+	})
+	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", func(ctx genericapiserver.PostStartHookContext) error {
+		return id.bootstrapPolicy(ctx, loopbackClient, informerFactory, servedRBACResources(resources))
 	})
 	if c.Controllers != nil {
 		generic.AddPostStartHookOrDie("start-controllers", func(ctx genericapiserver.PostStartHookContext) error {
@@ -234,27 +247,30 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 	return nil
 }
 
-// authentication accepts the admin's client certificate or bearer token.
-// There is no anonymous authenticator, so everything else gets 401.
-func authentication(gcfg *genericapiserver.Config, c Config) error {
+// authentication accepts the admin's client certificate or bearer token, the
+// --token-file users and service-account tokens. There is no anonymous
+// authenticator, so everything else gets 401.
+func authentication(gcfg *genericapiserver.Config, c Config, id *identity) error {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(c.PKI.CACert) {
 		return fmt.Errorf("parse CA certificate")
 	}
 	certs := authx509.New(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, authx509.CommonNameUserConversion)
-	tokens := bearertoken.New(staticToken(c.PKI.AdminToken, &user.DefaultInfo{
+	admin := staticToken(c.PKI.AdminToken, &user.DefaultInfo{
 		Name:   pki.AdminUser,
 		Groups: []string{pki.AdminGroup, user.AllAuthenticated},
-	}))
-	authenticators := []authenticator.Request{certs, tokens}
+	})
+	tokens := []authenticator.Token{admin}
+	authenticators := []authenticator.Request{certs, bearertoken.New(admin)}
 	if c.TokenFile != "" {
 		users, err := tokenfile.NewCSV(c.TokenFile)
 		if err != nil {
 			return fmt.Errorf("--token-file: %w", err)
 		}
 		authenticators = append(authenticators, bearertoken.New(users))
+		tokens = append(tokens, users)
 	}
-	gcfg.Authentication.Authenticator = union.New(authenticators...)
+	id.authenticators(gcfg, authenticators, tokens)
 	return nil
 }
 
@@ -288,7 +304,7 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	return opts.ApplyTo(gcfg)
 }
 
-func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource) error {
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, id *identity) error {
 	paramCodec := runtime.NewParameterCodec(scheme)
 	groups := map[string]*genericapiserver.APIGroupInfo{}
 	groupOrder := []string{}
@@ -313,6 +329,7 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 			m[name] = st
 		}
 	}
+	id.addStorage(groups, &groupOrder, scheme, codecs)
 	for _, g := range groupOrder {
 		var err error
 		if g == "" {
@@ -355,6 +372,8 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
 		out["pods/eviction"] = &pod.EvictionREST{Store: base.Store}
 		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
+	case corev1.Resource("services"):
+		main = &service.Storage{Storage: base}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}
 		main = ns

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/runtime"
@@ -208,6 +209,8 @@ type Config struct {
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
 	EtcdLog io.Writer
+	// TokenClock issues and checks service-account tokens (tests only; nil: the real clock).
+	TokenClock clock.PassiveClock
 }
 
 // KubeconfigPath is where the admin kubeconfig of a data dir lives.

@@ -19,10 +19,13 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
+	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
+	"github.com/batchd/batchd/internal/controller/endpoint"
 	"github.com/batchd/batchd/internal/controller/gc"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
+	"github.com/batchd/batchd/internal/controller/rootca"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
 )
@@ -70,6 +73,18 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	if err != nil {
 		return err
 	}
+	rootCA, err := rootca.New(client, factory, loopback.TLSClientConfig.CAData)
+	if err != nil {
+		return err
+	}
+	aggregation, err := clusterrole.New(client, factory)
+	if err != nil {
+		return err
+	}
+	endpoints, err := endpoint.New(client, factory)
+	if err != nil {
+		return err
+	}
 	// The collector discovers what to watch; a failing post-start hook would
 	// take the server down, so a transient discovery error is retried, each
 	// time on a fresh informer factory.
@@ -96,6 +111,9 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go ns.Run(ctx)
 		go collector.Run(ctx)
 		go ttlController.Run(ctx)
+		go rootCA.Run(ctx)
+		go aggregation.Run(ctx)
+		go endpoints.Run(ctx)
 		go jobController.Run(ctx)
 		go cronJobController.Run(ctx)
 		runScheduler()

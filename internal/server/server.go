@@ -110,6 +110,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Profiling:         cfg.Profiling,
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
+		Clock:             cfg.TokenClock,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

@@ -35,7 +35,11 @@ type Env struct {
 }
 
 // Start runs batchd in dataDir until Stop is called.
-func Start(dataDir string) (*Env, error) {
+func Start(dataDir string) (*Env, error) { return StartWith(dataDir, nil) }
+
+// StartWith is Start with the server configuration adjusted by adjust (e.g. a
+// fake clock for tokens).
+func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1),
 		Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
@@ -46,12 +50,16 @@ func Start(dataDir string) (*Env, error) {
 		return nil, err
 	}
 	ready := make(chan server.Ready, 1)
+	cfg := server.Config{
+		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
+		// Tests here drive pods by hand; the node agent is tested end to end.
+		DisableNodeAgent: true,
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	go func() {
-		e.done <- server.Run(ctx, server.Config{
-			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
-			// Tests here drive pods by hand; the node agent is tested end to end.
-			DisableNodeAgent: true,
-		}, func(r server.Ready) { ready <- r })
+		e.done <- server.Run(ctx, cfg, func(r server.Ready) { ready <- r })
 	}()
 	select {
 	case r := <-ready:
