@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
 
 // servedGroupVersions are the external versions batchd serves, in priority order.
@@ -21,6 +23,7 @@ var servedGroupVersions = []schema.GroupVersion{
 	coordinationv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
 	nodev1.SchemeGroupVersion,
+	batchdv1alpha1.SchemeGroupVersion,
 }
 
 // externalScheme has the served external versions only; the OpenAPI namer
@@ -29,6 +32,7 @@ func externalScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, nodev1.AddToScheme,
+		batchdv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

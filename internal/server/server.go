@@ -32,6 +32,9 @@ type Ready struct {
 	Kubeconfig string
 	// Admin is the admin's client config (bearer token, CA).
 	Admin *restclient.Config
+	// Loopback is the server's own client config (what its controllers
+	// use): the only writer of JobRuns. For tests.
+	Loopback *restclient.Config
 }
 
 // Run starts batchd and serves until ctx ends; ready is called once /readyz
@@ -133,7 +136,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	go func() { runErr <- srv.Run(ctx) }()
 	go func() {
 		if err := waitReady(ctx, admin); err == nil && ready != nil {
-			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin)})
+			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin), Loopback: srv.Loopback()})
 		}
 	}()
 	err = <-runErr

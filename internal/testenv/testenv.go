@@ -27,6 +27,9 @@ type Env struct {
 	Kubeconfig string
 	Config     *restclient.Config
 	Client     kubernetes.Interface
+	// Loopback is the server's own identity (its controllers'), the only
+	// writer of JobRuns.
+	Loopback *restclient.Config
 	// Tokens are the bearer tokens of the --token-file users "viewer"
 	// (group batchd:view) and "editor" (batchd:edit), by user name.
 	Tokens map[string]string
@@ -55,7 +58,7 @@ func Start(dataDir string) (*Env, error) {
 	}()
 	select {
 	case r := <-ready:
-		e.Kubeconfig, e.Config = r.Kubeconfig, r.Admin
+		e.Kubeconfig, e.Config, e.Loopback = r.Kubeconfig, r.Admin, r.Loopback
 	case err := <-e.done:
 		cancel()
 		return nil, fmt.Errorf("batchd exited before ready: %w", err)
