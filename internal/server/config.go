@@ -38,6 +38,10 @@ type Options struct {
 	ImageGCHigh       int
 	ImageGCLow        int
 	ImageMinGCAge     time.Duration
+	RunHistory        bool
+	RunRetention      time.Duration
+	RunLimit          int
+	RunLogLimit       string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -55,6 +59,7 @@ func DefaultDataDir() string {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
+		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi",
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
 }
 
@@ -79,6 +84,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
 	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "Percent of the image file system's space used that image garbage collection frees down to.")
 	fs.DurationVar(&o.ImageMinGCAge, "image-minimum-gc-age", o.ImageMinGCAge, "How long an image stays, at least, after it was first seen, before it may be collected.")
+	fs.BoolVar(&o.RunHistory, "run-history", o.RunHistory, "Keep a JobRun record (kubectl get runs) of every Job and of every CronJob slot that started none, with the logs of their containers.")
+	fs.DurationVar(&o.RunRetention, "run-history-retention", o.RunRetention, "How long a JobRun and its logs are kept after the run ended (0: no time limit).")
+	fs.IntVar(&o.RunLimit, "run-history-limit", o.RunLimit, "How many JobRuns of each CronJob are kept, the most recent slots (0: no limit).")
+	fs.StringVar(&o.RunLogLimit, "run-log-limit", o.RunLogLimit, "Size of each container run's log kept with its JobRun (the tail; 0 keeps none).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -112,6 +121,15 @@ func (o *Options) Validate() []error {
 	case "host", "oci", "auto":
 	default:
 		errs = append(errs, fmt.Errorf("--default-runtime %q must be host, oci or auto", o.DefaultRuntime))
+	}
+	if o.RunRetention < 0 {
+		errs = append(errs, fmt.Errorf("--run-history-retention %s must not be negative", o.RunRetention))
+	}
+	if o.RunLimit < 0 {
+		errs = append(errs, fmt.Errorf("--run-history-limit %d must not be negative", o.RunLimit))
+	}
+	if q, err := resource.ParseQuantity(o.RunLogLimit); err != nil || q.Sign() < 0 {
+		errs = append(errs, fmt.Errorf("--run-log-limit %q must be a quantity such as 1Mi", o.RunLogLimit))
 	}
 	if err := o.imageGC().Validate(); err != nil {
 		errs = append(errs, err)
@@ -150,6 +168,7 @@ func (o *Options) Config() (Config, error) {
 		DefaultRuntime:    o.DefaultRuntime,
 		OCIRuntime:        o.OCIRuntime,
 		ImageGC:           o.imageGC(),
+		RunHistory:        RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
 	}, nil
 }
 
@@ -187,6 +206,8 @@ type Config struct {
 	OCIRuntime string
 	// ImageGC is when unused images are removed.
 	ImageGC image.GCPolicy
+	// RunHistory is the run history's configuration (zero: off).
+	RunHistory RunHistory
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
@@ -200,4 +221,15 @@ func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kube
 func quantity(s string) int64 {
 	q := resource.MustParse(s)
 	return q.Value()
+}
+
+// RunHistory configures the run history (JobRuns and their kept logs).
+type RunHistory struct {
+	Enabled bool
+	// Retention is how long a record is kept after its run ended (0: no limit).
+	Retention time.Duration
+	// PerCronJob is how many records of a CronJob are kept (0: no limit).
+	PerCronJob int
+	// LogLimit is the bytes kept of each container run's log (0: none).
+	LogLimit int64
 }

@@ -96,6 +96,13 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err != nil {
 		return err
 	}
+	runLogs, err := openRunLogs(cfg)
+	if err != nil {
+		return err
+	}
+	if agent != nil {
+		agent.keepLogs = keepLogs(runLogs)
+	}
 
 	loopbackToken, err := randomToken()
 	if err != nil {
@@ -114,9 +121,10 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, agent)
+			return startControllers(ctx, loopback, agent, cfg.RunHistory, runLogs)
 		},
-		Logs: agent.logs(),
+		Logs:    agent.logs(),
+		RunLogs: runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,7 @@ func Start(dataDir string) (*Env, error) {
 			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
 			// Tests here drive pods by hand; the node agent is tested end to end.
 			DisableNodeAgent: true,
+			RunHistory:       server.RunHistory{Enabled: true, Retention: 30 * 24 * time.Hour, PerCronJob: 100, LogLimit: 1 << 20},
 		}, func(r server.Ready) { ready <- r })
 	}()
 	select {

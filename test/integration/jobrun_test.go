@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchd/batchd/internal/testenv"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -125,5 +127,136 @@ func TestJobRunsServed(t *testing.T) {
 		SetHeader("Accept", "application/vnd.kubernetes.protobuf, application/json").DoRaw(ctx)
 	if err != nil || !strings.Contains(string(raw), `"kind":"JobRun"`) {
 		t.Errorf("protobuf-first get: %v %s", err, raw)
+	}
+}
+
+func waitRun(t *testing.T, ns, name, what string, ok func(*v1alpha1.JobRun) bool) *v1alpha1.JobRun {
+	t.Helper()
+	runs := runsAs(t, false)
+	var got *v1alpha1.JobRun
+	poll(t, what, func(ctx context.Context) (bool, error) {
+		r, err := runs.JobRuns(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		got = r
+		return err == nil && ok(r), err
+	})
+	return got
+}
+
+// TestJobRunRecordsAFailedJob: a Job whose OnFailure pod restarts in place
+// and then fails the Job keeps a record after the Job is deleted: outcome
+// Failed with the Job's reason, both container runs with their exit codes,
+// the Job's labels and UID.
+func TestJobRunRecordsAFailedJob(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("etl")
+	j.Labels = map[string]string{"team": "data"}
+	j.Spec.BackoffLimit = ptr.To[int32](1)
+	j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	created, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRun(t, ns, "etl", "running record", func(r *v1alpha1.JobRun) bool {
+		return r.Status.Outcome == v1alpha1.OutcomeRunning && r.Spec.JobUID == created.UID && r.Labels["team"] == "data"
+	})
+	var podName string
+	poll(t, "pod created", func(ctx context.Context) (bool, error) {
+		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=etl"})
+		if err != nil || len(pods.Items) == 0 {
+			return false, err
+		}
+		podName = pods.Items[0].Name
+		return true, nil
+	})
+	pods := env.Client.CoreV1().Pods(ns)
+	if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: podName}, Target: corev1.ObjectReference{Name: "node-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	t1 := metav1.NewTime(t0.Add(10 * time.Second))
+	// Restart 1: the first run ended with 127, the second runs.
+	p, err := pods.Get(ctx, podName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", RestartCount: 1,
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 127, Reason: "Error",
+			Message: "python: executable file not found", StartedAt: t0, FinishedAt: t0}},
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t1}}}}
+	if p, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Restart 2 right after: the pod now shows only the second run as last state.
+	p.Status.ContainerStatuses[0].RestartCount = 2
+	p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", StartedAt: t1, FinishedAt: t1}}
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	if _, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The Job fails (the test plays the controller that would count restarts).
+	poll(t, "job status written", func(ctx context.Context) (bool, error) {
+		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "etl", metav1.GetOptions{})
+		if err != nil || got.Status.StartTime == nil {
+			return false, err
+		}
+		return true, nil
+	})
+	if err := env.Client.BatchV1().Jobs(ns).Delete(ctx, "etl", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, ns, "etl", "deleted record with both attempts", func(r *v1alpha1.JobRun) bool {
+		return r.Status.Outcome == v1alpha1.OutcomeDeleted && len(r.Status.Attempts) == 2
+	})
+	a0, a1 := r.Status.Attempts[0], r.Status.Attempts[1]
+	if a0.Attempt != 0 || a0.ExitCode == nil || *a0.ExitCode != 127 || a0.Message != "python: executable file not found" || a0.NodeName != "node-a" || a0.PodName != podName {
+		t.Errorf("attempt 0: %+v", a0)
+	}
+	if a1.Attempt != 1 || a1.ExitCode == nil || *a1.ExitCode != 2 {
+		t.Errorf("attempt 1: %+v", a1)
+	}
+	if r.Status.CompletionTime == nil || r.Spec.JobUID != created.UID {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestJobRunOfAFailedJob: a Job that fails keeps Failed with the Job's reason.
+func TestJobRunOfAFailedJob(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("bad")
+	j.Spec.BackoffLimit = ptr.To[int32](0)
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "pod failed", func(ctx context.Context) (bool, error) { return finishPods(t, ns, "bad", corev1.PodFailed) > 0, nil })
+	r := waitRun(t, ns, "bad", "failed record", func(r *v1alpha1.JobRun) bool { return r.Status.Outcome == v1alpha1.OutcomeFailed })
+	if r.Status.Reason != "BackoffLimitExceeded" || r.Status.Failed != 1 || r.Status.CompletionTime == nil {
+		t.Errorf("record %+v", r.Status)
+	}
+}
+
+// TestNamespaceDeletionDeletesRuns: the namespace controller deletes the
+// namespace's JobRuns with everything else.
+func TestNamespaceDeletionDeletesRuns(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	if _, err := runsAs(t, true).JobRuns(ns).Create(ctx, sampleRun("old"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "namespace gone", func(ctx context.Context) (bool, error) {
+		_, err := env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	list, err := runsAs(t, false).JobRuns(ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 0 {
+		t.Errorf("runs left: %v %d", err, len(list.Items))
 	}
 }
