@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
 
@@ -33,7 +34,7 @@ For a pod's live log use batchd kubectl logs.`,
 			if err != nil {
 				return err
 			}
-			client, err := v1alpha1.NewForConfig(cfg)
+			client, err := runclient.NewForConfig(cfg)
 			if err != nil {
 				return err
 			}

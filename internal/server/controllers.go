@@ -19,7 +19,7 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
-	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/controller/cronjob"
 	"github.com/batchd/batchd/internal/controller/gc"
 	runhistory "github.com/batchd/batchd/internal/controller/history"
@@ -63,7 +63,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	}
 	var historyController *runhistory.Controller
 	if runHistory.Enabled {
-		runs, err := v1alpha1.NewForConfig(loopback)
+		runs, err := runclient.NewForConfig(loopback)
 		if err != nil {
 			return err
 		}

@@ -14,16 +14,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
 
-func runsAs(t *testing.T, writer bool) *v1alpha1.Client {
+func runsAs(t *testing.T, writer bool) *runclient.Client {
 	t.Helper()
 	cfg := env.Config
 	if writer {
 		cfg = env.Loopback
 	}
-	c, err := v1alpha1.NewForConfig(cfg)
+	c, err := runclient.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -811,7 +811,7 @@ func schema_internal_apis_batchd_v1alpha1_JobRunStatus(ref common.ReferenceCallb
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Attempts lists every container run of every pod of the Job, in order.",
+							Description: "Attempts lists every container run of every pod of the Job, in order, up to 500: beyond that, the earliest successful ones are left out first (a record stays well within etcd's object size).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -820,6 +820,13 @@ func schema_internal_apis_batchd_v1alpha1_JobRunStatus(ref common.ReferenceCallb
 									},
 								},
 							},
+						},
+					},
+					"omittedAttempts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OmittedAttempts counts the container runs left out of attempts.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 				},

@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/controller/cronjob"
@@ -48,7 +49,7 @@ type Runs interface {
 }
 
 // ClientRuns adapts a v1alpha1.Client.
-type ClientRuns struct{ Client *v1alpha1.Client }
+type ClientRuns struct{ Client *runclient.Client }
 
 func (c ClientRuns) JobRuns(ns string) Writer { return c.Client.JobRuns(ns) }
 func (c ClientRuns) List(ctx context.Context, opts metav1.ListOptions) (*v1alpha1.JobRunList, error) {
@@ -85,7 +86,7 @@ type Controller struct {
 	runner *controller.Runner
 
 	mu   sync.Mutex
-	seen map[string][]v1alpha1.Attempt // Job key → attempts seen, not yet written
+	seen map[string]map[attemptKey]v1alpha1.Attempt // Job key → attempts seen, not yet written
 }
 
 const podsByJob = "job"
@@ -102,7 +103,7 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.OrphanGrace == 0 {
 		cfg.OrphanGrace = 10 * time.Minute
 	}
-	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string][]v1alpha1.Attempt{}}
+	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string]map[attemptKey]v1alpha1.Attempt{}}
 	c.runner = controller.NewRunner("history", c.sync)
 
 	podInf := cfg.Informer.Core().V1().Pods().Informer()
@@ -129,11 +130,7 @@ func New(cfg Config) (*Controller, error) {
 		}
 		// A pod shows a container's previous run only until its next
 		// restart: take it now.
-		if a := PodAttempts(p); len(a) > 0 {
-			c.mu.Lock()
-			c.seen[k] = MergeAttempts(c.seen[k], a)
-			c.mu.Unlock()
-		}
+		c.putSeen(k, PodAttempts(p))
 		c.runner.AddAfter(k, c.cfg.Debounce)
 	}
 	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -255,18 +252,34 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 func (c *Controller) takeSeen(key string) []v1alpha1.Attempt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.seen[key]
+	m := c.seen[key]
 	delete(c.seen, key)
-	return s
+	out := make([]v1alpha1.Attempt, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	return out
 }
 
-func (c *Controller) putSeen(key string, a []v1alpha1.Attempt) {
-	if len(a) == 0 {
+// putSeen keeps attempts until the next write: per (pod, container,
+// attempt) the most complete, at a constant cost per pod update.
+func (c *Controller) putSeen(key string, as []v1alpha1.Attempt) {
+	if len(as) == 0 {
 		return
 	}
 	c.mu.Lock()
-	c.seen[key] = MergeAttempts(c.seen[key], a)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	m := c.seen[key]
+	if m == nil {
+		m = map[attemptKey]v1alpha1.Attempt{}
+		c.seen[key] = m
+	}
+	for _, a := range as {
+		k := attemptKey{a.PodUID, a.Container, a.Attempt}
+		if old, ok := m[k]; !ok || detail(a) >= detail(old) {
+			m[k] = a
+		}
+	}
 }
 
 func (c *Controller) apply(ctx context.Context, old *v1alpha1.JobRun, p Plan) error {

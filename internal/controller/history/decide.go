@@ -70,6 +70,7 @@ func Decide(o Observed) Plan {
 		}
 		next := run.DeepCopy()
 		next.Status.Attempts = MergeAttempts(run.Status.Attempts, o.Seen, attemptsOf(o.Pods, run.Spec.JobUID))
+		capAttempts(&next.Status, run.Status.OmittedAttempts)
 		next.Status.Outcome = v1alpha1.OutcomeDeleted
 		next.Status.Reason = "JobDeleted"
 		next.Status.Message = "the Job was deleted before it finished"
@@ -78,13 +79,15 @@ func Decide(o Observed) Plan {
 	}
 	var p Plan
 	var prev []v1alpha1.Attempt
+	var omitted int32
 	if run != nil && run.Spec.JobUID == o.Job.UID {
-		prev = run.Status.Attempts
+		prev, omitted = run.Status.Attempts, run.Status.OmittedAttempts
 	} else if run != nil && run.Status.Outcome != v1alpha1.OutcomeSkipped {
 		p.Archive = Archived(run)
 	}
 	next := ForJob(o.Job)
 	next.Status.Attempts = MergeAttempts(prev, o.Seen, attemptsOf(o.Pods, o.Job.UID))
+	capAttempts(&next.Status, omitted)
 	if run != nil {
 		next.ResourceVersion = run.ResourceVersion
 		if o.Job.DeletionTimestamp != nil && next.Status.Outcome == v1alpha1.OutcomeRunning {
@@ -335,6 +338,41 @@ func MergeAttempts(lists ...[]v1alpha1.Attempt) []v1alpha1.Attempt {
 		return a.Attempt < b.Attempt
 	})
 	return out
+}
+
+// MaxAttempts bounds the attempts of one record: 500 entries are about
+// 200 KB, well within etcd's 1.5 MiB per object, for Indexed Jobs of
+// thousands of pods.
+const MaxAttempts = 500
+
+// capAttempts leaves out the earliest successful attempts, then the
+// earliest others, beyond MaxAttempts, counting them.
+func capAttempts(st *v1alpha1.JobRunStatus, omitted int32) {
+	st.OmittedAttempts = omitted
+	over := len(st.Attempts) - MaxAttempts
+	if over <= 0 {
+		return
+	}
+	st.OmittedAttempts += int32(over)
+	drop := map[int]bool{}
+	for i, a := range st.Attempts {
+		if len(drop) == over {
+			break
+		}
+		if a.ExitCode != nil && *a.ExitCode == 0 {
+			drop[i] = true
+		}
+	}
+	for i := 0; len(drop) < over; i++ {
+		drop[i] = true
+	}
+	kept := make([]v1alpha1.Attempt, 0, MaxAttempts)
+	for i, a := range st.Attempts {
+		if !drop[i] {
+			kept = append(kept, a)
+		}
+	}
+	st.Attempts = kept
 }
 
 // detail ranks how much an entry knows: finished > running > number only.

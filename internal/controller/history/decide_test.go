@@ -1,6 +1,7 @@
 package history
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -201,5 +202,26 @@ func TestExpired(t *testing.T) {
 	}
 	if got := Expired(runs, nil, Retention{}, t0); len(got) != 0 {
 		t.Errorf("no retention expired %d", len(got))
+	}
+}
+
+// A Job of thousands of pods keeps its failed attempts and the latest
+// ones, within MaxAttempts, and counts what it left out.
+func TestCapAttempts(t *testing.T) {
+	var as []v1alpha1.Attempt
+	for i := range MaxAttempts + 100 {
+		code := int32(0)
+		if i%100 == 0 {
+			code = 1
+		}
+		as = append(as, v1alpha1.Attempt{PodName: fmt.Sprint(i), PodUID: types.UID(fmt.Sprint(i)), Container: "c", ExitCode: &code})
+	}
+	st := v1alpha1.JobRunStatus{Attempts: as}
+	capAttempts(&st, 7)
+	if len(st.Attempts) != MaxAttempts || st.OmittedAttempts != 107 {
+		t.Fatalf("kept %d, omitted %d", len(st.Attempts), st.OmittedAttempts)
+	}
+	if st.Attempts[0].PodName != "0" || st.Attempts[len(st.Attempts)-1].PodName != fmt.Sprint(MaxAttempts+99) {
+		t.Errorf("kept %s … %s", st.Attempts[0].PodName, st.Attempts[len(st.Attempts)-1].PodName)
 	}
 }

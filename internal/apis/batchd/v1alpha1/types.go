@@ -122,10 +122,15 @@ type JobRunStatus struct {
 	// Failed is the Job's count of failed pods.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
-	// Attempts lists every container run of every pod of the Job, in order.
+	// Attempts lists every container run of every pod of the Job, in order,
+	// up to 500: beyond that, the earliest successful ones are left out
+	// first (a record stays well within etcd's object size).
 	// +optional
 	// +listType=atomic
 	Attempts []Attempt `json:"attempts,omitempty"`
+	// OmittedAttempts counts the container runs left out of attempts.
+	// +optional
+	OmittedAttempts int32 `json:"omittedAttempts,omitempty"`
 }
 
 // Attempt is one run of one container of one pod of a Job.
