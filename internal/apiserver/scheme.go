@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
 
 // servedGroupVersions are the external versions batchd serves, in priority order.
@@ -29,6 +31,7 @@ var servedGroupVersions = []schema.GroupVersion{
 	authorizationv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion,
 	discoveryv1.SchemeGroupVersion,
+	batchdv1alpha1.SchemeGroupVersion,
 }
 
 // externalScheme has the served external versions only; the OpenAPI namer
@@ -38,6 +41,7 @@ func externalScheme() (*runtime.Scheme, error) {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, nodev1.AddToScheme,
 		rbacv1.AddToScheme, authorizationv1.AddToScheme, authenticationv1.AddToScheme, discoveryv1.AddToScheme,
+		batchdv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

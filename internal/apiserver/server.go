@@ -37,10 +37,12 @@ import (
 	"k8s.io/component-base/compatibility"
 	"k8s.io/utils/clock"
 
+	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/apiserver/openapi"
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
+	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/pki"
@@ -72,6 +74,9 @@ type Config struct {
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
+	// RunLogs serves jobruns/log (kept and live logs of Jobs' container
+	// runs); nil answers 404.
+	RunLogs jobrun.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
 	// Clock issues and checks service-account tokens (nil: the real clock).
@@ -103,6 +108,9 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	if err := pod.RegisterLogOptionsConversion(scheme); err != nil {
+		return nil, err
+	}
+	if err := jobrun.RegisterLogOptionsConversion(scheme); err != nil {
 		return nil, err
 	}
 	codecs := serializer.NewCodecFactory(scheme)
@@ -165,7 +173,7 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, id); err != nil {
+	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, c.RunLogs, id); err != nil {
 		return nil, err
 	}
 	installCRDList(generic)
@@ -304,7 +312,7 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	return opts.ApplyTo(gcfg)
 }
 
-func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, id *identity) error {
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource, id *identity) error {
 	paramCodec := runtime.NewParameterCodec(scheme)
 	groups := map[string]*genericapiserver.APIGroupInfo{}
 	groupOrder := []string{}
@@ -312,10 +320,13 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 		g := r.Resource.Group
 		if groups[g] == nil {
 			info := genericapiserver.NewDefaultAPIGroupInfo(g, scheme, paramCodec, codecs)
+			if g == batchdv1alpha1.GroupName {
+				info.NegotiatedSerializer = jsonOnly{codecs}
+			}
 			groups[g] = &info
 			groupOrder = append(groupOrder, g)
 		}
-		storage, err := newStorage(r, scheme, gcfg, logs)
+		storage, err := newStorage(r, scheme, codecs, gcfg, logs, runLogs)
 		if err != nil {
 			return err
 		}
@@ -354,11 +365,14 @@ func versionOf(group string) string {
 }
 
 // newStorage returns the REST storage of r keyed by resource and subresource path.
-func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config, logs pod.LogSource) (map[string]rest.Storage, error) {
+func newStorage(r registry.Resource, scheme *runtime.Scheme, codecs serializer.CodecFactory, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource) (map[string]rest.Storage, error) {
 	out := map[string]rest.Storage{}
 	getter := gcfg.RESTOptionsGetter
-	if r.Resource == eventsv1.Resource("events") {
+	switch r.Resource.Group {
+	case eventsv1.GroupName:
 		getter = coreEventsOptions{getter}
+	case batchdv1alpha1.GroupName:
+		getter = jsonStorageOptions{getter, codecs}
 	}
 	base, err := registry.NewStorage(r, scheme, getter)
 	if err != nil {
@@ -378,6 +392,8 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		ns := &namespaceStorage{Storage: base}
 		main = ns
 		out["namespaces/finalize"] = &namespaceFinalizeREST{store: base.Store}
+	case batchdv1alpha1.Resource("jobruns"):
+		out["jobruns/log"] = &jobrun.LogREST{Store: base.Store, Source: runLogs}
 	}
 	out[r.Resource.Resource] = main
 	if base.Status != nil {

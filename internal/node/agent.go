@@ -71,6 +71,9 @@ type Config struct {
 	DefaultRuntime string
 	// ImageGC is when unused images are removed (zero: image.DefaultGCPolicy).
 	ImageGC image.GCPolicy
+	// KeepLogs, when set, is handed a pod's container runs just before
+	// their state and logs are removed: the run history keeps the logs.
+	KeepLogs func(pod string, runs map[string][]runtime.Run)
 }
 
 // Agent runs the pods bound to its node.
@@ -339,6 +342,11 @@ func (a *Agent) remove(ctx context.Context, pod *corev1.Pod) error {
 }
 
 func (a *Agent) forget(uid string) error {
+	if a.cfg.KeepLogs != nil {
+		if runs, err := a.cfg.Runtime.Runs(uid); err == nil && len(runs) > 0 {
+			a.cfg.KeepLogs(uid, runs)
+		}
+	}
 	if err := a.cfg.Runtime.RemovePod(uid); err != nil {
 		return fmt.Errorf("remove state of pod %s: %w", uid, err)
 	}

@@ -19,20 +19,23 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
 	"github.com/batchd/batchd/internal/controller/endpoint"
 	"github.com/batchd/batchd/internal/controller/gc"
+	runhistory "github.com/batchd/batchd/internal/controller/history"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
 	"github.com/batchd/batchd/internal/controller/rootca"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
+	"github.com/batchd/batchd/internal/history"
 )
 
 // startControllers runs the in-process controllers on the loopback client
 // until ctx ends. It returns once they are started.
-func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime) error {
+func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -61,11 +64,27 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	if err != nil {
 		return err
 	}
-	cronJobController, err := cronjob.New(cronjob.Config{
+	var historyController *runhistory.Controller
+	if runHistory.Enabled {
+		runs, err := runclient.NewForConfig(loopback)
+		if err != nil {
+			return err
+		}
+		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: runLogs,
+			Retention: runhistory.Retention{Age: runHistory.Retention, PerCronJob: runHistory.PerCronJob}})
+		if err != nil {
+			return err
+		}
+	}
+	cronCfg := cronjob.Config{
 		Client: client, Informer: factory,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
 		Register: exportMetric,
-	})
+	}
+	if historyController != nil {
+		cronCfg.Skips = historyController
+	}
+	cronJobController, err := cronjob.New(cronCfg)
 	if err != nil {
 		return err
 	}
@@ -116,6 +135,9 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go endpoints.Run(ctx)
 		go jobController.Run(ctx)
 		go cronJobController.Run(ctx)
+		if historyController != nil {
+			go historyController.Run(ctx)
+		}
 		runScheduler()
 	}()
 	return nil

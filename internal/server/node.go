@@ -38,6 +38,7 @@ type nodeRuntime struct {
 	defaultRuntime   string
 	imageGC          image.GCPolicy
 	namedOCI         map[string]string // handler runc/crun → binary
+	keepLogs         func(string, map[string][]runtime.Run)
 
 	mu    sync.Mutex
 	agent *node.Agent
@@ -161,6 +162,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
+		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	n.mu.Lock()

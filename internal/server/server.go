@@ -32,6 +32,9 @@ type Ready struct {
 	Kubeconfig string
 	// Admin is the admin's client config (bearer token, CA).
 	Admin *restclient.Config
+	// Loopback is the server's own client config (what its controllers
+	// use): the only writer of JobRuns. For tests.
+	Loopback *restclient.Config
 }
 
 // Run starts batchd and serves until ctx ends; ready is called once /readyz
@@ -93,6 +96,13 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err != nil {
 		return err
 	}
+	runLogs, err := openRunLogs(cfg)
+	if err != nil {
+		return err
+	}
+	if agent != nil {
+		agent.keepLogs = keepLogs(runLogs)
+	}
 
 	loopbackToken, err := randomToken()
 	if err != nil {
@@ -112,9 +122,10 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		ReadyzChecks:      readyz,
 		Clock:             cfg.TokenClock,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, agent)
+			return startControllers(ctx, loopback, agent, cfg.RunHistory, runLogs)
 		},
-		Logs: agent.logs(),
+		Logs:    agent.logs(),
+		RunLogs: runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err
@@ -134,7 +145,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	go func() { runErr <- srv.Run(ctx) }()
 	go func() {
 		if err := waitReady(ctx, admin); err == nil && ready != nil {
-			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin)})
+			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin), Loopback: srv.Loopback()})
 		}
 	}()
 	err = <-runErr

@@ -27,6 +27,9 @@ type Env struct {
 	Kubeconfig string
 	Config     *restclient.Config
 	Client     kubernetes.Interface
+	// Loopback is the server's own identity (its controllers'), the only
+	// writer of JobRuns.
+	Loopback *restclient.Config
 	// Tokens are the bearer tokens of the --token-file users "viewer"
 	// (group batchd:view) and "editor" (batchd:edit), by user name.
 	Tokens map[string]string
@@ -54,6 +57,7 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
 		// Tests here drive pods by hand; the node agent is tested end to end.
 		DisableNodeAgent: true,
+		RunHistory:       server.RunHistory{Enabled: true, Retention: 30 * 24 * time.Hour, PerCronJob: 100, LogLimit: 1 << 20},
 	}
 	if adjust != nil {
 		adjust(&cfg)
@@ -63,7 +67,7 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	}()
 	select {
 	case r := <-ready:
-		e.Kubeconfig, e.Config = r.Kubeconfig, r.Admin
+		e.Kubeconfig, e.Config, e.Loopback = r.Kubeconfig, r.Admin, r.Loopback
 		// A test client is not to be throttled: client-go's default of 5
 		// requests/s made the invalid-manifest corpus alone take 49 s.
 		e.Config.QPS, e.Config.Burst = 1000, 2000

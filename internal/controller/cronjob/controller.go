@@ -40,6 +40,9 @@ type Config struct {
 	// process's monotonic clock with the real Clock, and no jump detection
 	// with a given one (unless this is given too).
 	Monotonic func() time.Duration
+	// Skips records the slots that start no Job (the run history); nil
+	// records none.
+	Skips SkipRecorder
 }
 
 // Controller runs CronJobs.
@@ -262,6 +265,12 @@ func (c *Controller) event(cj *batchv1.CronJob, e Event) {
 
 // apply deletes, creates, then writes the status once.
 func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) error {
+	// First, so that a failure leaves the slots to be signalled again.
+	if c.cfg.Skips != nil && len(p.Skips) > 0 {
+		if err := c.cfg.Skips.RecordSkips(ctx, cj, p.Skips); err != nil {
+			return fmt.Errorf("record skipped slots of cronjob %s/%s: %w", cj.Namespace, cj.Name, err)
+		}
+	}
 	for _, e := range p.Events {
 		c.event(cj, e)
 	}
