@@ -89,7 +89,7 @@ func (id *identity) authenticators(gcfg *genericapiserver.Config, requests []aut
 	}
 	agnostic = append(agnostic, id.saAuth)
 	id.tokens = group.NewAuthenticatedGroupAdder(bearertoken.New(tokenunion.New(agnostic...)))
-	gcfg.Authorization.Authorizer = id.authz
+	gcfg.Authorization.Authorizer = runsReadOnly{id.authz}
 	gcfg.RuleResolver = id.authz
 }
 
