@@ -68,21 +68,29 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	if err := os.Chmod(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("secure etcd directory: %w", err)
 	}
-	client := "unix://" + filepath.Join(o.Dir, "client.sock")
-	peer := "unix://" + filepath.Join(o.Dir, "peer.sock")
-	// Stale sockets from a crash would make listen fail with "address already in use".
-	_ = os.Remove(filepath.Join(o.Dir, "client.sock"))
-	_ = os.Remove(filepath.Join(o.Dir, "peer.sock"))
+	sock := filepath.Join(o.Dir, "client.sock")
+	// A stale socket from a crash would make listen fail with "address
+	// already in use".
+	_ = os.Remove(sock)
+	_ = os.Remove(filepath.Join(o.Dir, "peer.sock")) // batchd before issue 25 listened there
+	client := url.URL{Scheme: "unix", Path: sock}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "batchd"
 	cfg.Dir = filepath.Join(o.Dir, "data")
-	cu, _ := url.Parse(client)
-	pu, _ := url.Parse(peer)
-	cfg.ListenClientUrls = []url.URL{*cu}
-	cfg.AdvertiseClientUrls = []url.URL{*cu}
-	cfg.ListenPeerUrls = []url.URL{*pu}
-	cfg.AdvertisePeerUrls = []url.URL{*pu}
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
+	cfg.ListenClientHttpUrls = nil
+	// A single member needs no peer listener: raft has nobody to talk to.
+	// etcd's peer URLs take only their host part as a listen address, so
+	// unix:///dir/peer.sock listened on an abstract socket (autobind) that
+	// anyone on the machine could reach; a forged raft message there
+	// panicked the server (issue 25). The member still advertises the URL it
+	// always had, which its stored membership names. Members that join
+	// later will listen with mutual TLS, added here.
+	peer := url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "peer.sock")}
+	cfg.ListenPeerUrls = nil
+	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
 	// A single member elects itself after one election timeout; the defaults
@@ -112,7 +120,13 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Etcd{e: e, endpoint: client, quota: o.QuotaBackendBytes}, nil
+		// The 0700 directory already keeps others out; the socket's own
+		// mode says so too.
+		if err := os.Chmod(sock, 0o600); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("secure etcd socket: %w", err)
+		}
+		return &Etcd{e: e, endpoint: client.String(), quota: o.QuotaBackendBytes}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("etcd: %w", err)
