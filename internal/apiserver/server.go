@@ -48,6 +48,10 @@ import (
 // KubernetesVersion is the API version batchd serves, as /version reports it.
 const KubernetesVersion = "v1.37.2+batchd"
 
+// ShutdownTimeout bounds how long a stopping server waits for its
+// connections to close.
+const ShutdownTimeout = 5 * time.Second
+
 // Config is what the API server needs from the composition root.
 type Config struct {
 	// Listener is the bound secure port (127.0.0.1 unless asked otherwise).
@@ -158,6 +162,10 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// How long a stop waits for open connections (kube-apiserver: its 60 s
+	// request timeout). A connection accepted as the stop begins may miss
+	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
+	generic.ShutdownTimeout = ShutdownTimeout
 	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs); err != nil {
 		return nil, err
 	}
@@ -166,15 +174,27 @@ func New(c Config) (*Server, error) {
 		informerFactory.Start(ctx.Done())
 		return nil
 	})
-	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
+	generic.AddPostStartHookOrDie("bootstrap-namespaces", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
-	})
+	}))
 	if c.Controllers != nil {
-		generic.AddPostStartHookOrDie("start-controllers", func(ctx genericapiserver.PostStartHookContext) error {
+		generic.AddPostStartHookOrDie("start-controllers", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
-		})
+		}))
 	}
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
+}
+
+// unlessStopping drops a post-start hook's error when the server is stopping
+// anyway: a failed hook exits the process at once (klog.Fatal, status 255),
+// and SIGTERM during the start cancels what the hooks wait for.
+func unlessStopping(hook genericapiserver.PostStartHookFunc) genericapiserver.PostStartHookFunc {
+	return func(ctx genericapiserver.PostStartHookContext) error {
+		if err := hook(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
 }
 
 // effectiveVersion reports batchd's Kubernetes version on /version whether or

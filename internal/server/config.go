@@ -131,6 +131,9 @@ func (o *Options) Config() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	if err := CheckDataDir(dir); err != nil {
+		return Config{}, err
+	}
 	return Config{
 		DataDir:           dir,
 		BindAddress:       net.ParseIP(o.BindAddress),

@@ -139,3 +139,55 @@ func parseHexAddr(s string) (string, error) {
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port))), nil
 }
+
+// PortOwners are the processes with a TCP socket listening on port (only
+// processes whose /proc/<pid>/fd this process may read are seen).
+func PortOwners(port int) ([]int, error) {
+	want := map[string]bool{}
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readProcNet(file)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range rows[1:] {
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			addr, err := parseHexAddr(f[1])
+			if err != nil {
+				continue
+			}
+			if _, p, _ := net.SplitHostPort(addr); p == strconv.Itoa(port) {
+				want[f[9]] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		inodes, err := socketInodes(pid)
+		if err != nil {
+			continue // gone, or another user's
+		}
+		for ino := range inodes {
+			if want[ino] {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids, nil
+}

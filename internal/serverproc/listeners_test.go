@@ -65,3 +65,18 @@ func TestListenersSeesThisProcess(t *testing.T) {
 		t.Error("Abstract misclassifies")
 	}
 }
+
+func TestPortOwnersFindsThisProcess(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	pids, err := PortOwners(ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pids, []int{os.Getpid()}) {
+		t.Errorf("PortOwners = %v, want [%d]", pids, os.Getpid())
+	}
+}

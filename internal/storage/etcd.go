@@ -69,15 +69,72 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 		return nil, fmt.Errorf("secure etcd directory: %w", err)
 	}
 	sock := filepath.Join(o.Dir, "client.sock")
-	// A stale socket from a crash would make listen fail with "address
-	// already in use".
-	_ = os.Remove(sock)
 	_ = os.Remove(filepath.Join(o.Dir, "peer.sock")) // batchd before issue 25 listened there
-	client := url.URL{Scheme: "unix", Path: sock}
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	data := filepath.Join(o.Dir, "data")
+	if _, err := os.Stat(filepath.Join(data, "member")); os.IsNotExist(err) {
+		if err := bootstrap(ctx, o, data, timeout); err != nil {
+			return nil, err
+		}
+	}
+	e, err := run(ctx, newConfig(o, data), timeout)
+	if err != nil {
+		return nil, err
+	}
+	// The 0700 directory already keeps others out; the socket's own mode
+	// says so too.
+	if err := os.Chmod(sock, 0o600); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("secure etcd socket: %w", err)
+	}
+	return &Etcd{e: e, endpoint: "unix://" + sock, quota: o.QuotaBackendBytes}, nil
+}
 
+// bootstrap creates a new member in a side directory and moves it to data
+// once it has served. etcd writes its WAL before the first raft entries
+// (the member itself): a member stopped or killed in between never elects
+// itself again. Interrupted here, only the side directory is left, and it is
+// started afresh next time.
+func bootstrap(ctx context.Context, o Options, data string, timeout time.Duration) error {
+	side := data + ".bootstrap"
+	for _, d := range []string{side, data} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove unfinished etcd data: %w", err)
+		}
+	}
+	e, err := run(ctx, newConfig(o, side), timeout)
+	if err != nil {
+		return err
+	}
+	e.Close()
+	if err := os.Rename(side, data); err != nil {
+		return fmt.Errorf("create etcd data: %w", err)
+	}
+	dir, err := os.Open(o.Dir)
+	if err != nil {
+		return fmt.Errorf("create etcd data: %w", err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("create etcd data: %w", err)
+	}
+	return nil
+}
+
+// clientURL is the socket etcd serves its clients on.
+func clientURL(o Options) url.URL {
+	return url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "client.sock")}
+}
+
+// newConfig is the embedded etcd's configuration with its data in data.
+func newConfig(o Options, data string) *embed.Config {
+	client := clientURL(o)
 	cfg := embed.NewConfig()
 	cfg.Name = "batchd"
-	cfg.Dir = filepath.Join(o.Dir, "data")
+	cfg.Dir = data
 	cfg.ListenClientUrls = []url.URL{client}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.ListenClientHttpUrls = nil
@@ -109,34 +166,75 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(o.Log))
+	return cfg
+}
 
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd: %w", err)
+// run starts etcd with cfg and waits until it serves, ctx ends, it fails,
+// or timeout passes.
+func run(ctx context.Context, cfg *embed.Config, timeout time.Duration) (*embed.Etcd, error) {
+	// A stale socket from a crash would make listen fail with "address
+	// already in use".
+	for _, u := range cfg.ListenClientUrls {
+		_ = os.Remove(u.Path)
 	}
-	timeout := o.ReadyTimeout
-	if timeout == 0 {
-		timeout = time.Minute
+	// StartEtcd opens the database and WAL before it returns; it is given
+	// a while to do so even when ctx ends, so that nothing keeps using the
+	// directory behind the caller's back. It blocks for ever only on the
+	// database's file lock held by another process: then ctx still ends the
+	// wait, and an etcd that comes up after all is closed.
+	type started struct {
+		e   *embed.Etcd
+		err error
 	}
+	startc := make(chan started, 1)
+	go func() {
+		e, err := embed.StartEtcd(cfg)
+		startc <- started{e, err}
+	}()
+	var s started
+	select {
+	case s = <-startc:
+	case <-ctx.Done():
+		select {
+		case s = <-startc:
+		case <-time.After(startGrace):
+			go func() {
+				if s := <-startc; s.err == nil {
+					closeUnready(s.e)
+				}
+			}()
+			return nil, fmt.Errorf("etcd still starting %s after the start was cancelled (is %s locked by another process?): %w", startGrace, cfg.Dir, ctx.Err())
+		}
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("start etcd: %w", s.err)
+	}
+	e := s.e
 	select {
 	case <-e.Server.ReadyNotify():
-		// The 0700 directory already keeps others out; the socket's own
-		// mode says so too.
-		if err := os.Chmod(sock, 0o600); err != nil {
-			e.Close()
-			return nil, fmt.Errorf("secure etcd socket: %w", err)
-		}
-		return &Etcd{e: e, endpoint: client.String(), quota: o.QuotaBackendBytes}, nil
+		return e, nil
 	case err := <-e.Err():
-		e.Close()
+		closeUnready(e)
 		return nil, fmt.Errorf("etcd: %w", err)
 	case <-time.After(timeout):
-		e.Close()
+		closeUnready(e)
 		return nil, fmt.Errorf("etcd not ready after %s", timeout)
 	case <-ctx.Done():
-		e.Close()
+		closeUnready(e)
 		return nil, ctx.Err()
 	}
+}
+
+// startGrace is how long a cancelled start waits for etcd to have opened its
+// files (StartEtcd usually takes milliseconds).
+const startGrace = 10 * time.Second
+
+// closeUnready closes an etcd that never became ready. Close alone would
+// wait for ever: it waits for the client servers, which wait until etcd is
+// ready or stopping, and only after them stops the server.
+func closeUnready(e *embed.Etcd) {
+	e.Server.Stop()
+	e.Close()
 }
 
 // quietLogger logs etcd's warnings and errors only: its info lines would drown

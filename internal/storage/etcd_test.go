@@ -172,3 +172,29 @@ func attack(targets []string) {
 		fmt.Printf("reached %s: %s\n", addr, strings.TrimSpace(status))
 	}
 }
+
+// TestInterruptedStartNeitherHangsNorBreaksTheMember: a start cancelled at
+// any moment returns promptly (closing an etcd that is not ready yet used to
+// wait for ever), and the next start serves: a new member stopped before its
+// first raft entries were written never elected itself again.
+func TestInterruptedStartNeitherHangsNorBreaksTheMember(t *testing.T) {
+	for _, delay := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond} {
+		dir := filepath.Join(t.TempDir(), "etcd")
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(delay, cancel)
+		began := time.Now()
+		e, err := Start(ctx, Options{Dir: dir, UnsafeNoFsync: true, Log: io.Discard, ReadyTimeout: 10 * time.Second})
+		if took := time.Since(began); took > delay+5*time.Second {
+			t.Errorf("cancelled after %s: Start returned after %s", delay, took)
+		}
+		if err == nil {
+			e.Stop() // it was ready before the cancel
+		}
+		cancel()
+		e, err = Start(context.Background(), Options{Dir: dir, UnsafeNoFsync: true, Log: io.Discard, ReadyTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("start after a start cancelled after %s: %v", delay, err)
+		}
+		e.Stop()
+	}
+}
