@@ -16,21 +16,27 @@ const (
 	GroupEdit = "batchd:edit" // read and write everything, as Kubernetes' edit role
 )
 
-// Authorize decides a request from the user's groups alone: masters and
-// editors may do anything, viewers may read (get, list, watch) anything but
-// Secrets (and /metrics, as system:monitoring), and any authenticated user may
+// Authorize decides a request from the user's groups alone: masters may do
+// anything; editors may read and write every resource and viewers read
+// (get, list, watch) every resource but Secrets; any authenticated user may
 // read the discovery, health and version endpoints (Kubernetes'
-// system:discovery and system:public-info-viewer). Profiles are the admin's.
+// system:discovery and system:public-info-viewer), viewers and editors
+// /metrics too (as system:monitoring). Every other path — the profiles at
+// /debug/pprof and the log level at /debug/flags/v — is the admin's
+// (system:masters) alone, as in Kubernetes, where no role but cluster-admin
+// names them.
 func Authorize(groups []string, a authorizer.Attributes) (authorizer.Decision, string) {
 	has := func(g string) bool { return slices.Contains(groups, g) }
 	read := a.GetVerb() == "get" || a.GetVerb() == "list" || a.GetVerb() == "watch"
 	switch {
-	case has(user.SystemPrivilegedGroup), has(GroupEdit):
+	case has(user.SystemPrivilegedGroup):
 		return authorizer.DecisionAllow, ""
 	case !a.IsResourceRequest():
-		if a.GetVerb() == "get" && (publicPath(a.GetPath()) || has(GroupView) && a.GetPath() == "/metrics") {
+		if a.GetVerb() == "get" && (publicPath(a.GetPath()) || (has(GroupView) || has(GroupEdit)) && a.GetPath() == "/metrics") {
 			return authorizer.DecisionAllow, ""
 		}
+	case has(GroupEdit):
+		return authorizer.DecisionAllow, ""
 	case has(GroupView) && read:
 		if a.GetAPIGroup() == "" && a.GetResource() == "secrets" {
 			return authorizer.DecisionNoOpinion, fmt.Sprintf("the %s role does not read secrets", GroupView)

@@ -49,6 +49,8 @@ func Start(dataDir string) (*Env, error) {
 	go func() {
 		e.done <- server.Run(ctx, server.Config{
 			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
+			// Served to show that only the admin reaches them.
+			Profiling: true,
 			// Tests here drive pods by hand; the node agent is tested end to end.
 			DisableNodeAgent: true,
 		}, func(r server.Ready) { ready <- r })
