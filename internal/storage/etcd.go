@@ -74,15 +74,34 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
+	// etcd writes a new member's WAL before its first raft entries (the
+	// member itself): a member stopped or killed in between never elects
+	// itself again. So a new member is made under a pending mark, removed
+	// once it serves; a member found with the mark is unfinished (nothing
+	// was stored in it yet: the API server starts after this returns) and
+	// is made afresh.
 	data := filepath.Join(o.Dir, "data")
-	if _, err := os.Stat(filepath.Join(data, "member")); os.IsNotExist(err) {
-		if err := bootstrap(ctx, o, data, timeout); err != nil {
+	pending := filepath.Join(o.Dir, "bootstrap-pending")
+	_, noMember := os.Stat(filepath.Join(data, "member"))
+	_, unfinished := os.Stat(pending)
+	fresh := os.IsNotExist(noMember) || unfinished == nil
+	if fresh {
+		if err := os.RemoveAll(data); err != nil {
+			return nil, fmt.Errorf("remove unfinished etcd data: %w", err)
+		}
+		if err := writeSynced(pending); err != nil {
 			return nil, err
 		}
 	}
 	e, err := run(ctx, newConfig(o, data), timeout)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		if err := removeSynced(pending); err != nil {
+			closeUnready(e)
+			return nil, err
+		}
 	}
 	// The 0700 directory already keeps others out; the socket's own mode
 	// says so too.
@@ -93,33 +112,38 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	return &Etcd{e: e, endpoint: "unix://" + sock, quota: o.QuotaBackendBytes}, nil
 }
 
-// bootstrap creates a new member in a side directory and moves it to data
-// once it has served. etcd writes its WAL before the first raft entries
-// (the member itself): a member stopped or killed in between never elects
-// itself again. Interrupted here, only the side directory is left, and it is
-// started afresh next time.
-func bootstrap(ctx context.Context, o Options, data string, timeout time.Duration) error {
-	side := data + ".bootstrap"
-	for _, d := range []string{side, data} {
-		if err := os.RemoveAll(d); err != nil {
-			return fmt.Errorf("remove unfinished etcd data: %w", err)
-		}
-	}
-	e, err := run(ctx, newConfig(o, side), timeout)
+// writeSynced creates the empty file p durably.
+func writeSynced(p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
 	}
-	e.Close()
-	if err := os.Rename(side, data); err != nil {
-		return fmt.Errorf("create etcd data: %w", err)
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
 	}
-	dir, err := os.Open(o.Dir)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// removeSynced removes the file p durably.
+func removeSynced(p string) error {
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("finish etcd bootstrap: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("create etcd data: %w", err)
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
-	defer dir.Close()
-	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("create etcd data: %w", err)
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
