@@ -77,6 +77,9 @@ type Config struct {
 	Logs pod.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
+	// StorageFull says why the storage is full (nil while it is not): then
+	// only writes toward removing objects are stored (see gatedOptions).
+	StorageFull func() error
 }
 
 // Server is a configured, not yet running API server.
@@ -305,7 +308,13 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	if errs := opts.Validate(); len(errs) > 0 {
 		return errs[0]
 	}
-	return opts.ApplyTo(gcfg)
+	if err := opts.ApplyTo(gcfg); err != nil {
+		return err
+	}
+	if c.StorageFull != nil {
+		gcfg.RESTOptionsGetter = gatedOptions{RESTOptionsGetter: gcfg.RESTOptionsGetter, full: c.StorageFull}
+	}
+	return nil
 }
 
 func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource) error {

@@ -86,6 +86,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 
 	etcdServers := cfg.EtcdServers
 	var readyz []healthz.HealthChecker
+	var storageFull func() error
 	if len(etcdServers) == 0 {
 		// etcd outlives ctx until the API server has drained; its start
 		// is cut short by ctx though (SIGTERM while starting).
@@ -101,6 +102,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, os.Stderr)
 		go guard.Run(etcdCtx, time.Second)
 		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
+		storageFull = guard.Gate
 		go func() {
 			select {
 			case err := <-etcd.Err():
@@ -133,6 +135,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Profiling:         cfg.Profiling,
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
+		StorageFull:       storageFull,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

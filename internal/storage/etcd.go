@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/storage"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -21,7 +22,9 @@ type Options struct {
 	Dir string
 	// UnsafeNoFsync trades durability for speed. Tests only.
 	UnsafeNoFsync bool
-	// QuotaBackendBytes caps the database size (0 = etcd's default, 2 GiB).
+	// QuotaBackendBytes is the database size at which only writes toward
+	// removing objects are accepted (0 = etcd's default, 2 GiB); etcd's own
+	// quota is Headroom above it.
 	QuotaBackendBytes int64
 	// ReadyTimeout bounds how long Start waits for etcd to elect itself.
 	ReadyTimeout time.Duration
@@ -184,9 +187,11 @@ func newConfig(o Options, data string) *embed.Config {
 	cfg.SnapshotCount = 1000
 	cfg.SnapshotCatchUpEntries = 100
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
-	if o.QuotaBackendBytes > 0 {
-		cfg.QuotaBackendBytes = o.QuotaBackendBytes
+	quota := o.QuotaBackendBytes
+	if quota <= 0 {
+		quota = storage.DefaultQuotaBytes
 	}
+	cfg.QuotaBackendBytes = quota + Headroom(quota)
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(o.Log))
