@@ -254,6 +254,7 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
 		},
 	}
+	gcfg.LoopbackClientConfig = finishRequests(gcfg.LoopbackClientConfig)
 	return nil
 }
 

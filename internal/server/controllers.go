@@ -140,6 +140,9 @@ func (c ctxRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// WrappedRoundTripper lets client-go reach the transport.
+func (c ctxRoundTripper) WrappedRoundTripper() http.RoundTripper { return c.rt }
+
 // releasingBody releases its request's context once read.
 type releasingBody struct {
 	io.ReadCloser

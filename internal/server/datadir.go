@@ -192,3 +192,19 @@ func (l *dataDirLock) release() {
 	_ = l.f.Truncate(0)
 	l.f.Close()
 }
+
+// Running reports whether a server holds dir's lock, and which. It creates
+// nothing.
+func Running(dir string) (Holder, bool) {
+	f, err := os.Open(filepath.Join(dir, LockFile))
+	if err != nil {
+		return Holder{}, false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		content, _ := io.ReadAll(io.LimitReader(f, 4096))
+		return parseHolder(string(content)), errors.Is(err, unix.EWOULDBLOCK)
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return Holder{}, false
+}

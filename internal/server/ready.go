@@ -23,7 +23,9 @@ func waitReady(ctx context.Context, cfg *restclient.Config) error {
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	return wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
+		// A poll under way when the server stops is let finish: cut
+		// short, it would make the server log an error.
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, cfg.Host+"/readyz", nil)
 		if err != nil {
 			return false, err
 		}

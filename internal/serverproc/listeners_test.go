@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +79,28 @@ func TestPortOwnersFindsThisProcess(t *testing.T) {
 	}
 	if !slices.Equal(pids, []int{os.Getpid()}) {
 		t.Errorf("PortOwners = %v, want [%d]", pids, os.Getpid())
+	}
+}
+
+func TestErrorLines(t *testing.T) {
+	log := "2026-11-30T06:41:46.600Z\twarn\tRunning http and grpc server on single port.\t{\"component\": \"etcd\"}\n" +
+		"2026-11-30T06:41:46.678Z\terror\tfailed to update storage version\t{\"component\": \"etcd\"}\n" +
+		"I1130 06:41:46.878605   22879 handler.go:309] Adding GroupVersion  v1 to ResourceManager\n" +
+		"W1130 06:41:46.878605   22879 warnings.go:70] something\n" +
+		"E1130 07:40:47.529305     948 secure_serving.go:245] Failed to shutdown server: context deadline exceeded\n" +
+		"{\"level\":\"warn\",\"ts\":\"2026-11-30T08:13:14.169922Z\",\"logger\":\"etcd-client\",\"msg\":\"retrying\"}\n" +
+		"{\"level\":\"error\",\"ts\":\"2026-11-30T08:13:14.169922Z\",\"logger\":\"etcd-client\",\"msg\":\"boom\"}\n" +
+		"storage: not ready: data dir /d has 1.0 MiB free\n" +
+		"Error: listen: listen tcp 127.0.0.1:6443: bind: address already in use\n" +
+		"panic: runtime error\n"
+	got := ErrorLines(log)
+	want := []string{"failed to update storage version", "Failed to shutdown server", `"msg":"boom"`, "Error: listen", "panic: runtime error"}
+	if len(got) != len(want) {
+		t.Fatalf("ErrorLines = %q, want %d lines", got, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("line %d = %q, want it to contain %q", i, got[i], w)
+		}
 	}
 }

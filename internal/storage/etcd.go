@@ -12,8 +12,6 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/storage"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Options configure the embedded etcd.
@@ -264,17 +262,4 @@ const startGrace = 10 * time.Second
 func closeUnready(e *embed.Etcd) {
 	e.Server.Stop()
 	e.Close()
-}
-
-// quietLogger logs etcd's warnings and errors only: its info lines would drown
-// batchd's own output.
-func quietLogger(w io.Writer) *zap.Logger {
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	sink := zapcore.Lock(os.Stderr)
-	if w != nil {
-		sink = zapcore.Lock(zapcore.AddSync(w))
-	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, zapcore.WarnLevel)
-	return zap.New(core).With(zap.String("component", "etcd"))
 }

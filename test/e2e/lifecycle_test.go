@@ -182,3 +182,82 @@ func killedBySIGTERM(err error) bool {
 	ws, ok := ee.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM
 }
+
+// TestCleanStartAndStopLogNoErrors: a normal start (the node registered and
+// ready) and SIGTERM, then a restart on the same data dir and SIGTERM again,
+// log no line at error level: etcd's start and stop noise (`failed to update
+// storage version … missing term information`, `use of closed network
+// connection`) is logged at info, and nothing is cut short by the stop.
+func TestCleanStartAndStopLogNoErrors(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	const node = "quiet"
+	for _, run := range []string{"first start", "restart"} {
+		logPath := filepath.Join(t.TempDir(), "server.log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := serverproc.Start(batchd, data, logf, time.Minute, "--node-name", node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Settled: the node agent has registered the Node and it is Ready.
+		must(t, kubectl(t, "", "--kubeconfig", srv.Kubeconfig, "wait", "--for=condition=Ready", "node/"+node, "--timeout=60s"))
+		must(t, kubectl(t, "", "--kubeconfig", srv.Kubeconfig, "get", "pods", "-A"))
+		if err := srv.Stop(30 * time.Second); err != nil {
+			t.Errorf("%s: stop: %v", run, err)
+		}
+		logf.Close()
+		log, _ := os.ReadFile(logPath)
+		if lines := serverproc.ErrorLines(string(log)); len(lines) > 0 {
+			t.Errorf("%s: error-level lines:\n%s\n--- whole log ---\n%s", run, strings.Join(lines, "\n"), log)
+		}
+	}
+}
+
+// TestKubectlWithoutServerSaysHowToStartOne: `batchd kubectl` on a data dir
+// where no server runs — never started, or stopped — fails saying how to
+// start one, and creates nothing.
+func TestKubectlWithoutServerSaysHowToStartOne(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	kubectlIn := func() (string, int) {
+		t.Helper()
+		var env []string
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "KUBECONFIG=") && !strings.HasPrefix(e, "BATCHD_DATA_DIR=") {
+				env = append(env, e)
+			}
+		}
+		cmd := exec.Command(batchd, "kubectl", "get", "pods")
+		cmd.Env = append(env, "BATCHD_DATA_DIR="+data)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stderr.String(), code
+	}
+	want := fmt.Sprintf("no batchd server is running for data dir %s: start one with \"batchd server --data-dir %s\"\n", data, data)
+	if stderr, code := kubectlIn(); code != 1 || !strings.HasSuffix(stderr, want) {
+		t.Errorf("no data dir: exit %d, stderr %q, want it to end with %q", code, stderr, want)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("kubectl created the data dir: %v", err)
+	}
+	srv, _, _ := storageServer(t, data)
+	if stderr, code := kubectlIn(); code != 0 {
+		t.Errorf("with the server running: exit %d, stderr %q", code, stderr)
+	}
+	if err := srv.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if stderr, code := kubectlIn(); code != 1 || !strings.HasSuffix(stderr, want) {
+		t.Errorf("server stopped: exit %d, stderr %q, want it to end with %q", code, stderr, want)
+	}
+}
