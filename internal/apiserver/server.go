@@ -51,6 +51,10 @@ import (
 // KubernetesVersion is the API version batchd serves, as /version reports it.
 const KubernetesVersion = "v1.37.2+batchd"
 
+// ShutdownTimeout bounds how long a stopping server waits for its
+// connections to close.
+const ShutdownTimeout = 5 * time.Second
+
 // Config is what the API server needs from the composition root.
 type Config struct {
 	// Listener is the bound secure port (127.0.0.1 unless asked otherwise).
@@ -81,6 +85,9 @@ type Config struct {
 	ReadyzChecks []healthz.HealthChecker
 	// Clock issues and checks service-account tokens (nil: the real clock).
 	Clock clock.PassiveClock
+	// StorageFull says why the storage is full (nil while it is not): then
+	// only writes toward removing objects are stored (see gatedOptions).
+	StorageFull func() error
 }
 
 // Server is a configured, not yet running API server.
@@ -173,6 +180,10 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// How long a stop waits for open connections (kube-apiserver: its 60 s
+	// request timeout). A connection accepted as the stop begins may miss
+	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
+	generic.ShutdownTimeout = ShutdownTimeout
 	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, c.RunLogs, id); err != nil {
 		return nil, err
 	}
@@ -181,21 +192,33 @@ func New(c Config) (*Server, error) {
 		informerFactory.Start(ctx.Done())
 		return nil
 	})
-	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
+	generic.AddPostStartHookOrDie("bootstrap-namespaces", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
-	})
-	generic.AddPostStartHookOrDie("bootstrap-controller", func(ctx genericapiserver.PostStartHookContext) error {
+	}))
+	generic.AddPostStartHookOrDie("bootstrap-controller", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return reconcileKubernetesService(ctx, loopbackClient, gcfg.ExternalAddress)
-	})
-	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", func(ctx genericapiserver.PostStartHookContext) error {
+	}))
+	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return id.bootstrapPolicy(ctx, loopbackClient, informerFactory, servedRBACResources(resources))
-	})
+	}))
 	if c.Controllers != nil {
-		generic.AddPostStartHookOrDie("start-controllers", func(ctx genericapiserver.PostStartHookContext) error {
+		generic.AddPostStartHookOrDie("start-controllers", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
-		})
+		}))
 	}
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
+}
+
+// unlessStopping drops a post-start hook's error when the server is stopping
+// anyway: a failed hook exits the process at once (klog.Fatal, status 255),
+// and SIGTERM during the start cancels what the hooks wait for.
+func unlessStopping(hook genericapiserver.PostStartHookFunc) genericapiserver.PostStartHookFunc {
+	return func(ctx genericapiserver.PostStartHookContext) error {
+		if err := hook(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
 }
 
 // effectiveVersion reports batchd's Kubernetes version on /version whether or
@@ -252,6 +275,7 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
 		},
 	}
+	gcfg.LoopbackClientConfig = finishRequests(gcfg.LoopbackClientConfig)
 	return nil
 }
 
@@ -309,7 +333,13 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	if errs := opts.Validate(); len(errs) > 0 {
 		return errs[0]
 	}
-	return opts.ApplyTo(gcfg)
+	if err := opts.ApplyTo(gcfg); err != nil {
+		return err
+	}
+	if c.StorageFull != nil {
+		gcfg.RESTOptionsGetter = gatedOptions{RESTOptionsGetter: gcfg.RESTOptionsGetter, full: c.StorageFull}
+	}
+	return nil
 }
 
 func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource, id *identity) error {

@@ -120,6 +120,8 @@ func (r *Runner) next(ctx context.Context) bool {
 		// A stale cache lost a write race: expected, retried, not worth an error line.
 		klog.FromContext(ctx).V(4).Info("sync conflict", "controller", r.Name, "key", key, "err", err)
 		r.Queue.AddRateLimited(key)
+	case err != nil && ctx.Err() != nil:
+		// Stopping: the sync was cut short, it did not fail.
 	case err != nil:
 		klog.FromContext(ctx).Error(err, "sync failed", "controller", r.Name, "key", key)
 		r.Queue.AddRateLimited(key)

@@ -84,8 +84,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
-	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and deletes are accepted until objects are deleted.")
-	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
+	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and writes toward removing objects (deletes, finalizer removals, status updates) are accepted until objects are deleted. etcd's own quota lies an eighth (at least 8Mi) above, so that these still fit.")
+	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it writes are refused but for deletes, finalizer removals and status updates (below a quarter of it, all but deletes), and /readyz fails until space is freed.")
 	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine, not isolated: a pod shares its file systems, users, processes and network, and a root pod is root here), oci (pull the image and run it with runc/crun: own root file system and pid/mount/uts/ipc namespaces, host network), or auto (oci when an OCI runtime is installed).")
 	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
@@ -162,6 +162,9 @@ func (o *Options) Config() (Config, error) {
 	}
 	dir, err := filepath.Abs(o.DataDir)
 	if err != nil {
+		return Config{}, err
+	}
+	if err := CheckDataDir(dir); err != nil {
 		return Config{}, err
 	}
 	return Config{

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -111,9 +114,15 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		collector   *gc.Controller
 		metaFactory metadatainformer.SharedInformerFactory
 	)
+	// Its discovery takes no context: requests of its own, ended with ctx,
+	// keep a stop during the start from waiting on them (and on retries).
+	disc, err := discovery.NewDiscoveryClientForConfig(endWith(ctx, loopback))
+	if err != nil {
+		return err
+	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		metaFactory = metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-		collector, err = gc.New(meta, client.Discovery(), metaFactory)
+		collector, err = gc.New(meta, disc, metaFactory)
 		return err == nil, nil
 	})
 	if err != nil {
@@ -141,6 +150,48 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		runScheduler()
 	}()
 	return nil
+}
+
+// endWith is cfg whose requests end when ctx does.
+func endWith(ctx context.Context, cfg *restclient.Config) *restclient.Config {
+	cfg = restclient.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return ctxRoundTripper{ctx: ctx, rt: rt} })
+	return cfg
+}
+
+type ctxRoundTripper struct {
+	ctx context.Context
+	rt  http.RoundTripper
+}
+
+func (c ctxRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(req.Context())
+	stop := context.AfterFunc(c.ctx, cancel)
+	release := func() { stop(); cancel() }
+	resp, err := c.rt.RoundTrip(req.WithContext(rctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// WrappedRoundTripper lets client-go reach the transport.
+func (c ctxRoundTripper) WrappedRoundTripper() http.RoundTripper { return c.rt }
+
+// releasingBody releases its request's context once read.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b releasingBody) Close() error {
+	defer b.release()
+	return b.ReadCloser.Close()
 }
 
 // exportMetric serves a controller metric at /metrics. The registry is the

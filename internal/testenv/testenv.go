@@ -55,6 +55,8 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	ready := make(chan server.Ready, 1)
 	cfg := server.Config{
 		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
+		// Served to show that only the admin reaches them.
+		Profiling: true,
 		// Tests here drive pods by hand; the node agent is tested end to end.
 		DisableNodeAgent: true,
 		RunHistory:       server.RunHistory{Enabled: true, Retention: 30 * 24 * time.Hour, PerCronJob: 100, LogLimit: 1 << 20},
