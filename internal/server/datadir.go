@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,11 +28,16 @@ const markerText = "This directory is the state of a batchd server (etcd, creden
 // for certain.
 var legacyEntries = []string{"etcd", "pki"}
 
+// mountPoints are the data dir's parts an operator may give their own file
+// system before the first start (a disk for pods' logs and volumes, or for
+// images): a directory holding only these is a data dir being prepared.
+var mountPoints = []string{"pods", "images", "volumes", "runs"}
+
 // CheckDataDir refuses a --data-dir that batchd must not take over: an
 // existing directory with content that is not a batchd data dir (a home
 // directory given by mistake would be made 0700 and filled). A missing or
-// empty directory, one with MarkerFile, or one laid out by an older batchd
-// is fine.
+// empty directory, one with MarkerFile, one laid out by an older batchd, or
+// one holding only mountPoints is fine.
 func CheckDataDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if os.IsNotExist(err) {
@@ -68,15 +74,16 @@ func isDataDir(names []string) bool {
 		}
 	}
 	for _, want := range legacyEntries {
-		found := false
-		for _, n := range names {
-			found = found || n == want
-		}
-		if found {
+		if slices.Contains(names, want) {
 			return true
 		}
 	}
-	return false
+	for _, n := range names {
+		if !slices.Contains(mountPoints, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeMarker marks dir as a batchd data dir (once).

@@ -21,6 +21,9 @@ func TestIsDataDir(t *testing.T) {
 		{[]string{"notes.txt"}, false},
 		{[]string{".bashrc", "Documents"}, false},
 		{[]string{"server.lock"}, false}, // a lock alone is nobody's data
+		{[]string{"pods"}, true},         // a disk mounted for pods before the first start
+		{[]string{"images", "pods"}, true},
+		{[]string{"pods", "notes.txt"}, false},
 	} {
 		if got := isDataDir(c.names); got != c.want {
 			t.Errorf("isDataDir(%q) = %v, want %v", c.names, got, c.want)

@@ -123,6 +123,12 @@ func TestRunHistorySurvivesKill9AndExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("server log:\n%s", b)
+		}
+	})
 	data := filepath.Join(dir, "data")
 	start := func(args ...string) *serverproc.Process {
 		srv, err := serverproc.Start(batchd, data, logf, time.Minute, append([]string{"--node-name", "history"}, args...)...)

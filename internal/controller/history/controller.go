@@ -87,6 +87,10 @@ type Controller struct {
 
 	mu   sync.Mutex
 	seen map[string]map[attemptKey]v1alpha1.Attempt // Job key → attempts seen, not yet written
+	// gone are Jobs' last states as their deletion showed them, until the
+	// next sync of their key: a Job that finished and went at once (TTL 0)
+	// is recorded with its outcome, not as deleted while running.
+	gone map[string]*batchv1.Job
 }
 
 const podsByJob = "job"
@@ -103,7 +107,7 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.OrphanGrace == 0 {
 		cfg.OrphanGrace = 10 * time.Minute
 	}
-	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string]map[attemptKey]v1alpha1.Attempt{}}
+	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string]map[attemptKey]v1alpha1.Attempt{}, gone: map[string]*batchv1.Job{}}
 	c.runner = controller.NewRunner("history", c.sync)
 
 	podInf := cfg.Informer.Core().V1().Pods().Informer()
@@ -146,8 +150,19 @@ func New(cfg Config) (*Controller, error) {
 			c.runner.AddAfter(j.Namespace+"/"+j.Name, c.cfg.Debounce)
 		}
 	}
+	deleted := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		if j, ok := obj.(*batchv1.Job); ok {
+			c.mu.Lock()
+			c.gone[j.Namespace+"/"+j.Name] = j
+			c.mu.Unlock()
+		}
+		job(obj)
+	}
 	if _, err := cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: job, UpdateFunc: func(_, obj any) { job(obj) }, DeleteFunc: job,
+		AddFunc: job, UpdateFunc: func(_, obj any) { job(obj) }, DeleteFunc: deleted,
 	}); err != nil {
 		return nil, err
 	}
@@ -216,9 +231,15 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, nil
 	}
+	last := c.takeGone(key)
 	job, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		// Gone: as its deletion showed it, if it ended before. A Job
+		// deleted while running is recorded so by Decide from the run.
 		job = nil
+		if last != nil && finished(last) {
+			job = last
+		}
 	} else if err != nil {
 		return 0, err
 	}
@@ -247,6 +268,25 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, err
 	}
 	return 0, nil
+}
+
+// takeGone is the last state of the Job of key that was deleted, if any.
+func (c *Controller) takeGone(key string) *batchv1.Job {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j := c.gone[key]
+	delete(c.gone, key)
+	return j
+}
+
+// finished tells whether a Job has its Complete or Failed condition.
+func finished(j *batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Controller) takeSeen(key string) []v1alpha1.Attempt {

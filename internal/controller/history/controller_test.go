@@ -90,9 +90,13 @@ func (f *fakeRuns) get(name string) (*v1alpha1.JobRun, error) {
 }
 
 func startController(t *testing.T, client *fake.Clientset, runs *fakeRuns, clock *clocktesting.FakeClock, r Retention) *Controller {
+	return startControllerDebounced(t, client, runs, clock, r, time.Millisecond)
+}
+
+func startControllerDebounced(t *testing.T, client *fake.Clientset, runs *fakeRuns, clock *clocktesting.FakeClock, r Retention, debounce time.Duration) *Controller {
 	t.Helper()
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Runs: runs, Informer: factory, Clock: clock, Retention: r, Debounce: time.Millisecond})
+	c, err := New(Config{Runs: runs, Informer: factory, Clock: clock, Retention: r, Debounce: debounce})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +164,42 @@ func TestControllerRecordsAndExpires(t *testing.T) {
 	}
 	if n := runs.creates.Load(); n != 1 {
 		t.Errorf("%d creates, want 1", n)
+	}
+}
+
+// A Job that finishes and is deleted at once (ttlSecondsAfterFinished: 0),
+// all before the controller's first sync of it, is recorded with the
+// outcome its deletion showed, once.
+func TestJobFinishedAndDeletedAtOnceKeepsItsOutcome(t *testing.T) {
+	clock := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	runs := newFakeRuns(t)
+	c := startControllerDebounced(t, client, runs, clock, Retention{Age: time.Hour}, 300*time.Millisecond)
+	j := cronJob()
+	ctx := context.Background()
+	if _, err := client.BatchV1().Jobs("ns").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := j.DeepCopy()
+	done.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: *at(time.Minute)}}
+	done.Status.Succeeded = 1
+	if _, err := client.BatchV1().Jobs("ns").UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.BatchV1().Jobs("ns").Delete(ctx, j.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "succeeded record", func() bool {
+		r, err := runs.get(j.Name)
+		return err == nil && r.Status.Outcome == v1alpha1.OutcomeSucceeded
+	})
+	if n := runs.creates.Load(); n != 1 {
+		t.Errorf("%d creates, want 1", n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.gone) != 0 {
+		t.Errorf("last states kept after their sync: %v", c.gone)
 	}
 }
 
