@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cronjobregistry "github.com/batchd/batchd/internal/apiserver/registry/cronjob"
@@ -42,6 +43,19 @@ func (f *clusterFlags) add(cmd *cobra.Command, namespaceShort bool) {
 }
 
 func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
+	cfg, ns, err := f.restConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return client, ns, nil
+}
+
+// restConfig is the client config and namespace the flags name.
+func (f *clusterFlags) restConfig() (*restclient.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	switch {
 	case f.kubeconfig != "":
@@ -64,11 +78,7 @@ func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
 			return nil, "", fmt.Errorf("load kubeconfig: %w", err)
 		}
 	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	return client, ns, nil
+	return cfg, ns, nil
 }
 
 // cronJobName reads "cronjob/NAME" (or cronjobs, cj, cronjob.batch); ok is

@@ -57,6 +57,9 @@ type Config struct {
 	ImageGC image.GCPolicy
 	// Workers is how many pods are synced at once (default 8).
 	Workers int
+	// KeepLogs, when set, is handed a pod's container runs just before
+	// their state and logs are removed: the run history keeps the logs.
+	KeepLogs func(pod string, runs map[string][]runtime.Run)
 }
 
 // Agent runs the pods bound to its node: a worker per pod (worker.go),

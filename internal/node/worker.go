@@ -264,6 +264,11 @@ func (a *Agent) syncOrphan(ctx context.Context, uid types.UID) error {
 
 // forget removes a pod's state, and what the agent remembers of it.
 func (a *Agent) forget(uid types.UID) error {
+	if a.cfg.KeepLogs != nil {
+		if runs, err := a.cfg.Runtime.Runs(string(uid)); err == nil && len(runs) > 0 {
+			a.cfg.KeepLogs(string(uid), runs)
+		}
+	}
 	if err := a.cfg.Runtime.RemovePod(string(uid)); err != nil {
 		return fmt.Errorf("remove state of pod %s: %w", uid, err)
 	}

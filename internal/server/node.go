@@ -47,6 +47,7 @@ type nodeRuntime struct {
 	defaultRuntime   string
 	imageGC          image.GCPolicy
 	namedOCI         map[string]runtime.OCIRuntime // handler runc/crun → runtime
+	keepLogs         func(string, map[string][]runtime.Run)
 }
 
 func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
@@ -155,6 +156,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.clock,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
+		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	go agent.Run(ctx)

@@ -295,7 +295,7 @@ spec:
 		t.Errorf("only %d bytes free on the pods' 32 MiB file system", free)
 	}
 	if out := k("", "logs", "flood", "--tail=2").stdout; strings.Count(out, marker) != 2 {
-		t.Errorf("logs --tail=2 = %q", out)
+		t.Errorf("logs --tail=2 = %.400q (%d lines)", out, strings.Count(out, "\n"))
 	}
 	must(t, k("", "delete", "pod", "flood", "--timeout=60s"), `pod "flood" deleted`)
 	eventually(t, "flood's process gone", func() bool { return len(processes(marker)) == 0 })

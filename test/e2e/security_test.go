@@ -245,3 +245,27 @@ spec:
 		}
 	}
 }
+
+// TestServerListensOnlyOnItsAPIPort: `ss -xlp`/`ss -tlp` of the real server
+// show the API port and, for etcd, a socket file inside the data dir — no
+// abstract unix socket (etcd's peer listener was one, reachable by anyone on
+// the machine, issue 25) and no other TCP port.
+func TestServerListensOnlyOnItsAPIPort(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	srv, c, _ := ownServer(t, data)
+	got, err := serverproc.Listeners(srv.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := strings.TrimPrefix(c.Discovery().RESTClient().Get().URL().Host, "https://")
+	want := []serverproc.Listener{{Network: "tcp", Address: api}, {Network: "unix", Address: filepath.Join(data, "etcd", "client.sock")}}
+	if len(got) != len(want) || !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+		t.Errorf("the server listens on %v, want exactly %v", got, want)
+	}
+	for _, l := range got {
+		if l.Abstract() {
+			t.Errorf("abstract unix socket %q: any local user may connect to it", l.Address)
+		}
+	}
+}

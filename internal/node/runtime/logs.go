@@ -142,17 +142,39 @@ func ReadLog(ctx context.Context, path string, opts LogOptions, w io.Writer, run
 			return nil
 		}
 	}
+	// The current file is opened first: what it holds now is the end of a
+	// read without Follow (a container writing fast adds lines while the
+	// earlier files are read; a rotation meanwhile renames it, the open file
+	// stays the same), and --tail counts back from there.
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		f = nil
+	} else if err != nil {
+		return err
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var size int64
+	if f != nil {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		size = fi.Size()
+	}
 	first, offset := 0, int64(0)
 	if opts.Tail >= 0 {
-		var err error
-		if first, offset, err = tailStart(files, opts.Tail); err != nil {
+		if first, offset, err = tailStart(files, f, size, opts.Tail); err != nil {
 			return err
 		}
 	}
 	lr := &logReader{opts: opts, out: &limitWriter{w: w, left: opts.LimitBytes}, lineStart: true}
 	// Rotated files: whole, from the tail's start on.
 	for i := first; i < len(files)-1; i++ {
-		f, err := os.Open(files[i])
+		g, err := os.Open(files[i])
 		if errors.Is(err, os.ErrNotExist) {
 			continue // removed as the oldest meanwhile
 		}
@@ -163,24 +185,23 @@ func ReadLog(ctx context.Context, path string, opts LogOptions, w io.Writer, run
 		if i == first {
 			start = offset
 		}
-		done, err := lr.copyFile(f, start)
-		f.Close()
+		done, err := lr.copyFile(g, start)
+		g.Close()
 		if err != nil || done {
 			return err
 		}
+	}
+	if f == nil {
+		return nil
 	}
 	start := int64(0)
 	if first == len(files)-1 {
 		start = offset
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if !opts.Follow {
+		_, err := lr.copyFrom(io.NewSectionReader(f, start, size-start))
 		return err
 	}
-	defer func() { f.Close() }()
 	for {
 		done, err := lr.copyFile(f, start)
 		if err != nil || done || !opts.Follow {
@@ -267,7 +288,12 @@ func (lr *logReader) copyFile(f *os.File, start int64) (done bool, err error) {
 		}
 		lr.pending, lr.overlong = nil, false
 	}
-	r := bufio.NewReaderSize(f, chunkSize)
+	return lr.copyFrom(f)
+}
+
+// copyFrom writes the entries read from r to its end.
+func (lr *logReader) copyFrom(src io.Reader) (done bool, err error) {
+	r := bufio.NewReaderSize(src, chunkSize)
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
@@ -323,31 +349,34 @@ const headSize = 128
 // tailStart is where the last n logical lines of files begin: the index of
 // the file and the offset in it. It reads back from the end in chunks of
 // chunkSize, whatever the size of the files.
-func tailStart(files []string, n int64) (int, int64, error) {
+func tailStart(files []string, last *os.File, lastSize int64, n int64) (int, int64, error) {
 	if n == 0 {
-		fi, err := os.Stat(files[len(files)-1])
-		if err != nil {
-			return len(files) - 1, 0, nil
-		}
-		return len(files) - 1, fi.Size(), nil
+		return len(files) - 1, lastSize, nil
 	}
 	var count int64
 	buf := make([]byte, chunkSize)
 	for i := len(files) - 1; i >= 0; i-- {
-		f, err := os.Open(files[i])
-		if errors.Is(err, os.ErrNotExist) {
+		f, size := last, lastSize
+		if i < len(files)-1 {
+			var err error
+			f, err = os.Open(files[i])
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return 0, 0, err
+			}
+			fi, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return 0, 0, err
+			}
+			size = fi.Size()
+		} else if f == nil {
 			continue
 		}
-		if err != nil {
-			return 0, 0, err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return 0, 0, err
-		}
 		found := int64(-1)
-		err = scanBack(f, fi.Size(), buf, func(end int64, head []byte) bool {
+		err := scanBack(f, size, buf, func(end int64, head []byte) bool {
 			// A logical line ends with an F entry.
 			if e, ok := parseCRI(head); ok && !e.partial {
 				if count == n {
@@ -358,7 +387,9 @@ func tailStart(files []string, n int64) (int, int64, error) {
 			}
 			return true
 		})
-		f.Close()
+		if f != last {
+			f.Close()
+		}
 		if err != nil {
 			return 0, 0, err
 		}

@@ -257,3 +257,50 @@ func TestSupervisorRotatesAndCapsTheLog(t *testing.T) {
 		t.Errorf("tail %d differs from the whole log", lines)
 	}
 }
+
+// appendingWriter appends more lines to the log at path on its first
+// write, as a container writing fast does while the log is being read.
+type appendingWriter struct {
+	bytes.Buffer
+	path string
+	done bool
+}
+
+func (w *appendingWriter) Write(p []byte) (int, error) {
+	if !w.done {
+		w.done = true
+		f, err := os.OpenFile(w.path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		for i := range 1000 {
+			fmt.Fprintf(f, "2026-11-30T07:00:01.000000001Z stdout F later %d\n", i)
+		}
+		f.Close()
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestTailEndsWhereTheLogEndedWhenAsked: without Follow, --tail=2 of a log
+// still being written is two lines, the last two when the read began (it
+// was every line written up to the end of the read: a container writing
+// as fast as it could made `kubectl logs --tail=2` print thousands).
+func TestTailEndsWhereTheLogEndedWhenAsked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	writeCRI(t, path, "F one", "F two", "F three")
+	rotated := path + ".20261130-070000"
+	writeCRI(t, rotated, "F zero")
+	for _, c := range []struct {
+		tail int64
+		want string
+	}{{2, "two\nthree\n"}, {-1, "zero\none\ntwo\nthree\n"}, {4, "zero\none\ntwo\nthree\n"}} {
+		writeCRI(t, path, "F one", "F two", "F three")
+		w := &appendingWriter{path: path}
+		if err := ReadLog(context.Background(), path, LogOptions{Tail: c.tail}, w, func() bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.String(); got != c.want {
+			t.Errorf("tail %d = %q, want %q", c.tail, got, c.want)
+		}
+	}
+}
