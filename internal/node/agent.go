@@ -40,9 +40,13 @@ type Config struct {
 	// PVCDir backs persistentVolumeClaim volumes (one directory per claim).
 	PVCDir string
 	// Clock is the agent's time: its decisions, back-offs, grace periods,
-	// heartbeats and the requeues Decide asks for (default: the real one).
-	// Retries after errors are the queue's, in real time.
+	// the times it writes and the requeues Decide asks for (default: the
+	// real one). Retries after errors are the queue's, in real time.
 	Clock clock.Clock
+	// Wall paces the node's housekeeping (status and lease heartbeat, disk
+	// and image checks, orphan collection), which must go on while a
+	// virtual Clock stands still (default: Clock).
+	Wall clock.Clock
 	// Images is the node's image store (nil: pods cannot use the OCI runtime).
 	Images *image.Store
 	// OCIRuntime is the runc or crun of handler "oci" (zero when none is
@@ -92,6 +96,9 @@ func New(cfg Config) *Agent {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	if cfg.Wall == nil {
+		cfg.Wall = cfg.Clock
+	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 8
 	}
@@ -111,12 +118,12 @@ func New(cfg Config) *Agent {
 		events: newEvents(cfg.Recorder, cfg.Machine.Name),
 		state:  map[types.UID]*podState{},
 	}
-	a.storage = &storage{rt: cfg.Runtime, clock: cfg.Clock, events: a.events, node: cfg.Machine.Name,
+	a.storage = &storage{rt: cfg.Runtime, clock: cfg.Clock, wall: cfg.Wall, events: a.events, node: cfg.Machine.Name,
 		pods: a.list, sync: a.queue.Add, evicted: map[types.UID]string{}}
-	a.heartbeat = &heartbeat{client: cfg.Client, clock: cfg.Clock, events: a.events, machine: a.machine}
+	a.heartbeat = &heartbeat{client: cfg.Client, clock: cfg.Clock, wall: cfg.Wall, events: a.events, machine: a.machine}
 	a.storage.pressureChanged = a.heartbeat.update
 	if cfg.Images != nil {
-		a.images = newImages(cfg.Images, cfg.Clock, a.events, cfg.ImageGC, func() map[string]bool { return imagesInUse(a.list()) })
+		a.images = newImages(cfg.Images, cfg.Clock, cfg.Wall, a.events, cfg.ImageGC, func() map[string]bool { return imagesInUse(a.list()) })
 	}
 	node := NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}
 	a.specs = &specBuilder{rt: cfg.Runtime, lookup: a.lookup(), node: node, pvcDir: cfg.PVCDir, clock: cfg.Clock, images: a.images,
@@ -216,7 +223,7 @@ func (a *Agent) collectOrphans(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.clock.After(orphanInterval):
+		case <-a.cfg.Wall.After(orphanInterval):
 		}
 	}
 }

@@ -209,9 +209,11 @@ func TestDeletionWaitsOutTheGracePeriod(t *testing.T) {
 	if !found {
 		t.Errorf("preStop hook not run: %+v", rt.Execs())
 	}
-	if _, err := os.Stat(rt.PodDir(string(p.UID))); !os.IsNotExist(err) {
-		t.Errorf("pod directory left: %v", err)
-	}
+	// The object goes first, then the worker removes the pod's state.
+	eventually(t, "pod directory removed", func() bool {
+		_, err := os.Stat(rt.PodDir(string(p.UID)))
+		return os.IsNotExist(err)
+	})
 }
 
 // Init containers run one after the other to completion before the app

@@ -21,7 +21,8 @@ import (
 // what it reports changed (update).
 type heartbeat struct {
 	client kubernetes.Interface
-	clock  clock.Clock
+	clock  clock.Clock // the times written
+	wall   clock.Clock // the heartbeat's pace
 	events *events
 	// machine is the node as it is now (its disk pressure changes).
 	machine func() Machine
@@ -33,7 +34,7 @@ func (h *heartbeat) run(ctx context.Context) {
 	lastStatus := time.Time{}
 	h.events.nodeEvent(corev1.EventTypeNormal, "Starting", "Starting kubelet.")
 	for {
-		now := h.clock.Now()
+		now := h.wall.Now()
 		if now.Sub(lastStatus) >= statusInterval {
 			if err := h.update(ctx); err != nil {
 				log.Error(err, "register node", "node", h.machine().Name)
@@ -41,13 +42,13 @@ func (h *heartbeat) run(ctx context.Context) {
 				lastStatus = now
 			}
 		}
-		if err := h.renewLease(ctx, now); err != nil {
+		if err := h.renewLease(ctx, h.clock.Now()); err != nil {
 			log.Error(err, "renew node lease", "node", h.machine().Name)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.clock.After(leaseRenewInterval):
+		case <-h.wall.After(leaseRenewInterval):
 		}
 	}
 }

@@ -19,7 +19,7 @@ func TestHeartbeatRegistersAndRenews(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	client := fake.NewClientset()
 	rec := record.NewFakeRecorder(32)
-	h := &heartbeat{client: client, clock: clk, events: newEvents(rec, "n1"), machine: func() Machine {
+	h := &heartbeat{client: client, clock: clk, wall: clk, events: newEvents(rec, "n1"), machine: func() Machine {
 		return Machine{Name: "n1", IP: "10.0.0.1", CPUs: 2, MemoryBytes: 1 << 30, MaxPods: 110, Cgroups: "v2", Version: "v1.37.2"}
 	}}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -44,6 +44,7 @@ func (e *PullError) Error() string { return e.Waiting.Message }
 type images struct {
 	store  imageStore
 	clock  clock.Clock
+	wall   clock.Clock // the collection's pace
 	events *events
 	policy image.GCPolicy
 	// inUse lists the images the pods on the node name.
@@ -58,11 +59,11 @@ type images struct {
 	pulled chan struct{}
 }
 
-func newImages(store imageStore, clk clock.Clock, ev *events, policy image.GCPolicy, inUse func() map[string]bool) *images {
+func newImages(store imageStore, clk, wall clock.Clock, ev *events, policy image.GCPolicy, inUse func() map[string]bool) *images {
 	if policy == (image.GCPolicy{}) {
 		policy = image.DefaultGCPolicy
 	}
-	return &images{store: store, clock: clk, events: ev, policy: policy, inUse: inUse,
+	return &images{store: store, clock: clk, wall: wall, events: ev, policy: policy, inUse: inUse,
 		pulls: map[string]image.PullState{}, seen: map[string]time.Time{}, lastUsed: map[string]time.Time{}, pulled: make(chan struct{}, 1)}
 }
 
@@ -131,7 +132,7 @@ func (m *images) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.clock.After(imageGCPeriod):
+		case <-m.wall.After(imageGCPeriod):
 		case <-m.pulled:
 		}
 	}

@@ -50,7 +50,7 @@ func TestImagePullsBackOff(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	store := &fakeStore{err: errors.New("connection refused"), stored: map[string]image.Image{}}
 	rec := record.NewFakeRecorder(32)
-	m := newImages(store, clk, newEvents(rec, "n"), image.GCPolicy{}, func() map[string]bool { return nil })
+	m := newImages(store, clk, clk, newEvents(rec, "n"), image.GCPolicy{}, func() map[string]bool { return nil })
 	pod := testPod(corev1.RestartPolicyNever, "c")
 	c := &pod.Spec.Containers[0]
 	c.Image, c.ImagePullPolicy = "example/app:1", corev1.PullIfNotPresent

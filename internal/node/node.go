@@ -46,7 +46,15 @@ type Machine struct {
 	EphemeralStorage int64
 	// DiskPressure: that file system has less than 10% available.
 	DiskPressure bool
+	// VirtualClock says how the server's virtual clock runs ("": the clock
+	// is real). The Node then carries a VirtualClock condition saying so.
+	VirtualClock string
 }
+
+// ConditionVirtualClock is the Node condition of a server whose controllers
+// and node agent run on a virtual clock (batchd server --clock virtual):
+// status times, schedules, deadlines and back-offs are not the machine's.
+const ConditionVirtualClock corev1.NodeConditionType = "VirtualClock"
 
 // Runtimes are the node's runtime handlers: OCI is the runc or crun binary
 // ("" when none is installed) and OCIVersion the first line of its
@@ -191,18 +199,22 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	for _, h := range m.Runtimes.Named {
 		handlers = append(handlers, corev1.NodeRuntimeHandler{Name: h})
 	}
+	conds := []corev1.NodeCondition{
+		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		disk,
+		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+		limits,
+		cond(conditionRuntime, rs, rr, rm),
+	}
+	if m.VirtualClock != "" {
+		conds = append(conds, cond(ConditionVirtualClock, corev1.ConditionTrue, "VirtualClock", m.VirtualClock))
+	}
 	return corev1.NodeStatus{
-		Capacity:    m.Allocatable(),
-		Allocatable: m.Allocatable(),
-		Phase:       corev1.NodeRunning,
-		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			disk,
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
-			limits,
-			cond(conditionRuntime, rs, rr, rm),
-		},
+		Capacity:        m.Allocatable(),
+		Allocatable:     m.Allocatable(),
+		Phase:           corev1.NodeRunning,
+		Conditions:      conds,
 		RuntimeHandlers: handlers,
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
 		NodeInfo: corev1.NodeSystemInfo{

@@ -31,6 +31,7 @@ const storageInterval = 10 * time.Second
 type storage struct {
 	rt     runtime.Runtime
 	clock  clock.Clock
+	wall   clock.Clock // the checks' pace
 	events *events
 	node   string
 	// pods lists the pods on the node; sync has a pod's worker look at it.
@@ -53,7 +54,7 @@ func (s *storage) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(storageInterval):
+		case <-s.wall.After(storageInterval):
 		}
 	}
 }

@@ -39,7 +39,8 @@ type NodeOptions struct {
 type nodeRuntime struct {
 	machine          node.Machine
 	runtime          runtime.Runtime
-	clock            clock.Clock
+	clock            clock.Clock // pods/log's sinceSeconds (nil: real)
+	agentClock, wall clock.Clock // node.Config's Clock and Wall
 	pvcDir           string
 	apiHost, apiPort string
 	images           *image.Store
@@ -56,6 +57,13 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	}
 	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock}
 	n.machine.Version = version.Get().GitVersion
+	n.machine.VirtualClock = DescribeClock(cfg.Clock)
+	// The agent's time is the server's clock unless a test gives the node
+	// its own; its housekeeping keeps real time under a virtual clock.
+	n.agentClock, n.wall = n.clock, nil
+	if n.clock == nil && cfg.Clock != nil {
+		n.agentClock, n.wall = cfg.Clock, clock.RealClock{}
+	}
 	if cfg.Node.Runtime != nil {
 		n.runtime = cfg.Node.Runtime
 		n.defaultRuntime = node.RuntimeHost
@@ -154,7 +162,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	}
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
-		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.clock,
+		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
