@@ -14,8 +14,8 @@ import (
 // ClockPath serves the server's clock: GET reads it, POST moves a virtual
 // one. It sits behind the API server's authentication and authorization
 // like every path: RBAC's default policy lets batchd:view and batchd:edit
-// read it, only system:masters move it (no role grants the create verb on
-// it), as `batchd clock` does with the admin kubeconfig.
+// read it (get), only system:masters move it (no role grants the post verb
+// on it), as `batchd clock` does with the admin kubeconfig.
 const ClockPath = "/batchd/v1/clock"
 
 // VirtualClock is a clock that can be moved (vclock.Clock).

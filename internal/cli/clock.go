@@ -67,16 +67,20 @@ read it. It only moves forward.`,
 
 // clockRequest reads the server's clock, or moves it first.
 func clockRequest(ctx context.Context, client kubernetes.Interface, move *apiserver.ClockMove) (apiserver.ClockState, error) {
-	rest := client.Discovery().RESTClient()
-	var raw []byte
-	var err error
-	if move == nil {
-		raw, err = rest.Get().AbsPath(apiserver.ClockPath).DoRaw(ctx)
-	} else {
+	rest := client.CoreV1().RESTClient()
+	req := rest.Get().AbsPath(apiserver.ClockPath)
+	if move != nil {
 		body, _ := json.Marshal(move)
-		raw, err = rest.Post().AbsPath(apiserver.ClockPath).SetHeader("Content-Type", "application/json").Body(body).DoRaw(ctx)
+		req = rest.Post().AbsPath(apiserver.ClockPath).SetHeader("Content-Type", "application/json").Body(body)
 	}
+	// Result.Error reads the API's Status (403's, 409's words); DoRaw's
+	// error would not.
+	res := req.Do(ctx)
 	var st apiserver.ClockState
+	if err := res.Error(); err != nil {
+		return st, err
+	}
+	raw, err := res.Raw()
 	if err != nil {
 		return st, err
 	}
