@@ -91,7 +91,7 @@ func clockRequest(ctx context.Context, client kubernetes.Interface, move *apiser
 }
 
 func describeClockState(st apiserver.ClockState) string {
-	now := st.Now.Format(time.RFC3339)
+	now := st.Now.UTC().Format(time.RFC3339)
 	switch {
 	case st.Mode != "virtual":
 		return "real clock: " + now

@@ -35,6 +35,7 @@ import (
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
 	"github.com/batchd/batchd/internal/history"
+	"github.com/batchd/batchd/internal/vclock"
 )
 
 // startControllers runs the in-process controllers on the loopback client
@@ -88,6 +89,8 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if historyController != nil {
 		cronCfg.Skips = historyController
 	}
+	// A virtual clock does not read the API's creationTimestamps.
+	_, cronCfg.CreatedWhenSeen = clk.(*vclock.Clock)
 	cronJobController, err := cronjob.New(cronCfg)
 	if err != nil {
 		return err
