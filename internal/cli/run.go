@@ -186,7 +186,8 @@ func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() er
 		return nil, nil, err
 	}
 	opts := server.NewOptions()
-	opts.DataDir, opts.SecurePort = dir, 0
+	// The data dir is a fresh directory of its own: the log beside it.
+	opts.DataDir, opts.SecurePort = filepath.Join(dir, "data"), 0
 	cfg, err := opts.Config()
 	if err != nil {
 		restoreStderr()
@@ -206,7 +207,7 @@ func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() er
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
-		runtime.KillAll(filepath.Join(dir, "pods"))
+		runtime.KillAll(filepath.Join(dir, "data", "pods"))
 		restoreStderr()
 		logFile.Close()
 		if keep {
