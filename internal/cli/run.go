@@ -215,7 +215,8 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		return nil, nil, nil, err
 	}
 	opts := server.NewOptions()
-	opts.DataDir, opts.SecurePort = dir, 0
+	// The data dir is a fresh directory of its own: the log beside it.
+	opts.DataDir, opts.SecurePort = filepath.Join(dir, "data"), 0
 	if o.clock == server.ClockVirtual {
 		opts.Clock, opts.ClockStart, opts.ClockRate = o.clock, o.clockStart, o.clockRate
 	}
@@ -238,7 +239,7 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
-		runtime.KillAll(filepath.Join(dir, "pods"))
+		runtime.KillAll(filepath.Join(dir, "data", "pods"))
 		restoreStderr()
 		logFile.Close()
 		if keep {
