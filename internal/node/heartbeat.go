@@ -89,6 +89,9 @@ func (h *heartbeat) update(ctx context.Context) error {
 			cur.Labels[k], changed = v, true
 		}
 	}
+	if taints, ch := ConditionTaints(cur.Spec.Taints, m.DiskPressure); ch {
+		cur.Spec.Taints, changed = taints, true
+	}
 	if changed {
 		if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 			return err

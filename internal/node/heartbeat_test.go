@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,77 @@ func findNodeCondition(n *corev1.Node, t corev1.NodeConditionType) corev1.NodeCo
 		}
 	}
 	return corev1.NodeCondition{}
+}
+
+func TestConditionTaints(t *testing.T) {
+	mine := corev1.Taint{Key: "team", Value: "a", Effect: corev1.TaintEffectNoSchedule}
+	disk := corev1.Taint{Key: corev1.TaintNodeDiskPressure, Effect: corev1.TaintEffectNoSchedule}
+	for _, c := range []struct {
+		in       []corev1.Taint
+		pressure bool
+		want     []corev1.Taint
+		changed  bool
+	}{
+		{nil, false, nil, false},
+		{nil, true, []corev1.Taint{disk}, true},
+		{[]corev1.Taint{mine}, true, []corev1.Taint{mine, disk}, true},
+		{[]corev1.Taint{mine, disk}, true, []corev1.Taint{mine, disk}, false},
+		{[]corev1.Taint{disk, mine}, false, []corev1.Taint{mine}, true},
+	} {
+		got, changed := ConditionTaints(c.in, c.pressure)
+		if changed != c.changed || len(got) != len(c.want) {
+			t.Errorf("%v, %v: %v %v, want %v %v", c.in, c.pressure, got, changed, c.want, c.changed)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%v, %v: %v, want %v", c.in, c.pressure, got, c.want)
+			}
+		}
+	}
+}
+
+// The Node is tainted node.kubernetes.io/disk-pressure:NoSchedule while it
+// has disk pressure and untainted after, a user's own taint kept.
+func TestHeartbeatTaintsOnDiskPressure(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	pressure := false
+	h := &heartbeat{client: client, clock: clk, wall: clk, events: newEvents(record.NewFakeRecorder(32), "n1"), machine: func() Machine {
+		return Machine{Name: "n1", IP: "10.0.0.1", CPUs: 2, MemoryBytes: 1 << 30, MaxPods: 110, DiskPressure: pressure}
+	}}
+	ctx := context.Background()
+	if err := h.update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	n.Spec.Taints = []corev1.Taint{{Key: "team", Value: "a", Effect: corev1.TaintEffectNoSchedule}}
+	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	taints := func() string {
+		n, _ := client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+		var s []string
+		for _, t := range n.Spec.Taints {
+			s = append(s, t.ToString())
+		}
+		return strings.Join(s, ",")
+	}
+	pressure = true
+	if err := h.update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taints(); got != "team=a:NoSchedule,node.kubernetes.io/disk-pressure:NoSchedule" {
+		t.Errorf("under pressure: %s", got)
+	}
+	if c := findNodeCondition(func() *corev1.Node { n, _ := client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{}); return n }(), corev1.NodeDiskPressure); c.Status != corev1.ConditionTrue {
+		t.Errorf("DiskPressure %v", c.Status)
+	}
+	pressure = false
+	if err := h.update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taints(); got != "team=a:NoSchedule" {
+		t.Errorf("after pressure: %s", got)
+	}
 }

@@ -169,7 +169,33 @@ func (m Machine) nodeObject(now time.Time) *corev1.Node {
 		}},
 	}
 	n.Status = m.nodeStatus(now, nil)
+	n.Spec.Taints, _ = ConditionTaints(nil, m.DiskPressure)
 	return n
+}
+
+// ConditionTaints are a Node's taints with the one its conditions call
+// for set or cleared: node.kubernetes.io/disk-pressure:NoSchedule while
+// the node has disk pressure, as upstream's node lifecycle controller
+// taints nodes by condition (the scheduler then places no pod without a
+// toleration there). Other taints (kubectl taint) stay as they are.
+// changed tells whether the result differs.
+func ConditionTaints(taints []corev1.Taint, diskPressure bool) (out []corev1.Taint, changed bool) {
+	has := false
+	for _, t := range taints {
+		if t.Key == corev1.TaintNodeDiskPressure && t.Effect == corev1.TaintEffectNoSchedule {
+			has = true
+			if !diskPressure {
+				changed = true
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	if diskPressure && !has {
+		out = append(out, corev1.Taint{Key: corev1.TaintNodeDiskPressure, Effect: corev1.TaintEffectNoSchedule})
+		changed = true
+	}
+	return out, changed
 }
 
 func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.NodeStatus {
