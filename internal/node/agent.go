@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -166,6 +168,7 @@ func (a *Agent) lookup() Lookup {
 			return client.CoreV1().PersistentVolumeClaims(ns).Get(context.TODO(), name, metav1.GetOptions{})
 		},
 		BindClaim: claimBinder{client: client}.bind,
+		Peers:     a.peers,
 		Token: func(pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error) {
 			return a.tokens.get(context.TODO(), pod, src)
 		},
@@ -178,7 +181,34 @@ func (a *Agent) enqueue(obj any) {
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
 		a.queue.Add(pod.UID)
+		if pod.Spec.Subdomain != "" {
+			// Its peers' /etc/hosts name it, or stop naming it.
+			for _, p := range a.list() {
+				if p.UID != pod.UID && p.Namespace == pod.Namespace && p.Spec.Subdomain == pod.Spec.Subdomain {
+					a.queue.Add(p.UID)
+				}
+			}
+		}
 	}
+}
+
+// peers are the hostnames of the pods sharing pod's subdomain that a
+// headless Service of that name selects, as cluster DNS would answer for
+// <hostname>.<subdomain>: none without such a Service.
+func (a *Agent) peers(pod *corev1.Pod) []string {
+	svc, err := a.cfg.Client.CoreV1().Services(pod.Namespace).Get(context.TODO(), pod.Spec.Subdomain, metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP != corev1.ClusterIPNone || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	var out []string
+	for _, p := range a.list() {
+		if p.Namespace == pod.Namespace && p.Spec.Subdomain == pod.Spec.Subdomain && p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) {
+			out = append(out, podHostname(p))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // list is the pods bound to this node, as the informer has them.

@@ -229,12 +229,17 @@ func TestConfigErrorWaitsAndRetries(t *testing.T) {
 func TestHostsFileNamesThePodWithItsSubdomain(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyNever, "a")
 	pod.Spec.Hostname, pod.Spec.Subdomain = "worker-0", "workers"
-	got := hostsFile(pod, "10.0.0.7")
+	got := hostsFile(pod, "10.0.0.7", nil)
 	if !strings.HasSuffix(got, "10.0.0.7\tworker-0.workers.ns.svc.cluster.local\tworker-0\n") || !strings.Contains(got, "127.0.0.1\tlocalhost\n") {
 		t.Fatalf("hosts file:\n%s", got)
 	}
+	// Its peers under the headless Service, by the names DNS would answer.
+	got = hostsFile(pod, "10.0.0.7", []string{"worker-0", "worker-1"})
+	if !strings.HasSuffix(got, "10.0.0.7\tworker-0.workers.ns.svc.cluster.local\tworker-0\n10.0.0.7\tworker-0.workers.ns.svc.cluster.local\tworker-0.workers\n10.0.0.7\tworker-1.workers.ns.svc.cluster.local\tworker-1.workers\n") {
+		t.Fatalf("hosts file with peers:\n%s", got)
+	}
 	pod.Spec.Hostname, pod.Spec.Subdomain = "", ""
-	if got := hostsFile(pod, "10.0.0.7"); !strings.HasSuffix(got, "10.0.0.7\tp\n") {
+	if got := hostsFile(pod, "10.0.0.7", nil); !strings.HasSuffix(got, "10.0.0.7\tp\n") {
 		t.Fatalf("hosts file:\n%s", got)
 	}
 }

@@ -22,6 +22,9 @@ type Lookup struct {
 	RuntimeClass func(name string) (*nodev1.RuntimeClass, error)
 	// BindClaim marks a claim Bound to its local directory.
 	BindClaim func(*corev1.PersistentVolumeClaim) error
+	// Peers are the hostnames of the pods that share pod's subdomain under
+	// a headless Service of that name, sorted (nil: none are looked for).
+	Peers func(pod *corev1.Pod) []string
 	// Token is the pod's service-account token for a projected
 	// serviceAccountToken source (nil: such volumes fail to mount).
 	Token func(pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error)
@@ -366,13 +369,24 @@ func podHostname(pod *corev1.Pod) string {
 
 // hostsFile is the kubelet-managed /etc/hosts of a pod: the pod's hostname,
 // and its FQDN when spec.subdomain is set.
-func hostsFile(pod *corev1.Pod, ip string) string {
+//
+// peers are the hostnames of the other pods that share the pod's
+// subdomain under a headless Service of that name: their
+// <hostname>.<subdomain>[.<namespace>.svc.cluster.local] names, which
+// cluster DNS would resolve, are the node's address too (pods share the
+// host's network here).
+func hostsFile(pod *corev1.Pod, ip string, peers []string) string {
 	var b strings.Builder
 	b.WriteString("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
 	h := podHostname(pod)
 	if pod.Spec.Subdomain != "" {
 		fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", ip, h, pod.Spec.Subdomain, pod.Namespace, h)
+		// Every peer, this pod too: <hostname>.<subdomain> resolves as
+		// through cluster DNS's search path.
+		for _, p := range peers {
+			fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s.%s\n", ip, p, pod.Spec.Subdomain, pod.Namespace, p, pod.Spec.Subdomain)
+		}
 	} else {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, h)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -84,12 +85,27 @@ func (b *specBuilder) mounts(pod *corev1.Pod, c *corev1.Container, env []string)
 	hosts := filepath.Join(podDir, "etc-hosts")
 	err = os.MkdirAll(podDir, 0o700)
 	if err == nil {
-		err = os.WriteFile(hosts, []byte(hostsFile(pod, b.node.IP)), 0o644)
+		err = b.writeHosts(pod)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"}), nil
+}
+
+// writeHosts writes the pod's /etc/hosts when its content changed, in
+// place: containers see it through a bind mount of that very file.
+func (b *specBuilder) writeHosts(pod *corev1.Pod) error {
+	var peers []string
+	if pod.Spec.Subdomain != "" && b.lookup.Peers != nil {
+		peers = b.lookup.Peers(pod)
+	}
+	path := filepath.Join(b.rt.PodDir(string(pod.UID)), "etc-hosts")
+	want := []byte(hostsFile(pod, b.node.IP, peers))
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, want) {
+		return nil
+	}
+	return os.WriteFile(path, want, 0o644)
 }
 
 // image makes c's image ready: pulled as its policy says, unpacked, with

@@ -180,6 +180,12 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 		}
 		return Result{RequeueAfter: plan.Requeue}, nil
 	}
+	if pod.Spec.Subdomain != "" && len(pod.Status.ContainerStatuses) > 0 {
+		// Peers came or went: their names in its /etc/hosts.
+		if err := a.specs.writeHosts(pod); err != nil {
+			return Result{}, err
+		}
+	}
 	return Result{RequeueAfter: a.refreshTokens(pod, plan.Requeue)}, nil
 }
 

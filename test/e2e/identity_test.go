@@ -283,3 +283,43 @@ spec:
 		"rolebinding.rbac.authorization.k8s.io/default-view created")
 	must(t, run("allowed"), "job.batch/allowed", "job.batch/denied", "exit=0")
 }
+
+// TestIndexedJobPodsResolveEachOther: the pods of an Indexed Job whose
+// subdomain names a headless Service resolve each other's
+// <job>-<index>.<subdomain> names through the node-managed /etc/hosts
+// (glibc's getent, as a program in the pod would), peers that start later
+// included.
+func TestIndexedJobPodsResolveEachOther(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("getent"); err != nil {
+		t.Fatal("getent (libc-bin) is needed: host pods run the machine's programs")
+	}
+	n := ns(t)
+	must(t, kubectl(t, `apiVersion: v1
+kind: Service
+metadata: {name: workers}
+spec:
+  clusterIP: None
+  selector: {batch.kubernetes.io/job-name: idx}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: idx}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  backoffLimit: 0
+  template:
+    spec:
+      subdomain: workers
+      restartPolicy: Never
+      runtimeClassName: host
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "for i in $(seq 1 100); do getent hosts idx-0.workers && getent hosts idx-1.workers && getent hosts idx-2.workers.`+n+`.svc.cluster.local && exit 0; sleep 0.2; done; cat /etc/hosts; exit 1"]
+`, "apply", "-n", n, "-f", "-"), "service/workers created", "job.batch/idx created")
+	must(t, kubectl(t, "", "wait", "--for=condition=complete", "job/idx", "-n", n, "--timeout=60s"), "condition met")
+	must(t, kubectl(t, "", "logs", "-n", n, "job/idx"), "idx-1.workers", "idx-2.workers."+n+".svc.cluster.local")
+}
