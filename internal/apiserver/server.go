@@ -73,6 +73,8 @@ type Config struct {
 	Logs pod.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
+	// UI is served at /ui/ (nil: no web view).
+	UI UI
 }
 
 // Server is a configured, not yet running API server.
@@ -153,6 +155,7 @@ func New(c Config) (*Server, error) {
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
 	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
 
+	installUI(gcfg, c.UI)
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver"
 	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/storage"
+	"github.com/batchd/batchd/internal/ui"
 )
 
 // Ready describes a serving batchd.
@@ -110,6 +111,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Profiling:         cfg.Profiling,
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
+		UI:                ui.New(ui.Config{}),
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
 			return startControllers(ctx, loopback, agent)
 		},

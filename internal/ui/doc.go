@@ -1,0 +1,32 @@
+// Package ui is batchd's read-only web view, served by `batchd server` at
+// /ui/ on the API port: an overview of every namespace's Jobs and CronJobs,
+// a page per Job (a timeline of its attempts, their logs, conditions,
+// events), per CronJob (next fire times with DST notes, run history) and per
+// Node (capacity against requests, pods, runtime handlers).
+//
+// Why the page talks to the Kubernetes API itself. The page's JavaScript is
+// an ordinary API client: it lists with limit and continue and then watches
+// from the list's resourceVersion, as an informer does. So the view is live
+// (a watch event is on screen within a frame), what a user sees is decided
+// by the API server's own authorizer for that user (roles today, RBAC when it
+// lands) with nothing to keep in step, and the server holds no second cache
+// of 10,000 Jobs for the view: an open page costs the server a few watches.
+// The only server-side endpoint with data is the schedule preview, which
+// computes from what the page sends (schedule, zone, annotations, UID) with
+// internal/cronspec — the controller's own code — and reads nothing.
+//
+// Identity. `batchd ui` presents the kubeconfig's credentials and gets a
+// one-time login code (60 s) bound to that identity; the page exchanges it,
+// or a bearer token typed on the login page, for a session cookie
+// (__Host-batchd-ui: HttpOnly, Secure, SameSite=Strict, path /, 8 hours).
+// Sessions live in memory (Store): a restart signs every browser out and
+// the page says so. The cookie authenticates API requests through an
+// authenticator the API server adds to its chain, but only safe reads
+// (SafeRead: GET, no upgrade, no exec/attach/portforward/proxy, not sent by
+// another site), so it can never be used to write: CSRF-proof by
+// construction. The view never requests Secrets.
+//
+// Assets are plain ES modules and CSS embedded with go:embed: no build step,
+// no CDN, nothing fetched at run time. The browser tests in test/browser
+// drive them in headless Chromium.
+package ui
