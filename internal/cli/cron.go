@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cronjobregistry "github.com/batchd/batchd/internal/apiserver/registry/cronjob"
@@ -31,9 +32,8 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command, namespaceShort bool) {
+	f.addConnection(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG, else the local batchd's).")
-	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use.")
 	if namespaceShort {
 		fs.StringVarP(&f.namespace, "namespace", "n", "", "The CronJob's namespace (default: the context's).")
 	} else {
@@ -41,7 +41,14 @@ func (f *clusterFlags) add(cmd *cobra.Command, namespaceShort bool) {
 	}
 }
 
-func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
+// addConnection registers --kubeconfig and --context only.
+func (f *clusterFlags) addConnection(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG, else the local batchd's).")
+	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use.")
+}
+
+func (f *clusterFlags) loader() clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	switch {
 	case f.kubeconfig != "":
@@ -53,7 +60,20 @@ func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
 		}
 		rules.ExplicitPath = server.KubeconfigPath(dir)
 	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
+}
+
+// restConfig is the client configuration of the chosen kubeconfig context.
+func (f *clusterFlags) restConfig() (*rest.Config, error) {
+	cfg, err := f.loader().ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
+	cc := f.loader()
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("load kubeconfig: %w", err)
