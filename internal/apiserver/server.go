@@ -111,6 +111,7 @@ func New(c Config) (*Server, error) {
 	gcfg.EnableProfiling = c.Profiling
 	gcfg.EnableMetrics = true
 	gcfg.ShutdownWatchTerminationGracePeriod = 0
+	gcfg.LongRunningFunc = longRunning()
 	gcfg.AddReadyzChecks(c.ReadyzChecks...)
 
 	if err := secureServing(gcfg, c); err != nil {
