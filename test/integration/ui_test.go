@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	restclient "k8s.io/client-go/rest"
+)
+
+// TestWebViewSession: the web view's session reads as the user who signed
+// in — the API server's authorizer decides, so a viewer's session may list
+// Jobs but not Secrets — and never writes, not even what the user's own
+// credentials may write: the cookie gets 401 for every unsafe request.
+func TestWebViewSession(t *testing.T) {
+	ns := env.Namespace(t)
+	transport, err := restclient.TransportFor(restclient.AnonymousClientConfig(env.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: transport}
+	base := strings.TrimSuffix(env.Config.Host, "/")
+	send := func(method, path, body string, header http.Header, cookie *http.Cookie) (int, string, *http.Response) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(context.Background(), method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data), resp
+	}
+	signIn := func(user string) *http.Cookie {
+		t.Helper()
+		status, body, _ := send("POST", "/ui/api/login-code", "", http.Header{"Authorization": {"Bearer " + env.Tokens[user]}}, nil)
+		if status != http.StatusOK {
+			t.Fatalf("login code for %s: %d %s", user, status, body)
+		}
+		var code struct{ Code, User string }
+		if err := json.Unmarshal([]byte(body), &code); err != nil || code.User != user {
+			t.Fatalf("login code answer %q: %v", body, err)
+		}
+		payload, _ := json.Marshal(map[string]string{"code": code.Code})
+		status, body, resp := send("POST", "/ui/api/session", string(payload), http.Header{"Content-Type": {"application/json"}}, nil)
+		if status != http.StatusOK {
+			t.Fatalf("sign in %s: %d %s", user, status, body)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == "__Host-batchd-ui" {
+				return &http.Cookie{Name: c.Name, Value: c.Value}
+			}
+		}
+		t.Fatalf("sign in %s: no session cookie", user)
+		return nil
+	}
+	viewer, editor := signIn("viewer"), signIn("editor")
+
+	if status, body, _ := send("GET", "/apis/batch/v1/namespaces/"+ns+"/jobs", "", nil, viewer); status != http.StatusOK {
+		t.Errorf("viewer session lists jobs: %d %s", status, body)
+	}
+	if status, body, _ := send("GET", "/apis/batch/v1/jobs?watch=1&timeoutSeconds=1", "", nil, viewer); status != http.StatusOK {
+		t.Errorf("viewer session watches jobs: %d %s", status, body)
+	}
+	status, body, _ := send("GET", "/api/v1/namespaces/"+ns+"/secrets", "", nil, viewer)
+	if status != http.StatusForbidden || !strings.Contains(body, `User \"viewer\" cannot list resource \"secrets\"`) {
+		t.Errorf("viewer session lists secrets: %d %s; want 403 for viewer", status, body)
+	}
+
+	job := `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"from-cookie"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox","command":["true"]}]}}}}`
+	jsonHeader := http.Header{"Content-Type": {"application/json"}}
+	for _, tc := range []struct {
+		name, method, path, body string
+		header                   http.Header
+	}{
+		{"create", "POST", "/apis/batch/v1/namespaces/" + ns + "/jobs", job, jsonHeader},
+		{"delete", "DELETE", "/api/v1/namespaces/" + ns, "", nil},
+		{"patch", "PATCH", "/api/v1/namespaces/" + ns, `{"metadata":{"labels":{"x":"y"}}}`, http.Header{"Content-Type": {"application/merge-patch+json"}}},
+		{"exec", "GET", "/api/v1/namespaces/" + ns + "/pods/p/exec?command=sh", "", nil},
+		{"cross-site read", "GET", "/apis/batch/v1/namespaces/" + ns + "/jobs", "", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+	} {
+		for name, cookie := range map[string]*http.Cookie{"viewer": viewer, "editor": editor} {
+			if status, body, _ := send(tc.method, tc.path, tc.body, tc.header, cookie); status != http.StatusUnauthorized {
+				t.Errorf("%s session, %s: %d %s; want 401", name, tc.name, status, body)
+			}
+		}
+	}
+	// The editor's own token may create, so the 401 above is the cookie's limit, not the role's.
+	if status, body, _ := send("POST", "/apis/batch/v1/namespaces/"+ns+"/jobs", job, http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + env.Tokens["editor"]}}, nil); status != http.StatusCreated {
+		t.Errorf("editor token creates: %d %s", status, body)
+	}
+	// Sign out ends the session for API requests too.
+	if status, body, _ := send("POST", "/ui/api/logout", "{}", jsonHeader, viewer); status != http.StatusOK {
+		t.Fatalf("logout: %d %s", status, body)
+	}
+	if status, _, _ := send("GET", "/apis/batch/v1/namespaces/"+ns+"/jobs", "", nil, viewer); status != http.StatusUnauthorized {
+		t.Errorf("after logout the cookie reads: %d", status)
+	}
+}
