@@ -84,12 +84,12 @@ async function* lines(response) {
 class Gone extends Error {}
 
 // Collection keeps a live map (by UID) of the objects at path matching
-// params: the first page is shown as soon as it arrives, the rest follow,
-// then a watch applies every change. map turns an object into what the page
-// keeps (a compact record: 10,000 full Jobs would weigh on the tab).
+// params: a small first page is shown as soon as it arrives, larger pages
+// follow, then a watch applies every change. map turns an object into what
+// the page keeps (a compact record: 10,000 full Jobs would weigh on the tab).
 export class Collection {
-  constructor(path, { params = {}, map = (o) => o, pageSize = 500, onChange = () => {}, onError = () => {} } = {}) {
-    Object.assign(this, { path, params, map, pageSize, onChange, onError });
+  constructor(path, { params = {}, map = (o) => o, firstPage = 250, pageSize = 1000, onChange = () => {}, onError = () => {} } = {}) {
+    Object.assign(this, { path, params, map, firstPage, pageSize, onChange, onError });
     this.items = new Map();
     this.loaded = false;
     this.error = null;
@@ -101,9 +101,12 @@ export class Collection {
 
   stop() { this.abort.abort(); clearTimeout(this.pending); }
 
+  // changed redraws soon: at the next frame, or after 150 ms for large
+  // collections, whose redraw sorts thousands of records (a busy watch
+  // would otherwise redraw 60 times a second).
   changed() {
     if (this.pending) return;
-    this.pending = setTimeout(() => { this.pending = null; this.onChange(this); }, 16);
+    this.pending = setTimeout(() => { this.pending = null; this.onChange(this); }, this.items.size > 2000 ? 150 : 16);
   }
 
   url(extra) {
@@ -140,7 +143,7 @@ export class Collection {
     let cont = '';
     let rv = '';
     do {
-      const extra = { limit: String(this.pageSize) };
+      const extra = { limit: String(cont ? this.pageSize : this.firstPage) };
       if (cont) extra.continue = cont;
       let list;
       try {

@@ -124,6 +124,12 @@ export function tick(root = document) {
   }
 }
 
+export function clockTime(t) {
+  const d = new Date(t);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
 export function localTime(t) {
   if (!t) return '—';
   const d = new Date(t);
@@ -157,7 +163,8 @@ export function bytes(b) {
 }
 
 export function badge(text, kind) {
-  return h('span', { class: `badge b-${kind || String(text).toLowerCase()}` }, text);
+  const t = String(text);
+  return h('span', { class: `badge b-${kind || t.toLowerCase()}` }, t.charAt(0).toUpperCase() + t.slice(1));
 }
 
 export function bar(done, failed, total, label) {

@@ -6,7 +6,7 @@
 // Updated in place: bars move as time passes without being redrawn, so a
 // click is never lost.
 
-import { h, duration, localTime } from './dom.js';
+import { h, duration, localTime, clockTime } from './dom.js';
 
 const MAX_ROWS = 1000;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
@@ -160,8 +160,10 @@ export class Gantt {
   drawAxis(t0, t1, x) {
     const span = t1 - t0;
     const step = STEPS.find((s) => span / s <= 6) || STEPS[STEPS.length - 1];
-    const ticks = [h('span', { class: 'gantt-start' }, localTime(t0))];
+    const ticks = [h('span', { class: 'gantt-start', title: localTime(t0) }, clockTime(t0))];
     for (let t = step; t < span; t += step) {
+      // Leave room for the start time; never crowd the right edge.
+      if (t / span < 0.2 || t / span > 0.95) continue;
       ticks.push(h('span', { class: 'gantt-tick', style: { left: x(t0 + t) } }, `+${duration(t)}`));
     }
     this.axis.replaceChildren(h('div', { class: 'gantt-label' }), h('div', { class: 'gantt-track' }, ticks));

@@ -20,9 +20,9 @@ export function cronJobPage(main, { ns, name }) {
   const events = h('tbody');
   const notFound = h('div');
   main.replaceChildren(crumbs, title, errors, notFound, summary, recent,
-    section('Next 10 runs', table(['#', 'Time (schedule\'s zone)', 'Your time', 'In'], next, 'next-runs')),
+    section('Next 10 runs', table(['#', 'Time (schedule\'s zone)', `Your time (${Intl.DateTimeFormat().resolvedOptions().timeZone})`, 'In'], next, 'next-runs')),
     section('Run history', table(['Job', 'Scheduled', 'Outcome', 'Started', 'Duration', 'Completions', 'Exit codes'], history, 'history')),
-    section('Events', table(['Type', 'Reason', 'Age', 'From', 'Message'], events, 'events')));
+    section('Events', table(['Type', 'Reason', 'Age', 'From', 'Message'], events, 'events stack')));
 
   const nsPath = encodeURIComponent(ns);
   const showErrors = () => errors.replaceChildren(...[cron, jobs, pods, evs, runs].filter((c) => c?.error).map((c) => errorBox(c.error)));

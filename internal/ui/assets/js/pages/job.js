@@ -21,8 +21,8 @@ export function jobPage(main, { ns, name }) {
   main.replaceChildren(crumbs, title, errors, notFound, summary,
     section('Timeline', h('p', { class: 'muted small' }, 'One bar per attempt: creation → start → end. Click a bar for its log.'), gantt.el),
     logs.el,
-    section('Conditions', table(['Type', 'Status', 'Reason', 'Message', 'Last transition'], conditions, 'conditions')),
-    section('Events', table(['Type', 'Reason', 'Age', 'From', 'Message'], events, 'events')));
+    section('Conditions', table(['Type', 'Status', 'Reason', 'Message', 'Last transition'], conditions, 'conditions stack')),
+    section('Events', table(['Type', 'Reason', 'Age', 'From', 'Message'], events, 'events stack')));
 
   const base = `/api/v1/namespaces/${encodeURIComponent(ns)}`;
   const showErrors = () => errors.replaceChildren(...[job, pods, evs, runs].filter((c) => c?.error).map((c) => errorBox(c.error)));

@@ -106,7 +106,7 @@ export function nodePage(main, { name }) {
     section('Running pods', table(['Pod', { text: 'Namespace', class: 'wide' }, 'Job', 'Phase', 'CPU', 'Memory', { text: 'Runtime', class: 'wide' }, 'Age'], podRows, 'pods')),
     section('Runtime handlers', table(['Handler', 'Recursive read-only mounts', 'User namespaces'], handlers, 'handlers')),
     section('System', info),
-    section('Conditions', table(['Type', 'Status', 'Reason', 'Message', 'Last heartbeat'], conditions, 'conditions')));
+    section('Conditions', table(['Type', 'Status', 'Reason', 'Message', 'Last heartbeat'], conditions, 'conditions stack')));
   const showErrors = () => errors.replaceChildren(...[node, pods].filter((c) => c.error).map((c) => errorBox(c.error)));
   const node = new Collection('/api/v1/nodes', { params: { fieldSelector: `metadata.name=${name}` }, onChange: render, onError: showErrors });
   const pods = new Collection('/api/v1/pods', { params: { fieldSelector: `spec.nodeName=${name},${ACTIVE}` }, map: slimPod, onChange: render, onError: showErrors });

@@ -18,7 +18,7 @@ export function overviewPage(main) {
   const schedules = new Schedules(1, () => render());
 
   const crons = new PagedTable({
-    headers: ['CronJob', { text: 'Namespace', class: 'wide' }, 'Schedule', { text: 'Time zone', class: 'wide' }, 'Last run', 'Next run', 'Last 20 runs'],
+    headers: ['CronJob', { text: 'Namespace', class: 'wide' }, 'Schedule', { text: 'Time zone', class: 'wide' }, { text: 'Last run', class: 'wide' }, 'Next run', { text: 'Last 20 runs', class: 'wide' }],
     key: (c) => c.cron.uid,
     signature: (c) => JSON.stringify([c.cron, c.preview, c.runs.map((r) => [r.name, r.outcome])]),
     build: cronRow,
@@ -26,7 +26,7 @@ export function overviewPage(main) {
     empty: 'No CronJobs.',
   });
   const jobsTable = new PagedTable({
-    headers: ['Status', 'Job', { text: 'Namespace', class: 'wide' }, 'Completions', 'Active', 'Failed', { text: 'Duration', class: 'wide' }, 'Age'],
+    headers: ['Status', 'Job', { text: 'Namespace', class: 'wide' }, 'Completions', { text: 'Active', class: 'num wide' }, { text: 'Failed', class: 'num wide' }, { text: 'Duration', class: 'wide' }, 'Age'],
     key: (j) => j.uid,
     signature: (j) => JSON.stringify(j),
     build: jobRow,
@@ -131,9 +131,10 @@ function jobRow(j) {
     h('td', null, badge(j.status)),
     h('td', { class: 'name' }, link(`/ui/jobs/${encodeURIComponent(j.ns)}/${encodeURIComponent(j.name)}`, j.name), h('span', { class: 'narrow-ns' }, j.ns)),
     h('td', { class: 'wide' }, j.ns),
-    h('td', { class: 'completions' }, bar(j.succeeded, 0, total, completionsText(j))),
-    h('td', { class: 'num' }, String(j.active)),
-    h('td', { class: `num ${j.failed ? 'bad' : ''}` }, String(j.failed)),
+    h('td', { class: 'completions' }, bar(j.succeeded, 0, total, completionsText(j)),
+      h('div', { class: 'narrow-only' }, `${j.active} active · `, h('span', { class: j.failed ? 'bad' : '' }, `${j.failed} failed`))),
+    h('td', { class: 'num wide' }, String(j.active)),
+    h('td', { class: `num wide ${j.failed ? 'bad' : ''}` }, String(j.failed)),
     h('td', { class: 'wide' }, span(j.start, j.end)),
     h('td', null, age(j.created)));
 }
@@ -143,11 +144,12 @@ function cronRow({ cron, preview, runs }) {
   return h('tr', { dataset: { cronjob: `${cron.ns}/${cron.name}` } },
     h('td', { class: 'name' }, link(`/ui/cronjobs/${encodeURIComponent(cron.ns)}/${encodeURIComponent(cron.name)}`, cron.name),
       h('span', { class: 'narrow-ns' }, cron.ns),
-      cron.suspend ? badge('Suspended') : null),
+      cron.suspend ? badge('Suspended') : null,
+      h('div', { class: 'narrow-only' }, strip(runs))),
     h('td', { class: 'wide' }, cron.ns),
     h('td', null, h('div', { class: 'words' }, preview ? preview.words : ''), h('code', { class: 'cron' }, cron.schedule)),
     h('td', { class: 'wide' }, preview?.zone || cron.timeZone || ''),
-    h('td', null, at(cron.lastSchedule)),
+    h('td', { class: 'wide' }, at(cron.lastSchedule)),
     h('td', null, cron.suspend ? h('span', { class: 'muted' }, 'suspended') : preview?.error ? h('span', { class: 'bad', title: preview.error }, 'invalid') : at(next ? Date.parse(next.at) : null)),
-    h('td', null, strip(runs)));
+    h('td', { class: 'wide' }, strip(runs)));
 }
