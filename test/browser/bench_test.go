@@ -27,17 +27,13 @@ import (
 // BenchmarkOverview measures the figures BENCHMARKS.md reports for the web
 // view, each on a fresh `batchd server` with BATCHD_UI_BENCH_JOBS (10,000)
 // suspended Jobs stored, BATCHD_UI_BENCH_RUNS (5) times, and prints the
-// medians:
+// medians: the time to first render of the overview (the first rows of the
+// Jobs table in the DOM) from the navigation's start, opened from the
+// `batchd ui` link (sign-in included) and reloaded; the time until all Jobs
+// are loaded and the watch runs; the server's RSS before and after one
+// client's listing and with the page open. Run it with
 //
-//   - time to first render of the overview (the first rows of the Jobs
-//     table in the DOM), from the navigation's start, for the page opened
-//     from the `batchd ui` link (sign-in included) and for a reload;
-//
-//   - time until all Jobs are loaded and the watch runs;
-//
-//   - the server's RSS before the page is opened and with it open.
-//
-//     go test -run '^$' -bench Overview -benchtime 1x -timeout 60m ./test/browser/
+//	go test -run '^$' -bench Overview -benchtime 1x -timeout 60m ./test/browser/
 func BenchmarkOverview(b *testing.B) {
 	runs := envInt("BATCHD_UI_BENCH_RUNS", 5)
 	jobs := envInt("BATCHD_UI_BENCH_JOBS", 10000)
