@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net"
 	"net/http"
 	"strings"
 
@@ -9,10 +10,34 @@ import (
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 )
 
-// CookieName is the session cookie. The __Host- prefix makes browsers
-// refuse it unless it is Secure, for path / and without a Domain, so no
-// other host (nor plain HTTP) can set or overwrite it.
-const CookieName = "__Host-batchd-ui"
+// CookiePrefix starts the session cookie's name; the server's port ends it
+// (CookieName), so servers on other ports of the host keep their own
+// sessions. The __Host- prefix makes browsers refuse the cookie unless it is
+// Secure, for path / and without a Domain: no other host, nor plain HTTP,
+// can set or overwrite it.
+const CookiePrefix = "__Host-batchd-ui-"
+
+// PageKeyHeader carries the session's page key (see Store.NewSession).
+const PageKeyHeader = "X-Batchd-Page-Key"
+
+// CookieName is the session cookie's name for a request to host (host:port).
+func CookieName(host string) string {
+	_, port, err := net.SplitHostPort(host)
+	if err != nil || port == "" {
+		port = "443"
+	}
+	return CookiePrefix + port
+}
+
+// sessionOf reads a request's session secrets.
+func sessionOf(r *http.Request) (token, pageKey string, ok bool) {
+	c, err := r.Cookie(CookieName(r.Host))
+	if err != nil || c.Value == "" {
+		return "", "", false
+	}
+	pageKey = r.Header.Get(PageKeyHeader)
+	return c.Value, pageKey, pageKey != ""
+}
 
 // SafeRead reports whether the session cookie may authenticate r: a plain
 // GET (list, get, watch, logs) from the view's own pages or typed by the
@@ -63,19 +88,21 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// sessionAuthenticator maps the session cookie to the signed-in user for
-// the API server's safe reads (see SafeRead); for anything else it has no
-// opinion, so such a request needs real credentials.
+// sessionAuthenticator maps the session (cookie and page key) to the
+// signed-in user for the API server's safe reads (see SafeRead); for
+// anything else it has no opinion, so such a request needs real credentials.
 type sessionAuthenticator struct{ store *Store }
 
 func (a sessionAuthenticator) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" || !SafeRead(r) {
+	token, pageKey, ok := sessionOf(r)
+	if !ok || !SafeRead(r) {
 		return nil, false, nil
 	}
-	u, _, ok := a.store.Lookup(c.Value)
+	u, _, ok := a.store.Lookup(token, pageKey)
 	if !ok {
 		return nil, false, nil
 	}
+	// Neither secret goes further down the chain (proxies, audit).
+	r.Header.Del(PageKeyHeader)
 	return &authenticator.Response{User: u}, true, nil
 }

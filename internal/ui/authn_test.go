@@ -57,41 +57,65 @@ func TestSafeRead(t *testing.T) {
 func TestSessionAuthenticator(t *testing.T) {
 	clock := clocktesting.NewFakePassiveClock(time.Now())
 	u := New(Config{Clock: clock})
-	token, _, err := u.Store().NewSession(alice)
+	token, key, _, err := u.Store().NewSession(alice)
 	if err != nil {
 		t.Fatal(err)
 	}
 	authn := u.Session()
-	req := func(method, path, cookie string) *http.Request {
-		r := httptest.NewRequest(method, path, nil)
+	req := func(method, host, path, cookie, pageKey string) *http.Request {
+		r := httptest.NewRequest(method, "https://"+host+path, nil)
 		if cookie != "" {
-			r.AddCookie(&http.Cookie{Name: CookieName, Value: cookie})
+			r.AddCookie(&http.Cookie{Name: CookieName(host), Value: cookie})
+		}
+		if pageKey != "" {
+			r.Header.Set(PageKeyHeader, pageKey)
 		}
 		return r
 	}
+	const host = "127.0.0.1:6443"
 
-	resp, ok, err := authn.AuthenticateRequest(req("GET", "/apis/batch/v1/jobs", token))
+	r := req("GET", host, "/apis/batch/v1/jobs", token, key)
+	resp, ok, err := authn.AuthenticateRequest(r)
 	if err != nil || !ok || resp.User.GetName() != "alice" {
-		t.Fatalf("GET with the cookie = %v, %v, %v; want alice", resp, ok, err)
+		t.Fatalf("GET with the session = %v, %v, %v; want alice", resp, ok, err)
 	}
-	for _, r := range []*http.Request{
-		req("POST", "/apis/batch/v1/namespaces/ns/jobs", token),
-		req("DELETE", "/api/v1/namespaces/ns", token),
-		req("GET", "/api/v1/namespaces/ns/pods/p/exec", token),
-		req("GET", "/apis/batch/v1/jobs", ""),
-		req("GET", "/apis/batch/v1/jobs", "not-a-session"),
+	if r.Header.Get(PageKeyHeader) != "" {
+		t.Error("the page key went on down the chain")
+	}
+	for name, r := range map[string]*http.Request{
+		"POST":           req("POST", host, "/apis/batch/v1/namespaces/ns/jobs", token, key),
+		"DELETE":         req("DELETE", host, "/api/v1/namespaces/ns", token, key),
+		"exec":           req("GET", host, "/api/v1/namespaces/ns/pods/p/exec", token, key),
+		"no cookie":      req("GET", host, "/apis/batch/v1/jobs", "", key),
+		"unknown cookie": req("GET", host, "/apis/batch/v1/jobs", "not-a-session", key),
+		"cookie only (another server replays it)": req("GET", host, "/apis/batch/v1/jobs", token, ""),
+		"wrong page key": req("GET", host, "/apis/batch/v1/jobs", token, "guess"),
 	} {
 		if resp, ok, err := authn.AuthenticateRequest(r); ok || err != nil {
-			t.Errorf("%s %s (cookie %v) = %v, %v, %v; want no opinion", r.Method, r.URL.Path, r.Cookies(), resp, ok, err)
+			t.Errorf("%s: %v, %v, %v; want no opinion", name, resp, ok, err)
 		}
+	}
+	// The cookie of the server on another port is not this server's.
+	other := req("GET", host, "/apis/batch/v1/jobs", "", key)
+	other.AddCookie(&http.Cookie{Name: CookieName("127.0.0.1:7443"), Value: token})
+	if _, ok, _ := authn.AuthenticateRequest(other); ok {
+		t.Error("the cookie named for port 7443 authenticated on 6443")
 	}
 	// A login code is no session.
 	code, _, _ := u.Store().NewCode(alice)
-	if _, ok, _ := authn.AuthenticateRequest(req("GET", "/apis/batch/v1/jobs", code)); ok {
+	if _, ok, _ := authn.AuthenticateRequest(req("GET", host, "/apis/batch/v1/jobs", code, key)); ok {
 		t.Error("a login code authenticated as a session cookie")
 	}
 	clock.SetTime(clock.Now().Add(DefaultSessionTTL))
-	if _, ok, _ := authn.AuthenticateRequest(req("GET", "/apis/batch/v1/jobs", token)); ok {
+	if _, ok, _ := authn.AuthenticateRequest(req("GET", host, "/apis/batch/v1/jobs", token, key)); ok {
 		t.Error("an expired session authenticated")
+	}
+}
+
+func TestCookieName(t *testing.T) {
+	for host, want := range map[string]string{"127.0.0.1:6443": "__Host-batchd-ui-6443", "[::1]:7000": "__Host-batchd-ui-7000", "batchd.example": "__Host-batchd-ui-443"} {
+		if got := CookieName(host); got != want {
+			t.Errorf("CookieName(%q) = %q, want %q", host, got, want)
+		}
 	}
 }

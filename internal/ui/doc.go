@@ -17,10 +17,14 @@
 //
 // Identity. `batchd ui` presents the kubeconfig's credentials and gets a
 // one-time login code (60 s) bound to that identity; the page exchanges it,
-// or a bearer token typed on the login page, for a session cookie
-// (__Host-batchd-ui: HttpOnly, Secure, SameSite=Strict, path /, 8 hours).
-// Sessions live in memory (Store): a restart signs every browser out and
-// the page says so. The cookie authenticates API requests through an
+// or a bearer token typed on the login page, for a session of two secrets:
+// a cookie (__Host-batchd-ui-PORT: HttpOnly, Secure, SameSite=Strict, path
+// /, 8 hours) and a page key the page keeps in its origin's storage and
+// sends as the X-Batchd-Page-Key header. Browsers send a host's cookies to
+// every port of it, so another server on this machine that the browser
+// visits would get the cookie; storage is per origin, so it never gets the
+// key. Sessions live in memory (Store): a restart signs every browser out
+// and the page says so. The session authenticates API requests through an
 // authenticator the API server adds to its chain, but only safe reads
 // (SafeRead: GET, no upgrade, no exec/attach/portforward/proxy, not sent by
 // another site), so it can never be used to write: CSRF-proof by

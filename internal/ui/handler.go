@@ -216,30 +216,32 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, authn authenticator.
 		writeError(w, http.StatusBadRequest, "send either a login code or a bearer token")
 		return
 	}
-	if c, err := r.Cookie(CookieName); err == nil {
+	if c, err := r.Cookie(CookieName(r.Host)); err == nil {
 		u.store.End(c.Value) // a new sign-in replaces the old session
 	}
-	token, expires, err := u.store.NewSession(who)
+	token, pageKey, expires, err := u.store.NewSession(who)
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: token, Path: "/",
+		Name: CookieName(r.Host), Value: token, Path: "/",
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Expires: expires, MaxAge: int(u.cfg.SessionTTL / time.Second),
 	})
-	writeJSON(w, http.StatusOK, identity(who, expires))
+	answer := identity(who, expires)
+	answer["pageKey"] = pageKey
+	writeJSON(w, http.StatusOK, answer)
 }
 
 func (u *UI) signOut(w http.ResponseWriter, r *http.Request) {
 	if !pageRequest(w, r) {
 		return
 	}
-	if c, err := r.Cookie(CookieName); err == nil {
+	if c, err := r.Cookie(CookieName(r.Host)); err == nil {
 		u.store.End(c.Value)
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: CookieName(r.Host), Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -281,11 +283,11 @@ func (u *UI) schedules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) session(r *http.Request) (user.Info, time.Time, bool) {
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
+	token, pageKey, ok := sessionOf(r)
+	if !ok {
 		return nil, time.Time{}, false
 	}
-	return u.store.Lookup(c.Value)
+	return u.store.Lookup(token, pageKey)
 }
 
 // pageRequest admits a POST only from the view's own pages: JSON (which a

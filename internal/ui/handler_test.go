@@ -40,15 +40,26 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, clock: clock, ui: u, h: u.Handler(api, fakeAuthn)}
 }
 
-func (h *harness) do(method, path, body string, headers map[string]string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+// session is what a signed-in page holds: the cookie and the page key.
+type session struct {
+	cookie *http.Cookie
+	key    string
+}
+
+func (h *harness) do(method, path, body string, headers map[string]string, sessions ...*session) *httptest.ResponseRecorder {
 	h.t.Helper()
 	r := httptest.NewRequest(method, "http://127.0.0.1:6443"+path, strings.NewReader(body))
 	r.Host = "127.0.0.1:6443"
 	for k, v := range headers {
 		r.Header.Set(k, v)
 	}
-	for _, c := range cookies {
-		r.AddCookie(c)
+	for _, s := range sessions {
+		if s.cookie != nil {
+			r.AddCookie(s.cookie)
+		}
+		if s.key != "" {
+			r.Header.Set(PageKeyHeader, s.key)
+		}
 	}
 	w := httptest.NewRecorder()
 	h.h.ServeHTTP(w, r)
@@ -79,12 +90,16 @@ func (h *harness) code() string {
 	return m["code"].(string)
 }
 
-func (h *harness) signIn(body string) (*httptest.ResponseRecorder, *http.Cookie) {
+func (h *harness) signIn(body string) (*httptest.ResponseRecorder, *session) {
 	h.t.Helper()
 	w := h.do("POST", "/ui/api/session", body, jsonHeaders)
 	for _, c := range w.Result().Cookies() {
-		if c.Name == CookieName {
-			return w, c
+		if c.Name == "__Host-batchd-ui-6443" {
+			var answer struct{ PageKey string }
+			if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil || answer.PageKey == "" {
+				h.t.Fatalf("sign-in answer %s: no page key", w.Body)
+			}
+			return w, &session{cookie: c, key: answer.PageKey}
 		}
 	}
 	return w, nil
@@ -111,18 +126,21 @@ func TestLoginCodeNeedsCredentials(t *testing.T) {
 func TestCodeSignInSetsStrictCookieOnce(t *testing.T) {
 	h := newHarness(t)
 	code := h.code()
-	w, c := h.signIn(`{"code":"` + code + `"}`)
-	if w.Code != http.StatusOK || c == nil {
-		t.Fatalf("sign in = %d %s, cookie %v", w.Code, w.Body, c)
+	w, sess := h.signIn(`{"code":"` + code + `"}`)
+	if w.Code != http.StatusOK || sess == nil {
+		t.Fatalf("sign in = %d %s, session %v", w.Code, w.Body, sess)
 	}
-	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" || c.MaxAge != int(DefaultSessionTTL/time.Second) {
+	if c := sess.cookie; !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" || c.MaxAge != int(DefaultSessionTTL/time.Second) {
 		t.Errorf("cookie %+v: want HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, Max-Age 8h", c)
 	}
 	if m := decode(t, w); m["user"] != "alice" {
 		t.Errorf("signed in as %v", m["user"])
 	}
-	if w := h.do("GET", "/ui/api/whoami", "", nil, c); w.Code != http.StatusOK || decode(t, w)["user"] != "alice" {
+	if w := h.do("GET", "/ui/api/whoami", "", nil, sess); w.Code != http.StatusOK || decode(t, w)["user"] != "alice" {
 		t.Errorf("whoami = %d %s", w.Code, w.Body)
+	}
+	if w := h.do("GET", "/ui/api/whoami", "", nil, &session{cookie: sess.cookie}); w.Code != http.StatusUnauthorized {
+		t.Errorf("whoami with the cookie but no page key = %d, want 401", w.Code)
 	}
 	w, c2 := h.signIn(`{"code":"` + code + `"}`)
 	if w.Code != http.StatusUnauthorized || c2 != nil || !strings.Contains(w.Body.String(), "has been used or has expired") {
@@ -202,7 +220,7 @@ func TestSignOut(t *testing.T) {
 	}
 	var cleared bool
 	for _, rc := range w.Result().Cookies() {
-		cleared = cleared || rc.Name == CookieName && rc.MaxAge < 0
+		cleared = cleared || rc.Name == c.cookie.Name && rc.MaxAge < 0
 	}
 	if !cleared {
 		t.Error("logout did not clear the cookie")

@@ -3,6 +3,7 @@ package ui
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"maps"
@@ -37,6 +38,9 @@ type Store struct {
 type entry struct {
 	user    user.Info
 	expires time.Time
+	// pageKey is the digest of the session's second secret, which the page
+	// keeps in its origin's storage and sends as a header (sessions only).
+	pageKey [32]byte
 }
 
 // NewStore returns an empty store: codes live codeTTL, sessions sessionTTL,
@@ -48,7 +52,8 @@ func NewStore(c clock.PassiveClock, codeTTL, sessionTTL time.Duration, max int) 
 
 // NewCode issues a one-time login code for u.
 func (s *Store) NewCode(u user.Info) (string, time.Time, error) {
-	return s.add(s.codes, u, s.codeTTL)
+	code, _, expires, err := s.add(s.codes, u, s.codeTTL)
+	return code, expires, err
 }
 
 // Redeem returns the user a code was issued to and forgets the code: a code
@@ -65,13 +70,18 @@ func (s *Store) Redeem(code string) (user.Info, bool) {
 	return e.user, true
 }
 
-// NewSession starts a session for u and returns its secret token.
-func (s *Store) NewSession(u user.Info) (string, time.Time, error) {
+// NewSession starts a session for u and returns its two secrets: the token
+// (the HttpOnly cookie) and the page key (kept by the page, sent as a
+// header). A session needs both: browsers send a host's cookies to every
+// port of it, so another server on this machine that a browser visits gets
+// the cookie, but not the page key, which the browser keeps per origin.
+func (s *Store) NewSession(u user.Info) (token, pageKey string, expires time.Time, err error) {
 	return s.add(s.sessions, u, s.sessionTTL)
 }
 
-// Lookup returns the user and expiry of a live session.
-func (s *Store) Lookup(token string) (user.Info, time.Time, bool) {
+// Lookup returns the user and expiry of a live session with this token and
+// page key.
+func (s *Store) Lookup(token, pageKey string) (user.Info, time.Time, bool) {
 	k := digest(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,6 +91,9 @@ func (s *Store) Lookup(token string) (user.Info, time.Time, bool) {
 	}
 	if !s.clock.Now().Before(e.expires) {
 		delete(s.sessions, k)
+		return nil, time.Time{}, false
+	}
+	if got := digest(pageKey); subtle.ConstantTimeCompare(got[:], e.pageKey[:]) != 1 {
 		return nil, time.Time{}, false
 	}
 	return e.user, e.expires, true
@@ -101,10 +114,12 @@ func (s *Store) Len() (codes, sessions int) {
 	return len(s.codes), len(s.sessions)
 }
 
-func (s *Store) add(m map[[32]byte]entry, u user.Info, ttl time.Duration) (string, time.Time, error) {
-	secret, err := newSecret()
-	if err != nil {
-		return "", time.Time{}, err
+func (s *Store) add(m map[[32]byte]entry, u user.Info, ttl time.Duration) (secret, pageKey string, expires time.Time, err error) {
+	if secret, err = newSecret(); err != nil {
+		return "", "", time.Time{}, err
+	}
+	if pageKey, err = newSecret(); err != nil {
+		return "", "", time.Time{}, err
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
@@ -112,12 +127,12 @@ func (s *Store) add(m map[[32]byte]entry, u user.Info, ttl time.Duration) (strin
 	if len(m) >= s.max {
 		sweep(m, now)
 		if len(m) >= s.max {
-			return "", time.Time{}, ErrFull
+			return "", "", time.Time{}, ErrFull
 		}
 	}
-	e := entry{user: copyUser(u), expires: now.Add(ttl)}
+	e := entry{user: copyUser(u), expires: now.Add(ttl), pageKey: digest(pageKey)}
 	m[digest(secret)] = e
-	return secret, e.expires, nil
+	return secret, pageKey, e.expires, nil
 }
 
 func sweep(m map[[32]byte]entry, now time.Time) {

@@ -50,36 +50,43 @@ func TestCodeWorksOnceAndExpires(t *testing.T) {
 func TestSessionLifetimeAndEnd(t *testing.T) {
 	clock := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
 	s := NewStore(clock, time.Minute, 8*time.Hour, 10)
-	token, expires, err := s.NewSession(alice)
+	token, key, expires, err := s.NewSession(alice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, exp, ok := s.Lookup(token); !ok || u.GetName() != "alice" || !exp.Equal(expires) {
+	if u, exp, ok := s.Lookup(token, key); !ok || u.GetName() != "alice" || !exp.Equal(expires) {
 		t.Fatalf("Lookup = %v, %v, %v", u, exp, ok)
 	}
+	// Both secrets, each for its own session.
+	token2, key2, _, _ := s.NewSession(alice)
+	for _, pair := range [][2]string{{token, ""}, {token, "x"}, {token, key2}, {token2, key}, {key, token}} {
+		if _, _, ok := s.Lookup(pair[0], pair[1]); ok {
+			t.Errorf("Lookup(%q, %q) succeeded", pair[0], pair[1])
+		}
+	}
 	clock.SetTime(clock.Now().Add(8*time.Hour - time.Second))
-	if _, _, ok := s.Lookup(token); !ok {
+	if _, _, ok := s.Lookup(token, key); !ok {
 		t.Error("session ended before its lifetime")
 	}
 	clock.SetTime(clock.Now().Add(time.Second))
-	if _, _, ok := s.Lookup(token); ok {
+	if _, _, ok := s.Lookup(token, key); ok {
 		t.Error("session outlived its lifetime")
 	}
-	if _, sessions := s.Len(); sessions != 0 {
-		t.Errorf("expired session kept: %d", sessions)
+	if _, sessions := s.Len(); sessions != 1 {
+		t.Errorf("%d sessions kept, want only the one not yet looked up after expiry", sessions)
 	}
 
-	other, _, _ := s.NewSession(alice)
+	other, otherKey, _, _ := s.NewSession(alice)
 	s.End(other)
-	if _, _, ok := s.Lookup(other); ok {
+	if _, _, ok := s.Lookup(other, otherKey); ok {
 		t.Error("session alive after End")
 	}
 	// A code is not a session token and the reverse.
 	code, _, _ := s.NewCode(alice)
-	if _, _, ok := s.Lookup(code); ok {
+	if _, _, ok := s.Lookup(code, ""); ok {
 		t.Error("a login code works as a session")
 	}
-	live, _, _ := s.NewSession(alice)
+	live, _, _, _ := s.NewSession(alice)
 	if _, ok := s.Redeem(live); ok {
 		t.Error("a session token works as a login code")
 	}
@@ -88,25 +95,25 @@ func TestSessionLifetimeAndEnd(t *testing.T) {
 func TestStoreBound(t *testing.T) {
 	clock := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
 	s := NewStore(clock, time.Minute, time.Hour, 3)
-	var tokens []string
+	var tokens [][2]string
 	for range 3 {
-		tok, _, err := s.NewSession(alice)
+		tok, key, _, err := s.NewSession(alice)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens = append(tokens, tok)
+		tokens = append(tokens, [2]string{tok, key})
 	}
-	if _, _, err := s.NewSession(alice); !errors.Is(err, ErrFull) {
+	if _, _, _, err := s.NewSession(alice); !errors.Is(err, ErrFull) {
 		t.Fatalf("fourth session: err = %v, want ErrFull", err)
 	}
 	for _, tok := range tokens {
-		if _, _, ok := s.Lookup(tok); !ok {
+		if _, _, ok := s.Lookup(tok[0], tok[1]); !ok {
 			t.Error("a full store signed someone out")
 		}
 	}
 	// Expired sessions make room.
 	clock.SetTime(clock.Now().Add(time.Hour))
-	if _, _, err := s.NewSession(alice); err != nil {
+	if _, _, _, err := s.NewSession(alice); err != nil {
 		t.Errorf("after expiry: %v", err)
 	}
 }
@@ -116,9 +123,9 @@ func TestStoreBound(t *testing.T) {
 func TestStoreCopiesIdentity(t *testing.T) {
 	s := NewStore(clocktesting.NewFakePassiveClock(time.Now()), time.Minute, time.Hour, 10)
 	u := &user.DefaultInfo{Name: "bob", Groups: []string{"batchd:view"}}
-	tok, _, _ := s.NewSession(u)
+	tok, key, _, _ := s.NewSession(u)
 	u.Groups[0] = "system:masters"
-	got, _, _ := s.Lookup(tok)
+	got, _, _ := s.Lookup(tok, key)
 	if got.GetGroups()[0] != "batchd:view" {
 		t.Errorf("groups = %v, want the ones at sign-in", got.GetGroups())
 	}

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -41,19 +42,25 @@ func TestBearerTokenLogin(t *testing.T) {
 	if eval[bool](p, `document.cookie.includes('batchd-ui')`) {
 		t.Error("the session cookie is readable by JavaScript; want HttpOnly")
 	}
-	status := func(js string) int {
+	// The page's own requests: the session cookie and the page key.
+	status := func(path, init string) int {
 		t.Helper()
-		return eval[int](p, js)
+		return eval[int](p, fmt.Sprintf(`fetch(%q, Object.assign({headers: {'X-Batchd-Page-Key': localStorage.getItem('batchd-page-key'), 'Content-Type': 'application/json'}}, %s)).then(r => r.status)`, path, init))
 	}
-	if s := status(`fetch('/apis/batch/v1/jobs?limit=1').then(r => r.status)`); s != 200 {
+	if s := status("/apis/batch/v1/jobs?limit=1", "{}"); s != 200 {
 		t.Errorf("viewer session: list jobs = %d, want 200", s)
 	}
-	if s := status(`fetch('/api/v1/namespaces/default/secrets').then(r => r.status)`); s != 403 {
+	if s := status("/api/v1/namespaces/default/secrets", "{}"); s != 403 {
 		t.Errorf("viewer session: list secrets = %d, want 403 (authorized as the viewer)", s)
 	}
-	// The cookie never authenticates a write: 401, not the role's 403.
-	if s := status(`fetch('/api/v1/namespaces', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({metadata: {name: 'from-the-browser'}})}).then(r => r.status)`); s != 401 {
+	// The session never authenticates a write: 401, not the role's 403.
+	if s := status("/api/v1/namespaces", `{method: 'POST', body: JSON.stringify({metadata: {name: 'from-the-browser'}})}`); s != 401 {
 		t.Errorf("viewer session: POST namespace = %d, want 401", s)
+	}
+	// The cookie alone — what another server on this host would get from
+	// the browser — is no session.
+	if s := eval[int](p, `fetch('/apis/batch/v1/jobs?limit=1').then(r => r.status)`); s != 401 {
+		t.Errorf("the cookie without the page key: list jobs = %d, want 401", s)
 	}
 }
 

@@ -11,6 +11,12 @@ import (
 	restclient "k8s.io/client-go/rest"
 )
 
+// session is a signed-in page's: its cookie and page key.
+type session struct {
+	cookie *http.Cookie
+	key    string
+}
+
 // TestWebViewSession: the web view's session reads as the user who signed
 // in — the API server's authorizer decides, so a viewer's session may list
 // Jobs but not Secrets — and never writes, not even what the user's own
@@ -23,7 +29,7 @@ func TestWebViewSession(t *testing.T) {
 	}
 	hc := &http.Client{Transport: transport}
 	base := strings.TrimSuffix(env.Config.Host, "/")
-	send := func(method, path, body string, header http.Header, cookie *http.Cookie) (int, string, *http.Response) {
+	send := func(method, path, body string, header http.Header, s *session) (int, string, *http.Response) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(context.Background(), method, base+path, strings.NewReader(body))
 		if err != nil {
@@ -32,8 +38,9 @@ func TestWebViewSession(t *testing.T) {
 		for k, v := range header {
 			req.Header[k] = v
 		}
-		if cookie != nil {
-			req.AddCookie(cookie)
+		if s != nil {
+			req.AddCookie(s.cookie)
+			req.Header.Set("X-Batchd-Page-Key", s.key)
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -43,7 +50,7 @@ func TestWebViewSession(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(data), resp
 	}
-	signIn := func(user string) *http.Cookie {
+	signIn := func(user string) *session {
 		t.Helper()
 		status, body, _ := send("POST", "/ui/api/login-code", "", http.Header{"Authorization": {"Bearer " + env.Tokens[user]}}, nil)
 		if status != http.StatusOK {
@@ -58,9 +65,13 @@ func TestWebViewSession(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("sign in %s: %d %s", user, status, body)
 		}
+		var answer struct{ PageKey string }
+		if err := json.Unmarshal([]byte(body), &answer); err != nil || answer.PageKey == "" {
+			t.Fatalf("sign in %s: no page key in %s", user, body)
+		}
 		for _, c := range resp.Cookies() {
-			if c.Name == "__Host-batchd-ui" {
-				return &http.Cookie{Name: c.Name, Value: c.Value}
+			if strings.HasPrefix(c.Name, "__Host-batchd-ui-") {
+				return &session{&http.Cookie{Name: c.Name, Value: c.Value}, answer.PageKey}
 			}
 		}
 		t.Fatalf("sign in %s: no session cookie", user)
@@ -91,11 +102,16 @@ func TestWebViewSession(t *testing.T) {
 		{"exec", "GET", "/api/v1/namespaces/" + ns + "/pods/p/exec?command=sh", "", nil},
 		{"cross-site read", "GET", "/apis/batch/v1/namespaces/" + ns + "/jobs", "", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
 	} {
-		for name, cookie := range map[string]*http.Cookie{"viewer": viewer, "editor": editor} {
-			if status, body, _ := send(tc.method, tc.path, tc.body, tc.header, cookie); status != http.StatusUnauthorized {
+		for name, s := range map[string]*session{"viewer": viewer, "editor": editor} {
+			if status, body, _ := send(tc.method, tc.path, tc.body, tc.header, s); status != http.StatusUnauthorized {
 				t.Errorf("%s session, %s: %d %s; want 401", name, tc.name, status, body)
 			}
 		}
+	}
+	// The cookie without the page key (another server on this host gets the
+	// cookie from the browser, not the key) is no session.
+	if status, _, _ := send("GET", "/apis/batch/v1/namespaces/"+ns+"/jobs", "", nil, &session{viewer.cookie, ""}); status != http.StatusUnauthorized {
+		t.Errorf("the cookie alone reads: %d, want 401", status)
 	}
 	// The editor's own token may create, so the 401 above is the cookie's limit, not the role's.
 	if status, body, _ := send("POST", "/apis/batch/v1/namespaces/"+ns+"/jobs", job, http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + env.Tokens["editor"]}}, nil); status != http.StatusCreated {

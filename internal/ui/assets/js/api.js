@@ -13,6 +13,21 @@ export class HTTPError extends Error {
 
 let unauthorized = () => {};
 
+// The session's page key: kept in this origin's storage (browsers send a
+// host's cookies to all its ports, but keep storage per origin) and sent with
+// every request; the cookie alone is no session.
+const PAGE_KEY = 'batchd-page-key';
+
+export function setPageKey(key) {
+  if (key) localStorage.setItem(PAGE_KEY, key);
+  else localStorage.removeItem(PAGE_KEY);
+}
+
+function headers(extra = {}) {
+  const key = localStorage.getItem(PAGE_KEY);
+  return key ? { ...extra, 'X-Batchd-Page-Key': key } : extra;
+}
+
 // onUnauthorized sets what happens when the session is gone (401).
 export function onUnauthorized(fn) { unauthorized = fn; }
 
@@ -29,7 +44,7 @@ async function failure(r) {
 }
 
 export async function getJSON(path, signal) {
-  const r = await fetch(path, { credentials: 'same-origin', signal, headers: { Accept: 'application/json' } });
+  const r = await fetch(path, { credentials: 'same-origin', signal, headers: headers({ Accept: 'application/json' }) });
   if (!r.ok) throw await failure(r);
   return r.json();
 }
@@ -37,7 +52,7 @@ export async function getJSON(path, signal) {
 export async function postJSON(path, body, signal) {
   const r = await fetch(path, {
     method: 'POST', credentials: 'same-origin', signal,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    headers: headers({ 'Content-Type': 'application/json', Accept: 'application/json' }),
     body: JSON.stringify(body),
   });
   if (!r.ok) throw await failure(r);
@@ -166,7 +181,7 @@ export class Collection {
   async watch(rv, signal) {
     for (;;) {
       const r = await fetch(this.url({ watch: '1', resourceVersion: rv, allowWatchBookmarks: 'true' }),
-        { credentials: 'same-origin', signal, headers: { Accept: 'application/json' } });
+        { credentials: 'same-origin', signal, headers: headers({ Accept: 'application/json' }) });
       if (r.status === 410) throw new Gone();
       if (!r.ok) throw await failure(r);
       for await (const ev of lines(r)) {
@@ -199,7 +214,7 @@ export class Collection {
 
 // streamText reads a text response as it arrives (a followed log).
 export async function streamText(path, { signal, onText }) {
-  const r = await fetch(path, { credentials: 'same-origin', signal });
+  const r = await fetch(path, { credentials: 'same-origin', signal, headers: headers() });
   if (!r.ok) throw await failure(r);
   const reader = r.body.getReader();
   const decoder = new TextDecoder();

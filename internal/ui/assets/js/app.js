@@ -2,7 +2,7 @@
 // login page. Pages are functions (main, params) → dispose.
 
 import { h, tick, errorBox } from './dom.js';
-import { getJSON, postJSON, onUnauthorized, HTTPError } from './api.js';
+import { getJSON, postJSON, onUnauthorized, setPageKey, HTTPError } from './api.js';
 import { overviewPage } from './pages/overview.js';
 import { jobPage } from './pages/job.js';
 import { cronJobPage } from './pages/cronjob.js';
@@ -70,6 +70,7 @@ function drawHeader() {
 
 async function signOut() {
   try { await postJSON('/ui/api/logout', {}); } catch { /* signed out anyway */ }
+  setPageKey(null);
   me = null;
   showLogin('Signed out.');
 }
@@ -107,6 +108,8 @@ function showLogin(message, error) {
 
 async function signIn(body) {
   me = await postJSON('/ui/api/session', body);
+  setPageKey(me.pageKey);
+  delete me.pageKey;
   const next = sessionStorage.getItem('batchd-next') || '/ui/';
   sessionStorage.removeItem('batchd-next');
   history.replaceState(null, '', next);
