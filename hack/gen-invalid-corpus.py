@@ -4,7 +4,8 @@ each with the error the API server must answer, in upstream's wording
 (../shared/spec/batch-v1.md §1, k8s.io/apimachinery field errors).
 
 Each file starts with comment lines:
-  # resource: jobs|cronjobs        where it is POSTed (as application/yaml, fieldValidation=Strict)
+  # resource: jobs|cronjobs        where it is POSTed (as application/yaml, fieldValidation=Strict);
+                                 or an API path (/apis/..., {ns} for the test's namespace)
   # status: 400|413|422            the HTTP status
   # want: TEXT                     a substring of the error message (one or more lines)
 then the body, sent byte for byte. Regenerate with: python3 hack/gen-invalid-corpus.py
@@ -534,6 +535,100 @@ add("job-container-restartPolicyRules-too-many-rules", "jobs", 422,
 add("job-sidecar-restartPolicyRules", "jobs", 422,
     "spec.template.spec.initContainers[0].restartPolicyRules: Forbidden: restartPolicyRules are not allowed on sidecar containers",
     restart("Always", [rule()], init=True))
+
+
+# RBAC (upstream's pkg/apis/rbac/validation) and TokenRequest (serviceaccounts/token).
+ROLES = "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"
+CLUSTERROLES = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+ROLEBINDINGS = "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"
+CLUSTERROLEBINDINGS = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+TOKEN = "/api/v1/namespaces/{ns}/serviceaccounts/default/token"
+SERVICES = "/api/v1/namespaces/{ns}/services"
+
+
+def rbac(kind, **fields):
+    o = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": {"name": "corpus"}}
+    o.update(fields)
+    return o
+
+
+READ = {"verbs": ["get"], "apiGroups": ["batch"], "resources": ["jobs"]}
+add("role-rule-no-verbs", ROLES, 422, 'Role.rbac.authorization.k8s.io "corpus" is invalid: rules[0].verbs: Required value: verbs must contain at least one value',
+    rbac("Role", rules=[{"apiGroups": ["batch"], "resources": ["jobs"]}]))
+add("role-rule-no-apiGroups", ROLES, 422, "rules[0].apiGroups: Required value: resource rules must supply at least one api group",
+    rbac("Role", rules=[{"verbs": ["get"], "resources": ["jobs"]}]))
+add("role-rule-no-resources", ROLES, 422, "rules[0].resources: Required value: resource rules must supply at least one resource",
+    rbac("Role", rules=[{"verbs": ["get"], "apiGroups": [""]}]))
+add("role-rule-nonResourceURLs", ROLES, 422, ["rules[0].nonResourceURLs: Invalid value: ", "namespaced rules cannot apply to non-resource URLs"],
+    rbac("Role", rules=[{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]))
+add("role-name-percent", ROLES, 422, """metadata.name: Invalid value: "a%b": may not contain '%'""",
+    rbac("Role", metadata={"name": "a%b"}, rules=[READ]))
+add("role-unknown-field", ROLES, 400, 'strict decoding error: unknown field "rules[0].verb"',
+    rbac("Role", rules=[{"verb": ["get"], "apiGroups": [""], "resources": ["pods"]}]))
+add("clusterrole-rule-both", CLUSTERROLES, 422, ["rules[0].nonResourceURLs: Invalid value: ", "rules cannot apply to both regular resources and non-resource URLs"],
+    rbac("ClusterRole", rules=[{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "nonResourceURLs": ["/metrics"]}]))
+add("clusterrole-aggregation-empty", CLUSTERROLES, 422,
+    "aggregationRule.clusterRoleSelectors: Required value: at least one clusterRoleSelector required if aggregationRule is non-nil",
+    rbac("ClusterRole", aggregationRule={"clusterRoleSelectors": []}))
+add("clusterrole-aggregation-bad-selector", CLUSTERROLES, 422, 'aggregationRule.clusterRoleSelectors[0].matchLabels: Invalid value: "bad key"',
+    rbac("ClusterRole", aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"bad key": "x"}}]}))
+REF = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
+USER = {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}
+add("rolebinding-roleRef-kind", ROLEBINDINGS, 422, 'roleRef.kind: Unsupported value: "Pod": supported values: "Role", "ClusterRole"',
+    rbac("RoleBinding", roleRef=dict(REF, kind="Pod"), subjects=[USER]))
+add("rolebinding-roleRef-apiGroup", ROLEBINDINGS, 422, 'roleRef.apiGroup: Unsupported value: "rbac": supported values: "rbac.authorization.k8s.io"',
+    rbac("RoleBinding", roleRef=dict(REF, apiGroup="rbac"), subjects=[USER]))
+add("rolebinding-roleRef-name", ROLEBINDINGS, 422, "roleRef.name: Required value", rbac("RoleBinding", roleRef=dict(REF, name=""), subjects=[USER]))
+add("rolebinding-subject-kind", ROLEBINDINGS, 422,
+    'subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group"',
+    rbac("RoleBinding", roleRef=REF, subjects=[{"kind": "Robot", "name": "r2"}]))
+add("rolebinding-subject-no-name", ROLEBINDINGS, 422, "subjects[0].name: Required value", rbac("RoleBinding", roleRef=REF, subjects=[dict(USER, name="")]))
+add("rolebinding-subject-sa-apiGroup", ROLEBINDINGS, 422,
+    'subjects[0].apiGroup: Unsupported value: "rbac.authorization.k8s.io": supported values: ""',
+    rbac("RoleBinding", roleRef=REF, subjects=[{"kind": "ServiceAccount", "name": "default", "apiGroup": "rbac.authorization.k8s.io"}]))
+add("rolebinding-no-roleRef", ROLEBINDINGS, 422, ['roleRef.kind: Unsupported value: "": supported values: "Role", "ClusterRole"', "roleRef.name: Required value"],
+    rbac("RoleBinding", subjects=[USER]))
+add("clusterrolebinding-role", CLUSTERROLEBINDINGS, 422, 'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"',
+    rbac("ClusterRoleBinding", roleRef=dict(REF, kind="Role"), subjects=[USER]))
+add("clusterrolebinding-sa-no-namespace", CLUSTERROLEBINDINGS, 422, "subjects[0].namespace: Required value",
+    rbac("ClusterRoleBinding", roleRef=REF, subjects=[{"kind": "ServiceAccount", "name": "default"}]))
+
+
+def token(spec, metadata=None):
+    o = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+    if metadata:
+        o["metadata"] = metadata
+    return o
+
+
+add("tokenrequest-expiration-short", TOKEN, 422,
+    'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes',
+    token({"expirationSeconds": 60}))
+add("tokenrequest-expiration-long", TOKEN, 422, "spec.expirationSeconds: Invalid value: 4294967296: may not specify a duration larger than 2^32 seconds",
+    token({"expirationSeconds": 2**32}))
+add("tokenrequest-name-mismatch", TOKEN, 422, 'metadata.name: Invalid value: "other": must match the service account name if specified',
+    token({}, {"name": "other"}))
+add("tokenrequest-bound-configmap", TOKEN, 400, "cannot bind token to object of type /v1, Kind=ConfigMap",
+    token({"boundObjectRef": {"kind": "ConfigMap", "apiVersion": "v1", "name": "x"}}))
+add("tokenrequest-bound-missing-pod", TOKEN, 404, 'pods "nope" not found',
+    token({"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "nope"}}))
+add("tokenrequest-missing-account", "/api/v1/namespaces/{ns}/serviceaccounts/ghost/token", 404, 'serviceaccounts "ghost" not found', token({}))
+add("tokenrequest-unknown-field", TOKEN, 400, 'strict decoding error: unknown field "spec.audience"', token({"audience": ["x"]}))
+
+
+def service(spec):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "corpus"}, "spec": spec}
+
+
+add("service-no-ports", SERVICES, 422, 'Service "corpus" is invalid: spec.ports: Required value', service({"selector": {"a": "b"}}))
+add("service-type", SERVICES, 422, 'spec.type: Unsupported value: "Internal": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"',
+    service({"type": "Internal", "ports": [{"port": 80}]}))
+add("service-port-range", SERVICES, 422, "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+    service({"ports": [{"port": 70000}]}))
+add("service-port-names", SERVICES, 422, "spec.ports[1].name: Required value", service({"ports": [{"port": 80, "name": "http"}, {"port": 81}]}))
+add("service-clusterIP-range", SERVICES, 422, "failed to allocate IP 192.168.0.1: the provided IP (192.168.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12",
+    service({"clusterIP": "192.168.0.1", "ports": [{"port": 80}]}))
+add("service-externalName", SERVICES, 422, "spec.externalName: Required value", service({"type": "ExternalName"}))
 
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)

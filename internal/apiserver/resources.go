@@ -11,8 +11,11 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/cronjob"
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
+	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/rbac"
 	"github.com/batchd/batchd/internal/apiserver/registry/runtimeclass"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 )
 
 // servedResources lists every resource batchd serves.
@@ -21,7 +24,9 @@ func servedResources() []registry.Resource {
 		core.Namespaces(), core.Events(), core.ConfigMaps(), core.Secrets(), core.ServiceAccounts(),
 		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
 		job.Resource(), cronjob.Resource(),
-		core.Leases(), event.Resource(), runtimeclass.Resource(),
+		core.Leases(), event.Resource(), runtimeclass.Resource(), jobrun.Resource(),
+		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),
+		service.Services(), service.Endpoints(), service.EndpointSlices(),
 	}
 }
 

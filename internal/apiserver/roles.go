@@ -2,81 +2,55 @@ package apiserver
 
 import (
 	"context"
-	"fmt"
-	"slices"
+	"sync"
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"github.com/batchd/batchd/internal/auth/rbac"
 )
 
 // Groups that grant a role. The admin credentials carry system:masters;
-// users of --token-file name one of these in their groups column.
+// users of --token-file name one of these in their groups column. Each is a
+// ClusterRole of the same name, bound to the group of the same name by a
+// ClusterRoleBinding made at start (internal/auth/rbac/policy.go).
 const (
-	GroupView = "batchd:view" // read everything but Secrets, as Kubernetes' view role
-	GroupEdit = "batchd:edit" // read and write everything, as Kubernetes' edit role
+	GroupView = rbac.GroupView // read everything but Secrets, as Kubernetes' view role
+	GroupEdit = rbac.GroupEdit // read and write everything, as Kubernetes' edit role
 )
 
-// Authorize decides a request from the user's groups alone: masters and
-// editors may do anything, viewers may read (get, list, watch) anything but
-// Secrets (and /metrics, as system:monitoring), and any authenticated user may
-// read the discovery, health and version endpoints (Kubernetes'
-// system:discovery and system:public-info-viewer). Profiles are the admin's.
+// defaultPolicy is the RBAC authorizer over the default policy alone (no
+// objects users added): what a fresh server decides.
+var defaultPolicy = sync.OnceValues(func() (*rbac.Authorizer, error) {
+	r, err := rbac.NewStaticResolver(rbac.Objects{
+		ClusterRoles:        rbac.ClusterRoles(servedRBACResources(servedResources())),
+		ClusterRoleBindings: rbac.ClusterRoleBindings(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rbac.Authorizer{Resolver: r}, nil
+})
+
+// Authorize decides a request of a user in groups by the default RBAC policy:
+// masters and batchd:edit may do anything but escalate, batchd:view may read
+// (get, list, watch) anything but Secrets (and /metrics, as
+// system:monitoring), any authenticated user may read the discovery, health
+// and version endpoints (system:discovery, system:public-info-viewer).
+// Profiles (/debug) are the masters' only.
 func Authorize(groups []string, a authorizer.Attributes) (authorizer.Decision, string) {
-	has := func(g string) bool { return slices.Contains(groups, g) }
-	read := a.GetVerb() == "get" || a.GetVerb() == "list" || a.GetVerb() == "watch"
-	switch {
-	case has(user.SystemPrivilegedGroup), has(GroupEdit):
-		return authorizer.DecisionAllow, ""
-	case !a.IsResourceRequest():
-		if a.GetVerb() == "get" && (publicPath(a.GetPath()) || has(GroupView) && a.GetPath() == "/metrics") {
-			return authorizer.DecisionAllow, ""
-		}
-	case has(GroupView) && read:
-		if a.GetAPIGroup() == "" && a.GetResource() == "secrets" {
-			return authorizer.DecisionNoOpinion, fmt.Sprintf("the %s role does not read secrets", GroupView)
-		}
-		return authorizer.DecisionAllow, ""
-	case has(GroupView):
-		return authorizer.DecisionNoOpinion, fmt.Sprintf("the %s role may only get, list and watch", GroupView)
+	authz, err := defaultPolicy()
+	if err != nil {
+		return authorizer.DecisionNoOpinion, err.Error()
 	}
-	return authorizer.DecisionNoOpinion, ""
-}
-
-func publicPath(p string) bool {
-	switch p {
-	case "/api", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2":
-		return true
+	attrs := authorizer.AttributesRecord{
+		User: &user.DefaultInfo{Groups: groups}, Verb: a.GetVerb(), Namespace: a.GetNamespace(), APIGroup: a.GetAPIGroup(),
+		APIVersion: a.GetAPIVersion(), Resource: a.GetResource(), Subresource: a.GetSubresource(), Name: a.GetName(),
+		ResourceRequest: a.IsResourceRequest(), Path: a.GetPath(),
 	}
-	for _, prefix := range []string{"/api/", "/apis/", "/openapi/v3"} {
-		if len(p) >= len(prefix) && p[:len(prefix)] == prefix {
-			return true
-		}
+	d, why, err := authz.Authorize(context.Background(), attrs)
+	if err != nil {
+		return authorizer.DecisionNoOpinion, err.Error()
 	}
-	return false
-}
-
-// roles is Authorize as the API server's authorizer.
-type roles struct{}
-
-func (roles) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	var groups []string
-	if u := a.GetUser(); u != nil {
-		groups = u.GetGroups()
-	}
-	d, why := Authorize(groups, a)
-	return d, why, nil
-}
-
-func (r roles) ConditionsAwareAuthorize(ctx context.Context, a authorizer.Attributes) authorizer.ConditionsAwareDecision {
-	return authorizer.ConditionsAwareDecisionFromParts(r.Authorize(ctx, a))
-}
-
-// EvaluateConditions: roles set no conditions.
-func (roles) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
-	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
-}
-
-// RulesFor is not answered in detail (no SelfSubjectRulesReview is served).
-func (roles) RulesFor(context.Context, user.Info, string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
-	return nil, nil, true, nil
+	return d, why
 }

@@ -3,15 +3,21 @@ package apiserver
 import (
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
 
 // servedGroupVersions are the external versions batchd serves, in priority order.
@@ -21,6 +27,11 @@ var servedGroupVersions = []schema.GroupVersion{
 	coordinationv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
 	nodev1.SchemeGroupVersion,
+	rbacv1.SchemeGroupVersion,
+	authorizationv1.SchemeGroupVersion,
+	authenticationv1.SchemeGroupVersion,
+	discoveryv1.SchemeGroupVersion,
+	batchdv1alpha1.SchemeGroupVersion,
 }
 
 // externalScheme has the served external versions only; the OpenAPI namer
@@ -29,6 +40,8 @@ func externalScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, nodev1.AddToScheme,
+		rbacv1.AddToScheme, authorizationv1.AddToScheme, authenticationv1.AddToScheme, discoveryv1.AddToScheme,
+		batchdv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
-	"k8s.io/apiserver/pkg/authentication/request/union"
 	authx509 "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -36,17 +35,25 @@ import (
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
+	"k8s.io/utils/clock"
 
+	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/apiserver/openapi"
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/event"
 	"github.com/batchd/batchd/internal/apiserver/registry/job"
+	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/pki"
 )
 
 // KubernetesVersion is the API version batchd serves, as /version reports it.
 const KubernetesVersion = "v1.37.2+batchd"
+
+// ShutdownTimeout bounds how long a stopping server waits for its
+// connections to close.
+const ShutdownTimeout = 5 * time.Second
 
 // Config is what the API server needs from the composition root.
 type Config struct {
@@ -71,10 +78,18 @@ type Config struct {
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
+	// RunLogs serves jobruns/log (kept and live logs of Jobs' container
+	// runs); nil answers 404.
+	RunLogs jobrun.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
 	// UI is served at /ui/ (nil: no web view).
 	UI UI
+	// Clock issues and checks service-account tokens (nil: the real clock).
+	Clock clock.PassiveClock
+	// StorageFull says why the storage is full (nil while it is not): then
+	// only writes toward removing objects are stored (see gatedOptions).
+	StorageFull func() error
 }
 
 // Server is a configured, not yet running API server.
@@ -104,6 +119,9 @@ func New(c Config) (*Server, error) {
 	if err := pod.RegisterLogOptionsConversion(scheme); err != nil {
 		return nil, err
 	}
+	if err := jobrun.RegisterLogOptionsConversion(scheme); err != nil {
+		return nil, err
+	}
 	codecs := serializer.NewCodecFactory(scheme)
 
 	gcfg := genericapiserver.NewConfig(codecs)
@@ -117,11 +135,13 @@ func New(c Config) (*Server, error) {
 	if err := secureServing(gcfg, c); err != nil {
 		return nil, err
 	}
-	if err := authentication(gcfg, c); err != nil {
+	id, err := newIdentity(c)
+	if err != nil {
 		return nil, err
 	}
-	gcfg.Authorization.Authorizer = roles{}
-	gcfg.RuleResolver = roles{}
+	if err := authentication(gcfg, c, id); err != nil {
+		return nil, err
+	}
 
 	external, err := externalScheme()
 	if err != nil {
@@ -154,7 +174,9 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, runtimeClasses)
+	id.bind(loopbackClient, informerFactory)
+	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
 	installUI(gcfg, c.UI)
 	completed := gcfg.Complete(nil)
@@ -162,7 +184,11 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs); err != nil {
+	// How long a stop waits for open connections (kube-apiserver: its 60 s
+	// request timeout). A connection accepted as the stop begins may miss
+	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
+	generic.ShutdownTimeout = ShutdownTimeout
+	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, c.RunLogs, id); err != nil {
 		return nil, err
 	}
 	installCRDList(generic)
@@ -170,15 +196,33 @@ func New(c Config) (*Server, error) {
 		informerFactory.Start(ctx.Done())
 		return nil
 	})
-	generic.AddPostStartHookOrDie("bootstrap-namespaces", func(ctx genericapiserver.PostStartHookContext) error {
+	generic.AddPostStartHookOrDie("bootstrap-namespaces", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
-	})
+	}))
+	generic.AddPostStartHookOrDie("bootstrap-controller", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
+		return reconcileKubernetesService(ctx, loopbackClient, gcfg.ExternalAddress)
+	}))
+	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
+		return id.bootstrapPolicy(ctx, loopbackClient, informerFactory, servedRBACResources(resources))
+	}))
 	if c.Controllers != nil {
-		generic.AddPostStartHookOrDie("start-controllers", func(ctx genericapiserver.PostStartHookContext) error {
+		generic.AddPostStartHookOrDie("start-controllers", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
-		})
+		}))
 	}
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
+}
+
+// unlessStopping drops a post-start hook's error when the server is stopping
+// anyway: a failed hook exits the process at once (klog.Fatal, status 255),
+// and SIGTERM during the start cancels what the hooks wait for.
+func unlessStopping(hook genericapiserver.PostStartHookFunc) genericapiserver.PostStartHookFunc {
+	return func(ctx genericapiserver.PostStartHookContext) error {
+		if err := hook(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
 }
 
 // effectiveVersion reports batchd's Kubernetes version on /version whether or
@@ -235,30 +279,34 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
 		},
 	}
+	gcfg.LoopbackClientConfig = finishRequests(gcfg.LoopbackClientConfig)
 	return nil
 }
 
-// authentication accepts the admin's client certificate or bearer token.
-// There is no anonymous authenticator, so everything else gets 401.
-func authentication(gcfg *genericapiserver.Config, c Config) error {
+// authentication accepts the admin's client certificate or bearer token, the
+// --token-file users and service-account tokens. There is no anonymous
+// authenticator, so everything else gets 401.
+func authentication(gcfg *genericapiserver.Config, c Config, id *identity) error {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(c.PKI.CACert) {
 		return fmt.Errorf("parse CA certificate")
 	}
 	certs := authx509.New(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, authx509.CommonNameUserConversion)
-	tokens := bearertoken.New(staticToken(c.PKI.AdminToken, &user.DefaultInfo{
+	admin := staticToken(c.PKI.AdminToken, &user.DefaultInfo{
 		Name:   pki.AdminUser,
 		Groups: []string{pki.AdminGroup, user.AllAuthenticated},
-	}))
-	authenticators := []authenticator.Request{certs, tokens}
+	})
+	tokens := []authenticator.Token{admin}
+	authenticators := []authenticator.Request{certs, bearertoken.New(admin)}
 	if c.TokenFile != "" {
 		users, err := tokenfile.NewCSV(c.TokenFile)
 		if err != nil {
 			return fmt.Errorf("--token-file: %w", err)
 		}
 		authenticators = append(authenticators, bearertoken.New(users))
+		tokens = append(tokens, users)
 	}
-	gcfg.Authentication.Authenticator = union.New(authenticators...)
+	id.authenticators(gcfg, authenticators, tokens)
 	return nil
 }
 
@@ -289,10 +337,16 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	if errs := opts.Validate(); len(errs) > 0 {
 		return errs[0]
 	}
-	return opts.ApplyTo(gcfg)
+	if err := opts.ApplyTo(gcfg); err != nil {
+		return err
+	}
+	if c.StorageFull != nil {
+		gcfg.RESTOptionsGetter = gatedOptions{RESTOptionsGetter: gcfg.RESTOptionsGetter, full: c.StorageFull}
+	}
+	return nil
 }
 
-func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource) error {
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource, id *identity) error {
 	paramCodec := runtime.NewParameterCodec(scheme)
 	groups := map[string]*genericapiserver.APIGroupInfo{}
 	groupOrder := []string{}
@@ -300,10 +354,13 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 		g := r.Resource.Group
 		if groups[g] == nil {
 			info := genericapiserver.NewDefaultAPIGroupInfo(g, scheme, paramCodec, codecs)
+			if g == batchdv1alpha1.GroupName {
+				info.NegotiatedSerializer = jsonOnly{codecs}
+			}
 			groups[g] = &info
 			groupOrder = append(groupOrder, g)
 		}
-		storage, err := newStorage(r, scheme, gcfg, logs)
+		storage, err := newStorage(r, scheme, codecs, gcfg, logs, runLogs)
 		if err != nil {
 			return err
 		}
@@ -317,6 +374,7 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 			m[name] = st
 		}
 	}
+	id.addStorage(groups, &groupOrder, scheme, codecs)
 	for _, g := range groupOrder {
 		var err error
 		if g == "" {
@@ -341,11 +399,14 @@ func versionOf(group string) string {
 }
 
 // newStorage returns the REST storage of r keyed by resource and subresource path.
-func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiserver.Config, logs pod.LogSource) (map[string]rest.Storage, error) {
+func newStorage(r registry.Resource, scheme *runtime.Scheme, codecs serializer.CodecFactory, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource) (map[string]rest.Storage, error) {
 	out := map[string]rest.Storage{}
 	getter := gcfg.RESTOptionsGetter
-	if r.Resource == eventsv1.Resource("events") {
+	switch r.Resource.Group {
+	case eventsv1.GroupName:
 		getter = coreEventsOptions{getter}
+	case batchdv1alpha1.GroupName:
+		getter = jsonStorageOptions{getter, codecs}
 	}
 	base, err := registry.NewStorage(r, scheme, getter)
 	if err != nil {
@@ -359,10 +420,14 @@ func newStorage(r registry.Resource, scheme *runtime.Scheme, gcfg *genericapiser
 		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
 		out["pods/eviction"] = &pod.EvictionREST{Store: base.Store}
 		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
+	case corev1.Resource("services"):
+		main = &service.Storage{Storage: base}
 	case corev1.Resource("namespaces"):
 		ns := &namespaceStorage{Storage: base}
 		main = ns
 		out["namespaces/finalize"] = &namespaceFinalizeREST{store: base.Store}
+	case batchdv1alpha1.Resource("jobruns"):
+		out["jobruns/log"] = &jobrun.LogREST{Store: base.Store, Source: runLogs}
 	}
 	out[r.Resource.Resource] = main
 	if base.Status != nil {

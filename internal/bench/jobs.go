@@ -32,7 +32,17 @@ type JobsOptions struct {
 	Parallelism int
 	// FakeKubelets are the concurrent status writers of the instant fake runtime.
 	FakeKubelets int
-	Out          io.Writer
+	// NoHistory runs the servers with --run-history=false (no JobRuns, no kept logs).
+	NoHistory bool
+	Out       io.Writer
+}
+
+// serverArgs are the flags of every server the benchmark starts.
+func (o JobsOptions) serverArgs(args ...string) []string {
+	if o.NoHistory {
+		args = append(args, "--run-history=false")
+	}
+	return args
 }
 
 // Jobs measures one Indexed Job of `true` from create to Complete, in pods
@@ -50,7 +60,7 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 	var real, xargs, fake []float64
 	for i := 0; i < o.Runs; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("real-%d", i))
-		p, err := startServer(o.Binary, dir)
+		p, err := startServer(o.Binary, dir, o.serverArgs()...)
 		if err != nil {
 			return err
 		}
@@ -73,7 +83,7 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 		if err != nil {
 			return err
 		}
-		p, err = serverproc.Start(o.Binary, dir, log, time.Minute, "--disable-node-agent")
+		p, err = serverproc.Start(o.Binary, dir, log, time.Minute, o.serverArgs("--disable-node-agent")...)
 		if err != nil {
 			return err
 		}

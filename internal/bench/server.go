@@ -14,12 +14,12 @@ import (
 )
 
 // startServer runs a server child with its log next to dataDir.
-func startServer(binary, dataDir string) (*serverproc.Process, error) {
+func startServer(binary, dataDir string, args ...string) (*serverproc.Process, error) {
 	log, err := os.Create(filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+".log"))
 	if err != nil {
 		return nil, err
 	}
-	return serverproc.Start(binary, dataDir, log, time.Minute)
+	return serverproc.Start(binary, dataDir, log, time.Minute, args...)
 }
 
 func stop(p *serverproc.Process) error { return p.Stop(30 * time.Second) }

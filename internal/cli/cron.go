@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cronjobregistry "github.com/batchd/batchd/internal/apiserver/registry/cronjob"
@@ -48,7 +48,20 @@ func (f *clusterFlags) addConnection(cmd *cobra.Command) {
 	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use.")
 }
 
-func (f *clusterFlags) loader() clientcmd.ClientConfig {
+func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
+	cfg, ns, err := f.restConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return client, ns, nil
+}
+
+// restConfig is the client config and namespace the flags name.
+func (f *clusterFlags) restConfig() (*restclient.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	switch {
 	case f.kubeconfig != "":
@@ -60,20 +73,7 @@ func (f *clusterFlags) loader() clientcmd.ClientConfig {
 		}
 		rules.ExplicitPath = server.KubeconfigPath(dir)
 	}
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
-}
-
-// restConfig is the client configuration of the chosen kubeconfig context.
-func (f *clusterFlags) restConfig() (*rest.Config, error) {
-	cfg, err := f.loader().ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
-	}
-	return cfg, nil
-}
-
-func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
-	cc := f.loader()
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("load kubeconfig: %w", err)
@@ -84,11 +84,7 @@ func (f *clusterFlags) client() (kubernetes.Interface, string, error) {
 			return nil, "", fmt.Errorf("load kubeconfig: %w", err)
 		}
 	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	return client, ns, nil
+	return cfg, ns, nil
 }
 
 // cronJobName reads "cronjob/NAME" (or cronjobs, cj, cronjob.batch); ok is

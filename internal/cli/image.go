@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -17,6 +18,14 @@ func ImageDir(dataDir string) string { return filepath.Join(dataDir, "images") }
 func (c *CLI) imageCommand() *cobra.Command {
 	dataDir := server.DefaultDataDir()
 	open := func() (*image.Store, error) { return image.Open(ImageDir(dataDir)) }
+	// stored opens the store only if it exists: reading it (ls, rm) must
+	// not create a data dir.
+	stored := func() (*image.Store, error) {
+		if _, err := os.Stat(filepath.Join(ImageDir(dataDir), "layout")); os.IsNotExist(err) {
+			return nil, nil
+		}
+		return open()
+	}
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Manage the images of this machine's pods (pull, import, ls, rm)",
@@ -62,13 +71,15 @@ func (c *CLI) imageCommand() *cobra.Command {
 		Short:   "List the stored images",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := open()
+			s, err := stored()
 			if err != nil {
 				return err
 			}
-			imgs, err := s.List()
-			if err != nil {
-				return err
+			var imgs []image.Image
+			if s != nil {
+				if imgs, err = s.List(); err != nil {
+					return err
+				}
 			}
 			w := tabwriter.NewWriter(c.Out, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(w, "IMAGE\tTAG\tIMAGE ID\tSIZE")
@@ -85,11 +96,17 @@ func (c *CLI) imageCommand() *cobra.Command {
 		Short:   "Remove images (and the layers no other image uses)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
+			s, err := stored()
 			if err != nil {
 				return err
 			}
 			for _, a := range args {
+				if s == nil {
+					if _, err := image.Normalize(a); err != nil {
+						return err
+					}
+					return fmt.Errorf("image %q not found", a)
+				}
 				if err := s.Remove(a); err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -52,5 +53,28 @@ func TestImageImportListRemove(t *testing.T) {
 	}
 	if _, errOut, code := run("import", filepath.Join(dir, "nope.tar")); code == 0 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("import of a missing file: %d %q", code, errOut)
+	}
+}
+
+// TestImageReadsCreateNoDataDir: listing or removing images of a data dir
+// that does not exist answers as for an empty store and creates nothing.
+func TestImageReadsCreateNoDataDir(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "none")
+	run := func(args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		code := New(strings.NewReader(""), &out, &errOut).Run(context.Background(), append([]string{"batchd", "image", "--data-dir", data}, args...))
+		return out.String(), errOut.String(), code
+	}
+	if out, errOut, code := run("ls"); code != 0 || !regexp.MustCompile(`^IMAGE\s+TAG\s+IMAGE ID\s+SIZE\n$`).MatchString(out) {
+		t.Errorf("ls: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := run("rm", "busybox"); code != 1 || errOut != "Error: image \"busybox\" not found\n" {
+		t.Errorf("rm: %d %q", code, errOut)
+	}
+	if _, errOut, code := run("rm", "UPPER/case"); code != 1 || !strings.Contains(errOut, "couldn't parse image name") {
+		t.Errorf("rm of a bad name: %d %q", code, errOut)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the data dir was created: %v", err)
 	}
 }

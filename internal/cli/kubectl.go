@@ -2,13 +2,20 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/tools/clientcmd"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	"k8s.io/kubectl/pkg/cmd/plugin"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/batchd/batchd/internal/server"
 )
@@ -28,15 +35,17 @@ func (c *CLI) kubectlCommand() *cobra.Command {
 }
 
 // runKubectl runs the embedded kubectl. Without KUBECONFIG it talks to the
-// batchd of the default data dir (or $BATCHD_DATA_DIR).
+// batchd of the default data dir (or $BATCHD_DATA_DIR), and when that fails
+// because no server runs there, it says how to start one.
 func (c *CLI) runKubectl(_ context.Context, args []string) int {
 	flags := genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag().WithDiscoveryBurst(300).WithDiscoveryQPS(50.0)
+	dataDir := ""
 	if os.Getenv("KUBECONFIG") == "" {
-		dir := server.DefaultDataDir()
+		dataDir = server.DefaultDataDir()
 		if d := os.Getenv("BATCHD_DATA_DIR"); d != "" {
-			dir = d
+			dataDir = d
 		}
-		path := server.KubeconfigPath(dir)
+		path := server.KubeconfigPath(dataDir)
 		flags.KubeConfig = &path
 	}
 	cmd := kubectlcmd.NewDefaultKubectlCommandWithArgs(kubectlcmd.KubectlOptions{
@@ -45,9 +54,76 @@ func (c *CLI) runKubectl(_ context.Context, args []string) int {
 		ConfigFlags:   flags,
 		IOStreams:     genericiooptions.IOStreams{In: c.In, Out: c.Out, ErrOut: c.Err},
 	})
+	hint := func() {
+		if dataDir != "" && !namesServer(args) && !serverRunning(dataDir) {
+			start := "batchd server"
+			if dataDir != server.DefaultDataDir() {
+				start += " --data-dir " + dataDir
+			}
+			fmt.Fprintf(c.Err, "no batchd server is running for data dir %s: start one with %q\n", dataDir, start)
+		}
+	}
+	// kubectl ends the process itself on most errors (cmdutil.CheckErr):
+	// as it does, plus the hint.
+	cmdutil.BehaviorOnFatal(func(msg string, code int) {
+		if msg != "" {
+			if !strings.HasSuffix(msg, "\n") {
+				msg += "\n"
+			}
+			fmt.Fprint(c.Err, msg)
+		}
+		if code != 0 {
+			hint()
+		}
+		os.Exit(code)
+	})
+	defer cmdutil.DefaultBehaviorOnFatal()
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
+		hint()
 		return 1
 	}
 	return 0
+}
+
+// namesServer: the arguments choose the server themselves.
+func namesServer(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, f := range []string{"--kubeconfig", "--server", "-s", "--context", "--cluster"} {
+			if a == f || strings.HasPrefix(a, f+"=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serverRunning reports whether the data dir's server runs: it holds the data
+// dir's lock or, for a server of a batchd from before the lock, its
+// kubeconfig's address answers.
+func serverRunning(dataDir string) bool {
+	if _, ok := server.Running(dataDir); ok {
+		return true
+	}
+	cfg, err := clientcmd.LoadFromFile(server.KubeconfigPath(dataDir))
+	if err != nil {
+		return false
+	}
+	cluster := cfg.Clusters["batchd"]
+	if cluster == nil {
+		return false
+	}
+	u, err := url.Parse(cluster.Server)
+	if err != nil {
+		return false
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }

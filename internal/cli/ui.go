@@ -26,7 +26,7 @@ lasts 8 hours or until the server restarts. The view only reads, and only what
 your identity may read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cluster.restConfig()
+			cfg, _, err := cluster.restConfig()
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // SyncFunc reconciles one key. A positive requeue asks to be called again after
@@ -15,24 +16,62 @@ import (
 type SyncFunc func(ctx context.Context, key string) (requeue time.Duration, err error)
 
 // Runner drives a SyncFunc from a work queue.
+//
+// Delays have two clocks. A requeue a controller asks for (a deadline, a
+// back-off, the next cron slot: AddAfter and a SyncFunc's requeue) is in the
+// controller's time, which may be virtual (WithClock). A batching window
+// (AddAfterReal) and the back-off after a sync error are about the
+// machine's work and the API server's health, so they run in real time:
+// with a frozen virtual clock a burst is still batched and a failed write is
+// still retried.
 type Runner struct {
-	Name  string
+	Name string
+	// Queue is the work queue, its delays in real time.
 	Queue workqueue.TypedRateLimitingInterface[string]
 	Sync  SyncFunc
+	// timed holds requeues in the controller's clock when it is not the
+	// machine's (nil: they go to Queue directly).
+	timed workqueue.TypedDelayingInterface[string]
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithClock makes requeues (AddAfter and a SyncFunc's requeue) wait in clk's
+// time instead of the machine's.
+func WithClock(clk clock.WithTicker) Option {
+	return func(r *Runner) {
+		if _, real := clk.(clock.RealClock); clk != nil && !real {
+			r.timed = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Clock: clk})
+		}
+	}
 }
 
 // NewRunner returns a runner with the default controller rate limiter.
-func NewRunner(name string, sync SyncFunc) *Runner {
+func NewRunner(name string, sync SyncFunc, opts ...Option) *Runner {
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
-	return &Runner{Name: name, Queue: q, Sync: sync}
+	r := &Runner{Name: name, Queue: q, Sync: sync}
+	for _, opt := range opts {
+		opt(r)
+	}
+	return r
 }
 
 // Add enqueues key now.
 func (r *Runner) Add(key string) { r.Queue.Add(key) }
 
-// AddAfter enqueues key after d.
-func (r *Runner) AddAfter(key string, d time.Duration) { r.Queue.AddAfter(key, d) }
+// AddAfter enqueues key after d of the controller's time.
+func (r *Runner) AddAfter(key string, d time.Duration) {
+	if r.timed != nil {
+		r.timed.AddAfter(key, d)
+		return
+	}
+	r.Queue.AddAfter(key, d)
+}
+
+// AddAfterReal enqueues key after d of real time: a batching window.
+func (r *Runner) AddAfterReal(key string, d time.Duration) { r.Queue.AddAfter(key, d) }
 
 // Run processes keys with the given number of workers until ctx ends.
 func (r *Runner) Run(ctx context.Context, workers int) {
@@ -40,7 +79,22 @@ func (r *Runner) Run(ctx context.Context, workers int) {
 	go func() {
 		<-ctx.Done()
 		r.Queue.ShutDown()
+		if r.timed != nil {
+			r.timed.ShutDown()
+		}
 	}()
+	if r.timed != nil {
+		go func() {
+			for {
+				key, quit := r.timed.Get()
+				if quit {
+					return
+				}
+				r.timed.Done(key)
+				r.Queue.Add(key)
+			}
+		}()
+	}
 	done := make(chan struct{})
 	for i := 0; i < workers; i++ {
 		go func() {
@@ -66,12 +120,14 @@ func (r *Runner) next(ctx context.Context) bool {
 		// A stale cache lost a write race: expected, retried, not worth an error line.
 		klog.FromContext(ctx).V(4).Info("sync conflict", "controller", r.Name, "key", key, "err", err)
 		r.Queue.AddRateLimited(key)
+	case err != nil && ctx.Err() != nil:
+		// Stopping: the sync was cut short, it did not fail.
 	case err != nil:
 		klog.FromContext(ctx).Error(err, "sync failed", "controller", r.Name, "key", key)
 		r.Queue.AddRateLimited(key)
 	case requeue > 0:
 		r.Queue.Forget(key)
-		r.Queue.AddAfter(key, requeue)
+		r.AddAfter(key, requeue)
 	default:
 		r.Queue.Forget(key)
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	DefaultRuntime string
 	// ImageGC is when unused images are removed (zero: image.DefaultGCPolicy).
 	ImageGC image.GCPolicy
+	// KeepLogs, when set, is handed a pod's container runs just before
+	// their state and logs are removed: the run history keeps the logs.
+	KeepLogs func(pod string, runs map[string][]runtime.Run)
 }
 
 // Agent runs the pods bound to its node.
@@ -97,6 +100,10 @@ type Agent struct {
 	// listed and last started from; pulled wakes image collection.
 	imageSeen, imageLastUsed map[string]time.Time
 	pulled                   chan struct{}
+	// evictions are the pods the node evicts, by UID, with the reason;
+	// diskPressure is whether the pods' file system is short of space.
+	evictions    map[string]string
+	diskPressure bool
 }
 
 // New returns an agent for cfg.Machine; Run starts it. The runtime's OnExit must
@@ -122,6 +129,7 @@ func New(cfg Config) *Agent {
 		keys: map[string]string{}, startErrors: map[string]map[string]Waiting{},
 		stopping: map[runtime.ID]bool{}, recorded: map[string]map[string]bool{}, pulls: map[string]image.PullState{},
 		imageSeen: map[string]time.Time{}, imageLastUsed: map[string]time.Time{}, pulled: make(chan struct{}, 1),
+		evictions: map[string]string{},
 	}
 	a.classes = informers.NewSharedInformerFactory(cfg.Client, 10*time.Minute)
 	classLister := a.classes.Node().V1().RuntimeClasses().Lister()
@@ -219,6 +227,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 	go a.collectOrphans(ctx)
 	go a.collectImagesEvery(ctx)
+	go a.monitorStorage(ctx)
 	a.runner.Run(ctx, 8)
 }
 
@@ -257,7 +266,7 @@ func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		plan = Decide(Observed{Pod: pod, Runs: runs, StartErrors: a.errorsOf(uid), HostIP: a.node.IP, Now: a.cfg.Clock.Now()})
+		plan = Decide(Observed{Pod: pod, Runs: runs, StartErrors: a.errorsOf(uid), HostIP: a.node.IP, Evicted: a.evictionOf(uid), Now: a.cfg.Clock.Now()})
 		a.record(pod, plan.Events)
 		for _, k := range plan.Kill {
 			a.stop(pod, k)
@@ -282,7 +291,43 @@ func (a *Agent) sync(ctx context.Context, key string) (time.Duration, error) {
 	if plan.Remove {
 		return 0, a.remove(ctx, pod)
 	}
+	if terminal(plan.Status.Phase) && len(plan.Kill) == 0 && !anyRunning(runsOf(a.cfg.Runtime, uid)) {
+		// As the kubelet tears down a terminated pod's volumes: its emptyDirs
+		// go now (an evicted pod's disk is freed), its logs when it is deleted.
+		if err := a.cfg.Runtime.RemoveVolumes(uid, emptyDirs(pod)); err != nil {
+			return 0, err
+		}
+	}
 	return plan.Requeue, nil
+}
+
+func terminal(p corev1.PodPhase) bool { return p == corev1.PodSucceeded || p == corev1.PodFailed }
+
+func runsOf(rt *runtime.Runtime, uid string) map[string][]runtime.Run {
+	runs, _ := rt.Runs(uid)
+	return runs
+}
+
+func anyRunning(runs map[string][]runtime.Run) bool {
+	for _, rs := range runs {
+		for _, r := range rs {
+			if r.Running {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emptyDirs names the pod's emptyDir volumes.
+func emptyDirs(pod *corev1.Pod) []string {
+	var out []string
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }
 
 // remove deletes a terminated pod's object and then its state.
@@ -297,6 +342,11 @@ func (a *Agent) remove(ctx context.Context, pod *corev1.Pod) error {
 }
 
 func (a *Agent) forget(uid string) error {
+	if a.cfg.KeepLogs != nil {
+		if runs, err := a.cfg.Runtime.Runs(uid); err == nil && len(runs) > 0 {
+			a.cfg.KeepLogs(uid, runs)
+		}
+	}
 	if err := a.cfg.Runtime.RemovePod(uid); err != nil {
 		return fmt.Errorf("remove state of pod %s: %w", uid, err)
 	}
@@ -304,6 +354,7 @@ func (a *Agent) forget(uid string) error {
 	delete(a.keys, uid)
 	delete(a.startErrors, uid)
 	delete(a.recorded, uid)
+	delete(a.evictions, uid)
 	a.mu.Unlock()
 	return nil
 }
@@ -395,21 +446,27 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, name string, attempt
 // environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
 // Errors are *ConfigError (the container's configuration), *MountError or
 // *SandboxError (no runtime for the pod's class).
-func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (runtime.Spec, error) {
+func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (_ runtime.Spec, err error) {
 	_, ociBin, err := a.handler(pod)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	env, err := ContainerEnv(pod, c, a.node, a.lookup)
+	env, secrets, err := containerEnv(pod, c, a.node, a.lookup)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	// What is reported of a failure names no Secret value.
+	defer func() { err = redactError(err, secrets) }()
 	podDir := a.cfg.Runtime.PodDir(id.Pod)
-	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup})
+	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: a.cfg.PVCDir, node: a.node, lookup: a.lookup, now: a.cfg.Clock.Now()})
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	ms, err := a.withHosts(pod, podDir, mounts(c, paths, env))
+	ms, err := mounts(pod, c, paths, env, podDir)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	ms, err = a.withHosts(pod, podDir, ms)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
@@ -420,6 +477,10 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	var argv0Name string
+	if r := Redact(argv[0], secrets); r != argv[0] {
+		argv0Name = r
+	}
 	user, err := ContainerUser(pod, c, int64(os.Getuid()))
 	if err != nil {
 		return runtime.Spec{}, err
@@ -429,7 +490,7 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		workDir = "/"
 	}
 	return runtime.Spec{
-		ID: id, Argv: argv, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
+		ID: id, Argv: argv, Argv0Name: argv0Name, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  runtime.Resources{MemoryBytes: c.Resources.Limits.Memory().Value(), CPUMillis: c.Resources.Limits.Cpu().MilliValue()},
 	}, nil
@@ -499,7 +560,7 @@ func (a *Agent) preStop(pod *corev1.Pod, c *corev1.Container, id runtime.ID, gra
 		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: a.cfg.Runtime.TmpDir(id), Target: "/tmp"})
 	}
 	spec.ID = runtime.ID{Pod: id.Pod, Container: ".prestop-" + c.Name, Attempt: id.Attempt}
-	spec.Argv, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, true, runtime.Resources{}
+	spec.Argv, spec.Argv0Name, spec.NoLog, spec.Resources = c.Lifecycle.PreStop.Exec.Command, "", true, runtime.Resources{}
 	if err := a.cfg.Runtime.Start(spec); err != nil {
 		a.event(pod, c.Name, corev1.EventTypeWarning, ReasonFailedPreStopHook, "PreStopHook failed")
 		return

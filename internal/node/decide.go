@@ -44,7 +44,10 @@ type Observed struct {
 	StartErrors map[string]Waiting
 	// HostIP is the node's address (pods use the host network).
 	HostIP string
-	Now    time.Time
+	// Evicted is why the node evicts the pod (local ephemeral storage over
+	// its limits, or the node short of disk), "" when it does not.
+	Evicted string
+	Now     time.Time
 }
 
 // Kill stops the latest run of a container.
@@ -112,7 +115,12 @@ func Decide(o Observed) Plan {
 
 	plans := map[string]containerPlan{}
 	initDone, initFailed := true, false
-	stopping := terminal || deleting || deadline
+	evicted := o.Evicted != "" && !terminal
+	if evicted {
+		// The kubelet's hard eviction: no grace period.
+		grace = 0
+	}
+	stopping := terminal || deleting || deadline || evicted
 	if !stopping {
 		for i := range spec.InitContainers {
 			c := &spec.InitContainers[i]
@@ -176,7 +184,12 @@ func Decide(o Observed) Plan {
 		}
 	}
 
-	p.Status = status(o, plans, initDone, initFailed, deadline, stopping)
+	evictedWhy := ""
+	if evicted {
+		evictedWhy = o.Evicted
+		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonEvicted, Message: o.Evicted, Key: ReasonEvicted})
+	}
+	p.Status = status(o, plans, initDone, initFailed, deadline, stopping, evictedWhy)
 	if deadline {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeNormal, Reason: deadlineReason, Message: deadlineMessage, Key: deadlineReason})
 	}

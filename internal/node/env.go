@@ -47,6 +47,8 @@ func (e *ConfigError) Error() string { return e.Message }
 type envList struct {
 	order  []string
 	values map[string]string
+	// secrets are the values taken from Secrets, to keep out of messages.
+	secrets []Redaction
 }
 
 func (l *envList) set(k, v string) {
@@ -60,6 +62,12 @@ func (l *envList) set(k, v string) {
 // defaults, service variables, envFrom, then env in order with $(VAR)
 // expanded against what was defined before.
 func ContainerEnv(pod *corev1.Pod, c *corev1.Container, node NodeInfo, lk Lookup) ([]string, error) {
+	env, _, err := containerEnv(pod, c, node, lk)
+	return env, err
+}
+
+// containerEnv is ContainerEnv with the values that came from Secrets.
+func containerEnv(pod *corev1.Pod, c *corev1.Container, node NodeInfo, lk Lookup) ([]string, []Redaction, error) {
 	l := &envList{values: map[string]string{}}
 	hostname := podHostname(pod)
 	l.set("PATH", defaultPath)
@@ -80,7 +88,7 @@ func ContainerEnv(pod *corev1.Pod, c *corev1.Container, node NodeInfo, lk Lookup
 				if apierrors.IsNotFound(err) && optional(from.ConfigMapRef.Optional) {
 					continue
 				}
-				return nil, lookupError(err, "configmap", from.ConfigMapRef.Name)
+				return nil, nil, lookupError(err, "configmap", from.ConfigMapRef.Name)
 			}
 			data = cm.Data
 		case from.SecretRef != nil:
@@ -89,11 +97,12 @@ func ContainerEnv(pod *corev1.Pod, c *corev1.Container, node NodeInfo, lk Lookup
 				if apierrors.IsNotFound(err) && optional(from.SecretRef.Optional) {
 					continue
 				}
-				return nil, lookupError(err, "secret", from.SecretRef.Name)
+				return nil, nil, lookupError(err, "secret", from.SecretRef.Name)
 			}
 			data = map[string]string{}
 			for k, v := range s.Data {
 				data[k] = string(v)
+				l.secrets = append(l.secrets, Redaction{Value: string(v), Secret: from.SecretRef.Name, Key: k})
 			}
 		}
 		keys := make([]string, 0, len(data))
@@ -115,17 +124,20 @@ func ContainerEnv(pod *corev1.Pod, c *corev1.Container, node NodeInfo, lk Lookup
 		}
 		v, skip, err := valueFrom(pod, c, node, lk, e.ValueFrom)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !skip {
 			l.set(e.Name, v)
+			if ref := e.ValueFrom.SecretKeyRef; ref != nil {
+				l.secrets = append(l.secrets, Redaction{Value: v, Secret: ref.Name, Key: ref.Key})
+			}
 		}
 	}
 	out := make([]string, 0, len(l.order))
 	for _, k := range l.order {
 		out = append(out, k+"="+l.values[k])
 	}
-	return out, nil
+	return out, l.secrets, nil
 }
 
 func optional(b *bool) bool { return b != nil && *b }

@@ -46,6 +46,11 @@ type Machine struct {
 	Cgroups    string
 	Version    string // kubelet version reported, e.g. v1.37.2
 	Runtimes   Runtimes
+	// EphemeralStorage is the size of the file system holding pods' logs,
+	// emptyDirs and writable layers (0: not offered).
+	EphemeralStorage int64
+	// DiskPressure: that file system has less than 10% available.
+	DiskPressure bool
 }
 
 // Runtimes are the node's runtime handlers: OCI is the runc or crun binary
@@ -64,7 +69,7 @@ type Runtimes struct {
 // condition is the node condition that says whether pods can run images, and
 // which runtime pods without runtimeClassName get.
 func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
-	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s)", r.Default, r.Flag)
+	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s); %s", r.Default, r.Flag, isolation(r.Default))
 	if r.OCI == "" && r.Problem != "" {
 		return corev1.ConditionFalse, "OCIRuntimeUnusable", r.Problem + ": RuntimeClass oci cannot run pods; " + how
 	}
@@ -76,6 +81,17 @@ func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
 		v = "version unknown"
 	}
 	return corev1.ConditionTrue, "OCIRuntimeFound", fmt.Sprintf("%s (%s); %s", r.OCI, v, how)
+}
+
+// isolation says what pods of a handler are isolated from (README, Security).
+func isolation(handler string) string {
+	if handler == RuntimeHost {
+		return "host pods are not isolated: they share this machine's file systems, users, processes and network " +
+			"(a root pod is root here; pods of one user can read each other's /proc/<pid>/environ); " +
+			"runtimeClassName oci gives a pod its own root file system and pid, mount, uts and ipc namespaces"
+	}
+	return "oci pods get their own root file system and pid, mount, uts and ipc namespaces, but share the host network; " +
+		"runtimeClassName host runs a pod unisolated on this machine"
 }
 
 // DetectMachine reads the host's name, address, CPUs and memory.
@@ -127,11 +143,24 @@ func hostIP() string {
 
 // Allocatable is what the node offers pods.
 func (m Machine) Allocatable() corev1.ResourceList {
-	return corev1.ResourceList{
+	l := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(m.CPUs), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(m.MemoryBytes, resource.BinarySI),
 		corev1.ResourcePods:   *resource.NewQuantity(int64(m.MaxPods), resource.DecimalSI),
 	}
+	if m.EphemeralStorage > 0 {
+		l[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(m.EphemeralStorage, resource.BinarySI)
+	}
+	return l
+}
+
+// machine is the Machine as it is now: with the disk pressure last seen.
+func (a *Agent) machine() Machine {
+	m := a.cfg.Machine
+	a.mu.Lock()
+	m.DiskPressure = a.diskPressure
+	a.mu.Unlock()
+	return m
 }
 
 // nodeObject is the Node the agent registers.
@@ -164,6 +193,10 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	if m.CgroupsErr != nil {
 		limits = cond(conditionLimits, corev1.ConditionFalse, "CgroupsUnavailable", "limits are not enforced: "+m.CgroupsErr.Error())
 	}
+	disk := cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure")
+	if m.DiskPressure {
+		disk = cond(corev1.NodeDiskPressure, corev1.ConditionTrue, "KubeletHasDiskPressure", "kubelet has disk pressure")
+	}
 	rs, rr, rm := m.Runtimes.condition()
 	handlers := []corev1.NodeRuntimeHandler{{Name: RuntimeHost}}
 	if m.Runtimes.OCI != "" {
@@ -178,7 +211,7 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 		Phase:       corev1.NodeRunning,
 		Conditions: []corev1.NodeCondition{
 			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+			disk,
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 			limits,
@@ -222,7 +255,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 
 func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 	nodes := a.cfg.Client.CoreV1().Nodes()
-	want := a.cfg.Machine.nodeObject(now)
+	want := a.machine().nodeObject(now)
 	cur, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		created, err := nodes.Create(ctx, want, metav1.CreateOptions{})
@@ -258,7 +291,7 @@ func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	cur.Status = a.cfg.Machine.nodeStatus(now, cur.Status.Conditions)
+	cur.Status = a.machine().nodeStatus(now, cur.Status.Conditions)
 	_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 	return err
 }

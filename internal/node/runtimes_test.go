@@ -38,7 +38,8 @@ func TestNodeStatusNamesItsRuntimes(t *testing.T) {
 	st := m.nodeStatus(now, nil)
 	c := find(st)
 	if c.Status != corev1.ConditionTrue || c.Reason != "OCIRuntimeFound" ||
-		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=auto)` {
+		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=auto); `+
+			`oci pods get their own root file system and pid, mount, uts and ipc namespaces, but share the host network; runtimeClassName host runs a pod unisolated on this machine` {
 		t.Errorf("with runc: %+v", c)
 	}
 	if len(st.RuntimeHandlers) != 4 || st.RuntimeHandlers[0].Name != "host" || st.RuntimeHandlers[1].Name != "oci" || st.RuntimeHandlers[3].Name != "crun" {
@@ -48,7 +49,7 @@ func TestNodeStatusNamesItsRuntimes(t *testing.T) {
 	m.Runtimes = Runtimes{Default: RuntimeHost, Flag: "auto"}
 	later := m.nodeStatus(now.Add(time.Minute), st.Conditions)
 	c = find(later)
-	if c.Status != corev1.ConditionFalse || c.Reason != "NoOCIRuntime" || !strings.HasSuffix(c.Message, `run with "host" (--default-runtime=auto)`) {
+	if c.Status != corev1.ConditionFalse || c.Reason != "NoOCIRuntime" || !strings.Contains(c.Message, `run with "host" (--default-runtime=auto); host pods are not isolated: `) {
 		t.Errorf("without runc: %+v", c)
 	}
 	if !c.LastTransitionTime.Time.Equal(now.Add(time.Minute)) {

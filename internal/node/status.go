@@ -17,7 +17,7 @@ const (
 )
 
 // status computes the pod status the kubelet would report.
-func status(o Observed, plans map[string]containerPlan, initDone, initFailed, deadline, stopping bool) corev1.PodStatus {
+func status(o Observed, plans map[string]containerPlan, initDone, initFailed, deadline, stopping bool, evicted string) corev1.PodStatus {
 	pod := o.Pod
 	old := pod.Status
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
@@ -87,6 +87,10 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 				s.Phase = corev1.PodFailed
 				s.Reason, s.Message = deadlineReason, deadlineMessage
 			}
+			if evicted != "" {
+				s.Phase = corev1.PodFailed
+				s.Reason, s.Message = ReasonEvicted, evicted
+			}
 		}
 	case initFailed:
 		s.Phase = corev1.PodPending
@@ -127,10 +131,16 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 		c.Type = t
 		conds = append(conds, c)
 	}
+	disruption := false
 	for _, c := range old.Conditions {
 		if c.Type == corev1.PodScheduled || c.Type == corev1.DisruptionTarget {
 			conds = append(conds, c)
+			disruption = disruption || c.Type == corev1.DisruptionTarget
 		}
+	}
+	if evicted != "" && !disruption {
+		conds = append(conds, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: reasonTerminationByKubelet, Message: evicted})
 	}
 	for i := range conds {
 		conds[i].LastTransitionTime = metav1.NewTime(o.Now.Truncate(time.Second))

@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
 
 	"github.com/batchd/batchd/internal/node/runtime"
+	"github.com/batchd/batchd/internal/node/volume"
 )
 
 // MountError is a volume that could not be set up (event FailedMount; the
@@ -32,12 +37,21 @@ type volumeHost struct {
 	pvcDir string // root of the local directory provisioner
 	node   NodeInfo
 	lookup Lookup
+	now    time.Time
+}
+
+// hostVolume is a set-up volume: its path on the host, and whether
+// containers get it read-only whatever their volumeMounts say.
+type hostVolume struct {
+	path     string
+	readOnly bool
 }
 
 // setUpVolumes materialises the pod's volumes and returns their host paths.
-// It is idempotent: configMap, secret and downwardAPI contents are rewritten.
-func setUpVolumes(pod *corev1.Pod, h volumeHost) (map[string]string, error) {
-	paths := map[string]string{}
+// It is idempotent: configMap, secret and downwardAPI contents are rewritten
+// when they changed.
+func setUpVolumes(pod *corev1.Pod, h volumeHost) (map[string]hostVolume, error) {
+	paths := map[string]hostVolume{}
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		p, err := setUpVolume(pod, v, h)
@@ -47,7 +61,9 @@ func setUpVolumes(pod *corev1.Pod, h volumeHost) (map[string]string, error) {
 		if err != nil {
 			return nil, &MountError{Volume: v.Name, Err: err}
 		}
-		paths[v.Name] = p
+		// The kubelet mounts these read-only, always: their contents are
+		// the node agent's to write.
+		paths[v.Name] = hostVolume{path: p, readOnly: projected(v)}
 	}
 	return paths, nil
 }
@@ -96,7 +112,7 @@ func setUpVolume(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (string, error
 	if err != nil {
 		return "", err
 	}
-	return dir, writeFiles(dir, files)
+	return dir, volume.WriteAtomic(dir, files, h.now)
 }
 
 // projected volumes (configMap, secret, downwardAPI, projected) are read-only
@@ -154,15 +170,10 @@ func volumeOwnership(dir string, psc *corev1.PodSecurityContext, readOnly bool) 
 	})
 }
 
-type file struct {
-	data []byte
-	mode os.FileMode
-}
-
 // projectedFiles lists the files of configMap, secret, downwardAPI and
 // projected volumes.
-func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string]file, error) {
-	out := map[string]file{}
+func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string]volume.File, error) {
+	out := map[string]volume.File{}
 	mode := func(m *int32, def os.FileMode) os.FileMode {
 		if m != nil {
 			return os.FileMode(*m)
@@ -210,7 +221,7 @@ func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string
 			if err != nil {
 				return err
 			}
-			out[it.Path] = file{data: []byte(val), mode: mode(it.Mode, def)}
+			out[it.Path] = volume.File{Data: []byte(val), Mode: mode(it.Mode, def)}
 		}
 		return nil
 	}
@@ -242,10 +253,10 @@ func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string
 	return nil, errors.New("unsupported volume type")
 }
 
-func addKeys(out map[string]file, data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, missing string, opt bool) error {
+func addKeys(out map[string]volume.File, data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, missing string, opt bool) error {
 	if len(items) == 0 {
 		for k, v := range data {
-			out[k] = file{data: v, mode: def}
+			out[k] = volume.File{Data: v, Mode: def}
 		}
 		return nil
 	}
@@ -261,29 +272,7 @@ func addKeys(out map[string]file, data map[string][]byte, items []corev1.KeyToPa
 		if it.Mode != nil {
 			m = os.FileMode(*it.Mode)
 		}
-		out[it.Path] = file{data: v, mode: m}
-	}
-	return nil
-}
-
-func writeFiles(dir string, files map[string]file) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for rel, f := range files {
-		p := filepath.Join(dir, rel)
-		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			return fmt.Errorf("invalid path %q", rel)
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.data, f.mode); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, f.mode); err != nil {
-			return err
-		}
+		out[it.Path] = volume.File{Data: v, Mode: m}
 	}
 	return nil
 }
@@ -339,30 +328,62 @@ func isMountPoint(dir string) bool {
 	return st.Dev != parent.Dev
 }
 
-// mounts are the container's volume mounts as runtime mounts.
-func mounts(c *corev1.Container, paths map[string]string, env []string) []runtime.Mount {
+// mounts are the container's volume mounts as runtime mounts. A subPath
+// (or an expanded subPathExpr) is checked as the kubelet checks it and
+// bind-mounted from its safely opened directory at a staging path under
+// podDir (volume.PrepareSubPath), which is what the container then gets.
+func mounts(pod *corev1.Pod, c *corev1.Container, paths map[string]hostVolume, env []string, podDir string) ([]runtime.Mount, error) {
 	values := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		values[k] = v
 	}
 	var out []runtime.Mount
-	for _, m := range c.VolumeMounts {
-		src, ok := paths[m.Name]
+	for i, m := range c.VolumeMounts {
+		vol, ok := paths[m.Name]
 		if !ok {
 			continue
 		}
+		src := vol.path
 		sub := m.SubPath
 		if m.SubPathExpr != "" {
-			sub = Expand(m.SubPathExpr, func(k string) (string, bool) { v, ok := values[k]; return v, ok })
-		}
-		if sub != "" {
-			src = filepath.Join(src, sub)
-			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
-				_ = os.MkdirAll(src, 0o755)
+			var err error
+			if sub, err = expandSubPath(m.SubPathExpr, values); err != nil {
+				return nil, err
 			}
 		}
-		out = append(out, runtime.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
+		if sub != "" {
+			if err := volume.CheckSubPath(sub); err != nil {
+				return nil, &ConfigError{Message: err.Error()}
+			}
+			stage := filepath.Join(podDir, "volume-subpaths", m.Name, c.Name, strconv.Itoa(i))
+			staged, err := volume.PrepareSubPath(src, sub, stage)
+			if err != nil {
+				// Not the detail: it could tell the pod about the host's files.
+				klog.Background().Error(err, "Failed to prepare subPath for volumeMount of the container", "pod", klog.KObj(pod), "containerName", c.Name, "volumeMountName", m.Name)
+				return nil, &ConfigError{Message: fmt.Sprintf("failed to prepare subPath for volumeMount %q of container %q", m.Name, c.Name)}
+			}
+			src = staged
+		}
+		out = append(out, runtime.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly || vol.readOnly})
 	}
-	return out
+	return out, nil
+}
+
+// expandSubPath expands $(VAR) in a subPathExpr; a variable that is not
+// set, or empty, is an error, as in the kubelet.
+func expandSubPath(expr string, values map[string]string) (string, error) {
+	var missing []string
+	out := Expand(expr, func(k string) (string, bool) {
+		v, ok := values[k]
+		if !ok || v == "" {
+			missing = append(missing, k)
+		}
+		return v, true
+	})
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return "", &ConfigError{Message: "missing value for " + strings.Join(slices.Compact(missing), ", ")}
+	}
+	return out, nil
 }

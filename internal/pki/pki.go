@@ -36,6 +36,9 @@ type Bundle struct {
 	ServingCert, ServingKey []byte
 	AdminCert, AdminKey     []byte
 	AdminToken              string
+	// ServiceAccountKey (PEM, EC P-256) signs service-account tokens; it is
+	// kept as sa.key (0600) beside its public half sa.pub (0600).
+	ServiceAccountKey []byte
 }
 
 // Options say which names the serving certificate must cover.
@@ -120,6 +123,9 @@ func Ensure(o Options) (*Bundle, error) {
 		}
 	}
 	b.AdminToken = strings.TrimSpace(string(tok))
+	if b.ServiceAccountKey, err = ensureServiceAccountKey(o.Dir); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -292,4 +298,32 @@ func WriteFile(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// ensureServiceAccountKey loads sa.key, or makes it (and sa.pub) on first use.
+func ensureServiceAccountKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "sa.key")
+	if keyPEM, err := os.ReadFile(path); err == nil {
+		if block, _ := pem.Decode(keyPEM); block != nil {
+			if _, err := x509.ParseECPrivateKey(block.Bytes); err == nil {
+				return keyPEM, nil
+			}
+		}
+	}
+	key, keyPEM, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("marshal service-account public key: %w", err)
+	}
+	if err := WriteFile(path, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	// Owner-only like every non-certificate file of the pki directory.
+	if err := WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600); err != nil {
+		return nil, err
+	}
+	return keyPEM, nil
 }

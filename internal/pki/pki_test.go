@@ -16,7 +16,7 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ca.key", "serving.key", "admin.key", "admin.token"} {
+	for _, name := range []string{"ca.key", "serving.key", "admin.key", "admin.token", "sa.key", "sa.pub"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +30,8 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first.CACert, second.CACert) || !bytes.Equal(first.ServingCert, second.ServingCert) ||
-		!bytes.Equal(first.AdminCert, second.AdminCert) || first.AdminToken != second.AdminToken {
+		!bytes.Equal(first.AdminCert, second.AdminCert) || first.AdminToken != second.AdminToken ||
+		len(first.ServiceAccountKey) == 0 || !bytes.Equal(first.ServiceAccountKey, second.ServiceAccountKey) {
 		t.Error("second start did not reuse the credentials")
 	}
 	if len(first.AdminToken) != 64 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -427,6 +429,9 @@ func (e *Engine) finish(ctx context.Context, jobs []*batchv1.Job, seen map[types
 					if lines == nil {
 						lines = e.tail(ctx, p, run)
 					}
+					if lines == nil {
+						lines = e.runTail(ctx, j, p, run)
+					}
 					shown++
 					fmt.Fprintf(e.o.Out, "\n--- %s ---\n", run.Header(p.Name))
 					if len(lines) > 0 {
@@ -456,6 +461,28 @@ func (e *Engine) tail(ctx context.Context, p *corev1.Pod, run Run) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+}
+
+// runTail reads a failed run's last lines from the run history
+// (jobruns/log), for a pod already gone — the Job controller deletes an
+// OnFailure Job's pods when the Job fails. The record may lag the pod by a
+// moment: it is asked for a few seconds.
+func (e *Engine) runTail(ctx context.Context, j *batchv1.Job, p *corev1.Pod, run Run) []string {
+	var lines []string
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Second, true, func(ctx context.Context) (bool, error) {
+		out, err := e.client.CoreV1().RESTClient().Get().AbsPath("/apis/batchd.dev/v1alpha1/namespaces", j.Namespace, "jobruns", j.Name, "log").
+			Param("pod", p.Name).Param("container", run.Container).Param("attempt", strconv.Itoa(int(run.Attempt))).
+			Param("tailLines", strconv.Itoa(logLines)).DoRaw(ctx)
+		if err != nil {
+			// Forbidden, or no history on this server: give up at once.
+			return apierrors.IsForbidden(err) || apierrors.IsMethodNotSupported(err), nil
+		}
+		if len(out) > 0 {
+			lines = strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		}
+		return true, nil
+	})
+	return lines
 }
 
 func jobNames(jobs []*batchv1.Job) []types.NamespacedName {

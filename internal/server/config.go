@@ -12,8 +12,10 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/node/runtime"
 )
 
 // Options are the `batchd server` flags.
@@ -38,6 +40,14 @@ type Options struct {
 	ImageGCHigh       int
 	ImageGCLow        int
 	ImageMinGCAge     time.Duration
+	// ContainerLogMaxSize and ContainerLogMaxFiles cap each container's
+	// log, as the kubelet's flags of the same names.
+	ContainerLogMaxSize  string
+	ContainerLogMaxFiles int
+	RunHistory           bool
+	RunRetention         time.Duration
+	RunLimit             int
+	RunLogLimit          string
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -55,6 +65,8 @@ func DefaultDataDir() string {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
+		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
+		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi",
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
 }
 
@@ -72,13 +84,19 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
-	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and deletes are accepted until objects are deleted.")
-	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it the embedded etcd refuses writes and /readyz fails until space is freed.")
-	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine), oci (pull the image and run it with runc/crun), or auto (oci when an OCI runtime is installed).")
+	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and writes toward removing objects (deletes, finalizer removals, status updates) are accepted until objects are deleted. etcd's own quota lies an eighth (at least 8Mi) above, so that these still fit.")
+	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it writes are refused but for deletes, finalizer removals and status updates (below a quarter of it, all but deletes), and /readyz fails until space is freed.")
+	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine, not isolated: a pod shares its file systems, users, processes and network, and a root pod is root here), oci (pull the image and run it with runc/crun: own root file system and pid/mount/uts/ipc namespaces, host network), or auto (oci when an OCI runtime is installed).")
 	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
 	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "Percent of the image file system's space used that image garbage collection frees down to.")
 	fs.DurationVar(&o.ImageMinGCAge, "image-minimum-gc-age", o.ImageMinGCAge, "How long an image stays, at least, after it was first seen, before it may be collected.")
+	fs.StringVar(&o.ContainerLogMaxSize, "container-log-max-size", o.ContainerLogMaxSize, "Size a container's log file may reach before it is rotated, as the kubelet's flag (e.g. 10Mi).")
+	fs.IntVar(&o.ContainerLogMaxFiles, "container-log-max-files", o.ContainerLogMaxFiles, "Log files a container keeps at most, the current one included (at least 2), as the kubelet's flag.")
+	fs.BoolVar(&o.RunHistory, "run-history", o.RunHistory, "Keep a JobRun record (kubectl get runs) of every Job and of every CronJob slot that started none, with the logs of their containers.")
+	fs.DurationVar(&o.RunRetention, "run-history-retention", o.RunRetention, "How long a JobRun and its logs are kept after the run ended (0: no time limit).")
+	fs.IntVar(&o.RunLimit, "run-history-limit", o.RunLimit, "How many JobRuns of each CronJob are kept, the most recent slots (0: no limit).")
+	fs.StringVar(&o.RunLogLimit, "run-log-limit", o.RunLogLimit, "Size of each container run's log kept with its JobRun (the tail; 0 keeps none).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -113,8 +131,23 @@ func (o *Options) Validate() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--default-runtime %q must be host, oci or auto", o.DefaultRuntime))
 	}
+	if o.RunRetention < 0 {
+		errs = append(errs, fmt.Errorf("--run-history-retention %s must not be negative", o.RunRetention))
+	}
+	if o.RunLimit < 0 {
+		errs = append(errs, fmt.Errorf("--run-history-limit %d must not be negative", o.RunLimit))
+	}
+	if q, err := resource.ParseQuantity(o.RunLogLimit); err != nil || q.Sign() < 0 {
+		errs = append(errs, fmt.Errorf("--run-log-limit %q must be a quantity such as 1Mi", o.RunLogLimit))
+	}
 	if err := o.imageGC().Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if q, err := resource.ParseQuantity(o.ContainerLogMaxSize); err != nil || q.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("--container-log-max-size %q must be a positive quantity such as 10Mi", o.ContainerLogMaxSize))
+	}
+	if o.ContainerLogMaxFiles < 2 {
+		errs = append(errs, fmt.Errorf("--container-log-max-files %d must be at least 2", o.ContainerLogMaxFiles))
 	}
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
@@ -129,6 +162,9 @@ func (o *Options) Config() (Config, error) {
 	}
 	dir, err := filepath.Abs(o.DataDir)
 	if err != nil {
+		return Config{}, err
+	}
+	if err := CheckDataDir(dir); err != nil {
 		return Config{}, err
 	}
 	return Config{
@@ -150,6 +186,8 @@ func (o *Options) Config() (Config, error) {
 		DefaultRuntime:    o.DefaultRuntime,
 		OCIRuntime:        o.OCIRuntime,
 		ImageGC:           o.imageGC(),
+		ContainerLogs:     runtime.LogLimits{MaxSize: quantity(o.ContainerLogMaxSize), MaxFiles: o.ContainerLogMaxFiles},
+		RunHistory:        RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
 	}, nil
 }
 
@@ -187,10 +225,16 @@ type Config struct {
 	OCIRuntime string
 	// ImageGC is when unused images are removed.
 	ImageGC image.GCPolicy
+	// ContainerLogs caps each container's log (zero: no cap).
+	ContainerLogs runtime.LogLimits
+	// RunHistory is the run history's configuration (zero: off).
+	RunHistory RunHistory
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
 	EtcdLog io.Writer
+	// TokenClock issues and checks service-account tokens (tests only; nil: the real clock).
+	TokenClock clock.PassiveClock
 }
 
 // KubeconfigPath is where the admin kubeconfig of a data dir lives.
@@ -200,4 +244,15 @@ func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kube
 func quantity(s string) int64 {
 	q := resource.MustParse(s)
 	return q.Value()
+}
+
+// RunHistory configures the run history (JobRuns and their kept logs).
+type RunHistory struct {
+	Enabled bool
+	// Retention is how long a record is kept after its run ended (0: no limit).
+	Retention time.Duration
+	// PerCronJob is how many records of a CronJob are kept (0: no limit).
+	PerCronJob int
+	// LogLimit is the bytes kept of each container run's log (0: none).
+	LogLimit int64
 }

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -19,17 +22,23 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
+	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
+	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
+	"github.com/batchd/batchd/internal/controller/endpoint"
 	"github.com/batchd/batchd/internal/controller/gc"
+	runhistory "github.com/batchd/batchd/internal/controller/history"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
+	"github.com/batchd/batchd/internal/controller/rootca"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
+	"github.com/batchd/batchd/internal/history"
 )
 
 // startControllers runs the in-process controllers on the loopback client
 // until ctx ends. It returns once they are started.
-func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime) error {
+func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -58,15 +67,43 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	if err != nil {
 		return err
 	}
-	cronJobController, err := cronjob.New(cronjob.Config{
+	var historyController *runhistory.Controller
+	if runHistory.Enabled {
+		runs, err := runclient.NewForConfig(loopback)
+		if err != nil {
+			return err
+		}
+		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: runLogs,
+			Retention: runhistory.Retention{Age: runHistory.Retention, PerCronJob: runHistory.PerCronJob}})
+		if err != nil {
+			return err
+		}
+	}
+	cronCfg := cronjob.Config{
 		Client: client, Informer: factory,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
 		Register: exportMetric,
-	})
+	}
+	if historyController != nil {
+		cronCfg.Skips = historyController
+	}
+	cronJobController, err := cronjob.New(cronCfg)
 	if err != nil {
 		return err
 	}
 	ttlController, err := ttl.New(client, factory, nil)
+	if err != nil {
+		return err
+	}
+	rootCA, err := rootca.New(client, factory, loopback.TLSClientConfig.CAData)
+	if err != nil {
+		return err
+	}
+	aggregation, err := clusterrole.New(client, factory)
+	if err != nil {
+		return err
+	}
+	endpoints, err := endpoint.New(client, factory)
 	if err != nil {
 		return err
 	}
@@ -77,9 +114,15 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		collector   *gc.Controller
 		metaFactory metadatainformer.SharedInformerFactory
 	)
+	// Its discovery takes no context: requests of its own, ended with ctx,
+	// keep a stop during the start from waiting on them (and on retries).
+	disc, err := discovery.NewDiscoveryClientForConfig(endWith(ctx, loopback))
+	if err != nil {
+		return err
+	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		metaFactory = metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-		collector, err = gc.New(meta, client.Discovery(), metaFactory)
+		collector, err = gc.New(meta, disc, metaFactory)
 		return err == nil, nil
 	})
 	if err != nil {
@@ -96,11 +139,59 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		go ns.Run(ctx)
 		go collector.Run(ctx)
 		go ttlController.Run(ctx)
+		go rootCA.Run(ctx)
+		go aggregation.Run(ctx)
+		go endpoints.Run(ctx)
 		go jobController.Run(ctx)
 		go cronJobController.Run(ctx)
+		if historyController != nil {
+			go historyController.Run(ctx)
+		}
 		runScheduler()
 	}()
 	return nil
+}
+
+// endWith is cfg whose requests end when ctx does.
+func endWith(ctx context.Context, cfg *restclient.Config) *restclient.Config {
+	cfg = restclient.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return ctxRoundTripper{ctx: ctx, rt: rt} })
+	return cfg
+}
+
+type ctxRoundTripper struct {
+	ctx context.Context
+	rt  http.RoundTripper
+}
+
+func (c ctxRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(req.Context())
+	stop := context.AfterFunc(c.ctx, cancel)
+	release := func() { stop(); cancel() }
+	resp, err := c.rt.RoundTrip(req.WithContext(rctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// WrappedRoundTripper lets client-go reach the transport.
+func (c ctxRoundTripper) WrappedRoundTripper() http.RoundTripper { return c.rt }
+
+// releasingBody releases its request's context once read.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b releasingBody) Close() error {
+	defer b.release()
+	return b.ReadCloser.Close()
 }
 
 // exportMetric serves a controller metric at /metrics. The registry is the

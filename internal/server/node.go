@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,7 @@ type nodeRuntime struct {
 	defaultRuntime   string
 	imageGC          image.GCPolicy
 	namedOCI         map[string]string // handler runc/crun → binary
+	keepLogs         func(string, map[string][]runtime.Run)
 
 	mu    sync.Mutex
 	agent *node.Agent
@@ -54,11 +56,16 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg)})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
 	if err != nil {
 		return nil, err
 	}
 	n.runtime = rt
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(rt.PodDir(""), &st); err == nil {
+		// ephemeral-storage: the file system of pods' logs, emptyDirs and writable layers.
+		n.machine.EphemeralStorage = int64(st.Blocks) * st.Bsize
+	}
 	if n.images, err = image.Open(filepath.Join(cfg.DataDir, "images")); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
@@ -155,6 +162,7 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
+		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	n.mu.Lock()

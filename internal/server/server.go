@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/server/healthz"
 
 	restclient "k8s.io/client-go/rest"
@@ -33,18 +33,38 @@ type Ready struct {
 	Kubeconfig string
 	// Admin is the admin's client config (bearer token, CA).
 	Admin *restclient.Config
+	// Loopback is the server's own client config (what its controllers
+	// use): the only writer of JobRuns. For tests.
+	Loopback *restclient.Config
 }
 
 // Run starts batchd and serves until ctx ends; ready is called once /readyz
 // answers ok. Everything started is stopped before Run returns.
 func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
+	parent := ctx
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	defer func() {
+		// Stopped before it was ready is a clean stop too.
+		if err != nil && parent.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	if err := storage.ProbeWritable(cfg.DataDir); err != nil {
 		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
+	}
+	// One server per data dir: a second one would wait for ever on etcd's
+	// database lock.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	if err := writeMarker(cfg.DataDir); err != nil {
+		return err
 	}
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("secure data dir: %w", err)
@@ -58,18 +78,25 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress.String(), strconv.Itoa(cfg.SecurePort)))
+	ln, err := listen(cfg.BindAddress, cfg.SecurePort, cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
+	url := "https://" + kubeconfigHost(cfg.BindAddress, ln.Addr())
+	if err := lock.setURL(url); err != nil {
+		return err
+	}
 
 	etcdServers := cfg.EtcdServers
 	var readyz []healthz.HealthChecker
+	var storageFull func() error
 	if len(etcdServers) == 0 {
+		// etcd outlives ctx until the API server has drained; its start
+		// is cut short by ctx though (SIGTERM while starting).
 		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEtcd()
-		etcd, err := storage.Start(etcdCtx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.EtcdLog})
+		etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.EtcdLog})
 		if err != nil {
 			return err
 		}
@@ -79,6 +106,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, os.Stderr)
 		go guard.Run(etcdCtx, time.Second)
 		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
+		storageFull = guard.Gate
 		go func() {
 			select {
 			case err := <-etcd.Err():
@@ -93,6 +121,13 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	agent, err := newNodeRuntime(cfg)
 	if err != nil {
 		return err
+	}
+	runLogs, err := openRunLogs(cfg)
+	if err != nil {
+		return err
+	}
+	if agent != nil {
+		agent.keepLogs = keepLogs(runLogs)
 	}
 
 	loopbackToken, err := randomToken()
@@ -112,16 +147,18 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
 		UI:                ui.New(ui.Config{}),
+		Clock:             cfg.TokenClock,
+		StorageFull:       storageFull,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, agent)
+			return startControllers(ctx, loopback, agent, cfg.RunHistory, runLogs)
 		},
-		Logs: agent.logs(),
+		Logs:    agent.logs(),
+		RunLogs: runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err
 	}
 
-	url := "https://" + kubeconfigHost(cfg.BindAddress, ln.Addr())
 	if agent != nil {
 		agent.apiHost, agent.apiPort, _ = net.SplitHostPort(kubeconfigHost(cfg.BindAddress, ln.Addr()))
 	}
@@ -132,10 +169,13 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	admin := &restclient.Config{Host: url, BearerToken: bundle.AdminToken, TLSClientConfig: restclient.TLSClientConfig{CAData: bundle.CACert}}
 
 	runErr := make(chan error, 1)
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() { runErr <- srv.Run(ctx) }()
+	go closeIdleClients(ctx, stopped, srv.Loopback())
 	go func() {
 		if err := waitReady(ctx, admin); err == nil && ready != nil {
-			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin)})
+			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin), Loopback: srv.Loopback()})
 		}
 	}()
 	err = <-runErr
@@ -143,6 +183,30 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		err = cause
 	}
 	return err
+}
+
+// closeIdleClients closes the idle connections of the server's own clients
+// (controllers, post-start hooks) while it stops, until stopped is closed.
+// A connection the server accepted just as the stop began misses HTTP/2's
+// GOAWAY, so the server would wait for it until its shutdown timeout, and
+// complain; the client side closing it ends it at once. Stopping clients
+// may still open one meanwhile, hence the repetition.
+func closeIdleClients(ctx context.Context, stopped <-chan struct{}, loopback *restclient.Config) {
+	rt, err := restclient.TransportFor(loopback)
+	if err != nil {
+		return
+	}
+	<-ctx.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stopped:
+			return
+		case <-t.C:
+			utilnet.CloseIdleConnectionsFor(rt)
+		}
+	}
 }
 
 func randomToken() (string, error) {

@@ -24,7 +24,9 @@ type Process struct {
 	Kubeconfig string
 	// Ready is how long it took from exec to the ready line.
 	Ready time.Duration
-	done  chan error
+	// exited is closed once the process has ended, with its result in err.
+	exited chan struct{}
+	err    error
 }
 
 // Start runs `binary server --data-dir dataDir --secure-port 0 extraArgs...`,
@@ -43,7 +45,7 @@ func Start(binary, dataDir string, log io.Writer, timeout time.Duration, extraAr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &Process{cmd: cmd, done: make(chan error, 1)}
+	p := &Process{cmd: cmd, exited: make(chan struct{})}
 	line := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -53,14 +55,15 @@ func Start(binary, dataDir string, log io.Writer, timeout time.Duration, extraAr
 				line <- kc
 			}
 		}
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.exited)
 	}()
 	select {
 	case kc := <-line:
 		p.Ready, p.Kubeconfig = time.Since(start), kc
 		return p, nil
-	case err := <-p.done:
-		return nil, fmt.Errorf("batchd server exited before ready: %v", err)
+	case <-p.exited:
+		return nil, fmt.Errorf("batchd server exited before ready: %v", p.err)
 	case <-time.After(timeout):
 		p.Kill()
 		return nil, fmt.Errorf("batchd server not ready after %s", timeout)
@@ -76,12 +79,18 @@ func (p *Process) Stop(timeout time.Duration) error {
 		return err
 	}
 	select {
-	case err := <-p.done:
-		return err
+	case <-p.exited:
+		return p.err
 	case <-time.After(timeout):
 		p.Kill()
 		return fmt.Errorf("batchd server ignored SIGTERM for %s", timeout)
 	}
+}
+
+// Wait waits for the server to end and returns how it ended.
+func (p *Process) Wait() error {
+	<-p.exited
+	return p.err
 }
 
 // Kill kills the whole process group.

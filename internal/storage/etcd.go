@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+	"go.etcd.io/etcd/server/v3/storage"
 )
 
 // Options configure the embedded etcd.
@@ -21,7 +20,9 @@ type Options struct {
 	Dir string
 	// UnsafeNoFsync trades durability for speed. Tests only.
 	UnsafeNoFsync bool
-	// QuotaBackendBytes caps the database size (0 = etcd's default, 2 GiB).
+	// QuotaBackendBytes is the database size at which only writes toward
+	// removing objects are accepted (0 = etcd's default, 2 GiB); etcd's own
+	// quota is Headroom above it.
 	QuotaBackendBytes int64
 	// ReadyTimeout bounds how long Start waits for etcd to elect itself.
 	ReadyTimeout time.Duration
@@ -68,21 +69,110 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	if err := os.Chmod(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("secure etcd directory: %w", err)
 	}
-	client := "unix://" + filepath.Join(o.Dir, "client.sock")
-	peer := "unix://" + filepath.Join(o.Dir, "peer.sock")
-	// Stale sockets from a crash would make listen fail with "address already in use".
-	_ = os.Remove(filepath.Join(o.Dir, "client.sock"))
-	_ = os.Remove(filepath.Join(o.Dir, "peer.sock"))
+	sock := filepath.Join(o.Dir, "client.sock")
+	_ = os.Remove(filepath.Join(o.Dir, "peer.sock")) // batchd before issue 25 listened there
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	// etcd writes a new member's WAL before its first raft entries (the
+	// member itself): a member stopped or killed in between never elects
+	// itself again. So a new member is made under a pending mark, removed
+	// once it serves; a member found with the mark is unfinished (nothing
+	// was stored in it yet: the API server starts after this returns) and
+	// is made afresh.
+	data := filepath.Join(o.Dir, "data")
+	pending := filepath.Join(o.Dir, "bootstrap-pending")
+	_, noMember := os.Stat(filepath.Join(data, "member"))
+	_, unfinished := os.Stat(pending)
+	fresh := os.IsNotExist(noMember) || unfinished == nil
+	if fresh {
+		if err := os.RemoveAll(data); err != nil {
+			return nil, fmt.Errorf("remove unfinished etcd data: %w", err)
+		}
+		if err := writeSynced(pending); err != nil {
+			return nil, err
+		}
+	}
+	e, err := run(ctx, newConfig(o, data), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		if err := removeSynced(pending); err != nil {
+			closeUnready(e)
+			return nil, err
+		}
+	}
+	// The 0700 directory already keeps others out; the socket's own mode
+	// says so too.
+	if err := os.Chmod(sock, 0o600); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("secure etcd socket: %w", err)
+	}
+	return &Etcd{e: e, endpoint: "unix://" + sock, quota: o.QuotaBackendBytes}, nil
+}
 
+// writeSynced creates the empty file p durably.
+func writeSynced(p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mark etcd bootstrap: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// removeSynced removes the file p durably.
+func removeSynced(p string) error {
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("finish etcd bootstrap: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// clientURL is the socket etcd serves its clients on.
+func clientURL(o Options) url.URL {
+	return url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "client.sock")}
+}
+
+// newConfig is the embedded etcd's configuration with its data in data.
+func newConfig(o Options, data string) *embed.Config {
+	client := clientURL(o)
 	cfg := embed.NewConfig()
 	cfg.Name = "batchd"
-	cfg.Dir = filepath.Join(o.Dir, "data")
-	cu, _ := url.Parse(client)
-	pu, _ := url.Parse(peer)
-	cfg.ListenClientUrls = []url.URL{*cu}
-	cfg.AdvertiseClientUrls = []url.URL{*cu}
-	cfg.ListenPeerUrls = []url.URL{*pu}
-	cfg.AdvertisePeerUrls = []url.URL{*pu}
+	cfg.Dir = data
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
+	cfg.ListenClientHttpUrls = nil
+	// A single member needs no peer listener: raft has nobody to talk to.
+	// etcd's peer URLs take only their host part as a listen address, so
+	// unix:///dir/peer.sock listened on an abstract socket (autobind) that
+	// anyone on the machine could reach; a forged raft message there
+	// panicked the server (issue 25). The member still advertises the URL it
+	// always had, which its stored membership names. Members that join
+	// later will listen with mutual TLS, added here.
+	peer := url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "peer.sock")}
+	cfg.ListenPeerUrls = nil
+	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
 	// A single member elects itself after one election timeout; the defaults
@@ -95,45 +185,81 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 	cfg.SnapshotCount = 1000
 	cfg.SnapshotCatchUpEntries = 100
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
-	if o.QuotaBackendBytes > 0 {
-		cfg.QuotaBackendBytes = o.QuotaBackendBytes
+	quota := o.QuotaBackendBytes
+	if quota <= 0 {
+		quota = storage.DefaultQuotaBytes
 	}
+	cfg.QuotaBackendBytes = quota + Headroom(quota)
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(o.Log))
+	return cfg
+}
 
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd: %w", err)
+// run starts etcd with cfg and waits until it serves, ctx ends, it fails,
+// or timeout passes.
+func run(ctx context.Context, cfg *embed.Config, timeout time.Duration) (*embed.Etcd, error) {
+	// A stale socket from a crash would make listen fail with "address
+	// already in use".
+	for _, u := range cfg.ListenClientUrls {
+		_ = os.Remove(u.Path)
 	}
-	timeout := o.ReadyTimeout
-	if timeout == 0 {
-		timeout = time.Minute
+	// StartEtcd opens the database and WAL before it returns; it is given
+	// a while to do so even when ctx ends, so that nothing keeps using the
+	// directory behind the caller's back. It blocks for ever only on the
+	// database's file lock held by another process: then ctx still ends the
+	// wait, and an etcd that comes up after all is closed.
+	type started struct {
+		e   *embed.Etcd
+		err error
 	}
+	startc := make(chan started, 1)
+	go func() {
+		e, err := embed.StartEtcd(cfg)
+		startc <- started{e, err}
+	}()
+	var s started
+	select {
+	case s = <-startc:
+	case <-ctx.Done():
+		select {
+		case s = <-startc:
+		case <-time.After(startGrace):
+			go func() {
+				if s := <-startc; s.err == nil {
+					closeUnready(s.e)
+				}
+			}()
+			return nil, fmt.Errorf("etcd still starting %s after the start was cancelled (is %s locked by another process?): %w", startGrace, cfg.Dir, ctx.Err())
+		}
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("start etcd: %w", s.err)
+	}
+	e := s.e
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Etcd{e: e, endpoint: client, quota: o.QuotaBackendBytes}, nil
+		return e, nil
 	case err := <-e.Err():
-		e.Close()
+		closeUnready(e)
 		return nil, fmt.Errorf("etcd: %w", err)
 	case <-time.After(timeout):
-		e.Close()
+		closeUnready(e)
 		return nil, fmt.Errorf("etcd not ready after %s", timeout)
 	case <-ctx.Done():
-		e.Close()
+		closeUnready(e)
 		return nil, ctx.Err()
 	}
 }
 
-// quietLogger logs etcd's warnings and errors only: its info lines would drown
-// batchd's own output.
-func quietLogger(w io.Writer) *zap.Logger {
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	sink := zapcore.Lock(os.Stderr)
-	if w != nil {
-		sink = zapcore.Lock(zapcore.AddSync(w))
-	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, zapcore.WarnLevel)
-	return zap.New(core).With(zap.String("component", "etcd"))
+// startGrace is how long a cancelled start waits for etcd to have opened its
+// files (StartEtcd usually takes milliseconds).
+const startGrace = 10 * time.Second
+
+// closeUnready closes an etcd that never became ready. Close alone would
+// wait for ever: it waits for the client servers, which wait until etcd is
+// ready or stopping, and only after them stops the server.
+func closeUnready(e *embed.Etcd) {
+	e.Server.Stop()
+	e.Close()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/server/v3/storage"
 )
 
@@ -19,9 +20,20 @@ import (
 // etcd WAL segment (64 MiB), which etcd preallocates when it cuts a new one.
 const DefaultReserve = 64 << 20
 
-// reclaimedBelow: the NOSPACE alarm is disarmed once the database's live data
-// is below this share of the quota, so a server at the brink does not flap.
+// reclaimedBelow: the database counts as full until its live data is below
+// this share of the quota, so a server at the brink does not flap.
 const reclaimedBelow = 0.9
+
+// ErrFull is what a write gets while the storage is full: etcd's own
+// NOSPACE error, as a cluster's API server returns it.
+var ErrFull = rpctypes.ErrNoSpace
+
+// Headroom is how far etcd's own quota lies above the quota batchd enforces.
+// At its quota etcd refuses every write but a delete, and a pod with a
+// finalizer is deleted by writes: setting its deletionTimestamp, removing the
+// finalizer (and the Job controller first records the pod in the Job's
+// status). batchd refuses other writes at its own quota, so these still fit.
+func Headroom(quota int64) int64 { return max(quota/8, 8<<20) }
 
 // Observation is what the guard sees of the storage on one tick.
 type Observation struct {
@@ -31,10 +43,12 @@ type Observation struct {
 	// Size is the database file's size (what etcd's quota check reads);
 	// InUse the part holding live data.
 	Size, InUse int64
-	// Quota is the database quota.
+	// Quota is the database size at which only writes toward removing
+	// objects are accepted (etcd's own quota is Headroom above it).
 	Quota int64
 	// Free is what the data dir's file system has left for us; Reserve the
-	// least it must keep.
+	// least it must keep. Below a quarter of Reserve even writes toward
+	// removal stop (etcd's alarm): only deletes go on.
 	Free, Reserve int64
 	// WriteErr is why a probe file could not be written in the data dir.
 	WriteErr error
@@ -46,37 +60,57 @@ type Observation struct {
 type Decision struct {
 	// Unready is why /readyz fails; "" when the storage is fine.
 	Unready string
-	// Raise the NOSPACE alarm: writes stop before the disk runs out under
-	// etcd, which would exit rather than write a partial WAL record.
+	// Full: the API accepts only writes that lead toward removing objects
+	// (deletes, deletion marks, finalizer removals, status), not creates or
+	// other updates.
+	Full bool
+	// Raise the NOSPACE alarm: writes stop, but for deletes, before the
+	// disk runs out under etcd, which would exit rather than write a
+	// partial WAL record.
 	Raise bool
 	// Compact the history so deleted objects' space counts as free.
 	Compact bool
 	// Defrag gives free pages back to the file system (etcd's quota check
 	// reads the file size).
 	Defrag bool
-	// Disarm the alarm: writes are accepted again.
+	// Disarm the alarm: etcd accepts writes again.
 	Disarm bool
 }
 
 // Decide is the guard's policy. The disk comes first: with the file system
-// short of space or read-only, writes are stopped (and a defrag, which copies
-// the database, is not attempted). With the disk fine and the alarm raised
-// (by etcd at its quota, or by us for the disk), history is compacted until
-// the live data is clearly under the quota; then the file is defragmented if
-// it is still near the quota and the alarm is disarmed.
+// short of the reserve the storage is full, and below a quarter of it (or
+// read-only) etcd's alarm stops all but deletes; a defrag, which copies the
+// database, is not attempted then. With the database at its quota (or etcd's
+// alarm raised by etcd or by us) history is compacted until the live data is
+// clearly under the quota; then the file is defragmented if it is still near
+// the quota and the alarm is disarmed.
 func Decide(o Observation) Decision {
+	floor := o.Reserve / 4
 	switch {
 	case o.WriteErr != nil:
-		return Decision{Unready: fmt.Sprintf("data dir %s is not writable: %v; writes are refused until it is", o.Dir, o.WriteErr), Raise: !o.Alarmed}
-	case o.Free < o.Reserve:
-		return Decision{Unready: fmt.Sprintf("data dir %s has %s free, less than the %s reserve; writes are refused until space is freed", o.Dir, mib(o.Free), mib(o.Reserve)), Raise: !o.Alarmed}
-	case !o.Alarmed:
-		return Decision{}
-	case float64(o.InUse) >= reclaimedBelow*float64(o.Quota):
-		return Decision{Unready: fmt.Sprintf("etcd database space exceeded: %s of the %s quota in use; only reads and deletes are accepted until objects are deleted", mib(o.InUse), mib(o.Quota)), Compact: true}
-	default:
-		return Decision{Defrag: float64(o.Size) >= reclaimedBelow*float64(o.Quota), Disarm: true}
+		return Decision{Unready: fmt.Sprintf("data dir %s is not writable: %v; writes are refused until it is", o.Dir, o.WriteErr), Full: true, Raise: !o.Alarmed}
+	case o.Free < floor:
+		return Decision{Unready: fmt.Sprintf("data dir %s has %s free, less than the %s reserve; writes are refused until space is freed (below %s, all but deletes)", o.Dir, mib(o.Free), mib(o.Reserve), mib(floor)), Full: true, Raise: !o.Alarmed}
 	}
+	var d Decision
+	if o.Free < o.Reserve {
+		d = Decision{Unready: fmt.Sprintf("data dir %s has %s free, less than the %s reserve; writes are refused until space is freed (deletes, finalizer removals and status updates are accepted)", o.Dir, mib(o.Free), mib(o.Reserve)), Full: true}
+	}
+	if !o.Alarmed && o.Size < o.Quota {
+		return d
+	}
+	if float64(o.InUse) >= reclaimedBelow*float64(o.Quota) {
+		d.Full, d.Compact = true, true
+		if d.Unready == "" {
+			d.Unready = fmt.Sprintf("etcd database space exceeded: %s of the %s quota in use; only reads and deletes are accepted until objects are deleted", mib(o.InUse), mib(o.Quota))
+		}
+		return d
+	}
+	// The live data fits again: accept writes, and give the file's free
+	// pages back unless the disk is short (a defrag copies the database).
+	d.Disarm = o.Alarmed
+	d.Defrag = !d.Full && float64(o.Size) >= reclaimedBelow*float64(o.Quota)
+	return d
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -92,6 +126,7 @@ type Guard struct {
 
 	mu     sync.Mutex
 	reason string
+	full   bool
 }
 
 // NewGuard guards e, whose data dir is dir.
@@ -114,6 +149,20 @@ func (g *Guard) Check() error {
 		return nil
 	}
 	return errors.New(g.reason)
+}
+
+// Gate is the API server's write gate: ErrFull while the storage is full,
+// when only writes toward removing objects may go through. The database's
+// size is read live, so that a burst of writes between two ticks cannot
+// fill etcd's headroom.
+func (g *Guard) Gate() error {
+	g.mu.Lock()
+	full := g.full
+	g.mu.Unlock()
+	if full || g.etcd.e.Server.Backend().Size() >= g.quota {
+		return ErrFull
+	}
+	return nil
 }
 
 // Run observes and acts every interval until ctx ends.
@@ -156,6 +205,7 @@ func (g *Guard) tick(ctx context.Context) {
 	g.mu.Lock()
 	changed := reason != g.reason
 	g.reason = reason
+	g.full = d.Full
 	g.mu.Unlock()
 	if changed && ctx.Err() == nil {
 		if reason == "" {

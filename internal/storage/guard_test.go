@@ -17,21 +17,29 @@ func TestDecide(t *testing.T) {
 		unready string
 	}{
 		{"healthy", nil, Decision{}, ""},
-		{"disk below reserve raises the alarm", func(o *Observation) { o.Free = 10 * mi },
-			Decision{Raise: true}, "data dir /data has 10.0 MiB free, less than the 64.0 MiB reserve; writes are refused until space is freed"},
-		{"disk below reserve, alarm already raised", func(o *Observation) { o.Free = 10 * mi; o.Alarmed = true }, Decision{}, "less than the 64.0 MiB reserve"},
+		{"disk below reserve: full, deletes and finalizer removals still go", func(o *Observation) { o.Free = 40 * mi },
+			Decision{Full: true}, "data dir /data has 40.0 MiB free, less than the 64.0 MiB reserve; writes are refused until space is freed (deletes, finalizer removals and status updates are accepted)"},
+		{"disk below a quarter of the reserve raises the alarm", func(o *Observation) { o.Free = 10 * mi },
+			Decision{Full: true, Raise: true}, "data dir /data has 10.0 MiB free, less than the 64.0 MiB reserve; writes are refused until space is freed (below 16.0 MiB, all but deletes)"},
+		{"disk below the floor, alarm already raised", func(o *Observation) { o.Free = 10 * mi; o.Alarmed = true }, Decision{Full: true}, "less than the 64.0 MiB reserve"},
+		{"disk back above the floor: the alarm goes, still full", func(o *Observation) { o.Free = 40 * mi; o.Alarmed = true },
+			Decision{Full: true, Disarm: true}, "less than the 64.0 MiB reserve"},
 		{"read-only data dir", func(o *Observation) { o.WriteErr = syscall.EROFS },
-			Decision{Raise: true}, "data dir /data is not writable: read-only file system"},
-		{"read-only wins over low disk", func(o *Observation) { o.WriteErr = syscall.EROFS; o.Free = 0 }, Decision{Raise: true}, "not writable"},
-		{"quota exceeded: compact", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 99 * mi },
-			Decision{Compact: true}, "etcd database space exceeded: 99.0 MiB of the 100.0 MiB quota in use; only reads and deletes are accepted until objects are deleted"},
-		{"at 90% still compacting", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 90 * mi }, Decision{Compact: true}, "space exceeded"},
+			Decision{Full: true, Raise: true}, "data dir /data is not writable: read-only file system"},
+		{"read-only wins over low disk", func(o *Observation) { o.WriteErr = syscall.EROFS; o.Free = 0 }, Decision{Full: true, Raise: true}, "not writable"},
+		{"at the quota: full, compact", func(o *Observation) { o.Size = 100 * mi; o.InUse = 99 * mi },
+			Decision{Full: true, Compact: true}, "etcd database space exceeded: 99.0 MiB of the 100.0 MiB quota in use; only reads and deletes are accepted until objects are deleted"},
+		{"etcd's alarm at its own quota: compact", func(o *Observation) { o.Alarmed = true; o.Size = 110 * mi; o.InUse = 99 * mi },
+			Decision{Full: true, Compact: true}, "space exceeded"},
+		{"at 90% still compacting", func(o *Observation) { o.Size = 101 * mi; o.InUse = 90 * mi }, Decision{Full: true, Compact: true}, "space exceeded"},
+		{"at the quota with free pages: defrag", func(o *Observation) { o.Size = 100 * mi; o.InUse = 50 * mi },
+			Decision{Defrag: true}, ""},
 		{"objects deleted: defrag and disarm", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 20 * mi },
 			Decision{Defrag: true, Disarm: true}, ""},
 		{"alarm raised for the disk, disk back: disarm without defrag", func(o *Observation) { o.Alarmed = true },
 			Decision{Disarm: true}, ""},
-		{"low disk while over quota: no defrag (it copies the database)", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 20 * mi; o.Free = mi },
-			Decision{}, "reserve"},
+		{"low disk while over quota: no defrag (it copies the database)", func(o *Observation) { o.Alarmed = true; o.Size = 101 * mi; o.InUse = 20 * mi; o.Free = 40 * mi },
+			Decision{Full: true, Disarm: true}, "reserve"},
 		{"zero reserve never trips on a full disk", func(o *Observation) { o.Reserve = 0; o.Free = 0 }, Decision{}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +56,14 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestHeadroom(t *testing.T) {
+	for quota, want := range map[int64]int64{16 << 20: 8 << 20, 2 << 30: 256 << 20} {
+		if got := Headroom(quota); got != want {
+			t.Errorf("Headroom(%d) = %d, want %d", quota, got, want)
+		}
 	}
 }
 

@@ -27,6 +27,9 @@ type Env struct {
 	Kubeconfig string
 	Config     *restclient.Config
 	Client     kubernetes.Interface
+	// Loopback is the server's own identity (its controllers'), the only
+	// writer of JobRuns.
+	Loopback *restclient.Config
 	// Tokens are the bearer tokens of the --token-file users "viewer"
 	// (group batchd:view) and "editor" (batchd:edit), by user name.
 	Tokens map[string]string
@@ -35,7 +38,11 @@ type Env struct {
 }
 
 // Start runs batchd in dataDir until Stop is called.
-func Start(dataDir string) (*Env, error) {
+func Start(dataDir string) (*Env, error) { return StartWith(dataDir, nil) }
+
+// StartWith is Start with the server configuration adjusted by adjust (e.g. a
+// fake clock for tokens).
+func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1),
 		Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
@@ -46,16 +53,26 @@ func Start(dataDir string) (*Env, error) {
 		return nil, err
 	}
 	ready := make(chan server.Ready, 1)
+	cfg := server.Config{
+		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
+		// Served to show that only the admin reaches them.
+		Profiling: true,
+		// Tests here drive pods by hand; the node agent is tested end to end.
+		DisableNodeAgent: true,
+		RunHistory:       server.RunHistory{Enabled: true, Retention: 30 * 24 * time.Hour, PerCronJob: 100, LogLimit: 1 << 20},
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	go func() {
-		e.done <- server.Run(ctx, server.Config{
-			DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
-			// Tests here drive pods by hand; the node agent is tested end to end.
-			DisableNodeAgent: true,
-		}, func(r server.Ready) { ready <- r })
+		e.done <- server.Run(ctx, cfg, func(r server.Ready) { ready <- r })
 	}()
 	select {
 	case r := <-ready:
-		e.Kubeconfig, e.Config = r.Kubeconfig, r.Admin
+		e.Kubeconfig, e.Config, e.Loopback = r.Kubeconfig, r.Admin, r.Loopback
+		// A test client is not to be throttled: client-go's default of 5
+		// requests/s made the invalid-manifest corpus alone take 49 s.
+		e.Config.QPS, e.Config.Burst = 1000, 2000
 	case err := <-e.done:
 		cancel()
 		return nil, fmt.Errorf("batchd exited before ready: %w", err)

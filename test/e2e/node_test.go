@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +29,33 @@ func get(t *testing.T, n, obj, path string) string {
 func waitFor(t *testing.T, n, obj, path, want string) {
 	t.Helper()
 	eventually(t, obj+" "+path+" = "+want, func() bool { return get(t, n, obj, path) == want })
+}
+
+// killSupervisors kills with SIGKILL the supervisors of pod uid's runs, found
+// through their start records (their command lines do not name the pod).
+func killSupervisors(t *testing.T, podsDir, uid string) {
+	t.Helper()
+	starts, _ := filepath.Glob(filepath.Join(podsDir, uid, "containers", "*", "*", "started"))
+	if len(starts) == 0 {
+		t.Fatalf("no start records of pod %s in %s", uid, podsDir)
+	}
+	for _, s := range starts {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "supervisor="); ok {
+				pid, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("%s: %v", s, err)
+				}
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatalf("kill supervisor %d: %v", pid, err)
+				}
+			}
+		}
+	}
 }
 
 // processes lists the command lines on this machine containing marker.
@@ -475,12 +504,14 @@ spec:
 	eventually(t, "both running", func() bool {
 		return k("", "get", "pods", "-o", "jsonpath={.items[*].status.phase}").stdout == "Running Running"
 	})
+	lostUID := k("", "get", "pod", "lost", "-o", "jsonpath={.metadata.uid}").stdout
 	srv.Kill()
 	// While the server is down: one container ends, the other loses its supervisor.
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The supervisor's command line ends with the container's: both go.
+	// The supervisor and the container both go.
+	killSupervisors(t, filepath.Join(dir, "data", "pods"), lostUID)
 	if out, err := exec.Command("pkill", "-KILL", "-f", "sleep 3604").CombinedOutput(); err != nil {
 		t.Fatalf("pkill: %v %s", err, out)
 	}

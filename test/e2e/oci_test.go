@@ -329,7 +329,8 @@ spec:
 		return k("", "get", "pods", "-l", "job-name=crashy", "-o", "jsonpath={.items[*].status.phase}").stdout == "Running" &&
 			len(processes("sleep 3605")) > 0
 	})
-	lostID := "batchd-" + k("", "get", "pod", "lost", "-o", "jsonpath={.metadata.uid}").stdout + "-c-0"
+	lostUID := k("", "get", "pod", "lost", "-o", "jsonpath={.metadata.uid}").stdout
+	lostID := runtime.OCIContainerID(runtime.ID{Pod: lostUID, Container: "c"})
 	// Pulling two set off a collection: one, unused, is gone; two stays.
 	eventually(t, "image one collected", func() bool { return !strings.Contains(images(), "gc/one") })
 	if ls := images(); !strings.Contains(ls, "gc/two") {
@@ -346,6 +347,7 @@ spec:
 		t.Fatal(err)
 	}
 	// lost's supervisor and runc die too; its container runs on, orphaned.
+	killSupervisors(t, filepath.Join(data, "pods"), lostUID)
 	if out, err := exec.Command("pkill", "-KILL", "-f", lostID).CombinedOutput(); err != nil {
 		t.Fatalf("pkill: %v %s", err, out)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,5 +166,106 @@ spec:
 	})
 	if err != nil {
 		t.Errorf("non-root pod never waited with %q: %s", want, k("", "get", "pod", "non-root", "-o", "yaml").stdout)
+	}
+}
+
+// TestLDPreloadNeverRunsAsRoot: a host pod running as 65534 with LD_PRELOAD
+// naming a library (one another pod could have left in /var/tmp) gets it
+// loaded into its own processes only, never into its root supervisor.
+func TestLDPreloadNeverRunsAsRoot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the supervisor runs as root only when the server does")
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "batchd-e2e-preload-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	marks := filepath.Join(dir, "marks")
+	if err := os.Mkdir(marks, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, marks} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := filepath.Join(dir, "mark.c")
+	lib := filepath.Join(dir, "libmark.so")
+	if err := os.WriteFile(src, []byte(`#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void mark(void) {
+	const char *d = getenv("MARK_DIR");
+	char p[4096];
+	if (!d) return;
+	snprintf(p, sizeof p, "%s/uid-%d-euid-%d", d, (int)getuid(), (int)geteuid());
+	FILE *f = fopen(p, "w");
+	if (f) fclose(f);
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	n := ns(t)
+	apply(t, n, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: preload}
+spec:
+  runtimeClassName: host
+  restartPolicy: Never
+  securityContext: {runAsUser: 65534, runAsGroup: 65534}
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo ran as $(id -u)"]
+    env:
+    - {name: LD_PRELOAD, value: %s}
+    - {name: MARK_DIR, value: %s}
+`, lib, marks))
+	waitFor(t, n, "pod/preload", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "preload"), "ran as 65534\n")
+	entries, err := os.ReadDir(marks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range entries {
+		seen = append(seen, e.Name())
+	}
+	if !slices.Contains(seen, "uid-65534-euid-65534") {
+		t.Errorf("the library was not loaded into the container (the test proves nothing): %v", seen)
+	}
+	for _, s := range seen {
+		if s != "uid-65534-euid-65534" {
+			t.Errorf("the pod's LD_PRELOAD ran as %s", s)
+		}
+	}
+}
+
+// TestServerListensOnlyOnItsAPIPort: `ss -xlp`/`ss -tlp` of the real server
+// show the API port and, for etcd, a socket file inside the data dir — no
+// abstract unix socket (etcd's peer listener was one, reachable by anyone on
+// the machine, issue 25) and no other TCP port.
+func TestServerListensOnlyOnItsAPIPort(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	srv, c, _ := ownServer(t, data)
+	got, err := serverproc.Listeners(srv.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := strings.TrimPrefix(c.Discovery().RESTClient().Get().URL().Host, "https://")
+	want := []serverproc.Listener{{Network: "tcp", Address: api}, {Network: "unix", Address: filepath.Join(data, "etcd", "client.sock")}}
+	if len(got) != len(want) || !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+		t.Errorf("the server listens on %v, want exactly %v", got, want)
+	}
+	for _, l := range got {
+		if l.Abstract() {
+			t.Errorf("abstract unix socket %q: any local user may connect to it", l.Address)
+		}
 	}
 }

@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -173,7 +176,8 @@ func TestEtcdQuotaExceededRefusesWritesThenRecovers(t *testing.T) {
 	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after"}, Data: map[string]string{"blob": blob(t, 900_000)}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create after recovery: %v", err)
 	}
-	list, err := c.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+	// The test's own ConfigMaps, not the cluster CA every namespace gets.
+	list, err := c.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name!=kube-root-ca.crt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,5 +268,131 @@ func TestReadOnlyDataDirIsRefusedAtStart(t *testing.T) {
 	}
 	if want := "data dir " + data + " is not writable: read-only file system"; !strings.Contains(string(out), want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}
+
+// trackedPod creates a Job whose pod (Pending: the server runs no node
+// agent) carries the Job's tracking finalizer, and returns the pod's name.
+func trackedPod(t *testing.T, c kubernetes.Interface, kubeconfig string) string {
+	t.Helper()
+	must(t, kubectl(t, `apiVersion: batch/v1
+kind: Job
+metadata: {name: victim, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox, command: ["sleep", "3600"]}]
+`, "--kubeconfig", kubeconfig, "apply", "-f", "-"), "created")
+	var name string
+	eventually(t, "the Job's pod with its tracking finalizer", func() bool {
+		pods, err := c.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "job-name=victim"})
+		if err != nil || len(pods.Items) != 1 || !slices.Contains(pods.Items[0].Finalizers, batchv1.JobTrackingFinalizer) {
+			return false
+		}
+		name = pods.Items[0].Name
+		return true
+	})
+	return name
+}
+
+// forceDeleteWhileFull force-deletes the tracked pod while the storage is
+// full, as a user cleaning up does: the delete (a write: the pod has a
+// finalizer) and the Job controller's finalizer removal go through, the pod
+// is gone, and the Job counts it as failed — nothing lost.
+func forceDeleteWhileFull(t *testing.T, c kubernetes.Interface, kubeconfig, pod string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "refused"}}, metav1.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "etcdserver: mvcc: database space exceeded") {
+		t.Fatalf("create while full: err = %v, want etcd's database space exceeded", err)
+	}
+	must(t, kubectl(t, "", "--kubeconfig", kubeconfig, "-n", "default", "delete", "pod", pod, "--force", "--grace-period=0"), `pod "`+pod+`" force deleted`)
+	eventually(t, "the force-deleted pod gone", func() bool {
+		_, err := c.CoreV1().Pods("default").Get(ctx, pod, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	eventually(t, "the Job counting its deleted pod as failed", func() bool {
+		j, err := c.BatchV1().Jobs("default").Get(ctx, "victim", metav1.GetOptions{})
+		return err == nil && j.Status.Failed == 1 && j.Status.UncountedTerminatedPods != nil &&
+			len(j.Status.UncountedTerminatedPods.Failed) == 0
+	})
+}
+
+// TestFullDiskStillDeletesPodsWithFinalizers: with the data dir's disk short
+// of the reserve (as a pod's log flood leaves it), creates are refused, but a
+// pod with the Job tracking finalizer can be force-deleted and is gone, and
+// what was stored stays.
+func TestFullDiskStillDeletesPodsWithFinalizers(t *testing.T) {
+	t.Parallel()
+	fs := smallFS(t, "200m")
+	srv, c, logPath := storageServer(t, filepath.Join(fs, "data"), "--data-dir-reserve", "64Mi")
+	ctx := context.Background()
+	keep, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "keep"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := trackedPod(t, c, srv.Kubeconfig)
+
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(fs, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(fs, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leave 40 MiB: under the 64 MiB reserve, above a quarter of it.
+	if _, err := f.Write(make([]byte, int64(st.Bavail)*st.Bsize-40<<20)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	waitReadyz(t, c, false, 10*time.Second)
+	waitLog(t, logPath, "less than the 64.0 MiB reserve; writes are refused until space is freed (deletes, finalizer removals and status updates are accepted)")
+	forceDeleteWhileFull(t, c, srv.Kubeconfig, pod)
+
+	got, err := c.CoreV1().ConfigMaps("default").Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil || got.UID != keep.UID {
+		t.Fatalf("get keep: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitReadyz(t, c, true, 10*time.Second)
+	eventually(t, "a replacement pod once space is back", func() bool {
+		pods, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=victim"})
+		return err == nil && len(pods.Items) == 1 && pods.Items[0].Name != pod
+	})
+}
+
+// TestDatabaseAtQuotaStillDeletesPodsWithFinalizers: the same with etcd's
+// database at --etcd-quota-backend-bytes.
+func TestDatabaseAtQuotaStillDeletesPodsWithFinalizers(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := storageServer(t, filepath.Join(t.TempDir(), "data"), "--etcd-quota-backend-bytes", "16Mi")
+	ctx := context.Background()
+	pod := trackedPod(t, c, srv.Kubeconfig)
+	var names []string
+	for round := 0; ; round++ {
+		more, err := fill(t, c, fmt.Sprintf("cm%d", round), 200_000)
+		names = append(names, more...)
+		if err == nil || !strings.Contains(err.Error(), "etcdserver: mvcc: database space exceeded") {
+			t.Fatalf("after %d ConfigMaps: err = %v, want etcd's database space exceeded", len(names), err)
+		}
+		if _, ok := readyzWithin(c, false, 3*time.Second); ok {
+			break
+		}
+		if round == 20 {
+			t.Fatalf("/readyz still ok after %d refusals", round)
+		}
+	}
+	forceDeleteWhileFull(t, c, srv.Kubeconfig, pod)
+	list, err := c.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) < len(names) {
+		t.Errorf("%d ConfigMaps stored, want the %d created", len(list.Items), len(names))
 	}
 }

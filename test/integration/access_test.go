@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -68,5 +69,47 @@ func TestRolesFromTheTokenFile(t *testing.T) {
 		if _, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
 			t.Errorf("%s list: %v, want 401", name, err)
 		}
+	}
+}
+
+// TestProfilingIsTheAdminsOnly: with --profiling, /debug/pprof and the log
+// level at /debug/flags/v answer the admin only; a batchd:edit user (who
+// may write every resource) gets upstream's 403 for a non-resource URL.
+func TestProfilingIsTheAdminsOnly(t *testing.T) {
+	ctx := context.Background()
+	// status is the Status the server answered req with.
+	status := func(req *restclient.Request) metav1.Status {
+		t.Helper()
+		raw, _ := req.Do(ctx).Raw()
+		var st metav1.Status
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("not a Status: %v: %q", err, raw)
+		}
+		return st
+	}
+	for _, name := range []string{"editor", "viewer"} {
+		c, err := env.As(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := c.CoreV1().RESTClient()
+		st := status(rest.Get().AbsPath("/debug/pprof/"))
+		if want := `forbidden: User "` + name + `" cannot get path "/debug/pprof/"`; st.Code != 403 || st.Reason != metav1.StatusReasonForbidden || st.Message != want {
+			t.Errorf("%s GET /debug/pprof/: %d %s %q, want 403 Forbidden %q", name, st.Code, st.Reason, st.Message, want)
+		}
+		if st := status(rest.Get().AbsPath("/debug/pprof/goroutine").Param("debug", "1")); st.Code != 403 {
+			t.Errorf("%s GET /debug/pprof/goroutine: %d %q, want 403", name, st.Code, st.Message)
+		}
+		st = status(rest.Put().AbsPath("/debug/flags/v").Body([]byte("9")))
+		if want := `forbidden: User "` + name + `" cannot put path "/debug/flags/v"`; st.Code != 403 || st.Message != want {
+			t.Errorf("%s PUT /debug/flags/v: %d %q, want 403 %q", name, st.Code, st.Message, want)
+		}
+		if _, err := rest.Get().AbsPath("/metrics").DoRaw(ctx); err != nil {
+			t.Errorf("%s GET /metrics: %v", name, err)
+		}
+	}
+	body, err := env.Client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/").DoRaw(ctx)
+	if err != nil || !strings.Contains(string(body), "goroutine") {
+		t.Errorf("admin GET /debug/pprof/: %v\n%.200s", err, body)
 	}
 }

@@ -80,14 +80,23 @@ func TestInvalidManifestCorpus(t *testing.T) {
 	rest := env.Client.BatchV1().RESTClient()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := rest.Post().Namespace(ns).Resource(c.resource).Param("fieldValidation", "Strict").
+			req := rest.Post().Namespace(ns).Resource(c.resource)
+			if strings.HasPrefix(c.resource, "/") {
+				// An API path of another group (RBAC, TokenRequest, Services).
+				req = rest.Post().AbsPath(strings.ReplaceAll(c.resource, "{ns}", ns))
+			}
+			res := req.Param("fieldValidation", "Strict").
 				SetHeader("Content-Type", "application/yaml").Body(c.body).Do(ctx)
 			var status int
 			res.StatusCode(&status)
 			err := res.Error()
 			if err == nil {
 				// Removed again so that later cases do not collide with it.
-				_ = rest.Delete().Namespace(ns).Resource(c.resource).Name("corpus").Do(ctx).Error()
+				if strings.HasPrefix(c.resource, "/") {
+					_ = rest.Delete().AbsPath(strings.ReplaceAll(c.resource, "{ns}", ns), "corpus").Do(ctx).Error()
+				} else {
+					_ = rest.Delete().Namespace(ns).Resource(c.resource).Name("corpus").Do(ctx).Error()
+				}
 				t.Fatalf("accepted (HTTP %d)", status)
 			}
 			if status != c.status {

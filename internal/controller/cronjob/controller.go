@@ -31,7 +31,7 @@ type Config struct {
 	Client   kubernetes.Interface
 	Informer informers.SharedInformerFactory
 	Recorder record.EventRecorder
-	Clock    clock.PassiveClock
+	Clock    clock.WithTicker
 	Local    *time.Location
 	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
 	Register func(metrics.Registerable) error
@@ -40,6 +40,9 @@ type Config struct {
 	// process's monotonic clock with the real Clock, and no jump detection
 	// with a given one (unless this is given too).
 	Monotonic func() time.Duration
+	// Skips records the slots that start no Job (the run history); nil
+	// records none.
+	Skips SkipRecorder
 }
 
 // Controller runs CronJobs.
@@ -88,7 +91,7 @@ func New(cfg Config) (*Controller, error) {
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
 		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock), metrics: m,
 		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}}
-	c.runner = controller.NewRunner("cronjob", c.sync)
+	c.runner = controller.NewRunner("cronjob", c.sync, controller.WithClock(cfg.Clock))
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		return k
@@ -262,6 +265,12 @@ func (c *Controller) event(cj *batchv1.CronJob, e Event) {
 
 // apply deletes, creates, then writes the status once.
 func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) error {
+	// First, so that a failure leaves the slots to be signalled again.
+	if c.cfg.Skips != nil && len(p.Skips) > 0 {
+		if err := c.cfg.Skips.RecordSkips(ctx, cj, p.Skips); err != nil {
+			return fmt.Errorf("record skipped slots of cronjob %s/%s: %w", cj.Namespace, cj.Name, err)
+		}
+	}
 	for _, e := range p.Events {
 		c.event(cj, e)
 	}

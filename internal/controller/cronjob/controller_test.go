@@ -28,7 +28,7 @@ type env struct {
 	t        *testing.T
 	ctx      context.Context
 	client   *fake.Clientset
-	clock    *clocktesting.FakePassiveClock
+	clock    *clocktesting.FakeClock
 	events   *record.FakeRecorder
 	c        *Controller
 	registry metrics.KubeRegistry
@@ -60,7 +60,7 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 		return false, nil, nil
 	})
 	factory := informers.NewSharedInformerFactory(client, 0)
-	e := &env{t: t, client: client, clock: clocktesting.NewFakePassiveClock(t0), events: record.NewFakeRecorder(1000), name: "report"}
+	e := &env{t: t, client: client, clock: clocktesting.NewFakeClock(t0), events: record.NewFakeRecorder(1000), name: "report"}
 	for _, o := range objs {
 		if cj, ok := o.(*batchv1.CronJob); ok {
 			e.name = cj.Name

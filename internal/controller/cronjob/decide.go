@@ -110,6 +110,8 @@ type Plan struct {
 	Trigger string
 	// Missed counts the slots newly missed, by reason (their events are in Events).
 	Missed []Missed
+	// Skips lists the slots newly missed, for the run history.
+	Skips []Skip
 	// Reported is the next Observed.Reported.
 	Reported time.Time
 	// Next is when the next slot fires (offset included); zero when none will.
@@ -245,7 +247,7 @@ func Decide(o Observed) Plan {
 		}
 		if trigger != "" {
 			p.Trigger = trigger
-			p.missTrigger(trigger, MissedSuspended)
+			p.missTrigger(o, trigger, MissedSuspended)
 		}
 		return p
 	}

@@ -35,7 +35,7 @@ func newEnvAt(t *testing.T, start time.Time, slept *time.Duration, objs ...runti
 		j.UID = types.UID("uid-" + j.Name)
 		return false, nil, nil
 	})
-	e := &env{t: t, client: client, clock: clocktesting.NewFakePassiveClock(start), events: record.NewFakeRecorder(10000), name: "report"}
+	e := &env{t: t, client: client, clock: clocktesting.NewFakeClock(start), events: record.NewFakeRecorder(10000), name: "report"}
 	for _, o := range objs {
 		if cj, ok := o.(*batchv1.CronJob); ok {
 			e.name = cj.Name

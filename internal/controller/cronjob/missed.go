@@ -1,6 +1,7 @@
 package cronjob
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -59,6 +60,7 @@ func (p *Plan) signal(cj *batchv1.CronJob, s interface{ Next(time.Time) time.Tim
 		return
 	}
 	loc := slotZone(cj)
+	name := func(t time.Time) string { return JobName(cj.Name, t) }
 	if n := len(misses); n > cronspec.MaxCatchUp || more {
 		if more {
 			// Estimate the rest from the spacing of the slots walked.
@@ -70,12 +72,17 @@ func (p *Plan) signal(cj *batchv1.CronJob, s interface{ Next(time.Time) time.Tim
 		p.Missed = append(p.Missed, Missed{Reason: MissedTooMany, Count: n})
 		p.warn(ReasonMissedSchedule, "Missed %d scheduled times from %s to %s: more than %d missed start times",
 			n, misses[0].at.In(loc).Format(time.RFC3339), misses[len(misses)-1].at.In(loc).Format(time.RFC3339), cronspec.MaxCatchUp)
+		last := misses[len(misses)-1].at
+		p.Skips = append(p.Skips, Skip{Name: name(last), Slot: last, Reason: MissedTooMany, Count: n,
+			Message: p.Events[len(p.Events)-1].Message})
 		return
 	}
 	counts := map[string]int{}
 	for _, m := range misses {
 		counts[m.reason]++
-		p.warn(ReasonMissedSchedule, "Missed scheduled time %s: %s", m.at.In(loc).Format(time.RFC3339), missedText(m.reason, cj, policy))
+		text := missedText(m.reason, cj, policy)
+		p.warn(ReasonMissedSchedule, "Missed scheduled time %s: %s", m.at.In(loc).Format(time.RFC3339), text)
+		p.Skips = append(p.Skips, Skip{Name: name(m.at), Slot: m.at, Reason: m.reason, Count: 1, Message: text, CatchUp: policy})
 	}
 	for _, r := range missedReasons {
 		if counts[r] > 0 {
@@ -85,9 +92,36 @@ func (p *Plan) signal(cj *batchv1.CronJob, s interface{ Next(time.Time) time.Tim
 }
 
 // missTrigger reports a trigger that will not start.
-func (p *Plan) missTrigger(token, reason string) {
+func (p *Plan) missTrigger(o Observed, token, reason string) {
 	p.Missed = append(p.Missed, Missed{Reason: reason, Count: 1})
-	p.warn(ReasonMissedSchedule, "Missed trigger %q: %s", token, missedText(reason, nil, ""))
+	text := missedText(reason, nil, "")
+	p.warn(ReasonMissedSchedule, "Missed trigger %q: %s", token, text)
+	p.Skips = append(p.Skips, Skip{Name: TriggerJobName(o.CronJob, token), Slot: o.Now.Truncate(time.Second), Reason: reason,
+		Count: 1, Message: fmt.Sprintf("trigger %q: %s", token, text), Trigger: token})
+}
+
+// Skip is one slot (or trigger) that started no Job, for the run history:
+// Name is the name its Job would have had, so that recording it again after
+// a retry or a restart finds the first record. Several slots missed at
+// once beyond the catch-up limit are one Skip (Reason MissedTooMany, Slot
+// the last of them, Count how many).
+type Skip struct {
+	Name    string
+	Slot    time.Time
+	Reason  string // one of the Missed* reasons
+	Count   int
+	Message string
+	// CatchUp is the CronJob's catch-up policy (tells MissedCatchUp apart).
+	CatchUp cronspec.CatchUp
+	// Trigger is the batchd.dev/trigger token of a missed trigger.
+	Trigger string
+}
+
+// SkipRecorder records skipped slots (the run history's JobRuns). It is
+// called before anything else of a sync is applied; an error fails the
+// sync, which then signals the same slots again.
+type SkipRecorder interface {
+	RecordSkips(ctx context.Context, cj *batchv1.CronJob, skips []Skip) error
 }
 
 func missedText(reason string, cj *batchv1.CronJob, policy cronspec.CatchUp) string {

@@ -42,7 +42,7 @@ func triggerFired(cj *batchv1.CronJob, jobs []*batchv1.Job, st *batchv1.CronJobS
 func (p *Plan) fireTrigger(o Observed, token string) {
 	p.Trigger = token
 	if !p.admit(o) {
-		p.missTrigger(token, MissedForbid)
+		p.missTrigger(o, token, MissedForbid)
 		return
 	}
 	at := o.Now.Truncate(time.Second) // what lastScheduleTime can hold

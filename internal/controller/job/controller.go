@@ -31,7 +31,7 @@ type Controller struct {
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
 	podIndex cache.Indexer // by claimIndex
-	clock    clock.PassiveClock
+	clock    clock.WithTicker
 	recorder record.EventRecorder
 	expect   *expectations
 	runner   *controller.Runner
@@ -45,7 +45,9 @@ type Config struct {
 	Client   kubernetes.Interface
 	Informer informers.SharedInformerFactory
 	Recorder record.EventRecorder
-	Clock    clock.PassiveClock
+	// Clock is the controller's time (deadlines, back-off, status times);
+	// it may be virtual. Batching windows are in real time.
+	Clock clock.WithTicker
 	// SyncBatchPeriod gathers a Job's pod changes into one sync (default 1 s, as upstream).
 	SyncBatchPeriod time.Duration
 	// Register exports the controller's metrics (e.g. legacyregistry.Register); nil keeps them private.
@@ -80,7 +82,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c.metrics = m
-	c.runner = controller.NewRunner("job", c.sync)
+	c.runner = controller.NewRunner("job", c.sync, controller.WithClock(cfg.Clock))
 	if _, err := cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if j, ok := obj.(*batchv1.Job); ok && j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
@@ -131,7 +133,7 @@ func (c *Controller) enqueuePod(old, obj any) {
 			continue
 		}
 		if key, ok := ownerKey(o); ok {
-			c.runner.AddAfter(key, c.batch)
+			c.runner.AddAfterReal(key, c.batch)
 			continue
 		}
 		if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
@@ -147,7 +149,7 @@ func (c *Controller) enqueuePod(old, obj any) {
 		}
 		for _, j := range jobs {
 			if sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector); err == nil && j.Spec.Selector != nil && sel.Matches(labels.Set(p.Labels)) {
-				c.runner.AddAfter(j.Namespace+"/"+j.Name, c.batch)
+				c.runner.AddAfterReal(j.Namespace+"/"+j.Name, c.batch)
 			}
 		}
 	}
@@ -220,7 +222,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
 		return 0, nil // another controller runs this Job
 	}
-	start := c.clock.Now()
+	start := time.Now() // the sync's real duration, for the metric
 	pods, err := c.claimPods(ctx, j)
 	if err != nil {
 		return 0, err
@@ -234,7 +236,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	labels := []string{completionMode(j), result, syncAction(plan, unsynced)}
 	c.metrics.syncs.WithLabelValues(labels...).Inc()
-	c.metrics.syncDuration.WithLabelValues(labels...).Observe(c.clock.Since(start).Seconds())
+	c.metrics.syncDuration.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
 	return plan.Requeue, err
 }
 

@@ -25,17 +25,17 @@ import (
 type Controller struct {
 	client kubernetes.Interface
 	jobs   batchlisters.JobLister
-	clock  clock.PassiveClock
+	clock  clock.WithTicker
 	runner *controller.Runner
 }
 
 // New wires the controller; a nil clock means the real one.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory, clk clock.PassiveClock) (*Controller, error) {
+func New(client kubernetes.Interface, f informers.SharedInformerFactory, clk clock.WithTicker) (*Controller, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
 	c := &Controller{client: client, jobs: f.Batch().V1().Jobs().Lister(), clock: clk}
-	c.runner = controller.NewRunner("ttl-after-finished", c.sync)
+	c.runner = controller.NewRunner("ttl-after-finished", c.sync, controller.WithClock(clk))
 	enqueue := func(obj any) {
 		if j, ok := obj.(*batchv1.Job); ok && j.Spec.TTLSecondsAfterFinished != nil {
 			if key, err := cache.MetaNamespaceKeyFunc(j); err == nil {

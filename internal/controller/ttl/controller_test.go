@@ -31,7 +31,7 @@ func TestControllerDeletesExpiredJobs(t *testing.T) {
 	}
 	client := fake.NewClientset(job("old", 60), job("young", 3600))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	clk := clocktesting.NewFakePassiveClock(t0.Add(2 * time.Minute))
+	clk := clocktesting.NewFakeClock(t0.Add(2 * time.Minute))
 	c, err := New(client, factory, clk)
 	if err != nil {
 		t.Fatal(err)

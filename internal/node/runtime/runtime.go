@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,8 +48,11 @@ type Resources struct {
 
 // Spec is everything needed to start a run.
 type Spec struct {
-	ID        ID
-	Argv      []string
+	ID   ID
+	Argv []string
+	// Argv0Name is how messages name Argv[0] ("": as it is): a redacted
+	// form when it holds a Secret's value.
+	Argv0Name string
 	Env       []string
 	WorkDir   string
 	Hostname  string
@@ -81,8 +87,20 @@ type OCI struct {
 	ImageName, ImageID string
 }
 
-// containerID is the OCI runtime's name for a run.
-func containerID(id ID) string {
+// OCIContainerID is the OCI runtime's name for a run. It appears on runc's
+// command line, which every user can read: a hash, so that it does not give
+// away the pod's UID (the name of its directory).
+func OCIContainerID(id ID) string {
+	sum := sha256.Sum256([]byte(id.String()))
+	return "batchd-" + hex.EncodeToString(sum[:12])
+}
+
+// containerID is the OCI container of the run in dir: as recorded at its
+// start; runs started before the name was recorded had the older form.
+func containerID(dir string, id ID) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "container-id")); err == nil && len(b) > 0 {
+		return string(b)
+	}
 	return fmt.Sprintf("batchd-%s-%s-%d", id.Pod, strings.TrimPrefix(id.Container, "."), id.Attempt)
 }
 
@@ -127,6 +145,17 @@ type Config struct {
 	// Rootfs is how OCI containers get their root file system (default:
 	// overlays where the kernel allows, else copies).
 	Rootfs RootfsMode
+	// Logs caps each run's log (zero: no cap).
+	Logs LogLimits
+}
+
+// LogLimits are the kubelet's --container-log-max-size and
+// --container-log-max-files: once a run's log reaches MaxSize bytes its
+// supervisor renames it to <log>.<timestamp> and starts a new one, keeping
+// MaxFiles files in all, the oldest removed.
+type LogLimits struct {
+	MaxSize  int64
+	MaxFiles int
 }
 
 // Runtime starts, stops and inspects container runs.
@@ -189,13 +218,19 @@ func (r *Runtime) Start(spec Spec) error {
 	if len(spec.Argv) == 0 && spec.OCI == nil {
 		return errors.New("no command")
 	}
+	if _, err := supervisorArgs(append([]string{"-"}, spec.Argv...), spec.Env); err != nil {
+		return err // before the run exists
+	}
 	dir := r.runDir(spec.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}
-	args := []string{"__batchd_supervise", dir}
+	args := []string{dir}
 	if !spec.NoLog {
 		args = append(args, "--log", r.LogPath(spec.ID))
+		if l := r.cfg.Logs; l.MaxSize > 0 && l.MaxFiles >= 2 {
+			args = append(args, "--log-max-size", strconv.FormatInt(l.MaxSize, 10), "--log-max-files", strconv.Itoa(l.MaxFiles))
+		}
 	}
 	if spec.OCI != nil {
 		return r.startOCI(spec, dir, args)
@@ -205,6 +240,9 @@ func (r *Runtime) Start(spec Spec) error {
 	}
 	if spec.WorkDir != "" {
 		args = append(args, "--workdir", spec.WorkDir)
+	}
+	if spec.Argv0Name != "" {
+		args = append(args, "--argv0-name", spec.Argv0Name)
 	}
 	mountList := spec.Mounts
 	if spec.PrivateTmp {
@@ -319,9 +357,12 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
-	cid := containerID(spec.ID)
-	// Which runtime to ask to delete the container should its supervisor die.
+	cid := OCIContainerID(spec.ID)
+	// Which runtime to ask to delete which container should its supervisor die.
 	if err := os.WriteFile(filepath.Join(dir, "oci-runtime"), []byte(spec.OCI.Runtime), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "container-id"), []byte(cid), 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "image"), []byte("name="+spec.OCI.ImageName+"\nid="+spec.OCI.ImageID+"\n"), 0o600); err != nil {
@@ -338,14 +379,16 @@ func (r *Runtime) startOCI(spec Spec, dir string, args []string) error {
 	} else {
 		args = append(args, "--overlay", spec.OCI.Image, upper, work, root)
 	}
-	args = append(args, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
+	// runc runs in the bundle (its default --bundle): the run's directory
+	// stays off its command line.
+	args = append(args, "--workdir", bundle, "--runc-delete", spec.OCI.Runtime, cid, "--", spec.OCI.Runtime)
 	args = append(append(args, globals...), "run")
 	if !IsCrun(spec.OCI.Runtime) {
 		// runc would remove the container's cgroup, and its OOM count,
 		// on exit; the supervisor deletes the container after reading it.
 		args = append(args, "--keep")
 	}
-	args = append(args, "--bundle", bundle, cid)
+	args = append(args, cid)
 	return r.supervise(spec, args)
 }
 
@@ -376,23 +419,45 @@ func withoutCapability(p *specs.Process, c string) *specs.Process {
 	return &out
 }
 
-// supervise starts the supervisor with args.
+// supervisorEnv is the supervisor's own environment: fixed, so that nothing
+// of a pod's (LD_PRELOAD, LD_LIBRARY_PATH …) reaches a process running as root.
+var supervisorEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+// supervise starts the supervisor with args (after DIR come the
+// container's environment variables). The arguments go through a pipe on
+// its fd 3: its command line, which every user can read, is only
+// "batchd-supervise __batchd_supervise".
 func (r *Runtime) supervise(spec Spec, args []string) error {
-	cmd := exec.Command(r.cfg.Exe, args...)
-	cmd.Args[0] = "batchd-supervise"
-	cmd.Env = spec.Env
+	env := spec.Env
 	if spec.OCI != nil {
-		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		// runc and crun run as root: the container's environment is in config.json.
+		env = supervisorEnv
 	}
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	payload, err := supervisorArgs(args, env)
+	if err != nil {
+		return err
 	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	cmd := exec.Command(r.cfg.Exe, "__batchd_supervise")
+	cmd.Args[0] = "batchd-supervise"
+	cmd.Env = supervisorEnv
+	cmd.ExtraFiles = []*os.File{pr}
 	cmd.Dir = "/"
 	// Its own session: a signal to the server's process group or terminal does
 	// not reach the supervisor or the container.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pr.Close()
+	if err != nil {
+		pw.Close()
 		return fmt.Errorf("start supervisor: %w", err)
+	}
+	_, werr := pw.Write(payload)
+	if cerr := pw.Close(); werr == nil {
+		werr = cerr
 	}
 	r.mu.Lock()
 	r.running[spec.ID] = cmd.Process
@@ -404,7 +469,41 @@ func (r *Runtime) supervise(spec Spec, args []string) error {
 		r.mu.Unlock()
 		r.ended(spec.ID)
 	}()
+	if werr != nil {
+		return fmt.Errorf("pass arguments to supervisor: %w", werr)
+	}
 	return nil
+}
+
+// supervisorArgs is what the supervisor reads on fd 3: args with --env
+// options after the first (DIR), each ended by a NUL byte. A NUL inside
+// one would end it early and smuggle in options of the pod's making.
+func supervisorArgs(args, env []string) ([]byte, error) {
+	var b bytes.Buffer
+	put := func(s string) {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	put(args[0])
+	for _, kv := range env {
+		put("--env")
+		put(kv)
+	}
+	for _, a := range args[1:] {
+		put(a)
+	}
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, errors.New("invalid argument: contains a NUL byte")
+		}
+	}
+	for _, kv := range env {
+		if strings.IndexByte(kv, 0) >= 0 {
+			k, _, _ := strings.Cut(kv, "=")
+			return nil, fmt.Errorf("invalid environment variable %q: its value contains a NUL byte", k)
+		}
+	}
+	return b.Bytes(), nil
 }
 
 func (r *Runtime) ended(id ID) {
@@ -552,33 +651,94 @@ func (r *Runtime) reapLost(run Run) {
 	}
 	if bin, err := os.ReadFile(filepath.Join(dir, "oci-runtime")); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(run.ID)).Run()
+		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(dir, run.ID)).Run()
 		cancel()
 	}
 	record := fmt.Sprintf("code=%d\nsignal=0\noom=0\nstarted=%s\nfinished=%s\nreason=%s\nmessage=%s\n", run.ExitCode,
 		run.StartedAt.UTC().Format(time.RFC3339Nano), run.FinishedAt.UTC().Format(time.RFC3339Nano), run.Reason, run.Message)
-	tmp := filepath.Join(dir, "exit.tmp")
-	if err := os.WriteFile(tmp, []byte(record), 0o600); err == nil {
-		_ = os.Rename(tmp, filepath.Join(dir, "exit"))
-	}
+	_ = writeRecord(dir, "exit", []byte(record))
 }
 
-// readExit fills run from the run's exit record, if there is one.
+// writeRecord replaces dir/name with data once data is on disk, so that
+// the record is whole or absent.
+func writeRecord(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// readExit fills run from the run's exit record, if there is one. A record
+// that is there but not whole (empty, cut short or garbage: a full disk
+// makes such) is an unknown outcome, never a success.
 func readExit(dir string, run *Run) bool {
 	exit, err := readKV(filepath.Join(dir, "exit"))
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return false
 	}
 	run.Running = false
-	run.ExitCode, _ = strconv.Atoi(exit["code"])
-	run.Signal, _ = strconv.Atoi(exit["signal"])
-	oom, _ := strconv.Atoi(exit["oom"])
-	run.OOMKilled = oom > 0 && run.ExitCode == 137
-	run.StartedAt = parseTime(exit["started"])
-	run.FinishedAt = parseTime(exit["finished"])
-	run.Reason = exit["reason"]
-	run.Message = exit["message"]
+	rec, ok := parseExit(exit)
+	if err != nil || !ok {
+		run.ExitCode, run.Signal, run.OOMKilled = 137, 0, false
+		run.Reason = "ContainerStatusUnknown"
+		run.Message = "The container's exit record could not be read: its outcome is unknown"
+		if fi, err := os.Stat(filepath.Join(dir, "exit")); err == nil {
+			run.FinishedAt = fi.ModTime()
+			if run.StartedAt.IsZero() {
+				run.StartedAt = run.FinishedAt
+			}
+		}
+		return true
+	}
+	run.ExitCode, run.Signal, run.OOMKilled = rec.ExitCode, rec.Signal, rec.OOMKilled
+	run.StartedAt, run.FinishedAt = rec.StartedAt, rec.FinishedAt
+	run.Reason, run.Message = rec.Reason, rec.Message
 	return true
+}
+
+// parseExit reads an exit record: code, started and finished must be
+// there and well-formed; signal and oom, when there, too.
+func parseExit(kv map[string]string) (Run, bool) {
+	var out Run
+	code, err := strconv.Atoi(kv["code"])
+	if err != nil || code < 0 || code > 255 {
+		return Run{}, false
+	}
+	out.ExitCode = code
+	var oom int
+	for key, dst := range map[string]*int{"signal": &out.Signal, "oom": &oom} {
+		if v, ok := kv[key]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return Run{}, false
+			}
+			*dst = n
+		}
+	}
+	out.OOMKilled = oom > 0 && out.ExitCode == 137
+	var err1, err2 error
+	out.StartedAt, err1 = time.Parse(time.RFC3339Nano, kv["started"])
+	out.FinishedAt, err2 = time.Parse(time.RFC3339Nano, kv["finished"])
+	if err1 != nil || err2 != nil {
+		return Run{}, false
+	}
+	out.Reason, out.Message = kv["reason"], kv["message"]
+	return out, true
 }
 
 // supervisorAlive tells whether pid is one of our supervisors.
@@ -591,7 +751,7 @@ func supervisorAlive(pid int) bool {
 		return false
 	}
 	args := strings.Split(string(cmdline), "\x00")
-	if len(args) < 2 || args[1] != "__batchd_supervise" {
+	if len(args) < 2 || args[0] != "batchd-supervise" || args[1] != "__batchd_supervise" {
 		return false
 	}
 	// A zombie has ended already.
@@ -692,8 +852,66 @@ func (r *Runtime) RemovePod(pod string) error {
 		r.cfg.Cgroups.Remove(pod)
 	}
 	dir := r.PodDir(pod)
+	// subPath staging binds, then volumes (memory-backed emptyDirs).
+	unmountUnder(filepath.Join(dir, "volume-subpaths"))
 	unmountUnder(filepath.Join(dir, "volumes"))
+	if m := mountedUnder(dir); m != "" {
+		// Removing through a mount would delete the volume's files
+		// (a hostPath's, through a subPath).
+		return fmt.Errorf("remove pod %s: %s is still mounted", pod, m)
+	}
 	return os.RemoveAll(dir)
+}
+
+// RemoveVolumes deletes the named volume directories of a pod (emptyDirs)
+// whose runs have all ended, as the kubelet tears down the volumes of a
+// terminated pod: its logs and records stay until the pod is removed.
+func (r *Runtime) RemoveVolumes(pod string, names []string) error {
+	dir := r.PodDir(pod)
+	unmountUnder(filepath.Join(dir, "volume-subpaths"))
+	for _, n := range names {
+		v := filepath.Join(dir, "volumes", n)
+		if _, err := os.Lstat(v); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		_ = syscall.Unmount(v, syscall.MNT_DETACH) // a memory-backed one
+		unmountUnder(v)
+		if m := mountedUnder(v); m != "" || isMountPoint(v) {
+			return fmt.Errorf("remove volume %s of pod %s: still mounted", n, pod)
+		}
+		if err := os.RemoveAll(v); err != nil {
+			return fmt.Errorf("remove volume %s of pod %s: %w", n, pod, err)
+		}
+	}
+	return nil
+}
+
+// isMountPoint tells whether dir is mounted on.
+func isMountPoint(dir string) bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// mountedUnder is a mount point below dir, or "".
+func mountedUnder(dir string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			return f[4]
+		}
+	}
+	return ""
 }
 
 // unmountUnder unmounts what is mounted below dir (memory-backed emptyDirs).
@@ -766,7 +984,8 @@ func (r *Runtime) ExecOCI(id ID, runtimeBin string, argv []string, timeout time.
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, "exec", "--process", f.Name(), containerID(id))
+	cmd := exec.CommandContext(ctx, runtimeBin, "exec", "--process", filepath.Base(f.Name()), containerID(r.runDir(id), id))
+	cmd.Dir = r.runDir(id) // the pod's directory stays off runc's command line
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("exec in %s: %w: %s", id, err, strings.TrimSpace(string(out)))
 	}

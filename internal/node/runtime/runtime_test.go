@@ -214,6 +214,46 @@ func TestMountsHostnameAndWorkDir(t *testing.T) {
 	if h, _ := os.Hostname(); h == "pod-host" {
 		t.Fatal("host's hostname changed")
 	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(target))); err == nil {
+		t.Fatal("the mount point was made on the host")
+	}
+}
+
+// TestMountPointsAreNotMadeOnTheHost: a mount at a path the host lacks
+// (below / itself, and below a directory that exists) is made on the
+// container's own tmpfs: the container sees its volumes and everything of
+// the host's root besides; the host gets no new path, during the run or
+// after.
+func TestMountPointsAreNotMadeOnTheHost(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	top := fmt.Sprintf("/batchd-test-%d", time.Now().UnixNano())
+	etc := fmt.Sprintf("/etc/batchd-test-%d/conf", time.Now().UnixNano())
+	id := ID{Pod: "p", Container: "c"}
+	script := `cat ` + top + `/x/f; echo; cat ` + etc + `/f; echo; test -f /etc/passwd && echo passwd; ls -d /usr/bin /proc/self >/dev/null && echo root-intact; id -u`
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
+		User:   &User{UID: 65534, GID: 65534},
+		Mounts: []Mount{{Source: vol, Target: top + "/x", ReadOnly: true}, {Source: vol, Target: etc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "data\ndata\npasswd\nroot-intact\n65534\n"; got != want {
+		runs, _ := r.Runs("p")
+		t.Fatalf("log = %q, want %q (%+v)", got, want, runs["c"])
+	}
+	for _, p := range []string{top, filepath.Dir(etc)} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was made on the host", p)
+		}
+	}
 }
 
 func TestMemoryLimitOOMKills(t *testing.T) {
@@ -419,5 +459,161 @@ func TestWithoutCapability(t *testing.T) {
 	}
 	if len(p.Capabilities.Effective) != 1 {
 		t.Error("the original process was changed")
+	}
+}
+
+// TestSupervisorHidesPodAndEnvironment: the supervisor's command line, which
+// every user can read, names neither the pod's directory nor the command,
+// and the supervisor itself (root) runs without the container's
+// environment, which only the container gets.
+func TestSupervisorHidesPodAndEnvironment(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "pod-uid-5f1c", Container: "c"}
+	release := filepath.Join(t.TempDir(), "release")
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo "secret=$SECRET_VALUE"`},
+		Env: []string{"PATH=/usr/bin:/bin", "SECRET_VALUE=hunter2", "LD_LIBRARY_PATH=/nowhere"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sup int
+	deadline := time.Now().Add(10 * time.Second)
+	for sup == 0 {
+		if kv, err := readKV(filepath.Join(r.runDir(id), "started")); err == nil {
+			fmt.Sscan(kv["supervisor"], &sup)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no start record")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cmdline); got != "batchd-supervise\x00__batchd_supervise\x00" {
+		t.Errorf("supervisor command line = %q", got)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", sup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"SECRET_VALUE", "LD_LIBRARY_PATH"} {
+		if strings.Contains(string(environ), leak) {
+			t.Errorf("supervisor environment has %s: %q", leak, environ)
+		}
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	if got := readLog(t, r, id, LogOptions{Tail: -1}); got != "secret=hunter2\n" {
+		t.Fatalf("log = %q", got)
+	}
+}
+
+// TestNULInArgumentsIsRefused: a NUL byte would end an argument early and
+// let the rest pass as supervisor options.
+func TestNULInArgumentsIsRefused(t *testing.T) {
+	r, _ := newRuntime(t, nil)
+	err := r.Start(Spec{ID: ID{Pod: "p", Container: "c"}, Argv: []string{"true"},
+		Env: []string{"X=a\x00--mount\x00/\x00/mnt\x00rw"}})
+	if err == nil || !strings.Contains(err.Error(), `invalid environment variable "X"`) || strings.Contains(err.Error(), "mount") {
+		t.Fatalf("err = %v", err)
+	}
+	if runs, _ := r.Runs("p"); len(runs) != 0 {
+		t.Errorf("a refused start left runs: %+v", runs)
+	}
+}
+
+// TestDamagedExitRecordIsUnknown: an exit record that is empty (what a full
+// disk leaves), cut short or garbage is an unknown outcome with exit code
+// 137, never exit code 0.
+func TestDamagedExitRecordIsUnknown(t *testing.T) {
+	for name, record := range map[string]string{
+		"empty":    "",
+		"cut":      "code=3\nsignal=0\n",
+		"garbage":  "\x00\x00\x00\x00",
+		"bad code": "code=x\nsignal=0\noom=0\nstarted=2026-01-01T00:00:00Z\nfinished=2026-01-01T00:00:01Z\n",
+		"no times": "code=0\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _ := newRuntime(t, nil)
+			id := ID{Pod: "p", Container: "c"}
+			if err := os.MkdirAll(r.runDir(id), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(r.runDir(id), "exit"), []byte(record), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			runs, _ := r.Runs("p")
+			if run := runs["c"][0]; run.Running || run.Reason != "ContainerStatusUnknown" || run.ExitCode != 137 {
+				t.Fatalf("run = %+v", run)
+			}
+		})
+	}
+	r, _ := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	_ = os.MkdirAll(r.runDir(id), 0o700)
+	whole := "code=3\nsignal=0\noom=0\nstarted=2026-01-01T00:00:00Z\nfinished=2026-01-01T00:00:01Z\n"
+	if err := os.WriteFile(filepath.Join(r.runDir(id), "exit"), []byte(whole), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.ExitCode != 3 || run.Reason != "" {
+		t.Fatalf("a whole record: run = %+v", run)
+	}
+}
+
+// TestStartErrorMessageCannotForgeTheRecord: a command whose name holds
+// line breaks ends as a StartError, not as the exit code its name spells.
+func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := r.Start(Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	if run := runs["c"][0]; run.ExitCode != 128 || run.Reason != "StartError" {
+		t.Fatalf("run = %+v", run)
+	}
+}
+
+// TestManyMountsAndGroups: no fixed limit below upstream's: 130 mounts and
+// 70 supplementary groups all apply (the supervisor had room for 128 and 64).
+func TestManyMountsAndGroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setgroups needs root")
+	}
+	r, exited := newRuntime(t, nil)
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mounts []Mount
+	for i := 0; i < 130; i++ {
+		src := filepath.Join(base, fmt.Sprint(i))
+		if err := os.Mkdir(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "n"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mounts = append(mounts, Mount{Source: src, Target: fmt.Sprintf("/batchd-many/%d", i), ReadOnly: true})
+	}
+	var groups []int64
+	for g := int64(5000); g < 5070; g++ {
+		groups = append(groups, g)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", "cat /batchd-many/0/n /batchd-many/129/n; echo; id -G | wc -w"}, Env: []string{"PATH=/usr/bin:/bin"},
+		User: &User{UID: 65534, GID: 65534, Groups: groups}, Mounts: mounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, exited, id)
+	runs, _ := r.Runs("p")
+	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "0129\n71\n"; got != want {
+		t.Fatalf("log = %q, want %q (run %+v)", got, want, runs["c"][0])
 	}
 }

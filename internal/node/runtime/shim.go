@@ -6,7 +6,7 @@ package runtime
 // the Go runtime starts; this import links it into every binary that uses the
 // runtime.
 
-// #cgo CFLAGS: -O2 -Wall
+// #cgo CFLAGS: -O2 -Wall -Wno-format-truncation
 import "C"
 
 const haveSupervisor = true

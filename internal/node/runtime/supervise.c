@@ -1,12 +1,17 @@
 // The container supervisor: a small process per container run, like conmon.
 //
 // It runs from an ELF constructor, before the Go runtime starts, when the
-// binary is executed as
+// binary is executed as `batchd-supervise __batchd_supervise` with its
+// arguments on file descriptor 3 (each ended by a NUL byte):
 //
-//   batchd __batchd_supervise DIR [--log FILE] [--cgroup DIR]... [--hostname H]
-//          [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
-//          [--user UID GID [GROUPS]] [--oom FILE KEY]
-//          [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//   DIR [--log FILE [--log-max-size BYTES --log-max-files N]] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
+//       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
+//       [--user UID GID [GROUPS]] [--oom FILE KEY]
+//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//
+// The arguments come through a pipe, not the command line, because
+// /proc/PID/cmdline is world-readable: it would show every user on the
+// machine the pod's directories (its UID) and the container's command.
 //
 // --mask hides PATH from the container (an empty read-only tmpfs over a
 // directory, /dev/null over a file) after the bind mounts are made, so the
@@ -28,9 +33,13 @@
 // records the container's pid once exec succeeded; a failed exec is recorded
 // as exit code 128 with the reason in DIR/exit.
 //
-// The environment of the supervisor is the container's environment.
+// The supervisor runs as root with a fixed, clean environment (set by the
+// node agent): the container's environment (--env) is only given to the
+// final execve of the container, after the switch to its user, so that a
+// pod's LD_PRELOAD or LD_LIBRARY_PATH never reaches a root process.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -41,39 +50,104 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SUP_MAX_MOUNTS 128
-#define SUP_MAX_MASKS 16
-#define SUP_MAX_GROUPS 64
-#define SUP_MAX_CGROUPS 8
+extern char **environ;
+
 #define SUP_LINE_MAX 16384
 
 struct sup_mount { const char *src, *dst; int ro; };
 
 struct sup_opts {
+	char **env; // the container's environment, NULL-terminated
+	int nenv;
 	const char *dir, *log, *hostname, *workdir, *oom_file, *oom_key;
-	const char *cgroups[SUP_MAX_CGROUPS];
+	// Lists grow as needed: a pod may have any number of volume mounts
+	// and up to NGROUPS_MAX supplementary groups, as upstream allows.
+	const char **cgroups;
 	int ncgroups;
-	struct sup_mount mounts[SUP_MAX_MOUNTS];
+	struct sup_mount *mounts;
 	int nmounts;
-	const char *masks[SUP_MAX_MASKS];
+	const char **masks;
 	int nmasks;
 	const char *ov_lower, *ov_upper, *ov_work, *ov_target;
 	const char *runc_path, *runc_id;
 	int set_user;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[SUP_MAX_GROUPS];
+	gid_t *groups;
 	int ngroups;
 	char **argv;
+	const char *argv0_name; // how messages name argv[0] (a Secret's value redacted)
 };
 
 static int sup_logfd = -1;
+// Rotation, as the kubelet's container log manager does it (but at once,
+// by the writer, so that a flood never outgrows the cap): past
+// sup_log_max bytes the log is renamed to LOG.<timestamp> and a new one
+// started; sup_log_files files are kept in all.
+static const char *sup_logpath;
+static long long sup_log_max, sup_logsize;
+static int sup_log_files;
+
+static int sup_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// sup_prune removes the oldest rotated files beyond sup_log_files - 1.
+static void sup_prune(void) {
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", sup_logpath);
+	char *slash = strrchr(dir, '/');
+	if (!slash) return;
+	*slash = 0;
+	const char *base = sup_logpath + (slash - dir) + 1;
+	size_t blen = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d) return;
+	char **names = NULL;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.') continue;
+		char **grown = realloc(names, sizeof *names * (size_t)(n + 1));
+		if (!grown) break;
+		names = grown;
+		names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof *names, sup_cmp);
+	for (int i = 0; i < n; i++) {
+		if (i < n - (sup_log_files - 1) && names[i]) {
+			char p[4096];
+			snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+			unlink(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void sup_rotate(void) {
+	struct timespec ts;
+	struct tm tm;
+	char dst[4096];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(dst, sizeof dst, "%s.%04d%02d%02d-%02d%02d%02d.%09ld", sup_logpath, tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	if (rename(sup_logpath, dst) < 0) return;
+	int fd = open(sup_logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		close(sup_logfd);
+		sup_logfd = fd;
+		sup_logsize = 0;
+	}
+	sup_prune();
+}
 
 static void sup_now(char *buf, size_t n) {
 	struct timespec ts;
@@ -96,20 +170,51 @@ static void sup_write_all(int fd, const char *p, size_t n) {
 	}
 }
 
+// sup_write_record writes content to path, forces it to disk when durable,
+// and reads it back: 0 only if the file holds exactly content.
+static int sup_write_record(const char *path, const char *content, int durable) {
+	size_t n = strlen(content);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) return -1;
+	const char *p = content;
+	size_t left = n;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) { close(fd); return -1; }
+		p += w;
+		left -= (size_t)w;
+	}
+	if (durable && fsync(fd) < 0) { close(fd); return -1; }
+	char back[8192];
+	ssize_t r = n < sizeof back ? pread(fd, back, sizeof back, 0) : -1;
+	if (close(fd) < 0 || r != (ssize_t)n || memcmp(back, content, n) != 0) return -1;
+	return 0;
+}
+
 // sup_file atomically replaces DIR/name with content; durable forces it to
 // disk first (the exit record must survive a machine crash; the start record
 // is only read while the machine is up, and an fsync here would delay the
-// container's first output behind the disk).
+// container's first output behind the disk). The record is renamed into
+// place only once it is known to be whole: on a full disk an empty or cut
+// record would read as another outcome (an empty exit record as exit code
+// 0), where no record at all reads as an unknown one. A durable record is
+// retried for a while, as the disk may get space back.
 static void sup_file(const char *dir, const char *name, const char *content, int durable) {
 	char tmp[4096], dst[4096];
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) return;
-	sup_write_all(fd, content, strlen(content));
-	if (durable) fsync(fd);
-	close(fd);
-	rename(tmp, dst);
+	for (int try = 0; try < (durable ? 10 : 1); try++) {
+		if (try > 0) { struct timespec d = {0, 500000000}; nanosleep(&d, NULL); }
+		if (sup_write_record(tmp, content, durable) < 0) continue;
+		if (rename(tmp, dst) < 0) continue;
+		if (durable) {
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0) { fsync(dfd); close(dfd); }
+		}
+		return;
+	}
+	unlink(tmp);
 }
 
 // One stream's partial line.
@@ -126,7 +231,10 @@ static void sup_emit(struct sup_stream *s, const char *p, size_t n, char tag) {
 	memcpy(line, head, (size_t)h);
 	memcpy(line + h, p, n);
 	line[h + n] = '\n';
+	long long len = (long long)((size_t)h + n + 1);
+	if (sup_log_max > 0 && sup_logsize > 0 && sup_logsize + len > sup_log_max) sup_rotate();
 	sup_write_all(sup_logfd, line, (size_t)h + n + 1);
+	sup_logsize += len;
 	free(line);
 }
 
@@ -185,13 +293,149 @@ static int sup_write_path(const char *path, const char *value) {
 	return w < 0 ? -1 : 0;
 }
 
-static void sup_mkdirs(const char *path) {
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *c = p + 1; *c; c++) {
-		if (*c == '/') { *c = 0; mkdir(p, 0755); *c = '/'; }
+// Mount points are never made on the host's file systems: a container's
+// mount namespace is private, but its files are the host's, and a mkdir
+// there would leave /data, /scratch … behind on the host's root, made as
+// root for any pod. A mount point that is missing is made on a tmpfs of the
+// container's own: the deepest existing directory above it is "shadowed" by
+// a tmpfs holding a bind mount of each of its entries (so the container
+// still sees them all), and the missing directories are made in that
+// tmpfs. Shadowing / itself builds a new root the same way and pivots into
+// it. Everything lives in the container's mount namespace and goes with it.
+
+// The devices of the tmpfs mounts made so far: a directory on one of them
+// is the container's own, and can be written to.
+struct sup_shadows { dev_t *devs; int n; int seq; };
+
+static int sup_is_ours(struct sup_shadows *sh, const char *path) {
+	struct stat st;
+	if (stat(path, &st) < 0) return 0;
+	for (int i = 0; i < sh->n; i++) if (sh->devs[i] == st.st_dev) return 1;
+	return 0;
+}
+
+// sup_populate fills tmpfs dir with a bind mount (or, for a symlink, a copy)
+// of each entry of src, and gives it src's owner and mode.
+static int sup_populate(const char *src, const char *dir, char *msg, size_t msgn) {
+	struct stat st;
+	if (stat(src, &st) < 0 || chmod(dir, st.st_mode & 07777) < 0 || chown(dir, st.st_uid, st.st_gid) < 0) {
+		if (errno != EPERM && errno != EINVAL) { snprintf(msg, msgn, "shadow %s: %s", src, strerror(errno)); return -1; }
 	}
-	mkdir(p, 0755);
+	DIR *d = opendir(src);
+	if (!d) { snprintf(msg, msgn, "shadow %s: %s", src, strerror(errno)); return -1; }
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+		char from[4096], to[4096];
+		snprintf(from, sizeof from, "%s/%s", strcmp(src, "/") == 0 ? "" : src, e->d_name);
+		snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+		struct stat es;
+		if (lstat(from, &es) < 0) continue; // gone meanwhile
+		int rc = 0;
+		if (S_ISLNK(es.st_mode)) {
+			char link[4096];
+			ssize_t n = readlink(from, link, sizeof link - 1);
+			if (n < 0) continue;
+			link[n] = 0;
+			rc = symlink(link, to);
+		} else {
+			if (S_ISDIR(es.st_mode)) rc = mkdir(to, 0755);
+			else {
+				int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				if (fd < 0) rc = -1;
+				else close(fd);
+			}
+			if (rc == 0) rc = mount(from, to, NULL, MS_BIND | MS_REC, NULL);
+		}
+		if (rc < 0) {
+			snprintf(msg, msgn, "shadow %s: %s: %s", src, e->d_name, strerror(errno));
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+// sup_shadow puts a tmpfs of the container's own, showing all of dir's
+// entries, over dir.
+static int sup_shadow(struct sup_opts *o, struct sup_shadows *sh, const char *dir, char *msg, size_t msgn) {
+	char stage[4096];
+	snprintf(stage, sizeof stage, "%s/shadow-%d", o->dir, sh->seq++);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST) { snprintf(msg, msgn, "shadow %s: %s", dir, strerror(errno)); return -1; }
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
+		snprintf(msg, msgn, "shadow %s: mount tmpfs: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (sup_populate(dir, stage, msg, msgn) < 0) return -1;
+	struct stat st;
+	if (stat(stage, &st) < 0) { snprintf(msg, msgn, "shadow %s: %s", dir, strerror(errno)); return -1; }
+	dev_t *devs = realloc(sh->devs, sizeof *devs * (size_t)(sh->n + 1));
+	if (!devs) { snprintf(msg, msgn, "shadow %s: out of memory", dir); return -1; }
+	sh->devs = devs;
+	sh->devs[sh->n++] = st.st_dev;
+	if (strcmp(dir, "/") != 0) {
+		if (mount(stage, dir, NULL, MS_MOVE, NULL) < 0) {
+			snprintf(msg, msgn, "shadow %s: move tmpfs: %s", dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	// A new root: pivot into it (or, where / is not a mount point, move it
+	// over / and chroot).
+	if (chdir(stage) < 0) { snprintf(msg, msgn, "shadow /: %s", strerror(errno)); return -1; }
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0) { snprintf(msg, msgn, "shadow /: detach old root: %s", strerror(errno)); return -1; }
+	} else if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0) {
+		snprintf(msg, msgn, "shadow /: %s", strerror(errno));
+		return -1;
+	}
+	if (chdir("/") < 0) { snprintf(msg, msgn, "shadow /: %s", strerror(errno)); return -1; }
+	return 0;
+}
+
+// sup_mount_point makes sure dst exists (a directory, or an empty file when
+// the source is not a directory), making what is missing on a tmpfs of the
+// container's own.
+static int sup_mount_point(struct sup_opts *o, struct sup_shadows *sh, const char *dst, int is_dir, char *msg, size_t msgn) {
+	struct stat st;
+	if (stat(dst, &st) == 0) return 0;
+	char p[4096], top[4096];
+	snprintf(p, sizeof p, "%s", dst);
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/') p[--len] = 0;
+	// top: the deepest directory above dst that exists.
+	snprintf(top, sizeof top, "%s", p);
+	for (;;) {
+		char *slash = strrchr(top, '/');
+		if (!slash) { snprintf(msg, msgn, "mount point %s: not an absolute path", dst); return -1; }
+		if (slash == top) { top[1] = 0; break; }
+		*slash = 0;
+		if (stat(top, &st) == 0) {
+			if (!S_ISDIR(st.st_mode)) { snprintf(msg, msgn, "mount point %s: %s is not a directory", dst, top); return -1; }
+			break;
+		}
+	}
+	if (!sup_is_ours(sh, top) && sup_shadow(o, sh, top, msg, msgn) < 0) return -1;
+	// Make the rest, below top, on the tmpfs.
+	size_t start = strcmp(top, "/") == 0 ? 1 : strlen(top) + 1;
+	for (size_t i = start; i <= strlen(p); i++) {
+		if (p[i] != '/' && p[i] != 0) continue;
+		char c = p[i];
+		p[i] = 0;
+		int last = c == 0 || p[i + 1] == 0;
+		if (last && !is_dir) {
+			int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0) { snprintf(msg, msgn, "mount point %s: %s", dst, strerror(errno)); return -1; }
+			close(fd);
+		} else if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			snprintf(msg, msgn, "mount point %s: %s", dst, strerror(errno));
+			return -1;
+		}
+		p[i] = c;
+		if (c == 0) break;
+	}
+	return 0;
 }
 
 // sup_child runs in the forked child: it joins the cgroups, builds the
@@ -230,21 +474,12 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		}
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { step = "make mounts private"; goto fail; }
 	}
+	struct sup_shadows shadows = {0};
 	for (int i = 0; i < o->nmounts; i++) {
 		struct sup_mount *m = &o->mounts[i];
 		struct stat st;
-		if (stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode)) {
-			if (access(m->dst, F_OK) != 0) {
-				char parent[4096];
-				snprintf(parent, sizeof parent, "%s", m->dst);
-				char *slash = strrchr(parent, '/');
-				if (slash && slash != parent) { *slash = 0; sup_mkdirs(parent); }
-				int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-				if (fd >= 0) close(fd);
-			}
-		} else {
-			sup_mkdirs(m->dst);
-		}
+		int is_dir = !(stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode));
+		if (sup_mount_point(o, &shadows, m->dst, is_dir, msg, sizeof msg) < 0) goto failmsg;
 		if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			snprintf(msg, sizeof msg, "mount %s at %s: %s", m->src, m->dst, strerror(errno));
 			goto failmsg;
@@ -289,11 +524,14 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 	dup2(err, 2);
 	close(out);
 	close(err);
+	// The container's environment, at last: execvp searches its PATH.
+	environ = o->env;
 	execvp(o->argv[0], o->argv);
+	const char *name = o->argv0_name ? o->argv0_name : o->argv[0];
 	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
-		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
+		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", name);
 	else
-		snprintf(msg, sizeof msg, "exec: \"%s\": %s", o->argv[0], strerror(errno));
+		snprintf(msg, sizeof msg, "exec: \"%s\": %s", name, strerror(errno));
 	goto failmsg;
 fail:
 	snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
@@ -326,6 +564,11 @@ static void sup_kill_cgroups(struct sup_opts *o) {
 	}
 }
 
+// sup_grow makes room for one more element after n of size each.
+static void *sup_grow(void *p, int n, size_t each) {
+	return realloc(p, each * (size_t)(n + 1));
+}
+
 static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 	memset(o, 0, sizeof *o);
 	if (argc < 4) return -1;
@@ -335,9 +578,22 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) { i++; break; }
 		if (strcmp(a, "--log") == 0 && i + 1 < argc) o->log = argv[++i];
+		else if (strcmp(a, "--log-max-size") == 0 && i + 1 < argc) sup_log_max = strtoll(argv[++i], NULL, 10);
+		else if (strcmp(a, "--log-max-files") == 0 && i + 1 < argc) sup_log_files = atoi(argv[++i]);
 		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
-		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc && o->ncgroups < SUP_MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
+		else if (strcmp(a, "--argv0-name") == 0 && i + 1 < argc) o->argv0_name = argv[++i];
+		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
+			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
+			if (!env) return -1;
+			o->env = env;
+			o->env[o->nenv++] = argv[++i];
+			o->env[o->nenv] = NULL;
+		}
+		else if (strcmp(a, "--cgroup") == 0 && i + 1 < argc) {
+			if (!(o->cgroups = sup_grow(o->cgroups, o->ncgroups, sizeof *o->cgroups))) return -1;
+			o->cgroups[o->ncgroups++] = argv[++i];
+		}
 		else if (strcmp(a, "--oom") == 0 && i + 2 < argc) { o->oom_file = argv[++i]; o->oom_key = argv[++i]; }
 		else if (strcmp(a, "--overlay") == 0 && i + 4 < argc) {
 			o->ov_lower = argv[++i];
@@ -348,20 +604,25 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 			o->runc_path = argv[++i];
 			o->runc_id = argv[++i];
 		}
-		else if (strcmp(a, "--mask") == 0 && i + 1 < argc && o->nmasks < SUP_MAX_MASKS) o->masks[o->nmasks++] = argv[++i];
+		else if (strcmp(a, "--mask") == 0 && i + 1 < argc) {
+			if (!(o->masks = sup_grow(o->masks, o->nmasks, sizeof *o->masks))) return -1;
+			o->masks[o->nmasks++] = argv[++i];
+		}
 		else if (strcmp(a, "--user") == 0 && i + 3 < argc) {
 			o->set_user = 1;
 			o->uid = (uid_t)strtoul(argv[++i], NULL, 10);
 			o->gid = (gid_t)strtoul(argv[++i], NULL, 10);
 			const char *g = argv[++i];
-			while (strcmp(g, "-") != 0 && *g && o->ngroups < SUP_MAX_GROUPS) {
+			while (strcmp(g, "-") != 0 && *g) {
 				char *end;
+				if (!(o->groups = sup_grow(o->groups, o->ngroups, sizeof *o->groups))) return -1;
 				o->groups[o->ngroups++] = (gid_t)strtoul(g, &end, 10);
 				if (*end != ',') break;
 				g = end + 1;
 			}
 		}
-		else if (strcmp(a, "--mount") == 0 && i + 3 < argc && o->nmounts < SUP_MAX_MOUNTS) {
+		else if (strcmp(a, "--mount") == 0 && i + 3 < argc) {
+			if (!(o->mounts = sup_grow(o->mounts, o->nmounts, sizeof *o->mounts))) return -1;
 			struct sup_mount *m = &o->mounts[o->nmounts++];
 			m->src = argv[++i];
 			m->dst = argv[++i];
@@ -370,7 +631,44 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 	}
 	if (i >= argc) return -1;
 	o->argv = argv + i;
+	if (!o->env) {
+		o->env = calloc(1, sizeof *o->env);
+		if (!o->env) return -1;
+	}
 	return 0;
+}
+
+// sup_read_args reads the NUL-terminated arguments from fd into an argv
+// array that starts with the two words of the command line.
+static char **sup_read_args(int fd, int *argc) {
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) return NULL;
+	for (;;) {
+		if (len == cap) {
+			char *b = realloc(buf, cap *= 2);
+			if (!b) return NULL;
+			buf = b;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) return NULL;
+		if (r == 0) break;
+		len += (size_t)r;
+	}
+	close(fd);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) if (buf[i] == 0) n++;
+	char **v = calloc(n + 3, sizeof *v);
+	if (!v) return NULL;
+	int k = 0;
+	v[k++] = "batchd-supervise";
+	v[k++] = "__batchd_supervise";
+	for (size_t i = 0, start = 0; i < len; i++)
+		if (buf[i] == 0) { v[k++] = buf + start; start = i + 1; }
+	v[k] = NULL;
+	*argc = k;
+	return v;
 }
 
 static int sup_main(int argc, char **argv) {
@@ -384,7 +682,12 @@ static int sup_main(int argc, char **argv) {
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	if (o.log) sup_logfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (o.log) {
+		sup_logfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		struct stat st;
+		if (sup_logfd >= 0 && fstat(sup_logfd, &st) == 0) sup_logsize = st.st_size;
+		sup_logpath = o.log;
+	}
 
 	int outp[2], errp[2], syncp[2];
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) return 1;
@@ -415,6 +718,9 @@ static int sup_main(int argc, char **argv) {
 	}
 	why[got] = 0;
 	close(syncp[0]);
+	// The message may quote the pod's command or paths: a line break in it
+	// would start another line, and so another field, of the record.
+	for (char *c = why; *c; c++) if (*c == '\n' || *c == '\r') *c = ' ';
 	if (got > 0) {
 		int status;
 		waitpid(pid, &status, 0);
@@ -484,5 +790,12 @@ static int sup_main(int argc, char **argv) {
 
 __attribute__((constructor)) static void batchd_supervise_init(int argc, char **argv, char **envp) {
 	(void)envp;
-	if (argc >= 2 && strcmp(argv[1], "__batchd_supervise") == 0) _exit(sup_main(argc, argv));
+	if (argc != 2 || strcmp(argv[1], "__batchd_supervise") != 0) return;
+	int n;
+	char **args = sup_read_args(3, &n);
+	if (!args) {
+		fprintf(stderr, "batchd-supervise: read arguments from fd 3: %s\n", strerror(errno));
+		_exit(2);
+	}
+	_exit(sup_main(n, args));
 }

@@ -1,11 +1,41 @@
-package e2e
+//go:build campaign
+
+// Package campaign is the long test tier: the kill -9 campaigns
+// (hack/kill9-campaign.sh) in their short form against the real binary.
+// They take minutes of real time (the CronJob mode waits for real minute
+// slots), so the README's test command leaves them out and .ci/run runs them
+// after it: go test -race -tags campaign ./test/campaign/
+package campaign
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+var batchd string // path of the built binary
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "batchd-campaign-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	batchd = filepath.Join(tmp, "batchd")
+	build := exec.Command("go", "build", "-o", batchd, "../../cmd/batchd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build batchd:", err)
+		return 1
+	}
+	return m.Run()
+}
 
 // TestKill9Campaign runs the kill -9 campaign (hack/kill9-campaign.sh) in its
 // short form against the real binary, for a NonIndexed and an Indexed Job:
