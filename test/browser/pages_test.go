@@ -300,7 +300,9 @@ func isComplete(j *batchv1.Job) bool {
 
 // The CronJob page: schedule in words, the next 10 fire times with DST
 // notes (a schedule across both of Berlin's changes), the run history with
-// outcomes and exit codes.
+// outcomes and exit codes — read from the JobRuns, so a run whose Job and
+// pods were deleted keeps its row, and its Job page its timeline and the
+// log kept with the run.
 func TestCronJobPage(t *testing.T) {
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
@@ -331,7 +333,22 @@ spec:
 	}
 	p.waitText(`tr[data-run="report-fail-2"]`, "BackoffLimitExceeded")
 	p.waitJS("report-ok-1: succeeded, exit code 0", `(r => r.dataset.outcome === 'succeeded' && r.querySelector('td.exits').innerText === '0')(document.querySelector('tr[data-run="report-ok-1"]'))`)
+	p.waitJS("both rows from the JobRuns", `[...document.querySelectorAll('table.history tbody tr[data-run]')].every(r => r.dataset.source === 'jobrun')`)
 	p.screenshots("cronjob")
+
+	// The failed run's Job and pods go; its JobRun stays, and with it the
+	// row, the exit code and the log.
+	kubectl(t, "", "-n", ns, "delete", "job", "report-fail-2", "--wait=true", "--cascade=foreground")
+	kubectl(t, "", "-n", ns, "wait", "--for=delete", "pod", "-l", "job-name=report-fail-2", "--timeout=60s")
+	p.waitJS("the row stays, from its JobRun", `(r => r && r.dataset.source === 'jobrun' && r.dataset.outcome === 'failed' && r.querySelector('td.exits').innerText === '7')(document.querySelector('tr[data-run="report-fail-2"]'))`)
+	p.do(chromedp.Click(chromedp.CSS(`tr[data-run="report-fail-2"] a`)))
+	p.waitText(".notice", "no longer exists; its run history is shown")
+	p.waitText("#job-summary", "BackoffLimitExceeded")
+	p.waitText("#job-summary", "CronJob report")
+	p.waitJS("the pod's bar, from the run", `document.querySelectorAll('.gantt-row').length === 1 && !!document.querySelector('.gantt-row[data-outcome=failed] button.seg-failed')`)
+	p.do(chromedp.Click(chromedp.CSS(`.gantt-row[data-outcome=failed] button.seg-failed`)))
+	p.waitText("pre.log", "run report-fail-2 failed")
+	p.screenshots("job-from-run")
 }
 
 // The node page: capacity against requests, the pods running there, the

@@ -25,7 +25,8 @@ export class LogView {
     this.el.hidden = true;
   }
 
-  // show streams the log of sources[0] ({label, path, follow, fallback}).
+  // show streams the log of source ({path, follow, fallback, note}), or
+  // shows source.error.
   show(title, source, containers = [], onContainer = null) {
     this.abort?.abort();
     const abort = new AbortController();
@@ -70,6 +71,12 @@ export class LogView {
       this.pre.classList.remove('log-error');
     };
     this.pre.classList.remove('log-error');
+    if (source.error) {
+      this.state.textContent = '';
+      this.pre.textContent = source.error;
+      this.pre.classList.add('log-error');
+      return;
+    }
     run(source);
   }
 }

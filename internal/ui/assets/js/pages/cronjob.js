@@ -3,9 +3,9 @@
 // exit codes) and the events.
 
 import { h, link, badge, age, span, at, localTime, errorBox, section, table, reconcile, ms } from '../dom.js';
-import { Collection, served } from '../api.js';
+import { Collection } from '../api.js';
 import { compactCronJob, compactJob, completionsText } from '../model.js';
-import { RUNS_GROUP_VERSION, CRONJOB_LABEL, fromJobRun, cronRuns } from '../runs.js';
+import { CRONJOB_LABEL, watchRuns, cronRuns } from '../runs.js';
 import { Schedules, strip } from '../cron.js';
 import { drawFacts, drawEvents, evTime } from './job.js';
 
@@ -98,9 +98,8 @@ export function cronJobPage(main, { ns, name }) {
   jobs.start();
   pods.start();
   evs.start();
-  served(RUNS_GROUP_VERSION, 'jobruns').then((ok) => {
-    if (!ok || cron.abort.signal.aborted) return;
-    runs = new Collection(`/apis/${RUNS_GROUP_VERSION}/namespaces/${nsPath}/jobruns`, { params: { labelSelector: `${CRONJOB_LABEL}=${name}` }, map: fromJobRun, onChange: render, onError: showErrors }).start();
+  watchRuns(`/namespaces/${nsPath}/jobruns`, { labelSelector: `${CRONJOB_LABEL}=${name}` }, {
+    set: (c) => { runs = c; }, onChange: render, onError: showErrors, stopped: () => cron.abort.signal.aborted,
   });
   const refresh = setInterval(() => schedules.refreshDue(), 5000);
   render();
@@ -123,12 +122,12 @@ function historyRow({ r, j, codes }) {
   const nameCell = r.source === 'jobrun' && r.outcome === 'skipped'
     ? h('span', null, r.name)
     : link(`/ui/jobs/${encodeURIComponent(r.ns)}/${encodeURIComponent(r.name)}`, r.name);
-  return h('tr', { dataset: { run: r.name, outcome: r.outcome } },
+  return h('tr', { dataset: { run: r.name, outcome: r.outcome, source: r.source } },
     h('td', { class: 'name' }, nameCell),
     h('td', null, r.scheduled ? localTime(r.scheduled) : '—'),
     h('td', null, badge(r.outcome), r.reason ? h('span', { class: 'muted small' }, ` ${r.reason}`) : null),
     h('td', null, r.start ? localTime(r.start) : '—'),
     h('td', null, span(r.start, r.end)),
-    h('td', null, j ? completionsText(j) : (r.succeeded ?? '—')),
+    h('td', null, j ? completionsText(j) : r.outcome === 'skipped' ? '—' : r.completions !== null ? `${r.succeeded}/${r.completions}` : String(r.succeeded)),
     h('td', { class: `exits ${codes.some((x) => x !== 0) ? 'bad' : ''}` }, shown || '—'));
 }

@@ -2,9 +2,9 @@
 // attempt's log), its conditions and its events, all live.
 
 import { h, link, badge, bar, age, span, localTime, errorBox, section, table, reconcile, ms } from '../dom.js';
-import { Collection, served } from '../api.js';
+import { Collection } from '../api.js';
 import { jobStatus, compactJob, completionsText, completionsTotal, attempt, controller } from '../model.js';
-import { RUNS_GROUP_VERSION, fromJobRun, runLogPath } from '../runs.js';
+import { watchRuns, findAttempt, runLogPath } from '../runs.js';
 import { Gantt } from '../gantt.js';
 import { LogView } from '../logview.js';
 
@@ -36,8 +36,11 @@ export function jobPage(main, { ns, name }) {
     return [...job.items.values()][0] || null;
   }
 
+  // run is the Job's JobRun; not a run of an earlier Job of this name.
   function run() {
-    return runs ? [...runs.items.values()][0] || null : null;
+    const r = runs ? [...runs.items.values()][0] || null : null;
+    const j = current();
+    return r && j && r.jobUID && r.jobUID !== j.metadata.uid ? null : r;
   }
 
   function render() {
@@ -60,12 +63,7 @@ export function jobPage(main, { ns, name }) {
       .filter((p) => !uid || controller(p.metadata)?.uid === uid)
       .map((p) => attempt(p, now));
     const seen = new Set(fromPods.map((a) => a.pod));
-    const fromRun = r ? r.attempts.filter((a) => !seen.has(a.pod)).map((a) => ({
-      key: `run:${a.number}`, pod: a.pod, ns, node: a.node, container: a.container, containers: a.container ? [a.container] : [],
-      index: a.index, created: a.started, started: a.started, finished: a.finished,
-      outcome: a.exitCode === 0 ? 'succeeded' : a.finished ? 'failed' : 'running', exitCode: a.exitCode, reason: a.reason,
-      message: a.message, restarts: 0, previous: null, source: 'jobrun', number: a.number,
-    })) : [];
+    const fromRun = r ? runPods(r).filter((a) => !seen.has(a.pod)) : [];
     attempts = [...fromPods, ...fromRun];
     gantt.update(attempts, now);
     const conds = j?.status?.conditions || [];
@@ -106,28 +104,34 @@ export function jobPage(main, { ns, name }) {
   function drawRunSummary(r) {
     title.textContent = name;
     title.append(' ', badge(r.outcome));
-    drawFacts(summary, [
+    const facts = [
       ['Outcome', r.outcome + (r.reason ? ` (${r.reason})` : '')],
+      ['Completions', r.completions !== null ? `${r.succeeded}/${r.completions}` : String(r.succeeded)],
+      ['Failed', String(r.failed)],
       ['Started', r.start ? localTime(r.start) : '—'],
       ['Duration', span(r.start, r.end)],
-      ['Succeeded', String(r.succeeded ?? '—')],
-      ['Failed', String(r.failed ?? '—')],
-    ]);
+    ];
+    if (r.message) facts.push(['Message', r.message]);
+    if (r.scheduled) facts.push(['Scheduled', localTime(r.scheduled)]);
+    if (r.cronjob) facts.push(['Created by', link(`/ui/cronjobs/${encodeURIComponent(ns)}/${encodeURIComponent(r.cronjob)}`, `CronJob ${r.cronjob}`)]);
+    if (r.omitted) facts.push(['Attempts not kept', `${r.omitted} (the run keeps at most 500: the failed and latest ones)`]);
+    drawFacts(summary, facts);
   }
 
+  // openLog shows one container run's log: a pod's own (followed while it
+  // runs) with the copy kept with the run as the fallback once the pod is
+  // gone; for a pod known only from the run, the kept copy.
   function openLog(a, previous) {
-    const container = a.container;
     const show = (c) => {
       const label = `${a.pod} · ${c}${previous ? ' · previous run' : ''}`;
       const r = run();
-      let historic = null;
-      if (r) {
-        const entries = r.attempts.filter((x) => x.pod === a.pod);
-        const entry = previous ? entries[entries.length - 2] : entries[entries.length - 1];
-        if (entry) historic = { path: runLogPath(r, entry.number, c), follow: false, note: 'the pod is gone: log kept with the run' };
-      }
+      // The run's entry: the container's previous run or its latest.
+      const latest = findAttempt(r, a.pod, c);
+      const entry = previous ? latest && findAttempt(r, a.pod, c, latest.attempt - 1) : latest;
+      const kept = entry ? { path: runLogPath(r, entry), follow: false, note: 'the pod is gone: the log kept with its run' } : null;
       if (a.source === 'jobrun') {
-        logs.show(label, historic || { path: runLogPath(r, a.number, c), follow: false }, a.containers, show);
+        if (kept) logs.show(label, { ...kept, note: '' }, a.containers, show);
+        else logs.show(label, { path: '', follow: false, error: `no log of ${c} was recorded` }, a.containers, show);
         return;
       }
       const q = new URLSearchParams({ container: c });
@@ -135,9 +139,9 @@ export function jobPage(main, { ns, name }) {
       const follow = !previous && !waiting && (a.outcome === 'running' || a.outcome === 'pending');
       if (previous || waiting) q.set('previous', 'true');
       if (follow) q.set('follow', 'true');
-      logs.show(label, { path: `${base}/pods/${encodeURIComponent(a.pod)}/log?${q}`, follow, fallback: historic }, a.containers, show);
+      logs.show(label, { path: `${base}/pods/${encodeURIComponent(a.pod)}/log?${q}`, follow, fallback: kept }, a.containers, show);
     };
-    show(container);
+    show(a.container);
   }
 
   const ticker = setInterval(() => {
@@ -146,12 +150,51 @@ export function jobPage(main, { ns, name }) {
   job.start();
   pods.start();
   evs.start();
-  served(RUNS_GROUP_VERSION, 'jobruns').then((ok) => {
-    if (!ok || job.abort.signal.aborted) return;
-    runs = new Collection(`/apis/${RUNS_GROUP_VERSION}/namespaces/${encodeURIComponent(ns)}/jobruns`, { params: { fieldSelector: `metadata.name=${name}` }, map: fromJobRun, onChange: render, onError: showErrors }).start();
+  watchRuns(`/namespaces/${encodeURIComponent(ns)}/jobruns`, { fieldSelector: `metadata.name=${name}` }, {
+    set: (c) => { runs = c; }, onChange: render, onError: showErrors, stopped: () => job.abort.signal.aborted,
   });
   render();
   return () => { job.stop(); pods.stop(); evs.stop(); runs?.stop(); logs.close(); clearInterval(ticker); };
+}
+
+// runPods reads a run's container runs as the timeline's attempts, one per
+// pod as for the pods that exist: the pod's first container's latest run,
+// its previous one and the restarts between (an OnFailure pod restarted in
+// place), its start the earliest recorded (a JobRun keeps no pod creation).
+export function runPods(r) {
+  const pods = new Map();
+  for (const e of r.attempts) {
+    const k = e.podUID || e.pod;
+    if (!pods.has(k)) pods.set(k, []);
+    pods.get(k).push(e);
+  }
+  return [...pods.entries()].map(([k, entries]) => {
+    const main = entries[0].container;
+    const runs = entries.filter((e) => e.container === main).sort((x, y) => x.attempt - y.attempt);
+    const cur = runs[runs.length - 1];
+    const prev = runs.length > 1 ? runs[runs.length - 2] : null;
+    const started = Math.min(...entries.map((e) => e.started || Infinity));
+    const finishedAll = entries.every((e) => e.finished);
+    const latest = new Map(); // each container's latest run
+    for (const e of entries) if (!latest.has(e.container) || e.attempt > latest.get(e.container).attempt) latest.set(e.container, e);
+    const lasts = [...latest.values()];
+    let outcome;
+    if (lasts.every((e) => e.exitCode === 0)) outcome = 'succeeded';
+    else if (lasts.some((e) => e.exitCode !== null && e.exitCode !== 0)) outcome = 'failed';
+    else if (r.outcome === 'running') outcome = cur.started ? 'running' : 'pending';
+    else outcome = 'failed'; // gone, its run over, no exit recorded
+    const failed = lasts.find((e) => e.exitCode !== null && e.exitCode !== 0);
+    return {
+      key: `run:${k}`, pod: cur.pod, ns: r.ns, node: cur.node, container: main,
+      containers: [...new Set(entries.map((e) => e.container))],
+      index: cur.index, created: Number.isFinite(started) ? started : null, started: cur.started,
+      finished: finishedAll ? Math.max(...entries.map((e) => e.finished)) : null,
+      outcome, phase: '', exitCode: failed ? failed.exitCode : cur.exitCode,
+      reason: (failed || cur).reason, message: (failed || cur).message,
+      restarts: cur.attempt, previous: prev && prev.finished ? { started: prev.started, finished: prev.finished, exitCode: prev.exitCode, reason: prev.reason } : null,
+      source: 'jobrun',
+    };
+  });
 }
 
 export function drawFacts(dl, facts) {

@@ -3,9 +3,9 @@
 // duration, age), live.
 
 import { h, link, badge, bar, age, span, at, errorBox, section } from '../dom.js';
-import { Collection, served } from '../api.js';
+import { Collection } from '../api.js';
 import { compactJob, compactCronJob, completionsText, completionsTotal } from '../model.js';
-import { RUNS_GROUP_VERSION, fromJobRun, cronRuns } from '../runs.js';
+import { CRONJOB_LABEL, watchRuns, cronRuns } from '../runs.js';
 import { PagedTable } from '../paged.js';
 import { Schedules, strip } from '../cron.js';
 
@@ -112,9 +112,10 @@ export function overviewPage(main) {
 
   jobs.start();
   cronjobs.start();
-  served(RUNS_GROUP_VERSION, 'jobruns').then((ok) => {
-    if (!ok || jobs.abort.signal.aborted) return;
-    runs = new Collection(`/apis/${RUNS_GROUP_VERSION}/jobruns`, { map: fromJobRun, onChange: () => render(), onError: showError }).start();
+  // Only CronJobs' runs (the label): the strips need no others, and every
+  // Job has a run, so all of them would double what the page loads.
+  watchRuns('/jobruns', { labelSelector: CRONJOB_LABEL }, {
+    set: (c) => { runs = c; }, onChange: () => render(), onError: showError, stopped: () => jobs.abort.signal.aborted,
   });
   const refresh = setInterval(() => schedules.refreshDue(), 5000);
   render();
