@@ -8,9 +8,10 @@
 // an ordinary API client: it lists with limit and continue and then watches
 // from the list's resourceVersion, as an informer does. So the view is live
 // (a watch event is on screen within a frame), what a user sees is decided
-// by the API server's own authorizer for that user (roles today, RBAC when it
-// lands) with nothing to keep in step, and the server holds no second cache
-// of 10,000 Jobs for the view: an open page costs the server a few watches.
+// by the API server's own authorizer (RBAC) for that user, with nothing to
+// keep in step, and the server holds no second cache of 10,000 Jobs for the
+// view: an open page costs the server a few watches. The run history is the
+// server's JobRuns (batchd.dev/v1alpha1), read the same way (runs.js).
 // The only server-side endpoint with data is the schedule preview, which
 // computes from what the page sends (schedule, zone, annotations, UID) with
 // internal/cronspec — the controller's own code — and reads nothing.
