@@ -14,7 +14,7 @@ func TestAuthorize(t *testing.T) {
 	path := func(p string) authorizer.AttributesRecord {
 		return authorizer.AttributesRecord{Verb: "get", Path: p}
 	}
-	view, edit, masters, none := []string{GroupView, user.AllAuthenticated}, []string{GroupEdit}, []string{user.SystemPrivilegedGroup}, []string{user.AllAuthenticated}
+	view, edit, masters, none := []string{GroupView, user.AllAuthenticated}, []string{GroupEdit, user.AllAuthenticated}, []string{user.SystemPrivilegedGroup, user.AllAuthenticated}, []string{user.AllAuthenticated}
 	for _, c := range []struct {
 		name   string
 		groups []string

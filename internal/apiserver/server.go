@@ -87,6 +87,9 @@ type Config struct {
 	UI UI
 	// Clock issues and checks service-account tokens (nil: the real clock).
 	Clock clock.PassiveClock
+	// VirtualClock is the controllers' clock when it is virtual: served,
+	// and moved, at ClockPath (nil: the clock is real).
+	VirtualClock VirtualClock
 	// StorageFull says why the storage is full (nil while it is not): then
 	// only writes toward removing objects are stored (see gatedOptions).
 	StorageFull func() error
@@ -192,6 +195,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	installCRDList(generic)
+	installClock(generic, c.VirtualClock)
 	generic.AddPostStartHookOrDie("start-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(ctx.Done())
 		return nil

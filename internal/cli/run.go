@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/node/runtime"
 	"github.com/batchd/batchd/internal/run"
@@ -33,10 +34,13 @@ type runOptions struct {
 	trigger    bool
 	forTime    time.Duration
 	remove     bool
+	clock      string
+	clockStart string
+	clockRate  float64
 }
 
 func (c *CLI) runCommand() *cobra.Command {
-	o := runOptions{dataDir: server.DefaultDataDir(), logs: "all"}
+	o := runOptions{dataDir: server.DefaultDataDir(), logs: "all", clock: server.ClockReal}
 	if dir := os.Getenv("BATCHD_DATA_DIR"); dir != "" {
 		o.dataDir = dir
 	}
@@ -73,6 +77,9 @@ delete them); with --rm it deletes them instead, and also when they end.`,
 	f.BoolVar(&o.trigger, "trigger", false, "Create one Job from each CronJob now and follow it.")
 	f.DurationVar(&o.forTime, "for", 0, "Keep running this long so CronJob schedules fire, following the Jobs they create.")
 	f.BoolVar(&o.remove, "rm", false, "Delete the followed Jobs (and their pods) when the run ends or is interrupted.")
+	f.StringVar(&o.clock, "clock", o.clock, "virtual runs the ephemeral server on a virtual clock (see batchd server --clock): --for is then virtual time, and the run history is printed at the end.")
+	f.StringVar(&o.clockStart, "clock-start", "", "Where the virtual clock starts, as RFC 3339 (default: now).")
+	f.Float64Var(&o.clockRate, "clock-rate", 60, "Virtual seconds per real second of the virtual clock (60: a virtual minute per second). Scale your tasks' durations by it: their processes run in real time.")
 	return cmd
 }
 
@@ -88,12 +95,25 @@ func (c *CLI) run(ctx context.Context, o runOptions) int {
 		fmt.Fprintln(c.Err, "error:", err)
 		return run.ExitBadInput
 	}
+	virtual := o.clock == server.ClockVirtual
+	switch {
+	case o.clock != server.ClockReal && !virtual:
+		fmt.Fprintf(c.Err, "error: --clock must be real or virtual, not %q\n", o.clock)
+		return run.ExitBadInput
+	case virtual && o.clockRate <= 0:
+		fmt.Fprintln(c.Err, "error: batchd run --clock virtual needs --clock-rate above 0: nothing would move a frozen clock")
+		return run.ExitBadInput
+	case virtual && (o.kubeconfig != "" || os.Getenv("KUBECONFIG") != ""):
+		fmt.Fprintln(c.Err, "error: --clock virtual runs its own ephemeral server: it cannot be used with --kubeconfig or KUBECONFIG")
+		return run.ExitBadInput
+	}
 	ro := run.Options{Out: c.Out, Terminal: isTerminal(c.Out), Logs: o.logs, Trigger: o.trigger, For: o.forTime, Namespace: o.namespace, Remove: o.remove}
 	if err := run.CheckCronJobs(objs, ro); err != nil {
 		fmt.Fprintln(c.Err, "error:", err)
 		return run.ExitBadInput
 	}
-	cfg, stop, err := c.connect(ctx, o)
+	cfg, clk, stop, err := c.connect(ctx, o)
+	ro.Clock = clk
 	if err != nil {
 		fmt.Fprintln(c.Err, "error:", err)
 		if ctx.Err() != nil {
@@ -119,6 +139,11 @@ func (c *CLI) run(ctx context.Context, o runOptions) int {
 		if err != nil {
 			fmt.Fprintln(c.Err, "error:", err)
 		}
+		if virtual && ctx.Err() == nil {
+			if err := printRunHistory(ctx, c.Out, cfg, clk.Now()); err != nil {
+				fmt.Fprintln(c.Err, "error:", err)
+			}
+		}
 		return code
 	}()
 	if stop != nil {
@@ -131,19 +156,22 @@ func (c *CLI) run(ctx context.Context, o runOptions) int {
 
 // connect picks the server: the kubeconfig given, the running server of the
 // data dir, or a new ephemeral one (then stop ends it and removes its data).
-func (c *CLI) connect(ctx context.Context, o runOptions) (*rest.Config, func() error, error) {
+// With --clock virtual it is always a new ephemeral server, on that clock.
+func (c *CLI) connect(ctx context.Context, o runOptions) (*rest.Config, clock.WithTicker, func() error, error) {
 	path := o.kubeconfig
 	if path == "" {
 		path = os.Getenv("KUBECONFIG")
 	}
 	if path != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
-	if cfg, err := clientcmd.BuildConfigFromFlags("", server.KubeconfigPath(o.dataDir)); err == nil && serving(ctx, cfg) {
-		return cfg, nil, nil
+	if o.clock != server.ClockVirtual {
+		if cfg, err := clientcmd.BuildConfigFromFlags("", server.KubeconfigPath(o.dataDir)); err == nil && serving(ctx, cfg) {
+			return cfg, nil, nil, nil
+		}
 	}
-	return c.ephemeral(ctx, o.keep)
+	return c.ephemeral(ctx, o)
 }
 
 // serving reports whether the server of cfg answers /readyz.
@@ -168,31 +196,36 @@ func serving(ctx context.Context, cfg *rest.Config) bool {
 
 // ephemeral starts a server in this process, in a temporary data dir on a
 // free loopback port, its logs going to server.log there.
-func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() error, error) {
+func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.WithTicker, func() error, error) {
+	keep := o.keep
 	dir, err := os.MkdirTemp("", "batchd-run-")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	quietKlog(logFile)
 	restoreStderr, err := c.stderrTo(logFile)
 	if err != nil {
 		logFile.Close()
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	opts := server.NewOptions()
-	opts.DataDir, opts.SecurePort = dir, 0
+	// The data dir is a fresh directory of its own: the log beside it.
+	opts.DataDir, opts.SecurePort = filepath.Join(dir, "data"), 0
+	if o.clock == server.ClockVirtual {
+		opts.Clock, opts.ClockStart, opts.ClockRate = o.clock, o.clockStart, o.clockRate
+	}
 	cfg, err := opts.Config()
 	if err != nil {
 		restoreStderr()
 		logFile.Close()
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg.EtcdLog = logFile
 	// The server outlives ctx (an interrupt) until its Jobs are cleaned up.
@@ -206,7 +239,7 @@ func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() er
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
-		runtime.KillAll(filepath.Join(dir, "pods"))
+		runtime.KillAll(filepath.Join(dir, "data", "pods"))
 		restoreStderr()
 		logFile.Close()
 		if keep {
@@ -217,12 +250,12 @@ func (c *CLI) ephemeral(ctx context.Context, keep bool) (*rest.Config, func() er
 	}
 	select {
 	case r := <-ready:
-		return r.Admin, stop, nil
+		return r.Admin, cfg.Clock, stop, nil
 	case err := <-done:
 		done <- err
-		return nil, nil, errors.Join(fmt.Errorf("start ephemeral server: %w", err), stop())
+		return nil, nil, nil, errors.Join(fmt.Errorf("start ephemeral server: %w", err), stop())
 	case <-ctx.Done():
-		return nil, nil, errors.Join(ctx.Err(), stop())
+		return nil, nil, nil, errors.Join(ctx.Err(), stop())
 	}
 }
 

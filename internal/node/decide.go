@@ -16,17 +16,16 @@ import (
 
 // Kubelet constants (pkg/kubelet: backOffPeriod, MaxContainerBackOff; config errors are retried each sync).
 const (
-	initialBackoff   = 10 * time.Second
-	maxBackoff       = 300 * time.Second
-	configRetry      = 10 * time.Second
-	defaultGrace     = 30 * time.Second
-	deadlineReason   = "DeadlineExceeded"
-	deadlineMessage  = "Pod was active on the node longer than the specified deadline"
-	reasonBackOff    = "BackOff"
-	reasonCrashLoop  = "CrashLoopBackOff"
-	reasonCreating   = "ContainerCreating"
-	reasonPodInit    = "PodInitializing"
-	reasonStartError = "StartError"
+	initialBackoff  = 10 * time.Second
+	maxBackoff      = 300 * time.Second
+	configRetry     = 10 * time.Second
+	defaultGrace    = 30 * time.Second
+	deadlineReason  = "DeadlineExceeded"
+	deadlineMessage = "Pod was active on the node longer than the specified deadline"
+	reasonBackOff   = "BackOff"
+	reasonCrashLoop = "CrashLoopBackOff"
+	reasonCreating  = "ContainerCreating"
+	reasonPodInit   = "PodInitializing"
 )
 
 // Waiting is why a container could not be started (a config or mount error).
@@ -90,74 +89,31 @@ func Decide(o Observed) Plan {
 	pod := o.Pod
 	spec := &pod.Spec
 	p := Plan{}
-	startTime := o.Now
-	if pod.Status.StartTime != nil {
-		startTime = pod.Status.StartTime.Time
-	}
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	deleting := pod.DeletionTimestamp != nil
-	deadline := false
-	if spec.ActiveDeadlineSeconds != nil && !terminal {
-		end := startTime.Add(time.Duration(*spec.ActiveDeadlineSeconds) * time.Second)
-		if !o.Now.Before(end) {
-			deadline = true
-		} else {
-			p.requeue(end.Sub(o.Now))
-		}
-	}
-	grace := defaultGrace
-	if spec.TerminationGracePeriodSeconds != nil {
-		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
-	}
-	if deleting && pod.DeletionGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	}
-
-	plans := map[string]containerPlan{}
-	initDone, initFailed := true, false
+	deadline := pastDeadline(o, terminal, &p)
 	evicted := o.Evicted != "" && !terminal
+	out := podOutcome{initDone: true, deadline: deadline, stopping: terminal || deleting || deadline || evicted}
 	if evicted {
-		// The kubelet's hard eviction: no grace period.
-		grace = 0
+		out.evicted = o.Evicted
 	}
-	stopping := terminal || deleting || deadline || evicted
-	if !stopping {
-		for i := range spec.InitContainers {
-			c := &spec.InitContainers[i]
-			cp := decideContainer(o, c, restartFor(spec, c), &p)
-			plans[c.Name] = cp
-			if isSidecar(c) {
-				if latest(o.Runs[c.Name]) == nil {
-					initDone = false
-					break
-				}
-				continue
-			}
-			runs := o.Runs[c.Name]
-			last := latest(runs)
-			if last != nil && !last.Running && succeeded(last) {
-				continue
-			}
-			initDone = false
-			if cp.done {
-				initFailed = true
-			}
-			break
-		}
-		if initDone {
+	plans := map[string]containerPlan{}
+	if !out.stopping {
+		out.initDone, out.initFailed = decideInit(o, plans, &p)
+		if out.initDone {
 			for i := range spec.Containers {
 				c := &spec.Containers[i]
 				plans[c.Name] = decideContainer(o, c, spec.RestartPolicy, &p)
 			}
 		}
 	}
-	appDone := initDone && !stopping
+	appDone := out.initDone && !out.stopping
 	for _, c := range spec.Containers {
 		if !plans[c.Name].done {
 			appDone = false
 		}
 	}
-	if appDone || initFailed {
+	if appDone || out.initFailed {
 		// Sidecars do not restart once the pod's work is over.
 		for i := range spec.InitContainers {
 			if c := &spec.InitContainers[i]; isSidecar(c) {
@@ -174,22 +130,21 @@ func Decide(o Observed) Plan {
 
 	// What must stop: everything when the pod ends; the sidecars once the app
 	// containers are done (or an init container failed for good).
+	grace := gracePeriod(pod, evicted)
 	for _, c := range allContainers(spec) {
 		last := latest(o.Runs[c.Name])
 		if last == nil || !last.Running {
 			continue
 		}
-		if stopping || ((appDone || initFailed) && isSidecar(c)) {
+		if out.stopping || ((appDone || out.initFailed) && isSidecar(c)) {
 			p.Kill = append(p.Kill, Kill{Container: c.Name, Attempt: last.ID.Attempt, Grace: grace})
 		}
 	}
 
-	evictedWhy := ""
 	if evicted {
-		evictedWhy = o.Evicted
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonEvicted, Message: o.Evicted, Key: ReasonEvicted})
 	}
-	p.Status = status(o, plans, initDone, initFailed, deadline, stopping, evictedWhy)
+	p.Status = status(o, plans, out)
 	if deadline {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeNormal, Reason: deadlineReason, Message: deadlineMessage, Key: deadlineReason})
 	}
@@ -197,6 +152,65 @@ func Decide(o Observed) Plan {
 		p.Remove = true
 	}
 	return p
+}
+
+// pastDeadline tells whether the pod ran past its activeDeadlineSeconds,
+// and has it looked at again when it will.
+func pastDeadline(o Observed, terminal bool, p *Plan) bool {
+	spec := &o.Pod.Spec
+	if spec.ActiveDeadlineSeconds == nil || terminal {
+		return false
+	}
+	startTime := o.Now
+	if o.Pod.Status.StartTime != nil {
+		startTime = o.Pod.Status.StartTime.Time
+	}
+	end := startTime.Add(time.Duration(*spec.ActiveDeadlineSeconds) * time.Second)
+	if !o.Now.Before(end) {
+		return true
+	}
+	p.requeue(end.Sub(o.Now))
+	return false
+}
+
+// gracePeriod is how long the pod's containers get between SIGTERM and
+// SIGKILL: the deletion's, else the pod's; none when it is evicted (the
+// kubelet's hard eviction).
+func gracePeriod(pod *corev1.Pod, evicted bool) time.Duration {
+	if evicted {
+		return 0
+	}
+	grace := defaultGrace
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	if pod.DeletionTimestamp != nil && pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	}
+	return grace
+}
+
+// decideInit walks the init containers in order: each must succeed (a
+// sidecar: have started) before the next; it tells whether all are done,
+// and whether one failed for good.
+func decideInit(o Observed, plans map[string]containerPlan, p *Plan) (done, failed bool) {
+	spec := &o.Pod.Spec
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		cp := decideContainer(o, c, restartFor(spec, c), p)
+		plans[c.Name] = cp
+		if isSidecar(c) {
+			if latest(o.Runs[c.Name]) == nil {
+				return false, false
+			}
+			continue
+		}
+		if last := latest(o.Runs[c.Name]); last != nil && !last.Running && succeeded(last) {
+			continue
+		}
+		return false, cp.done
+	}
+	return true, false
 }
 
 func (p *Plan) requeue(d time.Duration) {
@@ -215,7 +229,7 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 	if last != nil && last.Running {
 		return containerPlan{}
 	}
-	if last != nil && last.Reason == reasonStartError {
+	if last != nil && last.Reason == runtime.ReasonStartError {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailed, Message: "Error: " + last.Message,
 			Container: c.Name, Key: fmt.Sprintf("start-error/%s/%d", c.Name, last.ID.Attempt)})
 	}
@@ -335,7 +349,7 @@ func ContainerID(id runtime.ID) string {
 func terminatedState(r *runtime.Run) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(r.ExitCode),
-		Reason:      r.Reason,
+		Reason:      string(r.Reason),
 		Message:     r.Message,
 		StartedAt:   metav1.NewTime(r.StartedAt.Truncate(time.Second)),
 		FinishedAt:  metav1.NewTime(r.FinishedAt.Truncate(time.Second)),

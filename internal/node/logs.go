@@ -8,12 +8,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/node/runtime"
 )
 
 // Logs serves pods/log from the runtime's CRI log files.
-type Logs struct{ Runtime *runtime.Runtime }
+type Logs struct {
+	Runtime runtime.Runtime
+	// Clock dates sinceSeconds (default: the real one).
+	Clock clock.PassiveClock
+}
 
 // Logs streams the log of the container's current run, or of the previous
 // one with opts.Previous.
@@ -45,7 +50,11 @@ func (l Logs) Logs(ctx context.Context, pod *corev1.Pod, container string, opts 
 	case opts.SinceTime != nil:
 		ro.Since = opts.SinceTime.Time
 	case opts.SinceSeconds != nil:
-		ro.Since = time.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
+		var clk clock.PassiveClock = clock.RealClock{}
+		if l.Clock != nil {
+			clk = l.Clock
+		}
+		ro.Since = clk.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
 	}
 	id := run.ID
 	running := func() bool {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,13 +10,9 @@ import (
 	"strings"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 )
 
 // Kubelet node constants.
@@ -51,7 +46,15 @@ type Machine struct {
 	EphemeralStorage int64
 	// DiskPressure: that file system has less than 10% available.
 	DiskPressure bool
+	// VirtualClock says how the server's virtual clock runs ("": the clock
+	// is real). The Node then carries a VirtualClock condition saying so.
+	VirtualClock string
 }
+
+// ConditionVirtualClock is the Node condition of a server whose controllers
+// and node agent run on a virtual clock (batchd server --clock virtual):
+// status times, schedules, deadlines and back-offs are not the machine's.
+const ConditionVirtualClock corev1.NodeConditionType = "VirtualClock"
 
 // Runtimes are the node's runtime handlers: OCI is the runc or crun binary
 // ("" when none is installed) and OCIVersion the first line of its
@@ -154,15 +157,6 @@ func (m Machine) Allocatable() corev1.ResourceList {
 	return l
 }
 
-// machine is the Machine as it is now: with the disk pressure last seen.
-func (a *Agent) machine() Machine {
-	m := a.cfg.Machine
-	a.mu.Lock()
-	m.DiskPressure = a.diskPressure
-	a.mu.Unlock()
-	return m
-}
-
 // nodeObject is the Node the agent registers.
 func (m Machine) nodeObject(now time.Time) *corev1.Node {
 	n := &corev1.Node{
@@ -175,7 +169,33 @@ func (m Machine) nodeObject(now time.Time) *corev1.Node {
 		}},
 	}
 	n.Status = m.nodeStatus(now, nil)
+	n.Spec.Taints, _ = ConditionTaints(nil, m.DiskPressure)
 	return n
+}
+
+// ConditionTaints are a Node's taints with the one its conditions call
+// for set or cleared: node.kubernetes.io/disk-pressure:NoSchedule while
+// the node has disk pressure, as upstream's node lifecycle controller
+// taints nodes by condition (the scheduler then places no pod without a
+// toleration there). Other taints (kubectl taint) stay as they are.
+// changed tells whether the result differs.
+func ConditionTaints(taints []corev1.Taint, diskPressure bool) (out []corev1.Taint, changed bool) {
+	has := false
+	for _, t := range taints {
+		if t.Key == corev1.TaintNodeDiskPressure && t.Effect == corev1.TaintEffectNoSchedule {
+			has = true
+			if !diskPressure {
+				changed = true
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	if diskPressure && !has {
+		out = append(out, corev1.Taint{Key: corev1.TaintNodeDiskPressure, Effect: corev1.TaintEffectNoSchedule})
+		changed = true
+	}
+	return out, changed
 }
 
 func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.NodeStatus {
@@ -205,18 +225,22 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 	for _, h := range m.Runtimes.Named {
 		handlers = append(handlers, corev1.NodeRuntimeHandler{Name: h})
 	}
+	conds := []corev1.NodeCondition{
+		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		disk,
+		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+		limits,
+		cond(conditionRuntime, rs, rr, rm),
+	}
+	if m.VirtualClock != "" {
+		conds = append(conds, cond(ConditionVirtualClock, corev1.ConditionTrue, "VirtualClock", m.VirtualClock))
+	}
 	return corev1.NodeStatus{
-		Capacity:    m.Allocatable(),
-		Allocatable: m.Allocatable(),
-		Phase:       corev1.NodeRunning,
-		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			disk,
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
-			limits,
-			cond(conditionRuntime, rs, rr, rm),
-		},
+		Capacity:        m.Allocatable(),
+		Allocatable:     m.Allocatable(),
+		Phase:           corev1.NodeRunning,
+		Conditions:      conds,
 		RuntimeHandlers: handlers,
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
 		NodeInfo: corev1.NodeSystemInfo{
@@ -225,118 +249,4 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 			OperatingSystem: "linux", Architecture: goruntime.GOARCH,
 		},
 	}
-}
-
-// heartbeat registers the node, renews its Lease every 10s and refreshes its
-// status every minute.
-func (a *Agent) heartbeat(ctx context.Context) {
-	log := klog.FromContext(ctx)
-	lastStatus := time.Time{}
-	a.nodeEvent("Starting", "Starting kubelet.")
-	for {
-		now := a.cfg.Clock.Now()
-		if now.Sub(lastStatus) >= statusInterval {
-			if err := a.registerNode(ctx, now); err != nil {
-				log.Error(err, "register node", "node", a.cfg.Machine.Name)
-			} else {
-				lastStatus = now
-			}
-		}
-		if err := a.renewLease(ctx, now); err != nil {
-			log.Error(err, "renew node lease", "node", a.cfg.Machine.Name)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.cfg.Clock.After(leaseRenewInterval):
-		}
-	}
-}
-
-func (a *Agent) registerNode(ctx context.Context, now time.Time) error {
-	nodes := a.cfg.Client.CoreV1().Nodes()
-	want := a.machine().nodeObject(now)
-	cur, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		created, err := nodes.Create(ctx, want, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("create node: %w", err)
-		}
-		created.Status = want.Status
-		if _, err = nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-		for _, c := range want.Status.Conditions {
-			if c.Type != conditionLimits && c.Type != conditionRuntime {
-				e := nodeStatusEvent(c)
-				a.nodeEvent(e, fmt.Sprintf("Node %s status is now: %s", want.Name, e))
-			}
-		}
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	changed := false
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
-	}
-	for k, v := range want.Labels {
-		if cur.Labels[k] != v {
-			cur.Labels[k], changed = v, true
-		}
-	}
-	if changed {
-		if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-	}
-	cur.Status = a.machine().nodeStatus(now, cur.Status.Conditions)
-	_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-	return err
-}
-
-func (a *Agent) renewLease(ctx context.Context, now time.Time) error {
-	leases := a.cfg.Client.CoordinationV1().Leases(leaseNamespace)
-	name := a.cfg.Machine.Name
-	renew := metav1.NewMicroTime(now)
-	l, err := leases.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		d := int32(leaseDuration)
-		l = &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNamespace, OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &d, RenewTime: &renew},
-		}
-		_, err = leases.Create(ctx, l, metav1.CreateOptions{})
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	l.Spec.RenewTime = &renew
-	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-	return err
-}
-
-// nodeStatusEvent is the kubelet's event reason for a condition
-// (KubeletHasSufficientMemory → NodeHasSufficientMemory, KubeletReady → NodeReady).
-func nodeStatusEvent(c corev1.NodeCondition) string {
-	if c.Type == corev1.NodeReady {
-		return "NodeReady"
-	}
-	return "Node" + strings.TrimPrefix(c.Reason, "Kubelet")
-}
-
-// nodeEvent records an event on the Node, as the kubelet does (with the
-// node's name as UID, which is what kubectl describe node looks for).
-func (a *Agent) nodeEvent(reason, msg string) { a.nodeEventType(corev1.EventTypeNormal, reason, msg) }
-
-func (a *Agent) nodeEventType(typ, reason, msg string) {
-	name := a.cfg.Machine.Name
-	a.cfg.Recorder.Event(&corev1.ObjectReference{Kind: "Node", Name: name, UID: types.UID(name)}, typ, reason, msg)
 }

@@ -16,8 +16,15 @@ const (
 	reasonPodCompleted   = "PodCompleted"
 )
 
+// podOutcome is what status needs to know of the pod as Decide saw it.
+type podOutcome struct {
+	initDone, initFailed, deadline, stopping bool
+	// evicted is why the node evicts the pod ("": it does not).
+	evicted string
+}
+
 // status computes the pod status the kubelet would report.
-func status(o Observed, plans map[string]containerPlan, initDone, initFailed, deadline, stopping bool, evicted string) corev1.PodStatus {
+func status(o Observed, plans map[string]containerPlan, out podOutcome) corev1.PodStatus {
 	pod := o.Pod
 	old := pod.Status
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
@@ -39,28 +46,47 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 		t := metav1.NewTime(o.Now.Truncate(time.Second))
 		s.StartTime = &t
 	}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		s.InitContainerStatuses = append(s.InitContainerStatuses, containerStatus(c, o.Runs[c.Name], plans[c.Name], reasonPodInit))
+	}
+	appWaiting := reasonCreating
+	if !out.initDone && !out.stopping {
+		appWaiting = reasonPodInit
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		s.ContainerStatuses = append(s.ContainerStatuses, containerStatus(c, o.Runs[c.Name], plans[c.Name], appWaiting))
+	}
+	s.Phase = podPhase(o, plans, out)
+	if s.Phase == corev1.PodFailed {
+		switch {
+		case out.evicted != "":
+			s.Reason, s.Message = ReasonEvicted, out.evicted
+		case out.deadline:
+			s.Reason, s.Message = deadlineReason, deadlineMessage
+		}
+	}
+	s.Conditions = podConditions(o, out, terminal(s.Phase))
+	return s
+}
 
+// podPhase is the pod's phase, as the kubelet's getPhase computes it from
+// its containers: a pod being stopped is Running while one of them runs,
+// then Succeeded if all of them succeeded (Failed past its deadline or
+// evicted).
+func podPhase(o Observed, plans map[string]containerPlan, out podOutcome) corev1.PodPhase {
+	spec := &o.Pod.Spec
 	anyRunning := false
 	for _, c := range allContainers(spec) {
 		if l := latest(o.Runs[c.Name]); l != nil && l.Running {
 			anyRunning = true
 		}
 	}
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		s.InitContainerStatuses = append(s.InitContainerStatuses, containerStatus(c, o.Runs[c.Name], plans[c.Name], reasonPodInit))
-	}
-	appWaiting := reasonCreating
-	if !initDone && !stopping {
-		appWaiting = reasonPodInit
-	}
 	allSucceeded, anyUnstarted, anyNotDone := true, false, false
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
-		runs := o.Runs[c.Name]
-		s.ContainerStatuses = append(s.ContainerStatuses, containerStatus(c, runs, plans[c.Name], appWaiting))
-		last := latest(runs)
-		switch {
+		switch last := latest(o.Runs[c.Name]); {
 		case last == nil:
 			anyUnstarted = true
 			allSucceeded = false
@@ -71,50 +97,38 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 			anyNotDone = true
 		}
 	}
-
 	switch {
-	case stopping:
-		s.Phase = corev1.PodRunning
-		if anyUnstarted && !anyRunning {
-			s.Phase = corev1.PodPending
-		}
-		if !anyRunning {
-			s.Phase = corev1.PodFailed
-			if allSucceeded {
-				s.Phase = corev1.PodSucceeded
-			}
-			if deadline {
-				s.Phase = corev1.PodFailed
-				s.Reason, s.Message = deadlineReason, deadlineMessage
-			}
-			if evicted != "" {
-				s.Phase = corev1.PodFailed
-				s.Reason, s.Message = ReasonEvicted, evicted
-			}
-		}
-	case initFailed:
-		s.Phase = corev1.PodPending
-		if !anyRunning {
-			s.Phase = corev1.PodFailed
-		}
-	case !initDone || anyUnstarted:
-		s.Phase = corev1.PodPending
+	case out.stopping && anyRunning:
+		return corev1.PodRunning
+	case out.stopping && (out.deadline || out.evicted != "" || !allSucceeded):
+		return corev1.PodFailed
+	case out.stopping:
+		return corev1.PodSucceeded
+	case out.initFailed && anyRunning:
+		return corev1.PodPending
+	case out.initFailed:
+		return corev1.PodFailed
+	case !out.initDone || anyUnstarted:
+		return corev1.PodPending
 	case anyNotDone || anyRunning:
-		s.Phase = corev1.PodRunning
+		return corev1.PodRunning
 	case allSucceeded:
-		s.Phase = corev1.PodSucceeded
-	default:
-		s.Phase = corev1.PodFailed
+		return corev1.PodSucceeded
 	}
-	terminal := s.Phase == corev1.PodSucceeded || s.Phase == corev1.PodFailed
+	return corev1.PodFailed
+}
 
+// podConditions are the kubelet's pod conditions, each keeping its
+// transition time while its status stays.
+func podConditions(o Observed, out podOutcome, terminal bool) []corev1.PodCondition {
+	spec, old := &o.Pod.Spec, o.Pod.Status
 	var conds []corev1.PodCondition
 	ready := corev1.ConditionTrue
 	if terminal {
 		ready = corev1.ConditionFalse
 	}
 	conds = append(conds, corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: ready})
-	if incomplete := incompleteInit(spec, o.Runs); len(incomplete) > 0 && !(terminal && initDone) {
+	if incomplete := incompleteInit(spec, o.Runs); len(incomplete) > 0 && !(terminal && out.initDone) {
 		conds = append(conds, corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionFalse,
 			Reason: reasonNotInitialized, Message: "containers with incomplete status: " + names(incomplete)})
 	} else {
@@ -138,9 +152,9 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 			disruption = disruption || c.Type == corev1.DisruptionTarget
 		}
 	}
-	if evicted != "" && !disruption {
+	if out.evicted != "" && !disruption {
 		conds = append(conds, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
-			Reason: reasonTerminationByKubelet, Message: evicted})
+			Reason: reasonTerminationByKubelet, Message: out.evicted})
 	}
 	for i := range conds {
 		conds[i].LastTransitionTime = metav1.NewTime(o.Now.Truncate(time.Second))
@@ -151,8 +165,7 @@ func status(o Observed, plans map[string]containerPlan, initDone, initFailed, de
 			}
 		}
 	}
-	s.Conditions = conds
-	return s
+	return conds
 }
 
 func containerStatus(c *corev1.Container, runs []runtime.Run, plan containerPlan, defaultWaiting string) corev1.ContainerStatus {

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 )
 
@@ -43,8 +44,11 @@ type Options struct {
 	Logs string
 	// Trigger creates one Job from each CronJob at once.
 	Trigger bool
-	// For keeps following (and CronJobs firing) this long.
+	// For keeps following (and CronJobs firing) this long, on Clock.
 	For time.Duration
+	// Clock is the server's clock (nil: the real one): a virtual clock's
+	// --for is virtual time, and durations shown are measured on it.
+	Clock clock.WithTicker
 	// Namespace is used for objects that name none (default "default").
 	Namespace string
 	// OnInterrupt is what an interrupted run does with what it started:
@@ -328,7 +332,7 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	seen := map[types.UID]*corev1.Pod{} // every pod of a followed Job seen, as last seen
 	var deadline <-chan time.Time
 	if e.o.For > 0 {
-		deadline = time.After(e.o.For)
+		deadline = e.clock().After(e.o.For)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -364,7 +368,7 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 		if e.o.Logs != "none" {
 			logs.start(ctx, jobs, pods)
 		}
-		e.screen.progress(jobs, problems, time.Now())
+		e.screen.progress(jobs, problems, e.clock().Now())
 		done := len(jobs) == len(followed)
 		for _, j := range jobs {
 			if _, ok := Finished(j); !ok {
@@ -386,6 +390,14 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	}
 }
 
+// clock is the server's clock.
+func (e *Engine) clock() clock.WithTicker {
+	if e.o.Clock == nil {
+		return clock.RealClock{}
+	}
+	return e.o.Clock
+}
+
 func keys(m map[types.NamespacedName]bool) []types.NamespacedName {
 	var out []types.NamespacedName
 	for k := range m {
@@ -404,7 +416,7 @@ const maxFailedLogs = 5
 func (e *Engine) finish(ctx context.Context, jobs []*batchv1.Job, seen map[types.UID]*corev1.Pod, problems map[string][]Problem, logs *streamer) (int, error) {
 	logs.wait(3 * time.Second)
 	e.screen.done()
-	fmt.Fprint(e.o.Out, "\n"+Summary(jobs, problems, time.Now()))
+	fmt.Fprint(e.o.Out, "\n"+Summary(jobs, problems, e.clock().Now()))
 	if e.o.Logs != "none" {
 		var pods []*corev1.Pod
 		for _, p := range seen {

@@ -48,6 +48,11 @@ type Options struct {
 	RunRetention         time.Duration
 	RunLimit             int
 	RunLogLimit          string
+	// Clock is real or virtual; a virtual one starts at ClockStart (default:
+	// now) and runs ClockRate times real time (0: frozen until moved).
+	Clock      string
+	ClockStart string
+	ClockRate  float64
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -66,7 +71,7 @@ func DefaultDataDir() string {
 func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
-		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi",
+		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
 }
 
@@ -97,6 +102,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RunRetention, "run-history-retention", o.RunRetention, "How long a JobRun and its logs are kept after the run ended (0: no time limit).")
 	fs.IntVar(&o.RunLimit, "run-history-limit", o.RunLimit, "How many JobRuns of each CronJob are kept, the most recent slots (0: no limit).")
 	fs.StringVar(&o.RunLogLimit, "run-log-limit", o.RunLogLimit, "Size of each container run's log kept with its JobRun (the tail; 0 keeps none).")
+	fs.StringVar(&o.Clock, "clock", o.Clock, "The controllers' and node agent's clock: real, or virtual (for testing schedules: CronJob slots, deadlines, back-offs, TTLs and status times follow it; pods' processes run in real time; the Node gets a VirtualClock condition). A virtual clock is moved with batchd clock advance|set.")
+	fs.StringVar(&o.ClockStart, "clock-start", o.ClockStart, "Where a virtual clock starts, as RFC 3339 (e.g. 2027-03-28T00:00:00+01:00; default: now).")
+	fs.Float64Var(&o.ClockRate, "clock-rate", o.ClockRate, "Virtual seconds per real second of a virtual clock (60: a virtual minute per second; 0: frozen until moved).")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -152,6 +160,11 @@ func (o *Options) Validate() []error {
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
+	if c, err := o.clockConfig(time.Now()); err != nil {
+		errs = append(errs, err)
+	} else if c != nil {
+		c.Stop()
+	}
 	return errs
 }
 
@@ -167,7 +180,14 @@ func (o *Options) Config() (Config, error) {
 	if err := CheckDataDir(dir); err != nil {
 		return Config{}, err
 	}
+	var clk clock.WithTicker
+	if v, err := o.clockConfig(time.Now()); err != nil {
+		return Config{}, err
+	} else if v != nil {
+		clk = v
+	}
 	return Config{
+		Clock:             clk,
 		DataDir:           dir,
 		BindAddress:       net.ParseIP(o.BindAddress),
 		SecurePort:        o.SecurePort,
@@ -233,6 +253,12 @@ type Config struct {
 	UnsafeNoFsync bool
 	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
 	EtcdLog io.Writer
+	// Node replaces parts of the node half (tests: a fake runtime and clock).
+	Node NodeOptions
+	// Clock is the controllers' and node agent's time (nil: the real one);
+	// a *vclock.Clock makes the server's clock virtual: it is reported as
+	// such and moved through the clock endpoint.
+	Clock clock.WithTicker
 	// TokenClock issues and checks service-account tokens (tests only; nil: the real clock).
 	TokenClock clock.PassiveClock
 }

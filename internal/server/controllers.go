@@ -21,6 +21,7 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
 	"github.com/batchd/batchd/internal/controller/clusterrole"
@@ -34,11 +35,12 @@ import (
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
 	"github.com/batchd/batchd/internal/history"
+	"github.com/batchd/batchd/internal/vclock"
 )
 
 // startControllers runs the in-process controllers on the loopback client
 // until ctx ends. It returns once they are started.
-func startControllers(ctx context.Context, loopback *restclient.Config, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
+func startControllers(ctx context.Context, loopback *restclient.Config, clk clock.WithTicker, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -60,7 +62,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
 	jobController, err := job.New(job.Config{
-		Client: client, Informer: factory,
+		Client: client, Informer: factory, Clock: clk,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: job.Component}),
 		Register: exportMetric,
 	})
@@ -73,25 +75,27 @@ func startControllers(ctx context.Context, loopback *restclient.Config, node *no
 		if err != nil {
 			return err
 		}
-		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: runLogs,
+		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: runLogs, Clock: clk,
 			Retention: runhistory.Retention{Age: runHistory.Retention, PerCronJob: runHistory.PerCronJob}})
 		if err != nil {
 			return err
 		}
 	}
 	cronCfg := cronjob.Config{
-		Client: client, Informer: factory,
+		Client: client, Informer: factory, Clock: clk,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
 		Register: exportMetric,
 	}
 	if historyController != nil {
 		cronCfg.Skips = historyController
 	}
+	// A virtual clock does not read the API's creationTimestamps.
+	_, cronCfg.CreatedWhenSeen = clk.(*vclock.Clock)
 	cronJobController, err := cronjob.New(cronCfg)
 	if err != nil {
 		return err
 	}
-	ttlController, err := ttl.New(client, factory, nil)
+	ttlController, err := ttl.New(client, factory, clk)
 	if err != nil {
 		return err
 	}

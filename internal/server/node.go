@@ -6,10 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -17,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/version"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
 	"github.com/batchd/batchd/internal/image"
@@ -25,40 +23,67 @@ import (
 	"github.com/batchd/batchd/internal/scheduler"
 )
 
+// NodeOptions replace parts of the node half, for tests that run the node
+// agent in-process.
+type NodeOptions struct {
+	// Runtime replaces the host's runtime (supervisors, runc and crun);
+	// with it no cgroups, image store or OCI runtime are looked for.
+	Runtime runtime.Runtime
+	// Clock is the node agent's (default: the real one).
+	Clock clock.Clock
+}
+
 // nodeRuntime is the node half of the server: the process runtime exists
 // before the API server (it serves pods/log), the agent once clients can be
 // built.
 type nodeRuntime struct {
 	machine          node.Machine
-	runtime          *runtime.Runtime
+	runtime          runtime.Runtime
+	clock            clock.Clock // pods/log's sinceSeconds (nil: real)
+	agentClock, wall clock.Clock // node.Config's Clock and Wall
 	pvcDir           string
 	apiHost, apiPort string
 	images           *image.Store
-	ociRuntime       string
+	ociRuntime       runtime.OCIRuntime
 	defaultRuntime   string
 	imageGC          image.GCPolicy
-	namedOCI         map[string]string // handler runc/crun → binary
+	namedOCI         map[string]runtime.OCIRuntime // handler runc/crun → runtime
 	keepLogs         func(string, map[string][]runtime.Run)
-
-	mu    sync.Mutex
-	agent *node.Agent
 }
 
 func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	if cfg.DisableNodeAgent {
 		return nil, nil
 	}
-	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes")}
+	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock}
 	n.machine.Version = version.Get().GitVersion
+	n.machine.VirtualClock = DescribeClock(cfg.Clock)
+	// The agent's time is the server's clock unless a test gives the node
+	// its own; its housekeeping keeps real time under a virtual clock.
+	n.agentClock, n.wall = n.clock, nil
+	if n.clock == nil && cfg.Clock != nil {
+		n.agentClock, n.wall = cfg.Clock, clock.RealClock{}
+	}
+	if cfg.Node.Runtime != nil {
+		n.runtime = cfg.Node.Runtime
+		n.defaultRuntime = node.RuntimeHost
+		n.machine.Runtimes = node.Runtimes{Default: node.RuntimeHost, Flag: node.RuntimeHost}
+		return n, nil
+	}
 	cg, err := runtime.DetectCgroups("/sys/fs/cgroup")
 	if err != nil {
 		n.machine.CgroupsErr = err
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, OnExit: n.exited, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
 	if err != nil {
 		return nil, err
+	}
+	// The containers of an earlier server run on: watch them, and reap
+	// the runs whose supervisor died with it.
+	if err := rt.Recover(); err != nil {
+		return nil, fmt.Errorf("recover containers: %w", err)
 	}
 	n.runtime = rt
 	var st syscall.Statfs_t
@@ -73,18 +98,18 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg)
 	// Handlers "runc" and "crun" name each installed runtime, for
 	// RuntimeClasses that want one in particular.
-	n.namedOCI = map[string]string{}
+	n.namedOCI = map[string]runtime.OCIRuntime{}
 	var named []string
 	for _, name := range []string{"runc", "crun"} {
-		if bin, p := findOCIRuntime(name, cg); p == "" {
-			n.namedOCI[name] = bin
+		if o, p := findOCIRuntime(name, cg); p == "" && !o.IsZero() {
+			n.namedOCI[name] = o
 			named = append(named, name)
 		}
 	}
 	n.imageGC = cfg.ImageGC
-	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime)
-	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime, OCIVersion: runtimeVersion(n.ociRuntime), Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
-	oci := n.ociRuntime
+	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime.Path)
+	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime.Path, OCIVersion: n.ociRuntime.Version, Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
+	oci := n.ociRuntime.Path
 	switch {
 	case problem != "":
 		oci = "none: " + problem
@@ -98,9 +123,9 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 }
 
 // findOCIRuntime is the runtime --oci-runtime names, else runc, else crun,
-// found on PATH; crun only where it can run containers (problem says why
-// not).
-func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
+// found on PATH and resolved once; crun only where it can run containers
+// (problem says why not).
+func findOCIRuntime(flag string, cg *runtime.Cgroups) (o runtime.OCIRuntime, problem string) {
 	names := []string{"runc", "crun"}
 	if flag != "" {
 		names = []string{flag}
@@ -109,48 +134,25 @@ func findOCIRuntime(flag string, cg *runtime.Cgroups) (bin, problem string) {
 		p, err := exec.LookPath(name)
 		if err != nil {
 			if flag != "" {
-				return "", fmt.Sprintf("--oci-runtime %s: %v", flag, err)
+				return runtime.OCIRuntime{}, fmt.Sprintf("--oci-runtime %s: %v", flag, err)
 			}
 			continue
 		}
-		if runtime.IsCrun(p) && cg.CrunProblem() != "" {
+		o := runtime.ResolveOCIRuntime(p)
+		if o.Kind == runtime.Crun && cg.CrunProblem() != "" {
 			problem = cg.CrunProblem()
 			continue
 		}
-		return p, ""
+		return o, ""
 	}
-	return "", problem
-}
-
-// runtimeVersion is the first line of `bin --version` ("runc version 1.1.15").
-func runtimeVersion(bin string) string {
-	if bin == "" {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return ""
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return first
-}
-
-func (n *nodeRuntime) exited(id runtime.ID) {
-	n.mu.Lock()
-	a := n.agent
-	n.mu.Unlock()
-	if a != nil {
-		a.Exited(id)
-	}
+	return runtime.OCIRuntime{}, problem
 }
 
 func (n *nodeRuntime) logs() pod.LogSource {
 	if n == nil {
 		return nil
 	}
-	return node.Logs{Runtime: n.runtime}
+	return node.Logs{Runtime: n.runtime, Clock: n.clock}
 }
 
 // start runs the scheduler and the node agent until ctx ends.
@@ -160,14 +162,11 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	}
 	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
-		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir,
+		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
 		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
-	n.mu.Lock()
-	n.agent = agent
-	n.mu.Unlock()
 	go agent.Run(ctx)
 	return func() { go sched.Run(ctx) }
 }

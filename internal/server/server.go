@@ -18,11 +18,13 @@ import (
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver"
 	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/storage"
 	"github.com/batchd/batchd/internal/ui"
+	"github.com/batchd/batchd/internal/vclock"
 )
 
 // Ready describes a serving batchd.
@@ -52,6 +54,17 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	var clk clock.WithTicker = clock.RealClock{}
+	var moved apiserver.VirtualClock
+	if cfg.Clock != nil {
+		clk = cfg.Clock
+		if v, ok := cfg.Clock.(*vclock.Clock); ok {
+			moved = v
+		}
+	}
+	if d := DescribeClock(cfg.Clock); d != "" {
+		fmt.Fprintf(os.Stderr, "clock: %s; it reads %s\n", d, clk.Now().Format(time.RFC3339))
 	}
 	if err := storage.ProbeWritable(cfg.DataDir); err != nil {
 		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
@@ -148,9 +161,10 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		ReadyzChecks:      readyz,
 		UI:                ui.New(ui.Config{}),
 		Clock:             cfg.TokenClock,
+		VirtualClock:      moved,
 		StorageFull:       storageFull,
 		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, agent, cfg.RunHistory, runLogs)
+			return startControllers(ctx, loopback, clk, agent, cfg.RunHistory, runLogs)
 		},
 		Logs:    agent.logs(),
 		RunLogs: runLogSource{store: runLogs, node: agent},

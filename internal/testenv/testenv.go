@@ -40,6 +40,16 @@ type Env struct {
 // Start runs batchd in dataDir until Stop is called.
 func Start(dataDir string) (*Env, error) { return StartWith(dataDir, nil) }
 
+// StartWithNode runs batchd in dataDir with its scheduler and node agent
+// (node named NodeName) on node's runtime and clock, in-process: a
+// runtimetest.Fake runs pods in milliseconds.
+func StartWithNode(dataDir string, node server.NodeOptions) (*Env, error) {
+	return StartWith(dataDir, func(cfg *server.Config) {
+		cfg.DisableNodeAgent = false
+		cfg.Node, cfg.NodeName, cfg.MaxPods = node, NodeName, 110
+	})
+}
+
 // StartWith is Start with the server configuration adjusted by adjust (e.g. a
 // fake clock for tokens).
 func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
@@ -88,6 +98,9 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	e.Client = c
 	return e, nil
 }
+
+// NodeName is the node of a server started by StartWithNode.
+const NodeName = "testenv-node"
 
 // As returns a client that authenticates with the bearer token of the
 // --token-file user name only (no client certificate).

@@ -268,7 +268,7 @@ func TestRunKeepsTheLastLinesOfDeletedOnFailurePods(t *testing.T) {
 	for _, want := range []string{"job/flaky failed: BackoffLimitExceeded", "--- last lines of pod/flaky-", "container c (exit code 3, Error)",
 		"attempt failing with code 3"} {
 		if !strings.Contains(r.stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+			t.Errorf("output lacks %q:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
 		}
 	}
 }

@@ -154,7 +154,9 @@ func viewRules(served map[string][]string) []rbacv1.PolicyRule {
 			rules = append(rules, rule(read, g(group), rs...))
 		}
 	}
-	return append(rules, urls([]string{"get"}, "/metrics"))
+	// The server clock (apiserver.ClockPath) is read by viewers too; only
+	// the masters move it.
+	return append(rules, urls([]string{"get"}, "/metrics", "/batchd/v1/clock"))
 }
 
 func clusterRoleBinding(name, role string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleBinding {

@@ -43,6 +43,12 @@ type Config struct {
 	// Skips records the slots that start no Job (the run history); nil
 	// records none.
 	Skips SkipRecorder
+	// CreatedWhenSeen takes a CronJob's creation to be when the controller
+	// first saw it, on Clock, instead of its creationTimestamp: the API
+	// server stamps that in real time, which a virtual Clock does not read
+	// (a CronJob made at a virtual instant months ahead would otherwise
+	// have "missed" every slot since its real creation).
+	CreatedWhenSeen bool
 }
 
 // Controller runs CronJobs.
@@ -59,6 +65,8 @@ type Controller struct {
 	// the slots missed since the last run).
 	mu       sync.Mutex
 	reported map[types.UID]time.Time
+	// created is when each CronJob was first seen (CreatedWhenSeen).
+	created map[types.UID]time.Time
 }
 
 // New wires the controller to the factory's CronJob and Job informers.
@@ -90,7 +98,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
 		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock), metrics: m,
-		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}}
+		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}, created: map[types.UID]time.Time{}}
 	c.runner = controller.NewRunner("cronjob", c.sync, controller.WithClock(cfg.Clock))
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -244,10 +252,18 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}
 	}
 	since, _ := c.awake.observe()
+	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	reported := c.reported[cj.UID]
+	var created time.Time
+	if c.cfg.CreatedWhenSeen {
+		if _, ok := c.created[cj.UID]; !ok {
+			c.created[cj.UID] = now
+		}
+		created = c.created[cj.UID]
+	}
 	c.mu.Unlock()
-	p := Decide(Observed{CronJob: cj, Jobs: owned, Gone: gone, Now: c.cfg.Clock.Now(), Local: c.cfg.Local, Reported: reported, Awake: since})
+	p := Decide(Observed{CronJob: cj, Jobs: owned, Gone: gone, Now: now, Local: c.cfg.Local, Reported: reported, Awake: since, Created: created})
 	if p.Next.IsZero() {
 		c.metrics.next.DeleteLabelValues(ns, name)
 	} else {

@@ -83,6 +83,9 @@ type Observed struct {
 	// gap (its start, or a wall-clock jump such as a machine's sleep): a
 	// slot before it came while nobody watched.
 	Awake time.Time
+	// Created is when the CronJob came to be on the controller's clock
+	// (zero: its creationTimestamp; see Config.CreatedWhenSeen).
+	Created time.Time
 }
 
 // Event is an event on the CronJob.
@@ -237,7 +240,11 @@ func Decide(o Observed) Plan {
 		last = st.LastScheduleTime.Time
 	}
 	// Missed slots are signalled from here: what ran or was signalled is behind.
-	from := latest(cj.CreationTimestamp.Time, last, o.Reported)
+	created := cj.CreationTimestamp.Time
+	if !o.Created.IsZero() {
+		created = o.Created
+	}
+	from := latest(created, last, o.Reported)
 	if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
 		if sched, err := newSchedule(cj, o.Local, opts.DST); err == nil {
 			p.signal(cj, sched, from, due, func(time.Time) string { return MissedSuspended }, opts.CatchUp)
@@ -259,7 +266,7 @@ func Decide(o Observed) Plan {
 	if strings.Contains(cj.Spec.Schedule, "TZ") {
 		p.warn(ReasonUnsupportedSchedule, "CRON_TZ or TZ used in schedule %q is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details", cj.Spec.Schedule)
 	}
-	earliest := earliestTime(last, cj.CreationTimestamp.Time, cj.Spec.StartingDeadlineSeconds, o.Now)
+	earliest := earliestTime(last, created, cj.Spec.StartingDeadlineSeconds, o.Now)
 	m, err := mostRecent(sched, earliest, due)
 	if err != nil {
 		p.warn(ReasonInvalidSchedule, "invalid schedule: %s : %s", cj.Spec.Schedule, err)

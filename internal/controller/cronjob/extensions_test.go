@@ -754,3 +754,23 @@ func TestInvalidAnnotationReadAsDefault(t *testing.T) {
 		t.Errorf("plan %+v", p)
 	}
 }
+
+// Under a virtual clock months ahead of the API server's creationTimestamp,
+// a new CronJob counts from when the controller first saw it (Created):
+// no slot before is "missed", its first Job comes at its first slot after.
+func TestCreatedOnTheControllersClock(t *testing.T) {
+	cj := cronJob("weekly", "0 9 * * 1", batchv1.AllowConcurrent)
+	cj.CreationTimestamp = metav1.NewTime(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)) // real time
+	now := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)                                    // virtual, a Monday
+	if p := Decide(Observed{CronJob: cj, Now: now, Local: time.UTC}); p.Create == nil {
+		t.Fatal("from the real creationTimestamp a slot was missed: the test proves nothing")
+	}
+	p := Decide(Observed{CronJob: cj, Now: now, Local: time.UTC, Created: now})
+	if p.Create != nil || len(p.Events) != 0 {
+		t.Errorf("created now on the virtual clock: create %v, events %v", p.Create != nil, p.Events)
+	}
+	p = Decide(Observed{CronJob: cj, Now: now.Add(9 * time.Hour), Local: time.UTC, Created: now})
+	if p.Create == nil || !p.Scheduled.Equal(now.Add(9*time.Hour)) {
+		t.Errorf("first slot: create %v at %v", p.Create != nil, p.Scheduled)
+	}
+}

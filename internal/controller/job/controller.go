@@ -227,8 +227,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
-	unsynced := !c.expect.satisfied(key, start)
-	plan := Decide(Observed{Job: j, Pods: pods, Now: start, Unsynced: unsynced})
+	now := c.clock.Now()
+	unsynced := !c.expect.satisfied(key, now)
+	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: unsynced})
 	err = c.apply(ctx, key, j, plan)
 	result := "success"
 	if err != nil {

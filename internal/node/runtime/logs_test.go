@@ -226,7 +226,7 @@ func TestSupervisorRotatesAndCapsTheLog(t *testing.T) {
 	}
 	id := ID{Pod: "p", Container: "c"}
 	script := `i=0; while [ $i -lt 2000 ]; do echo "line $i ......................................................"; i=$((i+1)); done`
-	if err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, id)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,7 +40,7 @@ func forEachOCIRuntime(t *testing.T, test func(t *testing.T, bin string)) {
 			if err != nil {
 				t.Fatalf("%v: install %s (.ci/run does)", err, name)
 			}
-			if cg, err := DetectCgroups("/sys/fs/cgroup"); err == nil && IsCrun(bin) && cg.CrunProblem() != "" {
+			if cg, err := DetectCgroups("/sys/fs/cgroup"); err == nil && ResolveOCIRuntime(bin).Kind == Crun && cg.CrunProblem() != "" {
 				t.Fatalf("%s (.ci/run does)", cg.CrunProblem())
 			}
 			test(t, bin)
@@ -56,7 +57,7 @@ func ociRun(t *testing.T, bin, root string, in oci.Input) *OCI {
 	if os.Geteuid() != 0 {
 		t.Skip("running an OCI runtime needs root (CI runs as root)")
 	}
-	return &OCI{Runtime: bin, Spec: oci.Spec(in), Image: root}
+	return &OCI{Runtime: ResolveOCIRuntime(bin), Spec: oci.Spec(in), Image: root}
 }
 
 // TestOCIRunLogsExitCodeAndAPrivateWritableRoot: a container run by runc
@@ -75,7 +76,7 @@ func testOCIRunLogsExitCodeAndAPrivateWritableRoot(t *testing.T, bin string) {
 	script := `cat /etc/image-file; echo changed > /etc/image-file; cat /etc/image-file; echo out > /data/v; echo "pid=$$ host=$(hostname)"; echo oops >&2; exit 4`
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Hostname: "worker-0",
 		Mounts: []oci.Mount{{Source: vol, Destination: "/data"}}})
-	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, id)
@@ -118,7 +119,7 @@ func TestOCIRootfsCopy(t *testing.T) {
 	}
 	id := ID{Pod: pod("p-oci-copy"), Container: "c"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `cat /etc/link; echo changed > /etc/image-file; cat /etc/image-file; ls -l /bin/busybox`}, Env: []string{"PATH=/bin"}})
-	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, id)
@@ -195,7 +196,7 @@ func testOCIStopAndOOM(t *testing.T, bin string) {
 	root := imageRoot(t)
 	term := ID{Pod: pod("p-oci-stop"), Container: "graceful"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done`}, Env: []string{"PATH=/bin"}})
-	if err := r.Start(Spec{ID: term, OCI: spec}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: term, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -213,7 +214,7 @@ func testOCIStopAndOOM(t *testing.T, bin string) {
 
 	oom := ID{Pod: pod("p-oci-oom"), Container: "c"}
 	spec = ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`}, Env: []string{"PATH=/bin"}})
-	if err := r.Start(Spec{ID: oom, OCI: spec, Resources: Resources{MemoryBytes: 32 << 20}}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: oom, OCI: spec, Resources: Resources{MemoryBytes: 32 << 20}}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, oom)
@@ -244,12 +245,12 @@ func testOCIExecRunsInsideTheContainer(t *testing.T, bin string) {
 	root := imageRoot(t)
 	id := ID{Pod: pod("p-oci-exec"), Container: "c"}
 	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `while [ ! -f /hooked ]; do sleep 0.1; done; cat /hooked`}, Env: []string{"PATH=/bin", "WHO=container"}})
-	if err := r.Start(Spec{ID: id, OCI: spec}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, OCI: spec}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := r.ExecOCI(id, spec.Runtime, []string{"/bin/sh", "-c", `echo "hook as $WHO, image file: $(cat /etc/image-file)" > /hooked`}, 5*time.Second)
+		err := r.Exec(context.Background(), id, []string{"/bin/sh", "-c", `echo "hook as $WHO, image file: $(cat /etc/image-file)" > /hooked`}, 5*time.Second)
 		if err == nil {
 			break
 		}
@@ -262,7 +263,7 @@ func testOCIExecRunsInsideTheContainer(t *testing.T, bin string) {
 	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "hook as container, image file: from the image") {
 		t.Errorf("log: %q", log)
 	}
-	if err := r.ExecOCI(id, spec.Runtime, []string{"/bin/true"}, 5*time.Second); err == nil {
+	if err := r.Exec(context.Background(), id, []string{"/bin/true"}, 5*time.Second); err == nil {
 		t.Error("exec in an ended container succeeded")
 	}
 	if err := r.RemovePod(pod("p-oci-exec")); err != nil {

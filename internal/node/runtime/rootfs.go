@@ -51,7 +51,7 @@ func overlayWorks(dir string) error {
 }
 
 // rootfsMode resolves RootfsAuto, once.
-func (r *Runtime) rootfsMode() RootfsMode {
+func (r *Local) rootfsMode() RootfsMode {
 	r.modeOnce.Do(func() {
 		r.mode = r.cfg.Rootfs
 		if r.mode != RootfsAuto {

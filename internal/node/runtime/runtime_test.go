@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func newRuntime(t *testing.T, cg *Cgroups) (*Runtime, chan ID) {
+func newRuntime(t *testing.T, cg *Cgroups) (*Local, chan ID) {
 	t.Helper()
 	exited := make(chan ID, 16)
 	r, err := New(Config{Dir: t.TempDir(), Cgroups: cg, OnExit: func(id ID) { exited <- id }})
@@ -38,7 +39,7 @@ func waitExit(t *testing.T, ch chan ID, want ID) {
 	}
 }
 
-func readLog(t *testing.T, r *Runtime, id ID, opts LogOptions) string {
+func readLog(t *testing.T, r *Local, id ID, opts LogOptions) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := ReadLog(context.Background(), r.LogPath(id), opts, &b, func() bool { return false }); err != nil {
@@ -50,7 +51,7 @@ func readLog(t *testing.T, r *Runtime, id ID, opts LogOptions) string {
 func TestRunRecordsExitCodeAndLog(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p1", Container: "c", Attempt: 0}
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", `echo "hello $GREETING"; echo oops >&2; printf tail; exit 3`},
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `echo "hello $GREETING"; echo oops >&2; printf tail; exit 3`},
 		Env: []string{"GREETING=world", "PATH=/usr/bin:/bin"}})
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +84,10 @@ func TestRunRecordsExitCodeAndLog(t *testing.T) {
 func TestStartErrorIsRecorded(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p", Container: "c"}
-	if err := r.Start(Spec{ID: id, Argv: []string{"no-such-command-batchd"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
-		t.Fatal(err)
+	var se *StartError
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"no-such-command-batchd"}, Env: []string{"PATH=/usr/bin"}}); !errors.As(err, &se) ||
+		se.Message != `exec: "no-such-command-batchd": executable file not found in $PATH` {
+		t.Fatalf("Start = %v, want the StartError", err)
 	}
 	waitExit(t, exited, id)
 	runs, _ := r.Runs("p")
@@ -101,7 +104,7 @@ func TestStopKillsTheWholeGroup(t *testing.T) {
 	// The shell ignores TERM; its background child would outlive it if only the
 	// shell were killed.
 	script := `trap '' TERM; sleep 300 & echo $! > ` + pidFile + `; echo ready; wait`
-	if err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -142,7 +145,7 @@ func TestNewRuntimeReattachesToRunningContainers(t *testing.T) {
 	id := ID{Pod: "p", Container: "c"}
 	release := filepath.Join(t.TempDir(), "release")
 	script := `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo done; exit 7`
-	if err := first.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+	if err := first.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the supervisor recorded the start, as a server that crashes later would see.
@@ -159,6 +162,9 @@ func TestNewRuntimeReattachesToRunningContainers(t *testing.T) {
 	exited := make(chan ID, 1)
 	second, err := New(Config{Dir: dir, OnExit: func(id ID) { exited <- id }})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Recover(); err != nil {
 		t.Fatal(err)
 	}
 	runs, _ := second.Runs("p")
@@ -202,7 +208,7 @@ func TestMountsHostnameAndWorkDir(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "does", "not", "exist")
 	id := ID{Pod: "p", Container: "c"}
 	script := `cat ` + target + `/greeting; echo; hostname; pwd; touch ` + target + `/x 2>/dev/null && echo writable || echo read-only`
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"},
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"},
 		Hostname: "pod-host", WorkDir: "/tmp", Mounts: []Mount{{Source: vol, Target: target, ReadOnly: true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +243,7 @@ func TestMountPointsAreNotMadeOnTheHost(t *testing.T) {
 	etc := fmt.Sprintf("/etc/batchd-test-%d/conf", time.Now().UnixNano())
 	id := ID{Pod: "p", Container: "c"}
 	script := `cat ` + top + `/x/f; echo; cat ` + etc + `/f; echo; test -f /etc/passwd && echo passwd; ls -d /usr/bin /proc/self >/dev/null && echo root-intact; id -u`
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
 		User:   &User{UID: 65534, GID: 65534},
 		Mounts: []Mount{{Source: vol, Target: top + "/x", ReadOnly: true}, {Source: vol, Target: etc}}})
 	if err != nil {
@@ -264,7 +270,7 @@ func TestMemoryLimitOOMKills(t *testing.T) {
 	r, exited := newRuntime(t, cg)
 	id := ID{Pod: "p-oom", Container: "c"}
 	// perl allocates 200 MiB against a 32 MiB limit.
-	err = r.Start(Spec{ID: id, Argv: []string{"perl", "-e", `my $x = "a" x (200*1024*1024); print length($x)`},
+	err = r.Start(context.Background(), Spec{ID: id, Argv: []string{"perl", "-e", `my $x = "a" x (200*1024*1024); print length($x)`},
 		Env: []string{"PATH=/usr/bin:/bin"}, Resources: Resources{MemoryBytes: 32 << 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +304,7 @@ func TestPrivateTmpIsFreshPerRun(t *testing.T) {
 	script := `ls -A /tmp | wc -l; touch /tmp/leak; stat -c %a /tmp; cat /mnt/visible`
 	for attempt := 0; attempt < 2; attempt++ {
 		id := ID{Pod: "p", Container: "c", Attempt: attempt}
-		err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
+		err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, PrivateTmp: true,
 			Mounts: []Mount{{Source: filepath.Dir(hostFile), Target: "/mnt", ReadOnly: true}}})
 		if err != nil {
 			t.Fatal(err)
@@ -361,7 +367,7 @@ func unprivilegedChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := ID{Pod: "p", Container: "c"}
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", "cat /mnt/f; echo; hostname; exit 4"}, Env: []string{"PATH=/usr/bin:/bin"},
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", "cat /mnt/f; echo; hostname; exit 4"}, Env: []string{"PATH=/usr/bin:/bin"},
 		Hostname: "unpriv", PrivateTmp: true, Mounts: []Mount{{Source: vol, Target: "/mnt", ReadOnly: true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +420,7 @@ func TestEndedRunLeavesNoCgroup(t *testing.T) {
 	}
 	r, exited := newRuntime(t, cg)
 	id := ID{Pod: "p-cgroup-cleanup", Container: "c"}
-	if err := r.Start(Spec{ID: id, Argv: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}, Resources: Resources{CPUMillis: 100}}); err != nil {
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}, Resources: Resources{CPUMillis: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, exited, id)
@@ -470,7 +476,7 @@ func TestSupervisorHidesPodAndEnvironment(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "pod-uid-5f1c", Container: "c"}
 	release := filepath.Join(t.TempDir(), "release")
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo "secret=$SECRET_VALUE"`},
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `while [ ! -f ` + release + ` ]; do sleep 0.05; done; echo "secret=$SECRET_VALUE"`},
 		Env: []string{"PATH=/usr/bin:/bin", "SECRET_VALUE=hunter2", "LD_LIBRARY_PATH=/nowhere"}})
 	if err != nil {
 		t.Fatal(err)
@@ -515,7 +521,7 @@ func TestSupervisorHidesPodAndEnvironment(t *testing.T) {
 // let the rest pass as supervisor options.
 func TestNULInArgumentsIsRefused(t *testing.T) {
 	r, _ := newRuntime(t, nil)
-	err := r.Start(Spec{ID: ID{Pod: "p", Container: "c"}, Argv: []string{"true"},
+	err := r.Start(context.Background(), Spec{ID: ID{Pod: "p", Container: "c"}, Argv: []string{"true"},
 		Env: []string{"X=a\x00--mount\x00/\x00/mnt\x00rw"}})
 	if err == nil || !strings.Contains(err.Error(), `invalid environment variable "X"`) || strings.Contains(err.Error(), "mount") {
 		t.Fatalf("err = %v", err)
@@ -569,8 +575,9 @@ func TestDamagedExitRecordIsUnknown(t *testing.T) {
 func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p", Container: "c"}
-	if err := r.Start(Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); err != nil {
-		t.Fatal(err)
+	var se *StartError
+	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"nothing\ncode=0\nreason=\nmessage=ok"}, Env: []string{"PATH=/usr/bin"}}); !errors.As(err, &se) {
+		t.Fatalf("Start = %v, want a StartError", err)
 	}
 	waitExit(t, exited, id)
 	runs, _ := r.Runs("p")
@@ -606,7 +613,7 @@ func TestManyMountsAndGroups(t *testing.T) {
 		groups = append(groups, g)
 	}
 	id := ID{Pod: "p", Container: "c"}
-	err := r.Start(Spec{ID: id, Argv: []string{"sh", "-c", "cat /batchd-many/0/n /batchd-many/129/n; echo; id -G | wc -w"}, Env: []string{"PATH=/usr/bin:/bin"},
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", "cat /batchd-many/0/n /batchd-many/129/n; echo; id -G | wc -w"}, Env: []string{"PATH=/usr/bin:/bin"},
 		User: &User{UID: 65534, GID: 65534, Groups: groups}, Mounts: mounts})
 	if err != nil {
 		t.Fatal(err)
@@ -615,5 +622,34 @@ func TestManyMountsAndGroups(t *testing.T) {
 	runs, _ := r.Runs("p")
 	if got, want := readLog(t, r, id, LogOptions{Tail: -1}), "0129\n71\n"; got != want {
 		t.Fatalf("log = %q, want %q (run %+v)", got, want, runs["c"][0])
+	}
+}
+
+// TestInspectHasNoEffectRecoverReaps: reading a lost run reports it and
+// leaves it be; Recover, the step a new server takes, records it lost once.
+func TestInspectHasNoEffectRecoverReaps(t *testing.T) {
+	r, _ := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := os.MkdirAll(r.runDir(id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir(id), "started"), []byte("pid=999999\nsupervisor=999999\nstarted=2026-01-01T00:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		runs, _ := r.Runs("p")
+		if run := runs["c"][0]; run.Running || run.Reason != ReasonUnknown {
+			t.Fatalf("run = %+v", run)
+		}
+		if _, err := os.Stat(filepath.Join(r.runDir(id), "exit")); err == nil {
+			t.Fatal("inspecting wrote an exit record")
+		}
+	}
+	if err := r.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := readKV(filepath.Join(r.runDir(id), "exit"))
+	if err != nil || kv["reason"] != "ContainerStatusUnknown" || kv["code"] != "137" {
+		t.Fatalf("after Recover: exit record %v, %v", kv, err)
 	}
 }

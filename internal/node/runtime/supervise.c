@@ -9,6 +9,12 @@
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
 //       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
 //
+// File descriptor 4, when open, is closed by the supervisor once the exec's
+// outcome is recorded (DIR/started, or a StartError in DIR/exit): the node
+// agent's Start waits for that instead of polling for the files.
+// `batchd-supervise __batchd_supervise_echo` parses the same arguments and
+// prints them back, for the runtime's encoder test.
+//
 // The arguments come through a pipe, not the command line, because
 // /proc/PID/cmdline is world-readable: it would show every user on the
 // machine the pod's directories (its UID) and the container's command.
@@ -671,11 +677,31 @@ static char **sup_read_args(int fd, int *argc) {
 	return v;
 }
 
+// sup_notify is the write end of the node agent's start pipe (fd 4): it is
+// closed once the outcome of the exec is recorded (the started record, or a
+// StartError exit record), which is how the agent learns that Start is over
+// without polling for the files. Close-on-exec, so that the container never
+// holds it.
+static int sup_notify = -1;
+
+static void sup_notified(void) {
+	if (sup_notify >= 0) close(sup_notify);
+	sup_notify = -1;
+}
+
 static int sup_main(int argc, char **argv) {
 	struct sup_opts o;
 	char buf[8192], ts[64];
+	if (fcntl(4, F_SETFD, FD_CLOEXEC) == 0) sup_notify = 4;
 	if (sup_parse(argc, argv, &o) < 0) {
 		fprintf(stderr, "usage: %s __batchd_supervise DIR [options] -- ARGV...\n", argv[0]);
+		if (argc >= 3) {
+			// The run's directory is known: say why nothing ran, rather
+			// than leave a run with no record at all.
+			sup_now(ts, sizeof ts);
+			snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=invalid supervisor arguments\n", ts, ts);
+			sup_file(argv[2], "exit", buf, 1);
+		}
 		return 2;
 	}
 	signal(SIGTERM, SIG_IGN);
@@ -696,6 +722,7 @@ static int sup_main(int argc, char **argv) {
 	if (pid < 0) {
 		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=fork: %s\n", ts, ts, strerror(errno));
 		sup_file(o.dir, "exit", buf, 1);
+		sup_notified();
 		return 1;
 	}
 	if (pid == 0) {
@@ -728,10 +755,12 @@ static int sup_main(int argc, char **argv) {
 		sup_now(fin, sizeof fin);
 		snprintf(buf, sizeof buf, "code=128\nreason=StartError\nstarted=%s\nfinished=%s\nmessage=%s\n", ts, fin, why);
 		sup_file(o.dir, "exit", buf, 1);
+		sup_notified();
 		return 0;
 	}
 	snprintf(buf, sizeof buf, "pid=%d\nsupervisor=%d\nstarted=%s\n", pid, getpid(), ts);
 	sup_file(o.dir, "started", buf, 0);
+	sup_notified();
 
 	struct sup_stream streams[2] = {{.fd = outp[0], .name = "stdout"}, {.fd = errp[0], .name = "stderr"}};
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
@@ -788,14 +817,49 @@ static int sup_main(int argc, char **argv) {
 	return 0;
 }
 
+// sup_echo prints the options parsed from argv, one per line, for the
+// runtime's test that the Go encoder and this parser agree.
+static int sup_echo(int argc, char **argv) {
+	struct sup_opts o;
+	if (sup_parse(argc, argv, &o) < 0) {
+		printf("invalid\n");
+		return 2;
+	}
+	printf("dir=%s\n", o.dir);
+	if (o.log) printf("log=%s\n", o.log);
+	if (sup_log_max > 0) printf("log-max-size=%lld\n", sup_log_max);
+	if (sup_log_files > 0) printf("log-max-files=%d\n", sup_log_files);
+	if (o.hostname) printf("hostname=%s\n", o.hostname);
+	if (o.workdir) printf("workdir=%s\n", o.workdir);
+	if (o.argv0_name) printf("argv0-name=%s\n", o.argv0_name);
+	for (int i = 0; i < o.nenv; i++) printf("env=%s\n", o.env[i]);
+	for (int i = 0; i < o.ncgroups; i++) printf("cgroup=%s\n", o.cgroups[i]);
+	if (o.oom_file) printf("oom=%s %s\n", o.oom_file, o.oom_key);
+	if (o.ov_target) printf("overlay=%s %s %s %s\n", o.ov_lower, o.ov_upper, o.ov_work, o.ov_target);
+	if (o.runc_path) printf("runc-delete=%s %s\n", o.runc_path, o.runc_id);
+	for (int i = 0; i < o.nmasks; i++) printf("mask=%s\n", o.masks[i]);
+	if (o.set_user) {
+		printf("user=%u %u ", (unsigned)o.uid, (unsigned)o.gid);
+		if (o.ngroups == 0) printf("-");
+		for (int i = 0; i < o.ngroups; i++) printf("%s%u", i ? "," : "", (unsigned)o.groups[i]);
+		printf("\n");
+	}
+	for (int i = 0; i < o.nmounts; i++) printf("mount=%s %s %s\n", o.mounts[i].src, o.mounts[i].dst, o.mounts[i].ro ? "ro" : "rw");
+	for (char **a = o.argv; *a; a++) printf("argv=%s\n", *a);
+	fflush(stdout);
+	return 0;
+}
+
 __attribute__((constructor)) static void batchd_supervise_init(int argc, char **argv, char **envp) {
 	(void)envp;
-	if (argc != 2 || strcmp(argv[1], "__batchd_supervise") != 0) return;
+	if (argc != 2) return;
+	int echo = strcmp(argv[1], "__batchd_supervise_echo") == 0;
+	if (!echo && strcmp(argv[1], "__batchd_supervise") != 0) return;
 	int n;
 	char **args = sup_read_args(3, &n);
 	if (!args) {
 		fprintf(stderr, "batchd-supervise: read arguments from fd 3: %s\n", strerror(errno));
 		_exit(2);
 	}
-	_exit(sup_main(n, args));
+	_exit(echo ? sup_echo(n, args) : sup_main(n, args));
 }

@@ -1,0 +1,106 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/batchd/batchd/internal/node/runtime"
+)
+
+// specBuilder makes ready on the node what a container needs (its
+// volumes, subPaths and /etc/hosts under the pod's directory, its image)
+// and builds its runtime spec from them with the pure builders of
+// containerspec.go.
+type specBuilder struct {
+	rt       runtime.Runtime
+	lookup   Lookup
+	node     NodeInfo
+	pvcDir   string
+	clock    clock.Clock
+	handlers handlers
+	// images is the image manager (nil: the node has no image store).
+	images *images
+	// serverUID is who host containers run as when they set no user.
+	serverUID int64
+}
+
+// build is how run id of container c is started: its command,
+// environment, mounts (volumes, /etc/hosts, a private /tmp) and limits.
+// Errors are *ConfigError (the container's configuration), *MountError,
+// *SandboxError (no runtime for the pod's class) or *PullError (its image).
+func (b *specBuilder) build(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (_ runtime.Spec, err error) {
+	_, ociRuntime, err := b.handlers.handler(pod, b.lookup)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	env, secrets, err := containerEnv(pod, c, b.node, b.lookup)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	// What is reported of a failure names no Secret value.
+	defer func() { err = redactError(err, secrets) }()
+	ms, err := b.mounts(pod, c, env)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	if ociRuntime.IsZero() {
+		return hostSpec(pod, c, id, env, ms, secrets, b.serverUID)
+	}
+	img, err := b.image(ctx, pod, c)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
+	return ociSpec(pod, c, id, env, ms, img, ociRuntime)
+}
+
+// mounts sets up the pod's volumes and c's subPaths, and writes the pod's
+// /etc/hosts unless a volume is mounted there.
+func (b *specBuilder) mounts(pod *corev1.Pod, c *corev1.Container, env []string) ([]runtime.Mount, error) {
+	podDir := b.rt.PodDir(string(pod.UID))
+	paths, err := setUpVolumes(pod, volumeHost{podDir: podDir, pvcDir: b.pvcDir, node: b.node, lookup: b.lookup, now: b.clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	ms, err := mounts(pod, c, paths, env, podDir)
+	if err != nil {
+		return nil, err
+	}
+	if mountsUnder(ms, "/etc/hosts") {
+		return ms, nil
+	}
+	// The kubelet-managed file.
+	hosts := filepath.Join(podDir, "etc-hosts")
+	err = os.MkdirAll(podDir, 0o700)
+	if err == nil {
+		err = os.WriteFile(hosts, []byte(hostsFile(pod, b.node.IP)), 0o644)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, runtime.Mount{Source: hosts, Target: "/etc/hosts"}), nil
+}
+
+// image makes c's image ready: pulled as its policy says, unpacked, with
+// the files that resolve its USER read.
+func (b *specBuilder) image(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (ociImage, error) {
+	if b.images == nil {
+		return ociImage{}, errors.New("no image store")
+	}
+	img, root, err := b.images.ensure(ctx, pod, c, keychain(pod, b.lookup))
+	if err != nil {
+		return ociImage{}, err
+	}
+	out := ociImage{Image: img, Root: root}
+	if data, err := os.ReadFile(filepath.Join(root, "etc", "passwd")); err == nil {
+		out.Passwd = data
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "etc", "group")); err == nil {
+		out.Group = data
+	}
+	return out, nil
+}

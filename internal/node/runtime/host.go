@@ -1,0 +1,33 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+)
+
+// hostArgs are the supervisor options of a host run: the command runs on
+// this machine, in private mount and UTS namespaces holding its volumes, its
+// hostname and a private /tmp, with the data dir masked, as its user and in
+// its cgroup.
+func (r *Local) hostArgs(spec Spec, args *supervisorArgs) error {
+	args.Env = spec.Env
+	args.Hostname, args.WorkDir, args.Argv0Name = spec.Hostname, spec.WorkDir, spec.Argv0Name
+	args.Masks = r.cfg.Masked
+	args.User = spec.User
+	args.Mounts = spec.Mounts
+	if spec.PrivateTmp {
+		tmp := r.TmpDir(spec.ID)
+		if err := os.MkdirAll(tmp, 0o777); err != nil {
+			return fmt.Errorf("create private /tmp: %w", err)
+		}
+		if err := os.Chmod(tmp, os.ModePerm|os.ModeSticky); err != nil {
+			return fmt.Errorf("create private /tmp: %w", err)
+		}
+		args.Mounts = append(append([]Mount{}, spec.Mounts...), Mount{Source: tmp, Target: "/tmp"})
+	}
+	if err := r.cgroupArgs(spec, args); err != nil {
+		return err
+	}
+	args.Argv = spec.Argv
+	return nil
+}

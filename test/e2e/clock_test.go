@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The seed's exclusive-job (Forbid, every 2 minutes, a 3-minute task) over
+// a virtual hour at 60× real time, its sleep 180 scaled to sleep 3: every
+// slot has a record, a run or a JobAlreadyActive skip; runs never overlap,
+// and each is followed by a skip, as upstream's pattern (run at 0, skip at
+// 2, run at 4, ...) — in about a minute of real time. The controllers'
+// work takes real time, a virtual minute per second: a lag of a second
+// may let a slot come after the run ended, a few times an hour.
+func TestVirtualHourOfAForbidCronJob(t *testing.T) {
+	t.Parallel()
+	manifest := `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: exclusive-job
+spec:
+  schedule: "*/2 * * * *"
+  concurrencyPolicy: Forbid
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+          - name: long-task
+            image: busybox
+            command: ["sh", "-c", "echo Starting long task; sleep 3; echo Task completed"]
+          restartPolicy: OnFailure
+`
+	began := time.Now()
+	r := batchdRun(t, manifest, "-f", "-", "--clock", "virtual", "--clock-start", "2027-01-04T00:00:30Z", "--clock-rate", "60", "--for", "1h", "--logs", "none")
+	took := time.Since(began)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	_, table, ok := strings.Cut(r.stdout, "run history (")
+	if !ok {
+		t.Fatalf("no run history printed:\n%s", r.stdout)
+	}
+	type row struct{ name, outcome, scheduled string }
+	var rows []row
+	for _, line := range strings.Split(table, "\n")[2:] {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		// NAMESPACE NAME CRONJOB OUTCOME [(REASON)] COMPLETIONS SCHEDULED DURATION
+		outcome := f[3]
+		if strings.HasPrefix(f[4], "(") {
+			outcome += " " + f[4]
+			f = append(f[:4], f[5:]...)
+		}
+		rows = append(rows, row{name: f[1], outcome: outcome, scheduled: f[5]})
+	}
+	runs, skips, back2back := 0, 0, 0
+	last := ""
+	for i, rw := range rows {
+		switch rw.outcome {
+		case "Succeeded":
+			runs++
+			if last == "Succeeded" {
+				// The controller took the next slot late (its work runs in
+				// real time, a virtual minute per second here), after the
+				// run had ended: upstream does the same when it lags.
+				back2back++
+			}
+		case "Skipped (JobAlreadyActive)":
+			skips++
+		default:
+			// The run going at the end of the hour.
+			if i != len(rows)-1 || rw.outcome != "Running" {
+				t.Errorf("row %d: outcome %q\n%s", i, rw.outcome, table)
+			}
+		}
+		last = rw.outcome
+		want := time.Date(2027, 1, 4, 0, 2*(i+1), 0, 0, time.UTC).Format(time.RFC3339)
+		if rw.scheduled != want {
+			t.Errorf("row %d scheduled %s, want %s (every slot recorded once, in order)", i, rw.scheduled, want)
+		}
+	}
+	if len(rows) < 28 || len(rows) > 30 || runs < 10 || skips < 10 || back2back > 3 {
+		t.Errorf("%d slots recorded (%d runs, %d skips, %d runs right after a run) over a virtual hour, want 28-30 with a skip after (nearly) each run\n%s", len(rows), runs, skips, back2back, table)
+	}
+	t.Logf("a virtual hour took %v of real time: %d runs, %d skips, %d runs right after a run", took, runs, skips, back2back)
+}
+
+// A frozen virtual clock moved by batchd clock advance: a "0 9 * * 1"
+// Asia/Seoul CronJob fires exactly 3 times over 3 virtual weeks, at 09:00
+// Seoul time on the clock; the Node says its clock is virtual; viewers read
+// the clock, only the admin moves it.
+func TestFrozenVirtualClockMovedByHand(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	srv, client, logPath := ownServer(t, data, "--node-name", "vclock", "--clock", "virtual", "--clock-start", "2027-03-01T00:00:00+09:00")
+	k := func(stdin string, args ...string) result {
+		t.Helper()
+		return runKubectl(t, batchd, append([]string{"kubectl", "--kubeconfig", srv.Kubeconfig}, args...), stdin)
+	}
+	clockCmd := func(args ...string) result {
+		t.Helper()
+		return runKubectl(t, batchd, append([]string{"clock", "--kubeconfig", srv.Kubeconfig}, args...), "")
+	}
+	must(t, clockCmd(), "virtual clock (frozen): 2027-02-28T15:00:00Z")
+	if log, _ := os.ReadFile(logPath); !strings.Contains(string(log), "clock: virtual clock, frozen until moved") {
+		t.Errorf("no startup line says the clock is virtual:\n%s", log)
+	}
+	eventually(t, "VirtualClock condition", func() bool {
+		r := k("", "get", "node", "vclock", "-o", `jsonpath={.status.conditions[?(@.type=="VirtualClock")].status}`)
+		return r.stdout == "True"
+	})
+	must(t, k(`apiVersion: batch/v1
+kind: CronJob
+metadata: {name: weekly}
+spec:
+  schedule: "0 9 * * 1"
+  timeZone: Asia/Seoul
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox, command: ["echo", "monday"]}]
+`, "apply", "-f", "-"), "cronjob.batch/weekly created")
+	jobs := func() int {
+		l, err := client.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return -1
+		}
+		return len(l.Items)
+	}
+	start := time.Date(2027, 3, 1, 0, 0, 0, 0, time.FixedZone("KST", 9*3600))
+	now, fired := start, 0
+	for now.Before(start.Add(21 * 24 * time.Hour)) {
+		must(t, clockCmd("advance", "6h"))
+		next := now.Add(6 * time.Hour)
+		// A Monday 09:00 slot passed: its Job appears before the clock moves on.
+		for d := now.Add(time.Hour); !d.After(next); d = d.Add(time.Hour) {
+			if d.Weekday() == time.Monday && d.Hour() == 9 {
+				fired++
+			}
+		}
+		want := fired
+		eventually(t, fmt.Sprintf("%d jobs at %s", want, next), func() bool { return jobs() == want })
+		now = next
+	}
+	if fired != 3 || jobs() != 3 {
+		t.Fatalf("fired %d, %d jobs, want 3", fired, jobs())
+	}
+	cj, err := client.BatchV1().CronJobs("default").Get(context.Background(), "weekly", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cj.Status.LastScheduleTime; got == nil || !got.Time.Equal(time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("lastScheduleTime %v, want the third Monday 09:00 KST (00:00 UTC)", got)
+	}
+	must(t, clockCmd(), "virtual clock (frozen): 2027-03-21T15:00:00Z")
+	// Backwards is refused, and the clock stays.
+	if r := clockCmd("set", "2027-03-01T00:00:00Z"); r.code == 0 || !strings.Contains(r.stderr, "only moves forward") {
+		t.Errorf("clock set backwards: %s", r)
+	}
+}
