@@ -10,6 +10,7 @@ import (
 // An anonymous browser gets the login page, whatever page it asks for, and
 // the API answers its requests with 401.
 func TestAnonymousGetsLoginPage(t *testing.T) {
+	t.Parallel()
 	p := newPage(t)
 	p.open("/ui/jobs/default/anything")
 	p.waitJS("login form", `!!document.querySelector('#login-form input[type=password]')`)
@@ -27,6 +28,7 @@ func TestAnonymousGetsLoginPage(t *testing.T) {
 // then reads what that user may read (a viewer: not Secrets) and writes
 // nothing, not even what the user could write with the token itself.
 func TestBearerTokenLogin(t *testing.T) {
+	t.Parallel()
 	p := newPage(t)
 	p.open("/ui/")
 	p.waitJS("login form", `!!document.querySelector('#login-form')`)
@@ -67,6 +69,7 @@ func TestBearerTokenLogin(t *testing.T) {
 // The link `batchd ui` prints signs in once: a second browser opening it
 // gets the login page with the reason.
 func TestLoginCodeWorksOnce(t *testing.T) {
+	t.Parallel()
 	a := newPage(t)
 	url := a.login()
 	if search := eval[string](a, `location.search`); search != "" {

@@ -33,6 +33,7 @@ const cronTemplate = `
 `
 
 func TestOverview(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: batch/v1
@@ -154,6 +155,7 @@ func count(list []string, sub string) int {
 // A 5-pod Indexed Job whose index 2 fails once: five groups, six bars, the
 // failed one red, and its log a click away.
 func TestJobPageIndexedTimeline(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: batch/v1
@@ -201,6 +203,7 @@ spec:
 
 // Clicking a running attempt follows its log live.
 func TestJobPageFollowsLog(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: batch/v1
@@ -227,6 +230,7 @@ spec:
 // The overview follows a Job to its completion without a reload, within a
 // second of the API server's watch event.
 func TestOverviewUpdatesLive(t *testing.T) {
+	// Not parallel: it times the page against a watch event, alone.
 	ns := namespace(t)
 	p := newPage(t)
 	p.login()
@@ -304,6 +308,7 @@ func isComplete(j *batchv1.Job) bool {
 // pods were deleted keeps its row, and its Job page its timeline and the
 // log kept with the run.
 func TestCronJobPage(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: batch/v1
@@ -354,6 +359,7 @@ spec:
 // The node page: capacity against requests, the pods running there, the
 // runtime handlers.
 func TestNodePage(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: batch/v1

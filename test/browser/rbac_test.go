@@ -14,6 +14,7 @@ import (
 // the Jobs (no error), and JobRuns, Secrets and other namespaces stay 403;
 // the session still writes nothing (401).
 func TestServiceAccountSessionUnderRBAC(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`
 apiVersion: v1

@@ -20,6 +20,7 @@ import (
 // bar with its previous run; a container run's log is asked for by pod,
 // container and attempt.
 func TestRunHistoryFromJobRuns(t *testing.T) {
+	t.Parallel()
 	at := func(day, sec int) *metav1.Time {
 		return &metav1.Time{Time: time.Date(2026, 11, day, 2, 30, sec, 0, time.UTC)}
 	}
