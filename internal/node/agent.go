@@ -86,6 +86,7 @@ type Agent struct {
 	storage   *storage
 	stopper   *stopper
 	specs     *specBuilder
+	tokens    *tokens
 
 	mu    sync.Mutex
 	state map[types.UID]*podState
@@ -126,6 +127,7 @@ func New(cfg Config) *Agent {
 		a.images = newImages(cfg.Images, cfg.Clock, cfg.Wall, a.events, cfg.ImageGC, func() map[string]bool { return imagesInUse(a.list()) })
 	}
 	node := NodeInfo{Name: cfg.Machine.Name, IP: cfg.Machine.IP, Allocatable: cfg.Machine.Allocatable(), APIHost: cfg.APIHost, APIPort: cfg.APIPort}
+	a.tokens = newTokens(cfg.Client, cfg.Wall)
 	a.specs = &specBuilder{rt: cfg.Runtime, lookup: a.lookup(), node: node, pvcDir: cfg.PVCDir, clock: cfg.Clock, images: a.images,
 		handlers:  handlers{Default: cfg.DefaultRuntime, OCI: cfg.OCIRuntime, Named: cfg.NamedOCIRuntimes, Images: cfg.Images != nil},
 		serverUID: int64(os.Getuid())}
@@ -164,6 +166,9 @@ func (a *Agent) lookup() Lookup {
 			return client.CoreV1().PersistentVolumeClaims(ns).Get(context.TODO(), name, metav1.GetOptions{})
 		},
 		BindClaim: claimBinder{client: client}.bind,
+		Token: func(pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error) {
+			return a.tokens.get(context.TODO(), pod, src)
+		},
 	}
 }
 

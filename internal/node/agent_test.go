@@ -254,3 +254,54 @@ func TestInitContainers(t *testing.T) {
 		t.Errorf("the app container ran: %+v", runs)
 	}
 }
+
+// A running pod's projected service-account token (kube-api-access-*) is
+// requested by the agent and written into the volume; it is replaced once
+// 80% of its lifetime passed on the clock, while the pod runs on.
+func TestServiceAccountTokenIsRotated(t *testing.T) {
+	ns := env.Namespace(t)
+	eventually(t, "default service account", func() bool {
+		_, err := env.Client.CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{})
+		return err == nil
+	})
+	p := create(t, ns, pod("reader", corev1.RestartPolicyNever, "sleep 3600"))
+	var vol string
+	for _, v := range p.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "kube-api-access-") {
+			vol = v.Name
+		}
+	}
+	if vol == "" {
+		t.Fatalf("no kube-api-access volume: %+v", p.Spec.Volumes)
+	}
+	until(t, ns, "reader", "Running", phase(corev1.PodRunning))
+	path := rt.PodDir(string(p.UID)) + "/volumes/" + vol + "/token"
+	read := func() string { b, _ := os.ReadFile(path); return string(b) }
+	first := read()
+	if strings.Count(first, ".") != 2 {
+		t.Fatalf("token file %q is no JWT", first)
+	}
+	// The admission's expirationSeconds is 3607: refreshed after 48 minutes.
+	clock.Step(40 * time.Minute)
+	time.Sleep(50 * time.Millisecond) // let a wrong early refresh show
+	if read() != first {
+		t.Fatal("token replaced before 80% of its lifetime")
+	}
+	minutes := 40
+	err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		if second := read(); second != first && second != "" {
+			return true, nil
+		}
+		if minutes < 50 {
+			clock.Step(time.Minute)
+			minutes++
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("token not rotated by minute %d of its hour: %v", minutes, err)
+	}
+	if cur := until(t, ns, "reader", "still running", phase(corev1.PodRunning)); cur.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Error("the container restarted")
+	}
+}

@@ -22,6 +22,9 @@ type Lookup struct {
 	RuntimeClass func(name string) (*nodev1.RuntimeClass, error)
 	// BindClaim marks a claim Bound to its local directory.
 	BindClaim func(*corev1.PersistentVolumeClaim) error
+	// Token is the pod's service-account token for a projected
+	// serviceAccountToken source (nil: such volumes fail to mount).
+	Token func(pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error)
 }
 
 // NodeInfo is what a pod's environment can see of its node.

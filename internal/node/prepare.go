@@ -58,6 +58,13 @@ func (b *specBuilder) build(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	return ociSpec(pod, c, id, env, ms, img, ociRuntime)
 }
 
+// refreshVolumes writes the pod's volumes again: new service-account
+// tokens, changed configMaps and Secrets.
+func (b *specBuilder) refreshVolumes(pod *corev1.Pod) error {
+	_, err := setUpVolumes(pod, volumeHost{podDir: b.rt.PodDir(string(pod.UID)), pvcDir: b.pvcDir, node: b.node, lookup: b.lookup, now: b.clock.Now()})
+	return err
+}
+
 // mounts sets up the pod's volumes and c's subPaths, and writes the pod's
 // /etc/hosts unless a volume is mounted there.
 func (b *specBuilder) mounts(pod *corev1.Pod, c *corev1.Container, env []string) ([]runtime.Mount, error) {

@@ -243,6 +243,14 @@ func projectedFiles(pod *corev1.Pod, v *corev1.Volume, h volumeHost) (map[string
 				err = addSecret(s.Secret.Name, s.Secret.Items, s.Secret.Optional, def)
 			case s.DownwardAPI != nil:
 				err = addDownward(s.DownwardAPI.Items, def)
+			case s.ServiceAccountToken != nil:
+				if h.lookup.Token == nil {
+					return nil, errors.New("failed to fetch token: this node requests no service-account tokens")
+				}
+				var tok []byte
+				if tok, err = h.lookup.Token(pod, s.ServiceAccountToken); err == nil {
+					out[s.ServiceAccountToken.Path] = volume.File{Data: tok, Mode: def}
+				}
 			}
 			if err != nil {
 				return nil, err

@@ -178,8 +178,43 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 		if err := a.cfg.Runtime.RemoveVolumes(string(uid), emptyDirs(pod)); err != nil {
 			return Result{}, err
 		}
+		return Result{RequeueAfter: plan.Requeue}, nil
 	}
-	return Result{RequeueAfter: plan.Requeue}, nil
+	return Result{RequeueAfter: a.refreshTokens(pod, plan.Requeue)}, nil
+}
+
+// refreshTokens rewrites the volumes of a pod that runs once a
+// service-account token in them is due for refresh (their configMaps and
+// Secrets are read again too, as the kubelet's periodic remount does), and
+// returns when to look again: requeue, or sooner for the next refresh.
+func (a *Agent) refreshTokens(pod *corev1.Pod, requeue time.Duration) time.Duration {
+	if !hasTokenVolume(pod) || len(pod.Status.ContainerStatuses) == 0 {
+		return requeue
+	}
+	at := a.tokens.nextRefresh(pod.UID)
+	if at.IsZero() {
+		return requeue
+	}
+	now := a.cfg.Wall.Now()
+	if !now.Before(at) {
+		if err := a.specs.refreshVolumes(pod); err != nil {
+			a.events.pod(pod, "", corev1.EventTypeWarning, ReasonFailedMount, err.Error())
+			return min(nonZero(requeue), tokenRetry)
+		}
+		at = a.tokens.nextRefresh(pod.UID)
+	}
+	return min(nonZero(requeue), max(at.Sub(now), time.Second))
+}
+
+// tokenRetry is how soon a failed token refresh is tried again.
+const tokenRetry = 10 * time.Second
+
+// nonZero is d, or "never" for zero (no requeue asked).
+func nonZero(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return d
 }
 
 func copyErrors(m map[string]Waiting) map[string]Waiting {
@@ -280,6 +315,7 @@ func (a *Agent) forget(uid types.UID) error {
 	a.mu.Unlock()
 	a.events.forget(uid)
 	a.storage.forget(uid)
+	a.tokens.forget(uid)
 	return nil
 }
 

@@ -222,3 +222,64 @@ spec:
 		t.Errorf("pod spec:\n%s", r)
 	}
 }
+
+// TestPodRunsKubectlInCluster: a CronJob's pod runs stock kubectl in-cluster
+// (no kubeconfig: client-go's in-cluster config reads
+// KUBERNETES_SERVICE_HOST/PORT and the projected token and ca.crt, which
+// the node requested for the pod): RBAC refuses it with upstream's words as
+// system:serviceaccount:NS:default, then, once a RoleBinding grants view,
+// it lists the Jobs of its namespace.
+func TestPodRunsKubectlInCluster(t *testing.T) {
+	t.Parallel()
+	bin := "/usr/bin/kubectl"
+	if _, err := os.Stat(bin); err != nil {
+		// Host pods get a private /tmp: the test's binary goes where they see it.
+		dir, err := os.MkdirTemp("/var/tmp", "batchd-e2e-kubectl-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		data, err := os.ReadFile(batchd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(dir, "kubectl")
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := ns(t)
+	must(t, kubectl(t, `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cleaner}
+spec:
+  schedule: "0 0 31 2 *"
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          runtimeClassName: host
+          containers:
+          - name: c
+            image: bitnami/kubectl
+            command: ["sh", "-c", "`+bin+` get jobs -o name 2>&1; echo exit=$?"]
+`, "apply", "-n", n, "-f", "-"), "cronjob.batch/cleaner created")
+	run := func(name string) result {
+		t.Helper()
+		must(t, kubectl(t, "", "create", "job", name, "--from=cronjob/cleaner", "-n", n), "job.batch/"+name+" created")
+		eventually(t, name+" finished", func() bool {
+			r := kubectl(t, "", "get", "job", name, "-n", n, "-o", "jsonpath={.status.succeeded}{.status.failed}")
+			return r.stdout == "1"
+		})
+		return kubectl(t, "", "logs", "job/"+name, "-n", n)
+	}
+	must(t, run("denied"), `jobs.batch is forbidden: User "system:serviceaccount:`+n+`:default" cannot list resource "jobs" in API group "batch" in the namespace "`+n+`"`, "exit=1")
+	must(t, kubectl(t, "", "create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount="+n+":default", "-n", n),
+		"rolebinding.rbac.authorization.k8s.io/default-view created")
+	must(t, run("allowed"), "job.batch/allowed", "job.batch/denied", "exit=0")
+}
