@@ -9,6 +9,7 @@
 #   - libmath-bigint-perl: the pi seed (perl -Mbignum=bpi) on the host
 #     runtime; Debian 12's own Math::BigInt 1.999830 dies in Calc.pm;
 #   - gcc: the LD_PRELOAD attack test builds a shared library;
+#   - chromium: the web view's browser tests (test/browser) drive it headless;
 # crun refuses cgroup v1 hosts whose v2 hierarchy (mounted beside it, at
 # unified/) holds a controller ("hybrid mode"), as this project's machines
 # do with hugetlb; no cgroup uses it, so it is moved to a v1 hierarchy of its
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc crun libmath-bigint-perl gcc)
+packages=(busybox-static runc crun libmath-bigint-perl gcc chromium)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,5 +4,6 @@
 // from the generated definitions, authentication (admin client certificate or
 // bearer token; anonymous requests get 401), and NamespaceLifecycle admission.
 // Controllers start from the "start-controllers" post-start hook on the
-// loopback client.
+// loopback client. The web view (internal/ui) is served at /ui/ in front of
+// the handler chain, its session cookie one more authenticator (ui.go).
 package apiserver

@@ -83,6 +83,8 @@ type Config struct {
 	RunLogs jobrun.LogSource
 	// ReadyzChecks are added to /readyz (e.g. the storage space guard).
 	ReadyzChecks []healthz.HealthChecker
+	// UI is served at /ui/ (nil: no web view).
+	UI UI
 	// Clock issues and checks service-account tokens (nil: the real clock).
 	Clock clock.PassiveClock
 	// VirtualClock is the controllers' clock when it is virtual: served,
@@ -130,6 +132,7 @@ func New(c Config) (*Server, error) {
 	gcfg.EnableProfiling = c.Profiling
 	gcfg.EnableMetrics = true
 	gcfg.ShutdownWatchTerminationGracePeriod = 0
+	gcfg.LongRunningFunc = longRunning()
 	gcfg.AddReadyzChecks(c.ReadyzChecks...)
 
 	if err := secureServing(gcfg, c); err != nil {
@@ -178,6 +181,7 @@ func New(c Config) (*Server, error) {
 	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
 	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
+	installUI(gcfg, c.UI)
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {

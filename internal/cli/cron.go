@@ -32,14 +32,20 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command, namespaceShort bool) {
+	f.addConnection(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG, else the local batchd's).")
-	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use.")
 	if namespaceShort {
 		fs.StringVarP(&f.namespace, "namespace", "n", "", "The CronJob's namespace (default: the context's).")
 	} else {
 		fs.StringVar(&f.namespace, "namespace", "", "The CronJob's namespace (default: the context's).")
 	}
+}
+
+// addConnection registers --kubeconfig and --context only.
+func (f *clusterFlags) addConnection(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG, else the local batchd's).")
+	fs.StringVar(&f.context, "context", "", "The kubeconfig context to use.")
 }
 
 func (f *clusterFlags) client() (kubernetes.Interface, string, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver"
 	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/storage"
+	"github.com/batchd/batchd/internal/ui"
 	"github.com/batchd/batchd/internal/vclock"
 )
 
@@ -158,6 +159,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Profiling:         cfg.Profiling,
 		TokenFile:         cfg.TokenFile,
 		ReadyzChecks:      readyz,
+		UI:                ui.New(ui.Config{}),
 		Clock:             cfg.TokenClock,
 		VirtualClock:      moved,
 		StorageFull:       storageFull,
