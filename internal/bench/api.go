@@ -26,7 +26,10 @@ type APIOptions struct {
 	Creates int    // Jobs created per writer-count run
 	Writers []int  // concurrent writers
 	Stored  int    // Jobs stored for the memory and list figures
-	Out     io.Writer
+	// ServerArgs are more flags of every server started (e.g.
+	// --run-history=false, to compare).
+	ServerArgs []string
+	Out        io.Writer
 }
 
 // API measures start-up, memory, create throughput and list latency.
@@ -39,7 +42,7 @@ func API(ctx context.Context, o APIOptions) error {
 
 	// Start-up with an existing data dir: initialise once, then restart.
 	dir := filepath.Join(tmp, "startup")
-	p, err := startServer(o.Binary, dir)
+	p, err := startServer(o.Binary, dir, o.ServerArgs...)
 	if err != nil {
 		return err
 	}
@@ -49,7 +52,7 @@ func API(ctx context.Context, o APIOptions) error {
 	}
 	var starts []float64
 	for i := 0; i < o.Runs; i++ {
-		p, err := startServer(o.Binary, dir)
+		p, err := startServer(o.Binary, dir, o.ServerArgs...)
 		if err != nil {
 			return err
 		}
@@ -65,7 +68,7 @@ func API(ctx context.Context, o APIOptions) error {
 	for _, w := range o.Writers {
 		var rates []float64
 		for i := 0; i < o.Runs; i++ {
-			p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("create-%d-%d", w, i)))
+			p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("create-%d-%d", w, i)), o.ServerArgs...)
 			if err != nil {
 				return err
 			}
@@ -87,7 +90,7 @@ func API(ctx context.Context, o APIOptions) error {
 	var idle, idleAnon, loaded, loadedAnon, lists, stock, unchunked, server []float64
 	stockKubectl, _ := exec.LookPath("kubectl")
 	for i := 0; i < o.Runs; i++ {
-		p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)))
+		p, err := startServer(o.Binary, filepath.Join(tmp, fmt.Sprintf("mem-%d", i)), o.ServerArgs...)
 		if err != nil {
 			return err
 		}

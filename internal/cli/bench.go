@@ -32,6 +32,7 @@ func (c *CLI) benchCommand() *cobra.Command {
 	api.Flags().IntVar(&o.Creates, "creates", o.Creates, "Jobs created per throughput run.")
 	api.Flags().IntSliceVar(&o.Writers, "writers", o.Writers, "Concurrent writers for the throughput runs.")
 	api.Flags().IntVar(&o.Stored, "stored", o.Stored, "Jobs stored for the memory and list figures.")
+	api.Flags().StringArrayVar(&o.ServerArgs, "server-arg", nil, "A flag of every server started, e.g. --server-arg=--run-history=false (repeatable).")
 	po := bench.PodsOptions{Runs: 5, Latency: 1000, Rate: 50, Throughput: 2000, Writers: 8, OCI: 200, OCIRate: 10, Busybox: "/bin/busybox"}
 	pods := &cobra.Command{
 		Use:   "pods",
