@@ -233,7 +233,7 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonFailed, Message: "Error: " + last.Message,
 			Container: c.Name, Key: fmt.Sprintf("start-error/%s/%d", c.Name, last.ID.Attempt)})
 	}
-	if last != nil && !shouldRestart(policy, last) {
+	if last != nil && !restartsAfter(c, policy, last) {
 		return containerPlan{done: true}
 	}
 	if w, ok := o.StartErrors[c.Name]; ok {
@@ -269,6 +269,33 @@ func restartFor(spec *corev1.PodSpec, c *corev1.Container) corev1.RestartPolicy 
 
 func isSidecar(c *corev1.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// restartsAfter tells whether container c restarts in place after its run
+// last ended (KEP-5307): the first of its restartPolicyRules whose exit
+// codes match decides; else its own restartPolicy, for a regular container;
+// else policy (the pod's, or an init container's as restartFor says).
+func restartsAfter(c *corev1.Container, policy corev1.RestartPolicy, last *runtime.Run) bool {
+	for _, r := range c.RestartPolicyRules {
+		if r.ExitCodes != nil && exitCodesMatch(r.ExitCodes, last.ExitCode) {
+			return r.Action == corev1.ContainerRestartRuleActionRestart
+		}
+	}
+	if c.RestartPolicy != nil && !isSidecar(c) {
+		policy = corev1.RestartPolicy(*c.RestartPolicy)
+	}
+	return shouldRestart(policy, last)
+}
+
+func exitCodesMatch(m *corev1.ContainerRestartRuleOnExitCodes, code int) bool {
+	in := false
+	for _, v := range m.Values {
+		in = in || int(v) == code
+	}
+	if m.Operator == corev1.ContainerRestartRuleOnExitCodesOpNotIn {
+		return !in
+	}
+	return in
 }
 
 func shouldRestart(policy corev1.RestartPolicy, last *runtime.Run) bool {

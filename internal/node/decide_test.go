@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/batchd/batchd/internal/node/runtime"
 )
@@ -24,6 +25,16 @@ func testPod(policy corev1.RestartPolicy, containers ...string) *corev1.Pod {
 
 func running(c string, attempt int, started time.Time) runtime.Run {
 	return runtime.Run{ID: runtime.ID{Pod: "uid", Container: c, Attempt: attempt}, Running: true, StartedAt: started}
+}
+
+// withRules gives the pod's first container a restartPolicy (nil: none)
+// and one restartPolicyRules entry restarting on the exit codes op values.
+func withRules(p *corev1.Pod, policy *corev1.ContainerRestartPolicy, op corev1.ContainerRestartRuleOnExitCodesOperator, values ...int32) *corev1.Pod {
+	c := &p.Spec.Containers[0]
+	c.RestartPolicy = policy
+	c.RestartPolicyRules = []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,
+		ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: op, Values: values}}}
+	return p
 }
 
 func exited(c string, attempt, code int, finished time.Time) runtime.Run {
@@ -75,6 +86,18 @@ func TestDecideStartsAndReportsPhases(t *testing.T) {
 		{name: "second failure backs off 10s", pod: testPod(corev1.RestartPolicyOnFailure, "a"),
 			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0.Add(-5*time.Second)), exited("a", 1, 1, t0.Add(-3*time.Second))}},
 			phase: corev1.PodRunning, waiting: "CrashLoopBackOff", ready: corev1.ConditionFalse, requeue: 7 * time.Second},
+		{name: "restart rule: exit 42 restarts in place under Never", pod: withRules(testPod(corev1.RestartPolicyNever, "a"), nil, corev1.ContainerRestartRuleOnExitCodesOpIn, 42),
+			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 42, t0)}},
+			start: []string{"a"}, phase: corev1.PodRunning, terminate: "Error", ready: corev1.ConditionFalse},
+		{name: "restart rule: another exit code falls back to Never", pod: withRules(testPod(corev1.RestartPolicyNever, "a"), nil, corev1.ContainerRestartRuleOnExitCodesOpIn, 42),
+			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0)}},
+			phase: corev1.PodFailed, terminate: "Error", ready: corev1.ConditionFalse},
+		{name: "restart rule NotIn: any code but 0 restarts", pod: withRules(testPod(corev1.RestartPolicyNever, "a"), nil, corev1.ContainerRestartRuleOnExitCodesOpNotIn, 0),
+			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 3, t0)}},
+			start: []string{"a"}, phase: corev1.PodRunning, terminate: "Error", ready: corev1.ConditionFalse},
+		{name: "container restartPolicy Never overrides the pod's OnFailure", pod: withRules(testPod(corev1.RestartPolicyOnFailure, "a"), ptr.To(corev1.ContainerRestartPolicyNever), corev1.ContainerRestartRuleOnExitCodesOpIn, 42),
+			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0)}},
+			phase: corev1.PodFailed, terminate: "Error", ready: corev1.ConditionFalse},
 		{name: "exit 0 with OnFailure succeeds", pod: testPod(corev1.RestartPolicyOnFailure, "a"),
 			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0.Add(-5*time.Second)), exited("a", 1, 0, t0)}},
 			phase: corev1.PodSucceeded, terminate: "Completed", ready: corev1.ConditionFalse},

@@ -251,9 +251,13 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, st *podState, name s
 	case errors.As(err, &pullErr):
 		// The image step recorded its own events.
 		st.startErrors[name] = Waiting{Reason: pullErr.Waiting.Reason, Message: pullErr.Waiting.Message, At: now}
-	case err == nil || errors.As(err, &startErr):
+	case errors.As(err, &startErr):
 		// A command that could not be executed is a run of its own
-		// (StartError), reported by Decide.
+		// (StartError): created, never started; Decide reports its Failed
+		// event, as the kubelet's failed StartContainer.
+		delete(st.startErrors, name)
+		a.events.pod(pod, name, corev1.EventTypeNormal, ReasonCreated, "Created container: "+name)
+	case err == nil:
 		delete(st.startErrors, name)
 		a.events.pod(pod, name, corev1.EventTypeNormal, ReasonCreated, "Created container: "+name)
 		a.events.pod(pod, name, corev1.EventTypeNormal, ReasonStarted, "Started container "+name)

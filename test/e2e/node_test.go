@@ -686,3 +686,31 @@ func TestFSGroupOwnsVolumes(t *testing.T) {
 		t.Errorf("logs = %q, want %q", got, fsGroupOutput)
 	}
 }
+
+// TestContainerRestartRules: a container's restartPolicyRules (KEP-5307)
+// restart it in place on a listed exit code, whatever its restartPolicy
+// (Never here, which upstream's validation asks for beside rules): exit 42 restarts it (RESTARTS 1), its second run's exit 0 ends the
+// pod Succeeded.
+func TestContainerRestartRules(t *testing.T) {
+	t.Parallel()
+	n := ns(t)
+	must(t, kubectl(t, `apiVersion: v1
+kind: Pod
+metadata: {name: rules}
+spec:
+  restartPolicy: Never
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts: [{name: d, mountPath: /data}]
+    command: ["sh", "-c", "if [ -f /data/again ]; then echo second; exit 0; fi; touch /data/again; echo first; exit 42"]
+    restartPolicy: Never
+    restartPolicyRules:
+    - action: Restart
+      exitCodes: {operator: In, values: [42]}
+`, "apply", "-n", n, "-f", "-"), "pod/rules created")
+	waitFor(t, n, "pod/rules", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "get", "pod", "rules", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}"), "1 42")
+	must(t, kubectl(t, "", "logs", "rules", "-n", n), "second")
+}
