@@ -109,6 +109,13 @@ spec:
 	waitFor(t, n, "pod/command", "{.status.phase}", "Succeeded")
 	must(t, kubectl(t, "", "logs", "-n", n, "command"), "No such file or directory")
 
+	// The service-account files the node projected, readable by the image's
+	// user (nobody): the namespace and a token.
+	apply(t, n, pod("token", `    command: ["/bin/sh", "-c", "d=/var/run/secrets/kubernetes.io/serviceaccount; echo ns=$(cat $d/namespace); test -s $d/token && echo token=yes"]
+`))
+	waitFor(t, n, "pod/token", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "token"), "ns="+n+"\ntoken=yes\n")
+
 	// Never without the image; a pull that fails.
 	apply(t, n, `apiVersion: v1
 kind: Pod
