@@ -227,7 +227,7 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		os.RemoveAll(dir)
 		return nil, nil, nil, err
 	}
-	cfg.EtcdLog = logFile
+	cfg.Log = logFile
 	// The server outlives ctx (an interrupt) until its Jobs are cleaned up.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan server.Ready, 1)
