@@ -27,7 +27,7 @@ import (
 type Controller struct {
 	client kubernetes.Interface
 	roles  rbaclisters.ClusterRoleLister
-	runner *controller.Runner
+	runner *controller.Runner[string]
 }
 
 // New wires the controller to the informers.

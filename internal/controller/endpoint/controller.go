@@ -26,7 +26,7 @@ type Controller struct {
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
 	slices    discoverylisters.EndpointSliceLister
-	runner    *controller.Runner
+	runner    *controller.Runner[string]
 }
 
 // New wires the controller to the informers.

@@ -33,7 +33,7 @@ type Controller struct {
 	meta       metadata.Interface
 	discovery  discovery.DiscoveryInterface
 	namespaces corelisters.NamespaceLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
 }
 
 // New wires the controller.

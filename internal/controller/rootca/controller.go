@@ -59,7 +59,7 @@ type Controller struct {
 	ca         []byte
 	namespaces corelisters.NamespaceLister
 	configMaps corelisters.ConfigMapLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
 }
 
 // New wires the controller to the informers; ca is the PEM bundle to publish.

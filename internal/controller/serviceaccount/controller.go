@@ -26,7 +26,7 @@ type Controller struct {
 	client     kubernetes.Interface
 	namespaces corelisters.NamespaceLister
 	accounts   corelisters.ServiceAccountLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
 }
 
 // New wires the controller to the informers.

@@ -26,7 +26,7 @@ type Controller struct {
 	client kubernetes.Interface
 	jobs   batchlisters.JobLister
 	clock  clock.WithTicker
-	runner *controller.Runner
+	runner *controller.Runner[string]
 }
 
 // New wires the controller; a nil clock means the real one.
