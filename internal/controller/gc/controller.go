@@ -55,13 +55,24 @@ type Controller struct {
 	runner    *controller.Runner[Key]
 }
 
+// Config holds the collector's dependencies.
+type Config struct {
+	// Client reads, patches and deletes objects by their metadata.
+	Client metadata.Interface
+	// Discovery lists the resources to watch.
+	Discovery discovery.DiscoveryInterface
+	// Informer watches their metadata.
+	Informer metadatainformer.SharedInformerFactory
+}
+
 // New discovers every listable, watchable, deletable resource and watches its metadata.
-func New(client metadata.Interface, disc discovery.DiscoveryInterface, factory metadatainformer.SharedInformerFactory) (*Controller, error) {
-	lists, err := disc.ServerPreferredResources()
+func New(cfg Config) (*Controller, error) {
+	lists, err := cfg.Discovery.ServerPreferredResources()
 	if err != nil && len(lists) == 0 {
 		return nil, fmt.Errorf("discover resources: %w", err)
 	}
-	c := &Controller{client: client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
+	factory := cfg.Informer
+	c := &Controller{client: cfg.Client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
 	c.runner = controller.NewRunner("garbage-collector", c.sync)
 	for _, list := range lists {
 		gv, err := schema.ParseGroupVersion(list.GroupVersion)
