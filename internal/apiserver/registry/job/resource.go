@@ -46,6 +46,7 @@ func Resource() registry.Resource {
 			},
 			WarningsOnCreate: func(obj runtime.Object) []string { return Warnings(obj.(*batchv1.Job)) },
 		},
+		REST: newREST,
 	}
 }
 
@@ -80,3 +81,6 @@ func (s *Storage) DeleteCollection(ctx context.Context, deleteValidation rest.Va
 	}
 	return s.Storage.DeleteCollection(ctx, deleteValidation, options, listOptions)
 }
+
+// newREST serves Jobs through Storage.
+func newREST(s *registry.Storage) (rest.Storage, map[string]rest.Storage) { return &Storage{s}, nil }

@@ -17,13 +17,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/apiserver/registry"
 )
 
-// Resource is jobruns.batchd.dev, namespaced.
-func Resource() registry.Resource {
+// Resource is jobruns.batchd.dev, namespaced, stored as JSON, with the
+// jobruns/log subresource served from logs.
+func Resource(logs LogSource) registry.Resource {
 	return registry.Resource{
 		Resource: v1alpha1.Resource("jobruns"), Version: v1alpha1.SchemeGroupVersion.Version, Singular: "jobrun",
 		Namespaced: true, ShortNames: []string{"runs", "run"}, Categories: []string{"batchd"},
@@ -44,7 +46,11 @@ func Resource() registry.Resource {
 			r := obj.(*v1alpha1.JobRun)
 			return fields.Set{"spec.cronJobName": r.Spec.CronJobName, "spec.jobName": r.Spec.JobName, "status.outcome": string(r.Status.Outcome)}
 		},
-		Table: Table(),
+		Table:          Table(),
+		StorageOptions: storedAsJSON,
+		REST: func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
+			return s, map[string]rest.Storage{"log": &LogREST{Store: s.Store, Source: logs}}
+		},
 	}
 }
 
