@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/apiserver/registry"
@@ -48,9 +47,7 @@ func Resource(logs LogSource) registry.Resource {
 		},
 		Table:          Table(),
 		StorageOptions: storedAsJSON,
-		REST: func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
-			return s, map[string]rest.Storage{"log": &LogREST{Store: s.Store, Source: logs}}
-		},
+		REST:           newREST(logs),
 	}
 }
 

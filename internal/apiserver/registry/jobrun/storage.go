@@ -7,9 +7,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
+	"github.com/batchd/batchd/internal/apiserver/registry"
 )
+
+// newREST serves JobRuns with the jobruns/log subresource.
+func newREST(logs LogSource) func(*registry.Storage) (rest.Storage, map[string]rest.Storage) {
+	return func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
+		return s, map[string]rest.Storage{"log": &LogREST{Store: s.Store, Source: logs}}
+	}
+}
 
 // jsonOptions stores batchd's own types as JSON: they have no protobuf
 // encoding.
