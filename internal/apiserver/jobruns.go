@@ -5,11 +5,8 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/apiserver/pkg/registry/generic"
 
 	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 )
@@ -66,30 +63,6 @@ func runsWrite(a authorizer.Attributes) (authorizer.Decision, string, bool) {
 		return authorizer.DecisionNoOpinion, "", false
 	}
 	return authorizer.DecisionDeny, fmt.Sprintf("jobruns are written by batchd's controllers only (%s)", RunsWriter), true
-}
-
-// jsonStorageOptions stores batchd's own types as JSON: they have no
-// protobuf encoding.
-type jsonStorageOptions struct {
-	generic.RESTOptionsGetter
-	codecs serializer.CodecFactory
-}
-
-func (g jsonStorageOptions) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	opts, err := g.RESTOptionsGetter.GetRESTOptions(resource, example)
-	if err != nil {
-		return opts, err
-	}
-	info, ok := runtime.SerializerInfoForMediaType(g.codecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
-	if !ok {
-		return opts, fmt.Errorf("no JSON serializer")
-	}
-	cfg := *opts.StorageConfig
-	gv := schema.GroupVersions{batchdv1alpha1.SchemeGroupVersion}
-	cfg.Codec = g.codecs.CodecForVersions(info.Serializer, g.codecs.UniversalDeserializer(), gv, runtime.InternalGroupVersioner)
-	cfg.EncodeVersioner = gv
-	opts.StorageConfig = &cfg
-	return opts, nil
 }
 
 // jsonOnly serves batchd's own group without protobuf, which its types do

@@ -18,13 +18,14 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/service"
 )
 
-// servedResources lists every resource batchd serves.
-func servedResources() []registry.Resource {
+// servedResources lists every resource batchd serves; logs and runLogs
+// serve pods/log and jobruns/log.
+func servedResources(logs pod.LogSource, runLogs jobrun.LogSource) []registry.Resource {
 	return []registry.Resource{
 		core.Namespaces(), core.Events(), core.ConfigMaps(), core.Secrets(), core.ServiceAccounts(),
-		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(),
+		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(logs),
 		job.Resource(), cronjob.Resource(),
-		core.Leases(), event.Resource(), runtimeclass.Resource(), jobrun.Resource(),
+		core.Leases(), event.Resource(), runtimeclass.Resource(), jobrun.Resource(runLogs),
 		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),
 		service.Services(), service.Endpoints(), service.EndpointSlices(),
 	}

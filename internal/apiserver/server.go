@@ -9,9 +9,6 @@ import (
 	"net"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -25,7 +22,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	"k8s.io/apiserver/pkg/authentication/user"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -40,11 +36,8 @@ import (
 	batchdv1alpha1 "github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/apiserver/openapi"
 	"github.com/batchd/batchd/internal/apiserver/registry"
-	"github.com/batchd/batchd/internal/apiserver/registry/event"
-	"github.com/batchd/batchd/internal/apiserver/registry/job"
 	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
-	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/pki"
 )
 
@@ -115,7 +108,7 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	resources := servedResources()
+	resources := servedResources(c.Logs, c.RunLogs)
 	if err := registerResourceFuncs(scheme, resources); err != nil {
 		return nil, err
 	}
@@ -191,7 +184,7 @@ func New(c Config) (*Server, error) {
 	// request timeout). A connection accepted as the stop begins may miss
 	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
 	generic.ShutdownTimeout = ShutdownTimeout
-	if err := install(generic, scheme, codecs, resources, gcfg, c.Logs, c.RunLogs, id); err != nil {
+	if err := install(generic, scheme, codecs, resources, gcfg, id); err != nil {
 		return nil, err
 	}
 	installCRDList(generic)
@@ -350,7 +343,7 @@ func etcdStorage(gcfg *genericapiserver.Config, c Config, codecs serializer.Code
 	return nil
 }
 
-func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource, id *identity) error {
+func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codecs serializer.CodecFactory, resources []registry.Resource, gcfg *genericapiserver.Config, id *identity) error {
 	paramCodec := runtime.NewParameterCodec(scheme)
 	groups := map[string]*genericapiserver.APIGroupInfo{}
 	groupOrder := []string{}
@@ -364,7 +357,7 @@ func install(s *genericapiserver.GenericAPIServer, scheme *runtime.Scheme, codec
 			groups[g] = &info
 			groupOrder = append(groupOrder, g)
 		}
-		storage, err := newStorage(r, scheme, codecs, gcfg, logs, runLogs)
+		storage, err := newStorage(r, scheme, codecs, gcfg)
 		if err != nil {
 			return err
 		}
@@ -403,55 +396,27 @@ func versionOf(group string) string {
 }
 
 // newStorage returns the REST storage of r keyed by resource and subresource path.
-func newStorage(r registry.Resource, scheme *runtime.Scheme, codecs serializer.CodecFactory, gcfg *genericapiserver.Config, logs pod.LogSource, runLogs jobrun.LogSource) (map[string]rest.Storage, error) {
-	out := map[string]rest.Storage{}
+func newStorage(r registry.Resource, scheme *runtime.Scheme, codecs serializer.CodecFactory, gcfg *genericapiserver.Config) (map[string]rest.Storage, error) {
 	getter := gcfg.RESTOptionsGetter
-	switch r.Resource.Group {
-	case eventsv1.GroupName:
-		getter = coreEventsOptions{getter}
-	case batchdv1alpha1.GroupName:
-		getter = jsonStorageOptions{getter, codecs}
+	if r.StorageOptions != nil {
+		getter = r.StorageOptions(getter, codecs)
 	}
 	base, err := registry.NewStorage(r, scheme, getter)
 	if err != nil {
 		return nil, err
 	}
+	out := map[string]rest.Storage{}
 	var main rest.Storage = base
-	switch r.Resource {
-	case batchv1.Resource("jobs"):
-		main = &job.Storage{Storage: base}
-	case corev1.Resource("pods"):
-		out["pods/binding"] = &pod.BindingREST{Store: base.Store}
-		out["pods/eviction"] = &pod.EvictionREST{Store: base.Store}
-		out["pods/log"] = &pod.LogREST{Store: base.Store, Source: logs}
-	case corev1.Resource("services"):
-		main = &service.Storage{Storage: base}
-	case corev1.Resource("namespaces"):
-		ns := &namespaceStorage{Storage: base}
-		main = ns
-		out["namespaces/finalize"] = &namespaceFinalizeREST{store: base.Store}
-	case batchdv1alpha1.Resource("jobruns"):
-		out["jobruns/log"] = &jobrun.LogREST{Store: base.Store, Source: runLogs}
+	if r.REST != nil {
+		var sub map[string]rest.Storage
+		main, sub = r.REST(base)
+		for name, st := range sub {
+			out[r.Resource.Resource+"/"+name] = st
+		}
 	}
 	out[r.Resource.Resource] = main
 	if base.Status != nil {
 		out[r.Resource.Resource+"/status"] = base.Status
 	}
 	return out, nil
-}
-
-// coreEventsOptions gives the events.k8s.io/v1 store the storage of core/v1
-// events — same keys — read and written through the converting codec.
-type coreEventsOptions struct{ generic.RESTOptionsGetter }
-
-func (g coreEventsOptions) GetRESTOptions(_ schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	opts, err := g.RESTOptionsGetter.GetRESTOptions(corev1.Resource("events"), &corev1.Event{})
-	if err != nil {
-		return opts, err
-	}
-	cfg := *opts.StorageConfig
-	cfg.Codec = event.Codec{Core: cfg.Codec}
-	cfg.GroupResource = eventsv1.Resource("events")
-	opts.StorageConfig = &cfg
-	return opts, nil
 }

@@ -105,7 +105,7 @@ func namesServer(args []string) bool {
 // dir's lock or, for a server of a batchd from before the lock, its
 // kubeconfig's address answers.
 func serverRunning(dataDir string) bool {
-	if _, ok := server.Running(dataDir); ok {
+	if _, ok := server.LockHolder(dataDir); ok {
 		return true
 	}
 	cfg, err := clientcmd.LoadFromFile(server.KubeconfigPath(dataDir))

@@ -227,36 +227,31 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		os.RemoveAll(dir)
 		return nil, nil, nil, err
 	}
-	cfg.EtcdLog = logFile
-	// The server outlives ctx (an interrupt) until its Jobs are cleaned up.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ready := make(chan server.Ready, 1)
-	done := make(chan error, 1)
-	go func() { done <- server.Run(sctx, cfg, func(r server.Ready) { ready <- r }) }()
-	stop := func() error {
-		cancel()
-		err := <-done
-		if errors.Is(err, context.Canceled) {
-			err = nil
-		}
+	cfg.Log = logFile
+	cleanup := func() error {
 		runtime.KillAll(filepath.Join(dir, "data", "pods"))
 		restoreStderr()
 		logFile.Close()
 		if keep {
 			fmt.Fprintf(c.Err, "kept the server's data in %s\n", dir)
-			return err
+			return nil
 		}
-		return errors.Join(err, os.RemoveAll(dir))
+		return os.RemoveAll(dir)
 	}
-	select {
-	case r := <-ready:
-		return r.Admin, cfg.Clock, stop, nil
-	case err := <-done:
-		done <- err
-		return nil, nil, nil, errors.Join(fmt.Errorf("start ephemeral server: %w", err), stop())
-	case <-ctx.Done():
-		return nil, nil, nil, errors.Join(ctx.Err(), stop())
+	// The server outlives ctx (an interrupt) until its Jobs are cleaned up:
+	// ctx only bounds its start.
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("start ephemeral server: %w", err)
+		}
+		return nil, nil, nil, errors.Join(err, cleanup())
 	}
+	stop := func() error {
+		err := srv.Stop()
+		return errors.Join(err, cleanup())
+	}
+	return srv.Admin, cfg.Clock, stop, nil
 }
 
 // stderrTo points file descriptor 2 at w, so that what libraries of the

@@ -23,6 +23,7 @@ func (c *CLI) serverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cfg.Log = c.Err
 			if !cfg.BindAddress.IsLoopback() {
 				fmt.Fprintf(c.Err, "warning: the API listens on %s, reachable from other hosts; only holders of the admin credentials can use it\n", cfg.BindAddress)
 			}

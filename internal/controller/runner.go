@@ -13,9 +13,11 @@ import (
 
 // SyncFunc reconciles one key. A positive requeue asks to be called again after
 // that long; an error retries with per-key exponential backoff.
-type SyncFunc func(ctx context.Context, key string) (requeue time.Duration, err error)
+type SyncFunc[K comparable] func(ctx context.Context, key K) (requeue time.Duration, err error)
 
-// Runner drives a SyncFunc from a work queue.
+// Runner drives a SyncFunc from a work queue of keys K: most controllers'
+// are "namespace/name" strings, the garbage collector's a struct naming the
+// resource too.
 //
 // Delays have two clocks. A requeue a controller asks for (a deadline, a
 // back-off, the next cron slot: AddAfter and a SyncFunc's requeue) is in the
@@ -24,45 +26,49 @@ type SyncFunc func(ctx context.Context, key string) (requeue time.Duration, err 
 // machine's work and the API server's health, so they run in real time:
 // with a frozen virtual clock a burst is still batched and a failed write is
 // still retried.
-type Runner struct {
+type Runner[K comparable] struct {
 	Name string
 	// Queue is the work queue, its delays in real time.
-	Queue workqueue.TypedRateLimitingInterface[string]
-	Sync  SyncFunc
+	Queue workqueue.TypedRateLimitingInterface[K]
+	Sync  SyncFunc[K]
 	// timed holds requeues in the controller's clock when it is not the
 	// machine's (nil: they go to Queue directly).
-	timed workqueue.TypedDelayingInterface[string]
+	timed workqueue.TypedDelayingInterface[K]
 }
 
 // Option configures a Runner.
-type Option func(*Runner)
+type Option func(*options)
+
+type options struct {
+	clock clock.WithTicker
+}
 
 // WithClock makes requeues (AddAfter and a SyncFunc's requeue) wait in clk's
 // time instead of the machine's.
 func WithClock(clk clock.WithTicker) Option {
-	return func(r *Runner) {
-		if _, real := clk.(clock.RealClock); clk != nil && !real {
-			r.timed = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Clock: clk})
-		}
-	}
+	return func(o *options) { o.clock = clk }
 }
 
 // NewRunner returns a runner with the default controller rate limiter.
-func NewRunner(name string, sync SyncFunc, opts ...Option) *Runner {
-	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
-	r := &Runner{Name: name, Queue: q, Sync: sync}
+func NewRunner[K comparable](name string, sync SyncFunc[K], opts ...Option) *Runner[K] {
+	var o options
 	for _, opt := range opts {
-		opt(r)
+		opt(&o)
+	}
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[K](),
+		workqueue.TypedRateLimitingQueueConfig[K]{Name: name})
+	r := &Runner[K]{Name: name, Queue: q, Sync: sync}
+	if _, real := o.clock.(clock.RealClock); o.clock != nil && !real {
+		r.timed = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[K]{Clock: o.clock})
 	}
 	return r
 }
 
 // Add enqueues key now.
-func (r *Runner) Add(key string) { r.Queue.Add(key) }
+func (r *Runner[K]) Add(key K) { r.Queue.Add(key) }
 
 // AddAfter enqueues key after d of the controller's time.
-func (r *Runner) AddAfter(key string, d time.Duration) {
+func (r *Runner[K]) AddAfter(key K, d time.Duration) {
 	if r.timed != nil {
 		r.timed.AddAfter(key, d)
 		return
@@ -71,10 +77,10 @@ func (r *Runner) AddAfter(key string, d time.Duration) {
 }
 
 // AddAfterReal enqueues key after d of real time: a batching window.
-func (r *Runner) AddAfterReal(key string, d time.Duration) { r.Queue.AddAfter(key, d) }
+func (r *Runner[K]) AddAfterReal(key K, d time.Duration) { r.Queue.AddAfter(key, d) }
 
 // Run processes keys with the given number of workers until ctx ends.
-func (r *Runner) Run(ctx context.Context, workers int) {
+func (r *Runner[K]) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	go func() {
 		<-ctx.Done()
@@ -108,7 +114,7 @@ func (r *Runner) Run(ctx context.Context, workers int) {
 	}
 }
 
-func (r *Runner) next(ctx context.Context) bool {
+func (r *Runner[K]) next(ctx context.Context) bool {
 	key, quit := r.Queue.Get()
 	if quit {
 		return false

@@ -51,7 +51,7 @@ type Controller struct {
 	nodes        corelisters.NodeLister
 	claims       corelisters.PersistentVolumeClaimLister
 	claimsSynced cache.InformerSynced
-	runner       *controller.Runner
+	runner       *controller.Runner[string]
 
 	mu      sync.Mutex
 	assumed map[string]assumed // pod key → node, until the informer shows the binding

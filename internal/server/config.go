@@ -251,8 +251,11 @@ type Config struct {
 	RunHistory RunHistory
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
-	// EtcdLog receives the embedded etcd's warnings (nil: standard error).
-	EtcdLog io.Writer
+	// Log receives the server's own lines (its clock, the node's runtimes,
+	// storage space warnings) and the embedded etcd's warnings (nil:
+	// standard error). The API server's and client libraries' lines go
+	// through klog, whose output is the process's.
+	Log io.Writer
 	// Node replaces parts of the node half (tests: a fake runtime and clock).
 	Node NodeOptions
 	// Clock is the controllers' and node agent's time (nil: the real one);

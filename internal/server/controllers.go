@@ -50,11 +50,11 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
-	sa, err := serviceaccount.New(client, factory)
+	sa, err := serviceaccount.New(serviceaccount.Config{Client: client, Informer: factory})
 	if err != nil {
 		return err
 	}
-	ns, err := namespace.New(client, meta, factory)
+	ns, err := namespace.New(namespace.Config{Client: client, Meta: meta, Informer: factory})
 	if err != nil {
 		return err
 	}
@@ -95,19 +95,19 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return err
 	}
-	ttlController, err := ttl.New(client, factory, clk)
+	ttlController, err := ttl.New(ttl.Config{Client: client, Informer: factory, Clock: clk})
 	if err != nil {
 		return err
 	}
-	rootCA, err := rootca.New(client, factory, loopback.TLSClientConfig.CAData)
+	rootCA, err := rootca.New(rootca.Config{Client: client, Informer: factory, CA: loopback.TLSClientConfig.CAData})
 	if err != nil {
 		return err
 	}
-	aggregation, err := clusterrole.New(client, factory)
+	aggregation, err := clusterrole.New(clusterrole.Config{Client: client, Informer: factory})
 	if err != nil {
 		return err
 	}
-	endpoints, err := endpoint.New(client, factory)
+	endpoints, err := endpoint.New(endpoint.Config{Client: client, Informer: factory})
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		metaFactory = metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-		collector, err = gc.New(meta, disc, metaFactory)
+		collector, err = gc.New(gc.Config{Client: meta, Discovery: disc, Informer: metaFactory})
 		return err == nil, nil
 	})
 	if err != nil {

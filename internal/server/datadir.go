@@ -200,9 +200,9 @@ func (l *dataDirLock) release() {
 	l.f.Close()
 }
 
-// Running reports whether a server holds dir's lock, and which. It creates
+// LockHolder reports whether a server holds dir's lock, and which. It creates
 // nothing.
-func Running(dir string) (Holder, bool) {
+func LockHolder(dir string) (Holder, bool) {
 	f, err := os.Open(filepath.Join(dir, LockFile))
 	if err != nil {
 		return Holder{}, false

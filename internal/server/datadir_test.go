@@ -84,14 +84,14 @@ func TestLockDataDir(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("second lock = %v, want %q", err, want)
 	}
-	if h, ok := Running(dir); !ok || h.PID != os.Getpid() || h.URL != "https://127.0.0.1:6443" {
+	if h, ok := LockHolder(dir); !ok || h.PID != os.Getpid() || h.URL != "https://127.0.0.1:6443" {
 		t.Errorf("Running = %+v, %v while locked", h, ok)
 	}
 	first.release()
-	if _, ok := Running(dir); ok {
+	if _, ok := LockHolder(dir); ok {
 		t.Error("Running after release")
 	}
-	if _, ok := Running(filepath.Join(dir, "missing")); ok {
+	if _, ok := LockHolder(filepath.Join(dir, "missing")); ok {
 		t.Error("Running in a missing dir")
 	}
 	again, err := lockDataDir(dir)

@@ -4,4 +4,10 @@
 // external servers are named), then the API server with its controllers —
 // and stops them in reverse when the context ends, at any moment of the start
 // too.
+//
+// Run serves in the foreground (`batchd server`); Start runs a server inside
+// another program and returns once it is ready, with Stop (tests through
+// internal/testenv, `batchd run`'s ephemeral server). Every Config comes from
+// the same defaults, NewOptions().Config(), adjusted by its caller; the
+// server's own lines go to Config.Log.
 package server

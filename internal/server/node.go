@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -76,7 +75,7 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	} else {
 		n.machine.Cgroups = fmt.Sprintf("v%d", cg.Version)
 	}
-	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs})
+	rt, err := runtime.New(runtime.Config{Dir: filepath.Join(cfg.DataDir, "pods"), Cgroups: cg, Masked: hiddenFromPods(cfg), Logs: cfg.ContainerLogs, Log: cfg.log()})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +117,7 @@ func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
 	default:
 		oci += " (" + n.machine.Runtimes.OCIVersion + ")"
 	}
-	fmt.Fprintf(os.Stderr, "node: pods without runtimeClassName run with the %q runtime (--default-runtime=%s); OCI runtime: %s\n", n.defaultRuntime, cfg.DefaultRuntime, oci)
+	fmt.Fprintf(cfg.log(), "node: pods without runtimeClassName run with the %q runtime (--default-runtime=%s); OCI runtime: %s\n", n.defaultRuntime, cfg.DefaultRuntime, oci)
 	return n, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		}
 	}
 	if d := DescribeClock(cfg.Clock); d != "" {
-		fmt.Fprintf(os.Stderr, "clock: %s; it reads %s\n", d, clk.Now().Format(time.RFC3339))
+		fmt.Fprintf(cfg.log(), "clock: %s; it reads %s\n", d, clk.Now().Format(time.RFC3339))
 	}
 	if err := storage.ProbeWritable(cfg.DataDir); err != nil {
 		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
@@ -109,14 +110,14 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		// is cut short by ctx though (SIGTERM while starting).
 		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEtcd()
-		etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.EtcdLog})
+		etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.log()})
 		if err != nil {
 			return err
 		}
 		// etcd stops after the API server has drained.
 		defer etcd.Stop()
 		etcdServers = []string{etcd.Endpoint()}
-		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, os.Stderr)
+		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, cfg.log())
 		go guard.Run(etcdCtx, time.Second)
 		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
 		storageFull = guard.Gate
@@ -197,6 +198,14 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		err = cause
 	}
 	return err
+}
+
+// log is where the server's own lines go.
+func (c Config) log() io.Writer {
+	if c.Log == nil {
+		return os.Stderr
+	}
+	return c.Log
 }
 
 // closeIdleClients closes the idle connections of the server's own clients

@@ -33,8 +33,7 @@ type Env struct {
 	// Tokens are the bearer tokens of the --token-file users "viewer"
 	// (group batchd:view) and "editor" (batchd:edit), by user name.
 	Tokens map[string]string
-	stop   context.CancelFunc
-	done   chan error
+	server *server.Running
 }
 
 // Start runs batchd in dataDir until Stop is called.
@@ -46,50 +45,47 @@ func Start(dataDir string) (*Env, error) { return StartWith(dataDir, nil) }
 func StartWithNode(dataDir string, node server.NodeOptions) (*Env, error) {
 	return StartWith(dataDir, func(cfg *server.Config) {
 		cfg.DisableNodeAgent = false
-		cfg.Node, cfg.NodeName, cfg.MaxPods = node, NodeName, 110
+		cfg.Node, cfg.NodeName = node, NodeName
 	})
 }
 
 // StartWith is Start with the server configuration adjusted by adjust (e.g. a
-// fake clock for tokens).
+// fake clock for tokens). The configuration is `batchd server`'s defaults on
+// a free loopback port, without fsync, with two --token-file users.
 func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Env{DataDir: dataDir, stop: cancel, done: make(chan error, 1),
-		Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
+	e := &Env{DataDir: dataDir, Tokens: map[string]string{"viewer": rand.String(32), "editor": rand.String(32)}}
 	tokenFile := filepath.Join(dataDir, "tokens.csv")
-	users := fmt.Sprintf("%s,viewer,1001,\"batchd:view\"\n%s,editor,1002,\"batchd:edit\"\n", e.Tokens["viewer"], e.Tokens["editor"])
-	if err := os.WriteFile(tokenFile, []byte(users), 0o600); err != nil {
-		cancel()
+	opts := server.NewOptions()
+	opts.DataDir, opts.SecurePort, opts.TokenFile = dataDir, 0, tokenFile
+	// Served to show that only the admin reaches them.
+	opts.Profiling = true
+	// Tests here drive pods by hand; the node agent is tested end to end.
+	opts.DisableNodeAgent = true
+	// Built before the token file is written: a data dir is checked to be
+	// new, empty or batchd's.
+	cfg, err := opts.Config()
+	if err != nil {
 		return nil, err
 	}
-	ready := make(chan server.Ready, 1)
-	cfg := server.Config{
-		DataDir: dataDir, BindAddress: []byte{127, 0, 0, 1}, SecurePort: 0, UnsafeNoFsync: true, TokenFile: tokenFile,
-		// Served to show that only the admin reaches them.
-		Profiling: true,
-		// Tests here drive pods by hand; the node agent is tested end to end.
-		DisableNodeAgent: true,
-		RunHistory:       server.RunHistory{Enabled: true, Retention: 30 * 24 * time.Hour, PerCronJob: 100, LogLimit: 1 << 20},
-	}
+	cfg.UnsafeNoFsync = true
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	go func() {
-		e.done <- server.Run(ctx, cfg, func(r server.Ready) { ready <- r })
-	}()
-	select {
-	case r := <-ready:
-		e.Kubeconfig, e.Config, e.Loopback = r.Kubeconfig, r.Admin, r.Loopback
-		// A test client is not to be throttled: client-go's default of 5
-		// requests/s made the invalid-manifest corpus alone take 49 s.
-		e.Config.QPS, e.Config.Burst = 1000, 2000
-	case err := <-e.done:
-		cancel()
-		return nil, fmt.Errorf("batchd exited before ready: %w", err)
-	case <-time.After(time.Minute):
-		cancel()
-		return nil, fmt.Errorf("batchd not ready after a minute")
+	users := fmt.Sprintf("%s,viewer,1001,\"batchd:view\"\n%s,editor,1002,\"batchd:edit\"\n", e.Tokens["viewer"], e.Tokens["editor"])
+	if err := os.WriteFile(tokenFile, []byte(users), 0o600); err != nil {
+		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start batchd: %w", err)
+	}
+	e.server = srv
+	e.Kubeconfig, e.Config, e.Loopback = srv.Kubeconfig, srv.Admin, srv.Loopback
+	// A test client is not to be throttled: client-go's default of 5
+	// requests/s made the invalid-manifest corpus alone take 49 s.
+	e.Config.QPS, e.Config.Burst = 1000, 2000
 	c, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		e.Stop()
@@ -112,9 +108,10 @@ func (e *Env) As(name string) (kubernetes.Interface, error) {
 
 // Stop shuts the server down and waits for it.
 func (e *Env) Stop() error {
-	e.stop()
+	done := make(chan error, 1)
+	go func() { done <- e.server.Stop() }()
 	select {
-	case err := <-e.done:
+	case err := <-done:
 		return err
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("batchd did not stop within 30s")

@@ -5,11 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/batchd/batchd/internal/server"
 	"github.com/batchd/batchd/internal/testenv"
@@ -19,35 +17,21 @@ import (
 // shares state with every other server on that etcd.
 func TestExternalEtcdSharesState(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan server.Ready, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			DataDir:     dir,
-			BindAddress: []byte{127, 0, 0, 1},
-			EtcdServers: []string{"unix://" + filepath.Join(env.DataDir, "etcd", "client.sock")},
-		}, func(r server.Ready) { ready <- r })
-	}()
+	ctx := context.Background()
+	srv, err := testenv.StartWith(dir, func(c *server.Config) {
+		c.EtcdServers = []string{"unix://" + filepath.Join(env.DataDir, "etcd", "client.sock")}
+		// The first server is the one writer of JobRuns.
+		c.RunHistory.Enabled = false
+	})
+	if err != nil {
+		t.Fatalf("second server: %v", err)
+	}
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := srv.Stop(); err != nil {
 			t.Errorf("second server: %v", err)
 		}
 	}()
-	var second kubernetes.Interface
-	select {
-	case r := <-ready:
-		c, err := kubernetes.NewForConfig(r.Admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		second = c
-	case err := <-done:
-		t.Fatalf("second server exited: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("second server not ready")
-	}
+	second := srv.Client
 	if _, err := os.Stat(filepath.Join(dir, "etcd")); !os.IsNotExist(err) {
 		t.Errorf("second server made an etcd directory: %v", err)
 	}

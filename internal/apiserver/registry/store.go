@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -35,6 +36,14 @@ type Resource struct {
 	TTL time.Duration
 	// Fields returns the selectable fields beyond metadata.name/namespace.
 	Fields func(obj runtime.Object) fields.Set
+	// StorageOptions, when set, adapts the storage options the server gives
+	// the resource (its codecs at hand): how it is stored.
+	StorageOptions func(generic.RESTOptionsGetter, serializer.CodecFactory) generic.RESTOptionsGetter
+	// REST, when set, builds what is served from the resource's store: the
+	// storage at the resource's path (which may wrap the store) and further
+	// subresources by name, e.g. "log" for pods/log. Without it the store
+	// itself is served. The status subresource is added either way.
+	REST func(s *Storage) (rest.Storage, map[string]rest.Storage)
 }
 
 // Storage is a resource's REST storage: the main store and, when the resource

@@ -27,12 +27,19 @@ import (
 type Controller struct {
 	client kubernetes.Interface
 	roles  rbaclisters.ClusterRoleLister
-	runner *controller.Runner
+	runner *controller.Runner[string]
+}
+
+// Config holds the controller's dependencies.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
 }
 
 // New wires the controller to the informers.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory) (*Controller, error) {
-	c := &Controller{client: client, roles: f.Rbac().V1().ClusterRoles().Lister()}
+func New(cfg Config) (*Controller, error) {
+	f := cfg.Informer
+	c := &Controller{client: cfg.Client, roles: f.Rbac().V1().ClusterRoles().Lister()}
 	c.runner = controller.NewRunner("clusterrole-aggregation", c.sync)
 	// Any change may change any aggregate: look at every aggregated role.
 	all := func(any) {

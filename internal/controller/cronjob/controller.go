@@ -56,7 +56,7 @@ type Controller struct {
 	cfg      Config
 	cronJobs batchlisters.CronJobLister
 	byOwner  cache.Indexer
-	runner   *controller.Runner
+	runner   *controller.Runner[string]
 	written  *written
 	metrics  *Metrics
 	awake    *awake

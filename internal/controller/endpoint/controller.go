@@ -26,12 +26,19 @@ type Controller struct {
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
 	slices    discoverylisters.EndpointSliceLister
-	runner    *controller.Runner
+	runner    *controller.Runner[string]
+}
+
+// Config holds the controller's dependencies.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
 }
 
 // New wires the controller to the informers.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory) (*Controller, error) {
-	c := &Controller{client: client, services: f.Core().V1().Services().Lister(), pods: f.Core().V1().Pods().Lister(),
+func New(cfg Config) (*Controller, error) {
+	f := cfg.Informer
+	c := &Controller{client: cfg.Client, services: f.Core().V1().Services().Lister(), pods: f.Core().V1().Pods().Lister(),
 		endpoints: f.Core().V1().Endpoints().Lister(), slices: f.Discovery().V1().EndpointSlices().Lister()}
 	c.runner = controller.NewRunner("endpoint", c.sync)
 	onService := func(obj any) {

@@ -23,7 +23,7 @@ import (
 	"github.com/batchd/batchd/internal/controller"
 )
 
-// Key names one object of one resource.
+// Key names one object of one resource; it is the work queue's key.
 type Key struct {
 	Group, Version, Resource string
 	Namespace, Name          string
@@ -33,16 +33,9 @@ func (k Key) GVR() schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
 }
 
+// String names the object in messages.
 func (k Key) String() string {
 	return strings.Join([]string{k.Group, k.Version, k.Resource, k.Namespace, k.Name}, "|")
-}
-
-func parseKey(s string) (Key, error) {
-	p := strings.Split(s, "|")
-	if len(p) != 5 {
-		return Key{}, fmt.Errorf("bad key %q", s)
-	}
-	return Key{p[0], p[1], p[2], p[3], p[4]}, nil
 }
 
 const ownerIndex = "ownerUID"
@@ -59,16 +52,27 @@ type Controller struct {
 	client    metadata.Interface
 	resources map[schema.GroupVersionResource]*resource
 	byKind    map[schema.GroupVersionKind]*resource
-	runner    *controller.Runner
+	runner    *controller.Runner[Key]
+}
+
+// Config holds the collector's dependencies.
+type Config struct {
+	// Client reads, patches and deletes objects by their metadata.
+	Client metadata.Interface
+	// Discovery lists the resources to watch.
+	Discovery discovery.DiscoveryInterface
+	// Informer watches their metadata.
+	Informer metadatainformer.SharedInformerFactory
 }
 
 // New discovers every listable, watchable, deletable resource and watches its metadata.
-func New(client metadata.Interface, disc discovery.DiscoveryInterface, factory metadatainformer.SharedInformerFactory) (*Controller, error) {
-	lists, err := disc.ServerPreferredResources()
+func New(cfg Config) (*Controller, error) {
+	lists, err := cfg.Discovery.ServerPreferredResources()
 	if err != nil && len(lists) == 0 {
 		return nil, fmt.Errorf("discover resources: %w", err)
 	}
-	c := &Controller{client: client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
+	factory := cfg.Informer
+	c := &Controller{client: cfg.Client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
 	c.runner = controller.NewRunner("garbage-collector", c.sync)
 	for _, list := range lists {
 		gv, err := schema.ParseGroupVersion(list.GroupVersion)
@@ -135,15 +139,15 @@ func (c *Controller) handler(r *resource) cache.ResourceEventHandler {
 		if err != nil {
 			return
 		}
-		c.runner.Add(c.keyOf(r, m).String())
+		c.runner.Add(c.keyOf(r, m))
 		if withDependents {
 			for _, d := range c.dependents(m.GetUID()) {
-				c.runner.Add(d.Key.String())
+				c.runner.Add(d.Key)
 			}
 			// An owner in foreground deletion waits for this one.
 			for _, ref := range m.GetOwnerReferences() {
 				if k, ok := c.ownerKey(m.GetNamespace(), ref); ok {
-					c.runner.Add(k.String())
+					c.runner.Add(k)
 				}
 			}
 		}
@@ -163,21 +167,11 @@ func (c *Controller) Run(ctx context.Context) {
 	for _, r := range c.resources {
 		for _, obj := range r.informer.GetStore().List() {
 			if m, err := meta.Accessor(obj); err == nil && (len(m.GetOwnerReferences()) > 0 || m.GetDeletionTimestamp() != nil) {
-				c.runner.Add(c.keyOf(r, m).String())
+				c.runner.Add(c.keyOf(r, m))
 			}
 		}
 	}
 	c.runner.Run(ctx, 2)
-}
-
-// HasSynced reports whether every informer has synced.
-func (c *Controller) HasSynced() bool {
-	for _, r := range c.resources {
-		if !r.informer.HasSynced() {
-			return false
-		}
-	}
-	return true
 }
 
 // dependents finds every cached object that names uid as an owner.
@@ -233,11 +227,7 @@ func (c *Controller) liveDependents(ctx context.Context, owner Key, uid types.UI
 	return out, nil
 }
 
-func (c *Controller) sync(ctx context.Context, keyString string) (time.Duration, error) {
-	key, err := parseKey(keyString)
-	if err != nil {
-		return 0, nil
-	}
+func (c *Controller) sync(ctx context.Context, key Key) (time.Duration, error) {
 	r, ok := c.resources[key.GVR()]
 	if !ok {
 		return 0, nil

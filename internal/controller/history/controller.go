@@ -83,7 +83,7 @@ type Controller struct {
 	pods   cache.Indexer
 	runs   cache.Indexer
 	runInf cache.SharedIndexInformer
-	runner *controller.Runner
+	runner *controller.Runner[string]
 
 	mu   sync.Mutex
 	seen map[string]map[attemptKey]v1alpha1.Attempt // Job key → attempts seen, not yet written

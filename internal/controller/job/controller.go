@@ -34,7 +34,7 @@ type Controller struct {
 	clock    clock.WithTicker
 	recorder record.EventRecorder
 	expect   *expectations
-	runner   *controller.Runner
+	runner   *controller.Runner[string]
 	batch    time.Duration
 	drained  *drained
 	metrics  *Metrics

@@ -33,15 +33,29 @@ type Controller struct {
 	meta       metadata.Interface
 	discovery  discovery.DiscoveryInterface
 	namespaces corelisters.NamespaceLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
 }
 
-// New wires the controller.
-func New(client kubernetes.Interface, meta metadata.Interface, f informers.SharedInformerFactory) (*Controller, error) {
+// Config holds the controller's dependencies.
+type Config struct {
+	Client kubernetes.Interface
+	// Meta deletes the contents, of every resource, by their metadata.
+	Meta     metadata.Interface
+	Informer informers.SharedInformerFactory
+	// Discovery finds the namespaced resources (nil: Client's).
+	Discovery discovery.DiscoveryInterface
+}
+
+// New wires the controller to the informers.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Discovery == nil {
+		cfg.Discovery = cfg.Client.Discovery()
+	}
+	f := cfg.Informer
 	c := &Controller{
-		client:     client,
-		meta:       meta,
-		discovery:  client.Discovery(),
+		client:     cfg.Client,
+		meta:       cfg.Meta,
+		discovery:  cfg.Discovery,
 		namespaces: f.Core().V1().Namespaces().Lister(),
 	}
 	c.runner = controller.NewRunner("namespace", c.sync)

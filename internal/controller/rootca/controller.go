@@ -59,12 +59,21 @@ type Controller struct {
 	ca         []byte
 	namespaces corelisters.NamespaceLister
 	configMaps corelisters.ConfigMapLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
 }
 
-// New wires the controller to the informers; ca is the PEM bundle to publish.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory, ca []byte) (*Controller, error) {
-	c := &Controller{client: client, ca: bytes.Clone(ca),
+// Config holds the controller's dependencies.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
+	// CA is the PEM bundle to publish.
+	CA []byte
+}
+
+// New wires the controller to the informers.
+func New(cfg Config) (*Controller, error) {
+	f := cfg.Informer
+	c := &Controller{client: cfg.Client, ca: bytes.Clone(cfg.CA),
 		namespaces: f.Core().V1().Namespaces().Lister(), configMaps: f.Core().V1().ConfigMaps().Lister()}
 	c.runner = controller.NewRunner("root-ca-cert-publisher", c.sync)
 	onNS := func(obj any) {

@@ -26,13 +26,20 @@ type Controller struct {
 	client     kubernetes.Interface
 	namespaces corelisters.NamespaceLister
 	accounts   corelisters.ServiceAccountLister
-	runner     *controller.Runner
+	runner     *controller.Runner[string]
+}
+
+// Config holds the controller's dependencies.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
 }
 
 // New wires the controller to the informers.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory) (*Controller, error) {
+func New(cfg Config) (*Controller, error) {
+	f := cfg.Informer
 	c := &Controller{
-		client:     client,
+		client:     cfg.Client,
 		namespaces: f.Core().V1().Namespaces().Lister(),
 		accounts:   f.Core().V1().ServiceAccounts().Lister(),
 	}

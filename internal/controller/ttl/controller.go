@@ -26,16 +26,25 @@ type Controller struct {
 	client kubernetes.Interface
 	jobs   batchlisters.JobLister
 	clock  clock.WithTicker
-	runner *controller.Runner
+	runner *controller.Runner[string]
 }
 
-// New wires the controller; a nil clock means the real one.
-func New(client kubernetes.Interface, f informers.SharedInformerFactory, clk clock.WithTicker) (*Controller, error) {
-	if clk == nil {
-		clk = clock.RealClock{}
+// Config holds the controller's dependencies.
+type Config struct {
+	Client   kubernetes.Interface
+	Informer informers.SharedInformerFactory
+	// Clock is when Jobs expire (nil: the real clock); it may be virtual.
+	Clock clock.WithTicker
+}
+
+// New wires the controller to the informers.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
-	c := &Controller{client: client, jobs: f.Batch().V1().Jobs().Lister(), clock: clk}
-	c.runner = controller.NewRunner("ttl-after-finished", c.sync, controller.WithClock(clk))
+	f := cfg.Informer
+	c := &Controller{client: cfg.Client, jobs: f.Batch().V1().Jobs().Lister(), clock: cfg.Clock}
+	c.runner = controller.NewRunner("ttl-after-finished", c.sync, controller.WithClock(cfg.Clock))
 	enqueue := func(obj any) {
 		if j, ok := obj.(*batchv1.Job); ok && j.Spec.TTLSecondsAfterFinished != nil {
 			if key, err := cache.MetaNamespaceKeyFunc(j); err == nil {

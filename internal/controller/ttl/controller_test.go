@@ -32,7 +32,7 @@ func TestControllerDeletesExpiredJobs(t *testing.T) {
 	client := fake.NewClientset(job("old", 60), job("young", 3600))
 	factory := informers.NewSharedInformerFactory(client, 0)
 	clk := clocktesting.NewFakeClock(t0.Add(2 * time.Minute))
-	c, err := New(client, factory, clk)
+	c, err := New(Config{Client: client, Informer: factory, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,8 @@ type Config struct {
 	Logs LogLimits
 	// Clock times Stop's grace period and Wait's timeout (default: the real one).
 	Clock clock.Clock
+	// Log receives the runtime's own notices (default: standard error).
+	Log io.Writer
 }
 
 // LogLimits are the kubelet's --container-log-max-size and
@@ -78,6 +81,9 @@ func New(cfg Config) (*Local, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create runtime dir: %w", err)

@@ -60,7 +60,7 @@ func (r *Local) rootfsMode() RootfsMode {
 		r.mode = RootfsOverlay
 		if err := overlayWorks(r.cfg.Dir); err != nil {
 			r.mode = RootfsCopy
-			fmt.Fprintf(os.Stderr, "node: overlayfs is not usable under %s (%v): each OCI container gets a copy of its image's root file system\n", r.cfg.Dir, err)
+			fmt.Fprintf(r.cfg.Log, "node: overlayfs is not usable under %s (%v): each OCI container gets a copy of its image's root file system\n", r.cfg.Dir, err)
 		}
 	})
 	return r.mode

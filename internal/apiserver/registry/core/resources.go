@@ -87,6 +87,7 @@ func Namespaces() registry.Resource {
 			ns := obj.(*corev1.Namespace)
 			return []any{ns.Name, string(ns.Status.Phase), registry.Age(ns.CreationTimestamp, now)}
 		}),
+		REST: namespaceREST,
 	}
 }
 

@@ -39,6 +39,7 @@ func Resource() registry.Resource {
 			e := ToCore(obj.(*eventsv1.Event))
 			return coreTable.Row(&e, now)
 		}},
+		StorageOptions: storedAsCore,
 	}
 }
 

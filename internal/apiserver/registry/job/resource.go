@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/warning"
 
@@ -47,6 +46,7 @@ func Resource() registry.Resource {
 			},
 			WarningsOnCreate: func(obj runtime.Object) []string { return Warnings(obj.(*batchv1.Job)) },
 		},
+		REST: newREST,
 	}
 }
 
@@ -68,15 +68,6 @@ const deleteWarning = "child pods are preserved by default when jobs are deleted
 // Storage is the Job store with batch/v1's delete warning.
 type Storage struct{ *registry.Storage }
 
-// NewStorage builds the Job storage.
-func NewStorage(typer runtime.ObjectTyper, opts generic.RESTOptionsGetter) (*Storage, error) {
-	s, err := registry.NewStorage(Resource(), typer, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &Storage{s}, nil
-}
-
 func (s *Storage) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	if options != nil && options.PropagationPolicy == nil && options.OrphanDependents == nil {
 		warning.AddWarning(ctx, "", deleteWarning)
@@ -90,3 +81,6 @@ func (s *Storage) DeleteCollection(ctx context.Context, deleteValidation rest.Va
 	}
 	return s.Storage.DeleteCollection(ctx, deleteValidation, options, listOptions)
 }
+
+// newREST serves Jobs through Storage.
+func newREST(s *registry.Storage) (rest.Storage, map[string]rest.Storage) { return &Storage{s}, nil }

@@ -22,8 +22,9 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry"
 )
 
-// Resource is jobruns.batchd.dev, namespaced.
-func Resource() registry.Resource {
+// Resource is jobruns.batchd.dev, namespaced, stored as JSON, with the
+// jobruns/log subresource served from logs.
+func Resource(logs LogSource) registry.Resource {
 	return registry.Resource{
 		Resource: v1alpha1.Resource("jobruns"), Version: v1alpha1.SchemeGroupVersion.Version, Singular: "jobrun",
 		Namespaced: true, ShortNames: []string{"runs", "run"}, Categories: []string{"batchd"},
@@ -44,7 +45,9 @@ func Resource() registry.Resource {
 			r := obj.(*v1alpha1.JobRun)
 			return fields.Set{"spec.cronJobName": r.Spec.CronJobName, "spec.jobName": r.Spec.JobName, "status.outcome": string(r.Status.Outcome)}
 		},
-		Table: Table(),
+		Table:          Table(),
+		StorageOptions: storedAsJSON,
+		REST:           newREST(logs),
 	}
 }
 

@@ -9,14 +9,16 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/validation"
 )
 
-// Resource describes core/v1 pods.
-func Resource() registry.Resource {
+// Resource describes core/v1 pods, with the binding and eviction
+// subresources and pods/log served from logs (nil: 503).
+func Resource(logs LogSource) registry.Resource {
 	return registry.Resource{
 		Resource:   corev1.Resource("pods"),
 		Singular:   "pod",
@@ -65,6 +67,7 @@ func Resource() registry.Resource {
 				return errs
 			},
 		},
+		REST: newREST(logs),
 	}
 }
 
@@ -158,4 +161,15 @@ func gracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) bool {
 	}
 	opts.GracePeriodSeconds = &period
 	return true
+}
+
+// newREST serves pods with their binding, eviction and log subresources.
+func newREST(logs LogSource) func(*registry.Storage) (rest.Storage, map[string]rest.Storage) {
+	return func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
+		return s, map[string]rest.Storage{
+			"binding":  &BindingREST{Store: s.Store},
+			"eviction": &EvictionREST{Store: s.Store},
+			"log":      &LogREST{Store: s.Store, Source: logs},
+		}
+	}
 }

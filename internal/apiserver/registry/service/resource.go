@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/validation"
@@ -167,6 +168,7 @@ func Services() registry.Resource {
 					labels.FormatLabels(s.Spec.Selector)}, nil
 			},
 		},
+		REST: newREST,
 	}
 }
 
@@ -297,4 +299,9 @@ func EndpointSlices() registry.Resource {
 			},
 		},
 	}
+}
+
+// newREST serves Services through Storage, which allocates their cluster IPs.
+func newREST(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
+	return &Storage{Storage: s}, nil
 }
