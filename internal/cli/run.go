@@ -195,14 +195,17 @@ func serving(ctx context.Context, cfg *rest.Config) bool {
 }
 
 // ephemeral starts a server in this process, in a temporary data dir on a
-// free loopback port, its logs going to server.log there.
+// free loopback port, its logs going to a file beside it (<dir>.log). The
+// data dir is the temporary directory itself, not a subdirectory: etcd's
+// unix socket inside it must fit in 107 bytes, with a long TMPDIR too.
 func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.WithTicker, func() error, error) {
 	keep := o.keep
 	dir, err := os.MkdirTemp("", "batchd-run-")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logPath := dir + ".log"
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, nil, err
@@ -212,11 +215,11 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 	if err != nil {
 		logFile.Close()
 		os.RemoveAll(dir)
+		os.Remove(logPath)
 		return nil, nil, nil, err
 	}
 	opts := server.NewOptions()
-	// The data dir is a fresh directory of its own: the log beside it.
-	opts.DataDir, opts.SecurePort = filepath.Join(dir, "data"), 0
+	opts.DataDir, opts.SecurePort = dir, 0
 	if o.clock == server.ClockVirtual {
 		opts.Clock, opts.ClockStart, opts.ClockRate = o.clock, o.clockStart, o.clockRate
 	}
@@ -225,18 +228,19 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		restoreStderr()
 		logFile.Close()
 		os.RemoveAll(dir)
+		os.Remove(logPath)
 		return nil, nil, nil, err
 	}
 	cfg.Log = logFile
 	cleanup := func() error {
-		runtime.KillAll(filepath.Join(dir, "data", "pods"))
+		runtime.KillAll(filepath.Join(dir, "pods"))
 		restoreStderr()
 		logFile.Close()
 		if keep {
-			fmt.Fprintf(c.Err, "kept the server's data in %s\n", dir)
+			fmt.Fprintf(c.Err, "kept the server's data in %s (its log: %s)\n", dir, logPath)
 			return nil
 		}
-		return os.RemoveAll(dir)
+		return errors.Join(os.RemoveAll(dir), os.Remove(logPath))
 	}
 	// The server outlives ctx (an interrupt) until its Jobs are cleaned up:
 	// ctx only bounds its start.

@@ -59,6 +59,10 @@ func (e *Etcd) Err() <-chan error { return e.e.Err() }
 func (e *Etcd) Stop() { e.e.Close() }
 
 // Start starts etcd in o.Dir and blocks until it serves, ctx ends, or it fails.
+// maxSocketPath is the longest path a unix socket binds to on Linux
+// (sun_path is 108 bytes, NUL included).
+const maxSocketPath = 107
+
 func Start(ctx context.Context, o Options) (*Etcd, error) {
 	if errs := o.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -70,6 +74,9 @@ func Start(ctx context.Context, o Options) (*Etcd, error) {
 		return nil, fmt.Errorf("secure etcd directory: %w", err)
 	}
 	sock := filepath.Join(o.Dir, "client.sock")
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("data dir too long: etcd's socket %s would be %d bytes, a unix socket path holds at most %d: choose a shorter --data-dir", sock, len(sock), maxSocketPath)
+	}
 	_ = os.Remove(filepath.Join(o.Dir, "peer.sock")) // batchd before issue 25 listened there
 	timeout := o.ReadyTimeout
 	if timeout == 0 {

@@ -198,3 +198,13 @@ func TestInterruptedStartNeitherHangsNorBreaksTheMember(t *testing.T) {
 		e.Stop()
 	}
 }
+
+// A data dir too long for etcd's unix socket is refused with words that say
+// so (the bind failed with "invalid argument").
+func TestDataDirTooLongForTheSocket(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 110))
+	_, err := Start(context.Background(), Options{Dir: dir, UnsafeNoFsync: true})
+	if err == nil || !strings.Contains(err.Error(), "data dir too long: etcd's socket") || !strings.Contains(err.Error(), "choose a shorter --data-dir") {
+		t.Fatalf("Start: %v", err)
+	}
+}
