@@ -35,11 +35,7 @@ read it. It only moves forward.`,
 			return fmt.Errorf("want no argument, advance DURATION or set TIME, not %q", args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := cluster.restConfig()
-			if err != nil {
-				return err
-			}
-			client, err := kubernetes.NewForConfig(cfg)
+			client, _, err := cluster.client()
 			if err != nil {
 				return err
 			}
