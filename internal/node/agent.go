@@ -135,10 +135,10 @@ func New(cfg Config) *Agent {
 		serverUID: int64(os.Getuid())}
 	a.stopper = newStopper(cfg.Runtime, cfg.Clock, a.events, a.specs.build)
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    a.enqueue,
+		AddFunc:    a.enqueueWithPeers,
 		UpdateFunc: func(_, obj any) { a.enqueue(obj) },
 		// The pod object is gone: its worker stops and removes what is left.
-		DeleteFunc: a.enqueue,
+		DeleteFunc: a.enqueueWithPeers,
 	})
 	cfg.Runtime.Notify(func(id runtime.ID) { a.queue.Add(types.UID(id.Pod)) })
 	return a
@@ -181,13 +181,24 @@ func (a *Agent) enqueue(obj any) {
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
 		a.queue.Add(pod.UID)
-		if pod.Spec.Subdomain != "" {
-			// Its peers' /etc/hosts name it, or stop naming it.
-			for _, p := range a.list() {
-				if p.UID != pod.UID && p.Namespace == pod.Namespace && p.Spec.Subdomain == pod.Spec.Subdomain {
-					a.queue.Add(p.UID)
-				}
-			}
+	}
+}
+
+// enqueueWithPeers queues a pod that came or went, and the pods sharing its
+// subdomain, whose /etc/hosts name it or stop naming it. (Only then: a
+// status update of one pod of a large Indexed Job does not requeue all.)
+func (a *Agent) enqueueWithPeers(obj any) {
+	a.enqueue(obj)
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.Subdomain == "" {
+		return
+	}
+	for _, p := range a.list() {
+		if p.UID != pod.UID && p.Namespace == pod.Namespace && p.Spec.Subdomain == pod.Spec.Subdomain {
+			a.queue.Add(p.UID)
 		}
 	}
 }

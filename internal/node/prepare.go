@@ -59,10 +59,19 @@ func (b *specBuilder) build(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	return ociSpec(pod, c, id, env, ms, img, ociRuntime)
 }
 
-// refreshVolumes writes the pod's volumes again: new service-account
-// tokens, changed configMaps and Secrets.
+// refreshVolumes writes the pod's projected volumes (configMap, secret,
+// downwardAPI, projected) again: new service-account tokens, changed
+// configMaps and Secrets. Its other volumes are left as they are (no
+// emptyDir walked for fsGroup again, no claim looked up).
 func (b *specBuilder) refreshVolumes(pod *corev1.Pod) error {
-	_, err := setUpVolumes(pod, volumeHost{podDir: b.rt.PodDir(string(pod.UID)), pvcDir: b.pvcDir, node: b.node, lookup: b.lookup, now: b.clock.Now()})
+	only := *pod
+	only.Spec.Volumes = nil
+	for _, v := range pod.Spec.Volumes {
+		if projected(&v) {
+			only.Spec.Volumes = append(only.Spec.Volumes, v)
+		}
+	}
+	_, err := setUpVolumes(&only, volumeHost{podDir: b.rt.PodDir(string(pod.UID)), pvcDir: b.pvcDir, node: b.node, lookup: b.lookup, now: b.clock.Now()})
 	return err
 }
 
