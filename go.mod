@@ -32,6 +32,11 @@ require (
 )
 
 require (
+	github.com/creack/pty v1.1.24 // indirect
+	k8s.io/cri-streaming v0.37.2 // indirect
+)
+
+require (
 	cel.dev/expr v0.25.1 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
 	github.com/MakeNowJust/heredoc v1.0.0 // indirect

@@ -28,6 +28,9 @@ const (
 	fileOCIRuntime = "oci-runtime"
 	// fileContainerID: the OCI runtime's name for the run.
 	fileContainerID = "container-id"
+	// fileProcess: a host run's environment, working dir and user, which an
+	// exec into it takes (an OCI run's are in its bundle's config.json).
+	fileProcess = "process.json"
 )
 
 // startedRecord is the supervisor's record of a command that was executed.

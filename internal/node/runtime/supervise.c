@@ -817,6 +817,75 @@ static int sup_main(int argc, char **argv) {
 	return 0;
 }
 
+// sup_nsenter is `batchd-supervise __batchd_nsenter`: it runs ARGV in the
+// running container whose pid is DIR (the supervisor's parser reads the
+// same arguments: --cgroup, --env, --workdir, --user), the way runc exec
+// enters an OCI container: it joins the container's cgroups, its user
+// namespace when it has one of its own, its mount and UTS namespaces and its
+// root, then switches to the container's user and runs ARGV with the
+// container's environment, on the stdio it was given. File descriptor 4,
+// close-on-exec, carries the reason when ARGV could not be executed: the
+// node agent tells a failed start from an exit code by it. The namespaces
+// are joined here, before the Go runtime starts, because setns of a mount
+// namespace needs a single-threaded process.
+static int sup_nsenter(struct sup_opts *o) {
+	char msg[4096], p[128];
+	const char *step = "";
+	int errfd = fcntl(4, F_SETFD, FD_CLOEXEC) == 0 ? 4 : 2;
+	pid_t pid = (pid_t)atoi(o->dir);
+	if (pid <= 0) { snprintf(msg, sizeof msg, "invalid container pid %s", o->dir); goto failmsg; }
+	for (int i = 0; i < o->ncgroups; i++) {
+		char cp[4096], self[32];
+		snprintf(cp, sizeof cp, "%s/cgroup.procs", o->cgroups[i]);
+		snprintf(self, sizeof self, "%d", getpid());
+		int fd = open(cp, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, self, strlen(self)) < 0) { step = "join cgroup"; goto fail; }
+		close(fd);
+	}
+	struct stat mine, theirs;
+	snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &mine) == 0 && stat(p, &theirs) == 0 && mine.st_ino != theirs.st_ino) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) { step = "join user namespace"; goto fail; }
+		close(fd);
+	}
+	snprintf(p, sizeof p, "/proc/%d/root", (int)pid);
+	int root = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) { step = "open container root"; goto fail; }
+	const char *ns[] = {"uts", "mnt"};
+	const int types[] = {CLONE_NEWUTS, CLONE_NEWNS};
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, types[i]) < 0) { snprintf(msg, sizeof msg, "join %s namespace: %s", ns[i], strerror(errno)); goto failmsg; }
+		close(fd);
+	}
+	if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) { step = "enter container root"; goto fail; }
+	close(root);
+	if (o->workdir && chdir(o->workdir) < 0) {
+		snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", o->workdir, strerror(errno));
+		goto failmsg;
+	}
+	if (o->set_user) {
+		if (setgroups((size_t)o->ngroups, o->groups) < 0) { step = "setgroups"; goto fail; }
+		if (setgid(o->gid) < 0) { step = "setgid"; goto fail; }
+		if (setuid(o->uid) < 0) { step = "setuid"; goto fail; }
+	}
+	signal(SIGPIPE, SIG_DFL);
+	environ = o->env;
+	execvp(o->argv[0], o->argv);
+	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
+		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
+	else
+		snprintf(msg, sizeof msg, "exec: \"%s\": %s", o->argv[0], strerror(errno));
+	goto failmsg;
+fail:
+	snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
+failmsg:
+	sup_write_all(errfd, msg, strlen(msg));
+	return 127;
+}
+
 // sup_echo prints the options parsed from argv, one per line, for the
 // runtime's test that the Go encoder and this parser agree.
 static int sup_echo(int argc, char **argv) {
@@ -854,12 +923,22 @@ __attribute__((constructor)) static void batchd_supervise_init(int argc, char **
 	(void)envp;
 	if (argc != 2) return;
 	int echo = strcmp(argv[1], "__batchd_supervise_echo") == 0;
-	if (!echo && strcmp(argv[1], "__batchd_supervise") != 0) return;
+	int nsenter = strcmp(argv[1], "__batchd_nsenter") == 0;
+	if (!echo && !nsenter && strcmp(argv[1], "__batchd_supervise") != 0) return;
 	int n;
 	char **args = sup_read_args(3, &n);
 	if (!args) {
 		fprintf(stderr, "batchd-supervise: read arguments from fd 3: %s\n", strerror(errno));
 		_exit(2);
+	}
+	if (nsenter) {
+		struct sup_opts o;
+		if (sup_parse(n, args, &o) < 0) {
+			const char *m = "invalid exec arguments";
+			sup_write_all(fcntl(4, F_GETFD) >= 0 ? 4 : 2, m, strlen(m));
+			_exit(127);
+		}
+		_exit(sup_nsenter(&o));
 	}
 	_exit(echo ? sup_echo(n, args) : sup_main(n, args));
 }
