@@ -342,3 +342,11 @@ func waitOCIRunning(ctx context.Context, dir, bin, cid string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ErrAttachUnsupported: the run keeps no stdio to attach to.
+var ErrAttachUnsupported = errors.New("attach is not supported for this container")
+
+// Attach connects s to the run's own stdio. (Not yet: see supervise.c.)
+func (r *Local) Attach(ctx context.Context, id ID, s Streams) error {
+	return ErrAttachUnsupported
+}

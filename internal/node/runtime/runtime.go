@@ -29,6 +29,14 @@ type Runtime interface {
 	// exec hook, and waits up to timeout for it; ErrExecUnsupported when
 	// the run is not one that can be entered (a host process).
 	Exec(ctx context.Context, id ID, argv []string, timeout time.Duration) error
+	// ExecStream runs argv in the running container of run id with the
+	// streams s (kubectl exec) and returns its exit code; ErrNotRunning
+	// when the run is not running.
+	ExecStream(ctx context.Context, id ID, argv []string, s Streams) (int, error)
+	// Attach connects s to the running container's own stdio (kubectl
+	// attach) until ctx ends or the container does; ErrNotRunning when
+	// the run is not running.
+	Attach(ctx context.Context, id ID, s Streams) error
 	// Runs lists every run of the pod, by container, oldest attempt first.
 	Runs(pod string) (map[string][]Run, error)
 	// Pods lists the UIDs of the pods that have state in the runtime.
