@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,10 +344,101 @@ func waitOCIRunning(ctx context.Context, dir, bin, cid string) error {
 	}
 }
 
-// ErrAttachUnsupported: the run keeps no stdio to attach to.
+// ErrAttachUnsupported: the run keeps no stdio to attach to (a run
+// started by a batchd without attach, or a hook).
 var ErrAttachUnsupported = errors.New("attach is not supported for this container")
 
-// Attach connects s to the run's own stdio. (Not yet: see supervise.c.)
+// Attach connects s to the run's own stdio through its supervisor's attach
+// socket (supervise.c): the container's output from now on to Stdout and
+// Stderr, Stdin to the container's stdin when the pod asked for one, and
+// terminal resizes. It returns when the container ended or ctx did.
 func (r *Local) Attach(ctx context.Context, id ID, s Streams) error {
-	return ErrAttachUnsupported
+	h := r.handle(id)
+	if h == nil || h.ended() {
+		return ErrNotRunning
+	}
+	conn, err := dialAttach(r.runDir(id))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	var send sync.Mutex
+	write := func(msg []byte) error {
+		send.Lock()
+		defer send.Unlock()
+		_, err := conn.Write(msg)
+		return err
+	}
+	// The size the client has already sent is the terminal's before any input.
+	select {
+	case size, ok := <-s.Resize:
+		if ok {
+			_ = write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width)))
+		}
+	default:
+	}
+	if s.Stdin != nil {
+		go func() {
+			buf := make([]byte, 16384)
+			for {
+				n, err := s.Stdin.Read(buf)
+				if n > 0 && write(append([]byte{'i'}, buf[:n]...)) != nil {
+					return
+				}
+				if err != nil {
+					_ = write([]byte{'c'}) // stdinOnce: the container's stdin ends with this session's
+					return
+				}
+			}
+		}()
+	}
+	if s.Resize != nil {
+		go func() {
+			for size := range s.Resize {
+				if write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width))) != nil {
+					return
+				}
+			}
+		}()
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil || n == 0 {
+			return nil // the container ended, or the client left
+		}
+		var w io.Writer
+		switch buf[0] {
+		case '1':
+			w = s.Stdout
+		case '2':
+			w = s.Stderr
+		}
+		if w != nil && n > 1 {
+			if _, err := w.Write(buf[1:n]); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// dialAttach connects to the supervisor's attach socket in dir, through
+// /proc/self/fd: dir may be longer than a socket address holds.
+func dialAttach(dir string) (*net.UnixConn, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, ErrNotRunning
+	}
+	defer d.Close()
+	addr := &net.UnixAddr{Net: "unixpacket", Name: fmt.Sprintf("/proc/self/fd/%d/attach", d.Fd())}
+	conn, err := net.DialUnix("unixpacket", nil, addr)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, ErrAttachUnsupported
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	return conn, nil
 }

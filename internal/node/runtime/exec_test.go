@@ -175,3 +175,78 @@ func testOCIExecStream(t *testing.T, bin string) {
 		t.Fatalf("exec -t output %q", out.String())
 	}
 }
+
+// TestAttachToAHostRun: an attach session gets the container's output from
+// then on and feeds its stdin; with stdinOnce the end of the session's
+// stdin is the container's; the session ends with the container, and the
+// output is in the container's log too.
+func TestAttachToAHostRun(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-attach", Container: "c"}
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `echo before; read first; echo "got $first"; cat; echo "stdin closed" >&2`},
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdin: true, StdinOnce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errb := &syncBuffer{b: &bytes.Buffer{}}, &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("hello\nsecond line\n"), Stdout: out, Stderr: errb})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attach did not end with the container; stdout %q", out.String())
+	}
+	waitExit(t, exited, id)
+	if got := out.String(); !strings.Contains(got, "got hello\nsecond line\n") {
+		t.Fatalf("stdout %q", got)
+	}
+	if got := errb.String(); got != "stdin closed\n" {
+		t.Fatalf("stderr %q", got)
+	}
+	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "before\n") || !strings.Contains(log, "got hello\n") {
+		t.Fatalf("log %q", log)
+	}
+	if err := r.Attach(context.Background(), id, Streams{}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("attach to an ended run: %v", err)
+	}
+}
+
+// TestAttachWithATerminal: a tty container's terminal takes the session's
+// input, echoes it and is resized by it; its output is logged as stdout.
+func TestAttachWithATerminal(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-attach-tty", Container: "c"}
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `read x; echo "size $(stty size) read $x"`},
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdin: true, TTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resize := make(chan TerminalSize, 1)
+	resize <- TerminalSize{Width: 100, Height: 30}
+	stdinR, stdinW := io_pipe()
+	defer stdinW.Close()
+	out := &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() { done <- r.Attach(context.Background(), id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize}) }()
+	_, _ = stdinW.Write([]byte("typed\n"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attach did not end; output %q", out.String())
+	}
+	waitExit(t, exited, id)
+	if got := out.String(); !strings.Contains(got, "typed\r\n") || !strings.Contains(got, "size 30 100 read typed\r\n") {
+		t.Fatalf("output %q", got)
+	}
+	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "size 30 100 read typed") {
+		t.Fatalf("log %q", log)
+	}
+}

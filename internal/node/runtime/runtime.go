@@ -100,8 +100,13 @@ type Spec struct {
 	Hostname  string
 	Mounts    []Mount
 	Resources Resources
-	// NoLog discards the output (hooks).
+	// NoLog discards the output (hooks); other runs can be attached to.
 	NoLog bool
+	// Stdin keeps the container's stdin open for attach sessions (the
+	// container's stdin), closed after the first one with StdinOnce; TTY
+	// gives it a terminal (its tty). An OCI run's terminal is also in
+	// OCI.Spec's process.
+	Stdin, StdinOnce, TTY bool
 	// PrivateTmp gives the run an empty /tmp of its own, as a container's
 	// writable layer would (mounted after Mounts, so host paths under /tmp
 	// can still be volumes).
