@@ -21,6 +21,12 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -28,12 +34,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/batchd/batchd/internal/image"
 )
@@ -196,7 +196,9 @@ func testStreams(t *testing.T, class, img string) {
     image: `+img+`
     command: ["sleep", "600"]
 `)
-	eventually(t, "init container running", func() bool { return get(t, n, "pod/waiting", "{.status.initContainerStatuses[0].state.running.startedAt}") != "" })
+	eventually(t, "init container running", func() bool {
+		return get(t, n, "pod/waiting", "{.status.initContainerStatuses[0].state.running.startedAt}") != ""
+	})
 	fails(t, kubectl(t, "", "exec", "-n", n, "waiting", "-c", "c", "--", "true"), `container not found ("c")`)
 	apply(t, n, streamPod("done", class, img, "true", ""))
 	waitFor(t, n, "pod/done", "{.status.phase}", "Succeeded")
@@ -383,8 +385,10 @@ func TestClientGoExecutors(t *testing.T) {
 		return client.CoreV1().RESTClient().Post().Resource("pods").Namespace(n).Name("box").SubResource("exec").VersionedParams(o, scheme.ParameterCodec).URL()
 	}
 	executors := map[string]func(u *url.URL) (remotecommand.Executor, error){
-		"websocket": func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewWebSocketExecutor(cfg, "GET", u.String()) },
-		"spdy":      func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewSPDYExecutor(cfg, "POST", u) },
+		"websocket": func(u *url.URL) (remotecommand.Executor, error) {
+			return remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+		},
+		"spdy": func(u *url.URL) (remotecommand.Executor, error) { return remotecommand.NewSPDYExecutor(cfg, "POST", u) },
 	}
 	for name, newExecutor := range executors {
 		t.Run(name, func(t *testing.T) {

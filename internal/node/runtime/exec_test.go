@@ -232,7 +232,9 @@ func TestAttachWithATerminal(t *testing.T) {
 	defer stdinW.Close()
 	out := &syncBuffer{b: &bytes.Buffer{}}
 	done := make(chan error, 1)
-	go func() { done <- r.Attach(context.Background(), id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize}) }()
+	go func() {
+		done <- r.Attach(context.Background(), id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize})
+	}()
 	_, _ = stdinW.Write([]byte("typed\n"))
 	select {
 	case err := <-done:
