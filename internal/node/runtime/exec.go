@@ -324,9 +324,13 @@ func setSize(ptmx *os.File, size TerminalSize) {
 
 // waitOCIRunning waits until the OCI runtime has created the run's
 // container: the supervisor records the run as started once it executed
-// `RUNTIME run`, a moment before the container exists. Only a run that
-// started in the last seconds is asked.
+// `RUNTIME run`, a moment before the container exists. The runtime is
+// asked until it says so once (recorded in the run's directory), and not
+// for a run that started more than a few seconds ago.
 func waitOCIRunning(ctx context.Context, dir, bin, cid string) error {
+	if _, err := os.Stat(filepath.Join(dir, fileOCIRunning)); err == nil {
+		return nil
+	}
 	if started, err := readStarted(dir); err == nil && time.Since(started.Started) > 10*time.Second {
 		return nil
 	}
@@ -335,6 +339,7 @@ func waitOCIRunning(ctx context.Context, dir, bin, cid string) error {
 		out, err := exec.CommandContext(ctx, bin, "state", cid).CombinedOutput()
 		var st struct{ Status string }
 		if err == nil && json.Unmarshal(out, &st) == nil && st.Status == "running" {
+			_ = writeRecord(dir, fileOCIRunning, nil)
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
