@@ -5,6 +5,7 @@
 // arguments on file descriptor 3 (each ended by a NUL byte):
 //
 //   DIR [--log FILE [--log-max-size BYTES --log-max-files N]] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
+//       [--attach] [--stdin [--stdin-once]] [--tty]
 //       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
 //       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
@@ -13,7 +14,10 @@
 // outcome is recorded (DIR/started, or a StartError in DIR/exit): the node
 // agent's Start waits for that instead of polling for the files.
 // `batchd-supervise __batchd_supervise_echo` parses the same arguments and
-// prints them back, for the runtime's encoder test.
+// prints them back, for the runtime's encoder test; `batchd-exec
+// __batchd_nsenter` reads them too and runs ARGV inside the running
+// container whose pid is DIR (kubectl exec into a host run, sup_nsenter).
+// --attach, --stdin, --stdin-once and --tty: see "Attach" below.
 //
 // The arguments come through a pipe, not the command line, because
 // /proc/PID/cmdline is world-readable: it would show every user on the
