@@ -35,7 +35,7 @@ import (
 // Exec records the command and succeeds. ExecStream records it too, runs
 // the same tiny shell on it (its exit code; "cat" copies stdin to stdout;
 // "echo WORDS" prints them) against a running run only; Attach copies stdin
-// to stdout until ctx ends or the run does. Exits are reported to Notify's
+// to stdout until stdin ends, or without stdin waits until ctx or the run ends. Exits are reported to Notify's
 // functions from a goroutine of their own, as the real runtime does.
 type Fake struct {
 	dir   string
@@ -235,7 +235,9 @@ func (f *Fake) Attach(ctx context.Context, id runtime.ID, s runtime.Streams) err
 		return runtime.ErrNotRunning
 	}
 	if s.Stdin != nil && s.Stdout != nil {
-		go func() { _, _ = io.Copy(s.Stdout, s.Stdin) }()
+		// As a container with stdinOnce whose stdin ends the session.
+		_, _ = io.Copy(s.Stdout, s.Stdin)
+		return nil
 	}
 	select {
 	case <-ctx.Done():
