@@ -101,12 +101,35 @@ spec:
 ` + extra
 }
 
-// kubectlCmd is `batchd kubectl args` against the test server, not started.
-func kubectlCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(batchd, append([]string{"kubectl"}, args...)...)
+// kubectlBin is a kubectl the tests drive: batchd's own, or the machine's.
+type kubectlBin struct {
+	name, path string
+	pre        []string // arguments before kubectl's own
+}
+
+// kubectlBins are `batchd kubectl` and, when installed, the machine's kubectl.
+func kubectlBins() []kubectlBin {
+	bins := []kubectlBin{{name: "embedded", path: batchd, pre: []string{"kubectl"}}}
+	if path, err := exec.LookPath("kubectl"); err == nil {
+		bins = append(bins, kubectlBin{name: "stock", path: path})
+	}
+	return bins
+}
+
+// cmd is the kubectl with args against the test server, not started.
+func (k kubectlBin) cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(k.path, append(append([]string{}, k.pre...), args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	return cmd
 }
+
+func (k kubectlBin) run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runKubectl(t, k.path, append(append([]string{}, k.pre...), args...), stdin)
+}
+
+// kubectlCmd is `batchd kubectl args` against the test server, not started.
+func kubectlCmd(args ...string) *exec.Cmd { return kubectlBins()[0].cmd(args...) }
 
 // freePort is a TCP port on 127.0.0.1 that nothing listens on now.
 func freePort(t *testing.T) int {
@@ -145,48 +168,8 @@ func testStreams(t *testing.T, class, img string) {
 		fmt.Sprintf(`echo private > /tmp/mine; mkdir -p /tmp/www; echo served > /tmp/www/index.html; exec busybox httpd -f -p 127.0.0.1:%d -h /tmp/www`, port), ""))
 	waitFor(t, n, "pod/box", "{.status.phase}", "Running")
 
-	// exec without a terminal: the container's view, stdout, stderr, exit code.
-	r := kubectl(t, "", "exec", "-n", n, "box", "--", "sh", "-c", `cat /tmp/mine; hostname; echo oops >&2; exit 3`)
-	if r.code != 3 || r.stdout != "private\nbox\n" || !strings.Contains(r.stderr, "oops\n") || !strings.Contains(r.stderr, "command terminated with exit code 3") {
-		t.Fatalf("exec:\n%s", r)
-	}
-	// stdin piped through.
-	must(t, kubectl(t, "x\ny\n", "exec", "-i", "-n", n, "box", "--", "cat"), "x\ny\n")
-	if r, ok := stockKubectl(t, "--kubeconfig="+kubeconfig, "exec", "-n", n, "box", "--", "sh", "-c", "echo stock; exit 4"); ok {
-		if r.code != 4 || r.stdout != "stock\n" || !strings.Contains(r.stderr, "command terminated with exit code 4") {
-			t.Errorf("stock kubectl exec:\n%s", r)
-		}
-	}
-
-	// exec -it on a terminal the test drives.
-	out, code := onTerminal(t, "echo $((6*7)) $(tty); exit 5\r", "exec", "-it", "-n", n, "box", "--", "sh")
-	if code != 5 || !regexp.MustCompile(`42 /dev/pts/\d+`).MatchString(out) {
-		t.Fatalf("exec -it: exit %d, output %q", code, out)
-	}
-
-	// cp a directory in, and back out.
-	src := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for p, body := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"} {
-		if err := os.WriteFile(filepath.Join(src, p), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(t, kubectl(t, "", "cp", "-n", n, src, "box:/tmp/in"))
-	must(t, kubectl(t, "", "exec", "-n", n, "box", "--", "cat", "/tmp/in/a.txt", "/tmp/in/sub/b.txt"), "alpha\nbeta\n")
-	dst := filepath.Join(t.TempDir(), "out")
-	must(t, kubectl(t, "", "cp", "-n", n, "box:/tmp/in", dst))
-	for p, want := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"} {
-		if got, err := os.ReadFile(filepath.Join(dst, p)); err != nil || string(got) != want {
-			t.Errorf("cp out %s: %q, %v", p, got, err)
-		}
-	}
-
-	// port-forward to the pod's HTTP server.
-	if body := portForward(t, n, "box", port); body != "served\n" {
-		t.Errorf("port-forward answered %q", body)
+	for _, k := range kubectlBins() {
+		t.Run(k.name, func(t *testing.T) { userStreams(t, k, n, class, img, port) })
 	}
 
 	// Errors: no such container, a container not running, a completed pod.
@@ -205,20 +188,6 @@ func testStreams(t *testing.T, class, img string) {
 	fails(t, kubectl(t, "", "exec", "-n", n, "done", "--", "true"), "cannot exec into a container in a completed pod; current phase is Succeeded")
 	fails(t, kubectl(t, "", "exec", "-n", n, "nosuch", "--", "true"), `pods "nosuch" not found`)
 
-	// attach -i to a container that keeps its stdin.
-	apply(t, n, streamPod("reader", class, img, `read line; echo "read: $line"`, "    stdin: true\n"))
-	waitFor(t, n, "pod/reader", "{.status.phase}", "Running")
-	must(t, kubectl(t, "first line\n", "attach", "-i", "-n", n, "reader"), "read: first line\n")
-	waitFor(t, n, "pod/reader", "{.status.phase}", "Succeeded")
-	must(t, kubectl(t, "", "logs", "-n", n, "reader"), "read: first line\n")
-
-	// run -i --rm: output printed after 2 s reaches the terminal; the pod goes.
-	overrides := fmt.Sprintf(`{"spec":{"runtimeClassName":%q}}`, class)
-	r = kubectl(t, "typed\n", "run", "tmp", "-i", "--rm", "--restart=Never", "-n", n, "--image="+img, "--overrides="+overrides, "--",
-		"sh", "-c", `sleep 2; echo "late"; read x; echo "got $x"`)
-	must(t, r, "late\n", "got typed\n")
-	eventually(t, "pod tmp deleted", func() bool { return kubectl(t, "", "get", "pod", "tmp", "-n", n).code != 0 })
-
 	// An exec session ends when its pod is deleted.
 	session := kubectlCmd("exec", "-n", n, "box", "--", "sh", "-c", "touch /tmp/execd; exec sleep 600")
 	if err := session.Start(); err != nil {
@@ -236,11 +205,69 @@ func testStreams(t *testing.T, class, img string) {
 	}
 }
 
-// onTerminal runs `batchd kubectl args` on a pseudo-terminal, types input
+// userStreams is what a user does with kubectl k against the pod box of
+// namespace n (class, img) serving HTTP on port.
+func userStreams(t *testing.T, k kubectlBin, n, class, img string, port int) {
+	// exec without a terminal: the container's view, stdout, stderr, exit code.
+	r := k.run(t, "", "exec", "-n", n, "box", "--", "sh", "-c", `cat /tmp/mine; hostname; echo oops >&2; exit 3`)
+	if r.code != 3 || r.stdout != "private\nbox\n" || !strings.Contains(r.stderr, "oops\n") || !strings.Contains(r.stderr, "command terminated with exit code 3") {
+		t.Fatalf("exec:\n%s", r)
+	}
+	// stdin piped through.
+	must(t, k.run(t, "x\ny\n", "exec", "-i", "-n", n, "box", "--", "cat"), "x\ny\n")
+
+	// exec -it on a terminal the test drives.
+	out, code := onTerminal(t, k, "echo $((6*7)) $(tty); exit 5\r", "exec", "-it", "-n", n, "box", "--", "sh")
+	if code != 5 || !regexp.MustCompile(`42 /dev/pts/\d+`).MatchString(out) {
+		t.Fatalf("exec -it: exit %d, output %q", code, out)
+	}
+
+	// cp a directory in, and back out.
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, body := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"} {
+		if err := os.WriteFile(filepath.Join(src, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, k.run(t, "", "cp", "-n", n, src, "box:/tmp/in-"+k.name))
+	must(t, k.run(t, "", "exec", "-n", n, "box", "--", "cat", "/tmp/in-"+k.name+"/a.txt", "/tmp/in-"+k.name+"/sub/b.txt"), "alpha\nbeta\n")
+	dst := filepath.Join(t.TempDir(), "out")
+	must(t, k.run(t, "", "cp", "-n", n, "box:/tmp/in-"+k.name, dst))
+	for p, want := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"} {
+		if got, err := os.ReadFile(filepath.Join(dst, p)); err != nil || string(got) != want {
+			t.Errorf("cp out %s: %q, %v", p, got, err)
+		}
+	}
+
+	// port-forward to the pod's HTTP server.
+	if body := portForward(t, k, n, "box", port); body != "served\n" {
+		t.Errorf("port-forward answered %q", body)
+	}
+
+	// attach -i to a container that keeps its stdin.
+	apply(t, n, streamPod("reader-"+k.name, class, img, `read line; echo "read: $line"`, "    stdin: true\n"))
+	waitFor(t, n, "pod/reader-"+k.name, "{.status.phase}", "Running")
+	must(t, k.run(t, "first line\n", "attach", "-i", "-n", n, "reader-"+k.name), "read: first line\n")
+	waitFor(t, n, "pod/reader-"+k.name, "{.status.phase}", "Succeeded")
+	must(t, k.run(t, "", "logs", "-n", n, "reader-"+k.name), "read: first line\n")
+
+	// run -i --rm: output printed after 2 s reaches the terminal; the pod goes.
+	overrides := fmt.Sprintf(`{"spec":{"runtimeClassName":%q}}`, class)
+	r = k.run(t, "typed\n", "run", "tmp-"+k.name, "-i", "--rm", "--restart=Never", "-n", n, "--image="+img, "--overrides="+overrides, "--",
+		"sh", "-c", `sleep 2; echo "late"; read x; echo "got $x"`)
+	must(t, r, "late\n", "got typed\n")
+	eventually(t, "pod tmp-"+k.name+" deleted", func() bool { return k.run(t, "", "get", "pod", "tmp-"+k.name, "-n", n).code != 0 })
+
+}
+
+// onTerminal runs kubectl k with args on a pseudo-terminal, types input
 // and returns what it printed and its exit code.
-func onTerminal(t *testing.T, input string, args ...string) (string, int) {
+func onTerminal(t *testing.T, k kubectlBin, input string, args ...string) (string, int) {
 	t.Helper()
-	cmd := kubectlCmd(args...)
+	cmd := k.cmd(args...)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)
@@ -278,9 +305,9 @@ func onTerminal(t *testing.T, input string, args ...string) (string, int) {
 
 // portForward runs kubectl port-forward to the pod's port and returns what
 // an HTTP GET through it answered.
-func portForward(t *testing.T, n, pod string, port int) string {
+func portForward(t *testing.T, k kubectlBin, n, pod string, port int) string {
 	t.Helper()
-	cmd := kubectlCmd("port-forward", "-n", n, "pod/"+pod, fmt.Sprintf(":%d", port))
+	cmd := k.cmd("port-forward", "-n", n, "pod/"+pod, fmt.Sprintf(":%d", port))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

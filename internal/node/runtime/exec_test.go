@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,47 @@ func TestAttachWithATerminal(t *testing.T) {
 	}
 	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "size 30 100 read typed") {
 		t.Fatalf("log %q", log)
+	}
+}
+
+// TestOCIAttach: an OCI container's stdin (a pipe through the OCI runtime)
+// and terminal (the runtime's own, on the supervisor's) take attach
+// sessions as a host container's do.
+func TestOCIAttach(t *testing.T) { forEachOCIRuntime(t, testOCIAttach) }
+
+func testOCIAttach(t *testing.T, bin string) {
+	r, exited := newRuntime(t, nil)
+	root := imageRoot(t)
+	for _, tty := range []bool{false, true} {
+		id := ID{Pod: pod(fmt.Sprintf("p-oci-attach-%v", tty)), Container: "c"}
+		spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `read x; echo "read $x"; /bin/busybox stty size 2>/dev/null || true`}, Env: []string{"PATH=/bin"}, Terminal: tty})
+		if err := r.Start(context.Background(), Spec{ID: id, OCI: spec, Stdin: true, StdinOnce: true, TTY: tty}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.RemovePod(id.Pod) })
+		resize := make(chan TerminalSize, 1)
+		resize <- TerminalSize{Width: 100, Height: 30}
+		out := &syncBuffer{b: &bytes.Buffer{}}
+		done := make(chan error, 1)
+		go func() {
+			done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("typed\n"), Stdout: out, Stderr: io.Discard, TTY: tty, Resize: resize})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = r.Stop(id, time.Second)
+			t.Fatalf("tty %v: attach did not end; output %q", tty, out.String())
+		}
+		waitExit(t, exited, id)
+		want := "read typed\n"
+		if tty {
+			want = "read typed\r\n30 100\r\n"
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("tty %v: output %q, want %q", tty, out.String(), want)
+		}
 	}
 }
