@@ -261,6 +261,13 @@ func userStreams(t *testing.T, k kubectlBin, n, class, img string, port int) {
 	must(t, r, "late\n", "got typed\n")
 	eventually(t, "pod tmp-"+k.name+" deleted", func() bool { return k.run(t, "", "get", "pod", "tmp-"+k.name, "-n", n).code != 0 })
 
+	// run -it: a terminal in the container, driven from the test's.
+	out, code = onTerminal(t, k, "echo $((7*6)) $(tty)\rexit 0\r", "run", "term-"+k.name, "-it", "--rm", "--restart=Never", "-n", n,
+		"--image="+img, "--overrides="+overrides, "--", "sh")
+	if code != 0 || !regexp.MustCompile(`42 /dev/pts/\d+`).MatchString(out) {
+		t.Fatalf("run -it: exit %d, output %q", code, out)
+	}
+
 }
 
 // onTerminal runs kubectl k with args on a pseudo-terminal, types input
