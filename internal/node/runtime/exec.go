@@ -150,18 +150,19 @@ func (r *Local) ociExec(ctx context.Context, h *handle, id ID, bin string, argv 
 
 // runSession runs cmd with the streams s until it exits, ctx ends or the
 // container (h) does; stop is the signal that ends it early, SIGKILL
-// following after a grace. The command's fd 4 (after extra) is a
-// close-on-exec pipe on which a helper that could not execute the command
-// says why: that is an error, not an exit code.
+// following after a grace. With extra files (the nsenter helper's
+// arguments on fd 3), fd 4 is a pipe the helper makes close-on-exec and on
+// which it says why it could not execute the command: that is an error,
+// not an exit code. (An OCI runtime gets no such pipe: a process it left
+// would hold it open.)
 func runSession(ctx context.Context, h *handle, cmd *exec.Cmd, extra []*os.File, s Streams, stop syscall.Signal) (int, error) {
 	whyR, whyW, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
 	defer whyR.Close()
-	cmd.ExtraFiles = append(append([]*os.File{}, extra...), whyW)
-	for len(cmd.ExtraFiles) < 2 {
-		cmd.ExtraFiles = append([]*os.File{nil}, cmd.ExtraFiles...)
+	if len(extra) > 0 {
+		cmd.ExtraFiles = append(append([]*os.File{}, extra...), whyW)
 	}
 	var (
 		copies sync.WaitGroup
