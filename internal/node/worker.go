@@ -326,6 +326,7 @@ func (a *Agent) forget(uid types.UID) error {
 	a.events.forget(uid)
 	a.storage.forget(uid)
 	a.tokens.forget(uid)
+	a.specs.sandboxes.forget(uid)
 	return nil
 }
 
