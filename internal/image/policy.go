@@ -84,11 +84,16 @@ func Decide(image string, policy corev1.PullPolicy, present bool, st PullState, 
 // DecideAuto is Decide for a container whose pod may run its command on the
 // host instead (a node's --default-runtime auto). A stored image is used
 // when the pull its policy asks for is backing off; an image that is neither
-// stored nor pullable now (Never, or its last pull failed less than the
-// back-off ago: the negative cache of an offline machine) is Unavailable,
+// stored nor pullable now (Never, or its last pull failed less than
+// AutoRetry ago: the negative cache of an offline machine) is Unavailable,
 // with why, and no waiting state or event. A name that does not parse stays
 // InvalidImageName, as on a cluster. A pull that fails is FallBack's to judge.
 func DecideAuto(image string, policy corev1.PullPolicy, present bool, st PullState, now time.Time) Action {
+	if st.Failures > 0 && now.Before(st.Last.Add(AutoRetry)) {
+		// Within AutoRetry of a failed pull the image is not tried again:
+		// every pod of it runs on the host (or from the stored image).
+		st.Failures = max(st.Failures, backoffSteps(AutoRetry))
+	}
 	a := Decide(image, policy, present, st, now)
 	if a.Waiting == nil || a.Waiting.Reason == ReasonInvalidImageName {
 		return a
@@ -101,6 +106,20 @@ func DecideAuto(image string, policy corev1.PullPolicy, present bool, st PullSta
 		why = "its last pull failed " + now.Sub(st.Last).Round(time.Second).String() + " ago: " + st.LastErr
 	}
 	return Action{Unavailable: why}
+}
+
+// AutoRetry is how long DecideAuto remembers a failed pull: an offline
+// machine tries an image's registry again at most this often, not on the
+// kubelet's back-off from 10 s, so its pods do not wait on pulls that fail.
+const AutoRetry = BackoffMax
+
+// backoffSteps is the number of failures whose back-off is at least d.
+func backoffSteps(d time.Duration) int {
+	n := 1
+	for Backoff(n) < d {
+		n++
+	}
+	return n
 }
 
 // FallBack is what a failed pull under DecideAuto leaves: the stored image
