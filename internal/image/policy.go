@@ -38,6 +38,9 @@ type Action struct {
 	EventType, EventReason, EventMessage string
 	// RetryAt is when a pull backed off may be tried again.
 	RetryAt time.Time
+	// Unavailable is why the image cannot be had, for a pod that may run
+	// without it (DecideAuto); empty otherwise.
+	Unavailable string
 }
 
 // PullState is what the node remembers of one image's failed pulls.
@@ -76,6 +79,56 @@ func Decide(image string, policy corev1.PullPolicy, present bool, st PullState, 
 		}
 	}
 	return Action{Pull: true, EventType: corev1.EventTypeNormal, EventReason: EventPulling, EventMessage: fmt.Sprintf("Pulling image %q", image)}
+}
+
+// DecideAuto is Decide for a container whose pod may run its command on the
+// host instead (a node's --default-runtime auto). A stored image is used
+// when the pull its policy asks for is backing off; an image that is neither
+// stored nor pullable now (Never, or its last pull failed less than
+// AutoRetry ago: the negative cache of an offline machine) is Unavailable,
+// with why, and no waiting state or event. A name that does not parse stays
+// InvalidImageName, as on a cluster. A pull that fails is FallBack's to judge.
+func DecideAuto(image string, policy corev1.PullPolicy, present bool, st PullState, now time.Time) Action {
+	if st.Failures > 0 && now.Before(st.Last.Add(AutoRetry)) {
+		// Within AutoRetry of a failed pull the image is not tried again:
+		// every pod of it runs on the host (or from the stored image).
+		st.Failures = max(st.Failures, backoffSteps(AutoRetry))
+	}
+	a := Decide(image, policy, present, st, now)
+	if a.Waiting == nil || a.Waiting.Reason == ReasonInvalidImageName {
+		return a
+	}
+	if present {
+		return Action{Use: true}
+	}
+	why := a.Waiting.Message
+	if a.Waiting.Reason == ReasonImagePullBackOff && st.LastErr != "" {
+		why = "its last pull failed " + now.Sub(st.Last).Round(time.Second).String() + " ago: " + st.LastErr
+	}
+	return Action{Unavailable: why}
+}
+
+// AutoRetry is how long DecideAuto remembers a failed pull: an offline
+// machine tries an image's registry again at most this often, not on the
+// kubelet's back-off from 10 s, so its pods do not wait on pulls that fail.
+const AutoRetry = BackoffMax
+
+// backoffSteps is the number of failures whose back-off is at least d.
+func backoffSteps(d time.Duration) int {
+	n := 1
+	for Backoff(n) < d {
+		n++
+	}
+	return n
+}
+
+// FallBack is what a failed pull under DecideAuto leaves: the stored image
+// when there is one, else Unavailable with the pull's error.
+func FallBack(present bool, err error) Action {
+	if present {
+		return Action{Use: true}
+	}
+	return Action{Unavailable: "pull failed: " + err.Error()}
 }
 
 // Backoff is the wait after the n-th consecutive failed pull.

@@ -42,6 +42,53 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestDecideAuto(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	failed := PullState{Failures: 1, LastErr: "dial tcp: lookup index.docker.io: no such host", Last: now.Add(-4 * time.Second)}
+	for _, tc := range []struct {
+		name        string
+		policy      corev1.PullPolicy
+		image       string
+		present     bool
+		st          PullState
+		pull, use   bool
+		waiting     string
+		unavailable string
+	}{
+		{name: "missing: pull", policy: corev1.PullIfNotPresent, pull: true},
+		{name: "Always and present: pull", policy: corev1.PullAlways, present: true, pull: true},
+		{name: "present under IfNotPresent: use", policy: corev1.PullIfNotPresent, present: true, use: true},
+		{name: "backing off but present: use the stored image", policy: corev1.PullAlways, present: true, st: failed, use: true},
+		{name: "backing off and missing: unavailable without a pull", policy: corev1.PullAlways, st: failed,
+			unavailable: "its last pull failed 4s ago: dial tcp: lookup index.docker.io: no such host"},
+		{name: "a failure is remembered for five minutes, not the back-off's 10 s", policy: corev1.PullAlways,
+			st: PullState{Failures: 1, LastErr: "no such host", Last: now.Add(-299 * time.Second)}, unavailable: "its last pull failed 4m59s ago: no such host"},
+		{name: "and tried again after", policy: corev1.PullAlways, st: PullState{Failures: 1, LastErr: "no such host", Last: now.Add(-300 * time.Second)}, pull: true},
+		{name: "Never and missing: unavailable", policy: corev1.PullNever,
+			unavailable: `Container image "busybox:1.36" is not present with pull policy of Never`},
+		{name: "a bad name stays an error", policy: corev1.PullAlways, image: "Busybox:UPPER CASE", waiting: "InvalidImageName"},
+	} {
+		img := tc.image
+		if img == "" {
+			img = "busybox:1.36"
+		}
+		a := DecideAuto(img, tc.policy, tc.present, tc.st, now)
+		waiting := ""
+		if a.Waiting != nil {
+			waiting = a.Waiting.Reason
+		}
+		if a.Pull != tc.pull || a.Use != tc.use || waiting != tc.waiting || a.Unavailable != tc.unavailable {
+			t.Errorf("%s: %+v (waiting %q)", tc.name, a, waiting)
+		}
+	}
+	if a := FallBack(true, errors.New("x")); !a.Use || a.Unavailable != "" {
+		t.Errorf("a failed pull of a stored image: %+v, want the stored image used", a)
+	}
+	if a := FallBack(false, errors.New("connection refused")); a.Use || a.Unavailable != "pull failed: connection refused" {
+		t.Errorf("a failed pull of a missing image: %+v", a)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 300 * time.Second, 300 * time.Second}
 	for i, w := range want {

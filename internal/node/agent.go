@@ -132,7 +132,7 @@ func New(cfg Config) *Agent {
 	a.tokens = newTokens(cfg.Client, cfg.Wall)
 	a.specs = &specBuilder{rt: cfg.Runtime, lookup: a.lookup(), node: node, pvcDir: cfg.PVCDir, clock: cfg.Clock, images: a.images,
 		handlers:  handlers{Default: cfg.DefaultRuntime, OCI: cfg.OCIRuntime, Named: cfg.NamedOCIRuntimes, Images: cfg.Images != nil},
-		serverUID: int64(os.Getuid())}
+		serverUID: int64(os.Getuid()), events: a.events}
 	a.stopper = newStopper(cfg.Runtime, cfg.Clock, a.events, a.specs.build)
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    a.enqueueWithPeers,

@@ -245,6 +245,11 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 	if last != nil {
 		if wait, delay := restartBackoff(runs, o.Now); wait > 0 {
 			p.requeue(wait)
+			if !shownEnded(o.Pod, c.Name, last.ID) {
+				// As the kubelet: the run's end (Error) is reported first,
+				// the back-off (CrashLoopBackOff) by the look after it.
+				return containerPlan{}
+			}
 			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, o.Pod.Name, o.Pod.Namespace, o.Pod.UID)
 			p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: reasonBackOff,
 				Message:   fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, o.Pod.Name, o.Pod.Namespace, o.Pod.UID),
@@ -253,6 +258,17 @@ func decideContainer(o Observed, c *corev1.Container, policy corev1.RestartPolic
 		}
 	}
 	return containerPlan{start: true}
+}
+
+// shownEnded tells whether pod's status already shows run id of container
+// name as ended (terminated, or waiting after it).
+func shownEnded(pod *corev1.Pod, name string, id runtime.ID) bool {
+	for _, cs := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
+		if cs.Name == name {
+			return cs.ContainerID == ContainerID(id) && cs.State.Running == nil
+		}
+	}
+	return false
 }
 
 // restartFor is the restart policy of an init container: sidecars always

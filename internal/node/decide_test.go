@@ -83,7 +83,10 @@ func TestDecideStartsAndReportsPhases(t *testing.T) {
 		{name: "first failure with OnFailure restarts at once", pod: testPod(corev1.RestartPolicyOnFailure, "a"),
 			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0)}},
 			start: []string{"a"}, phase: corev1.PodRunning, terminate: "Error", ready: corev1.ConditionFalse},
-		{name: "second failure backs off 10s", pod: testPod(corev1.RestartPolicyOnFailure, "a"),
+		{name: "second failure is first reported as ended", pod: testPod(corev1.RestartPolicyOnFailure, "a"),
+			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0.Add(-5*time.Second)), exited("a", 1, 1, t0.Add(-3*time.Second))}},
+			phase: corev1.PodRunning, terminate: "Error", ready: corev1.ConditionFalse, requeue: 7 * time.Second},
+		{name: "then backs off 10s", pod: shownEndedPod(testPod(corev1.RestartPolicyOnFailure, "a"), "a", 1),
 			runs:  map[string][]runtime.Run{"a": {exited("a", 0, 1, t0.Add(-5*time.Second)), exited("a", 1, 1, t0.Add(-3*time.Second))}},
 			phase: corev1.PodRunning, waiting: "CrashLoopBackOff", ready: corev1.ConditionFalse, requeue: 7 * time.Second},
 		{name: "restart rule: exit 42 restarts in place under Never", pod: withRules(testPod(corev1.RestartPolicyNever, "a"), nil, corev1.ContainerRestartRuleOnExitCodesOpIn, 42),
@@ -153,8 +156,16 @@ func TestDecideStartsAndReportsPhases(t *testing.T) {
 	}
 }
 
+// shownEndedPod is pod whose status shows attempt of container c ended, as
+// the agent's previous look wrote it.
+func shownEndedPod(pod *corev1.Pod, c string, attempt int) *corev1.Pod {
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: c, ContainerID: ContainerID(runtime.ID{Pod: "uid", Container: c, Attempt: attempt}),
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}}}
+	return pod
+}
+
 func TestCrashLoopStatusAndEvent(t *testing.T) {
-	pod := testPod(corev1.RestartPolicyOnFailure, "a")
+	pod := shownEndedPod(testPod(corev1.RestartPolicyOnFailure, "a"), "a", 1)
 	runs := map[string][]runtime.Run{"a": {exited("a", 0, 1, t0.Add(-20*time.Second)), exited("a", 1, 1, t0.Add(-2*time.Second))}}
 	p := Decide(Observed{Pod: pod, Runs: runs, Now: t0})
 	cs := p.Status.ContainerStatuses[0]

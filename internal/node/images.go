@@ -36,6 +36,14 @@ type PullError struct{ Waiting corev1.ContainerStateWaiting }
 
 func (e *PullError) Error() string { return e.Waiting.Message }
 
+// UnavailableError is an image a pod that may run on the host instead
+// (--default-runtime auto) cannot have: Why says so.
+type UnavailableError struct{ Image, Container, Why string }
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("image %q cannot be used: %s", e.Image, e.Why)
+}
+
 // images is the kubelet's image manager: it pulls a container's image as
 // its pull policy says, backing off an image whose pulls fail (the failures
 // are remembered: a pod asking again within the back-off waits with
@@ -70,16 +78,27 @@ func newImages(store imageStore, clk, wall clock.Clock, ev *events, policy image
 // ensure makes c's image available as its pull policy says, recording the
 // kubelet's events, and returns it with its root file system. An image
 // that cannot be used (yet) is a *PullError.
-func (m *images) ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container, kc authn.Keychain) (image.Image, string, error) {
+//
+// With auto (the pod may run on the host instead: --default-runtime auto)
+// the image is decided by image.DecideAuto: a stored image is used when its
+// pull backs off or fails, and an image that cannot be had is an
+// *UnavailableError, with no waiting state and no Failed event.
+func (m *images) ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container, kc authn.Keychain, auto bool) (image.Image, string, error) {
 	stored, present, _ := m.store.Get(c.Image)
 	m.mu.Lock()
 	st := m.pulls[c.Image]
 	m.mu.Unlock()
-	act := image.Decide(c.Image, c.ImagePullPolicy, present, st, m.clock.Now())
+	decide := image.Decide
+	if auto {
+		decide = image.DecideAuto
+	}
+	act := decide(c.Image, c.ImagePullPolicy, present, st, m.clock.Now())
 	if act.EventReason != "" && !act.Pull {
 		m.events.pod(pod, c.Name, act.EventType, act.EventReason, act.EventMessage)
 	}
 	switch {
+	case act.Unavailable != "":
+		return image.Image{}, "", &UnavailableError{Image: c.Image, Container: c.Name, Why: act.Unavailable}
 	case act.Waiting != nil:
 		return image.Image{}, "", &PullError{Waiting: *act.Waiting}
 	case act.Pull:
@@ -91,6 +110,12 @@ func (m *images) ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 			st = m.pulls[c.Image]
 			m.pulls[c.Image] = image.PullState{Failures: st.Failures + 1, LastErr: err.Error(), Last: m.clock.Now()}
 			m.mu.Unlock()
+			if auto {
+				if fb := image.FallBack(present, err); fb.Unavailable != "" {
+					return image.Image{}, "", &UnavailableError{Image: c.Image, Container: c.Name, Why: fb.Unavailable}
+				}
+				break // the stored image serves
+			}
 			failed := image.PullFailed(c.Image, err)
 			m.events.pod(pod, c.Name, failed.EventType, failed.EventReason, failed.EventMessage)
 			return image.Image{}, "", &PullError{Waiting: *failed.Waiting}

@@ -77,6 +77,12 @@ type Runtimes struct {
 // which runtime pods without runtimeClassName get.
 func (r Runtimes) condition() (corev1.ConditionStatus, string, string) {
 	how := fmt.Sprintf("pods without runtimeClassName run with %q (--default-runtime=%s); %s", r.Default, r.Flag, isolation(r.Default))
+	if r.Default == RuntimeAuto && r.OCI != "" {
+		how = fmt.Sprintf("pods without runtimeClassName run from their images with %q where the node can have them, else as commands on this host with an ImageUnavailable event (--default-runtime=%s); %s",
+			RuntimeOCI, r.Flag, isolation(RuntimeOCI))
+	} else if r.Default == RuntimeAuto {
+		how = fmt.Sprintf("pods without runtimeClassName run as commands on this host, with an ImageUnavailable event (--default-runtime=%s); %s", r.Flag, isolation(RuntimeHost))
+	}
 	if r.OCI == "" && r.Problem != "" {
 		return corev1.ConditionFalse, "OCIRuntimeUnusable", r.Problem + ": RuntimeClass oci cannot run pods; " + how
 	}

@@ -28,6 +28,8 @@ type specBuilder struct {
 	images *images
 	// serverUID is who host containers run as when they set no user.
 	serverUID int64
+	events    *events
+	sandboxes sandboxes
 }
 
 // build is how run id of container c is started: its command,
@@ -35,9 +37,12 @@ type specBuilder struct {
 // Errors are *ConfigError (the container's configuration), *MountError,
 // *SandboxError (no runtime for the pod's class) or *PullError (its image).
 func (b *specBuilder) build(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id runtime.ID) (_ runtime.Spec, err error) {
-	_, ociRuntime, err := b.handlers.handler(pod, b.lookup)
-	if err != nil {
-		return runtime.Spec{}, err
+	e := b.sandboxes.entry(pod.UID)
+	defer e.mu.Unlock()
+	if e.sb == nil {
+		if e.sb, err = b.sandbox(ctx, pod); err != nil {
+			return runtime.Spec{}, err
+		}
 	}
 	env, secrets, err := containerEnv(pod, c, b.node, b.lookup)
 	if err != nil {
@@ -49,14 +54,14 @@ func (b *specBuilder) build(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	if ociRuntime.IsZero() {
+	if e.sb.oci.IsZero() {
 		return hostSpec(pod, c, id, env, ms, secrets, b.serverUID)
 	}
-	img, err := b.image(ctx, pod, c)
+	img, err := b.containerImage(ctx, pod, c, e.sb)
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	return ociSpec(pod, c, id, env, ms, img, ociRuntime)
+	return ociSpec(pod, c, id, env, ms, img, e.sb.oci)
 }
 
 // refreshVolumes writes the pod's projected volumes (configMap, secret,
@@ -117,13 +122,13 @@ func (b *specBuilder) writeHosts(pod *corev1.Pod) error {
 	return os.WriteFile(path, want, 0o644)
 }
 
-// image makes c's image ready: pulled as its policy says, unpacked, with
-// the files that resolve its USER read.
-func (b *specBuilder) image(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (ociImage, error) {
+// image makes c's image ready: pulled as its policy says (image.DecideAuto's
+// when auto), unpacked, with the files that resolve its USER read.
+func (b *specBuilder) image(ctx context.Context, pod *corev1.Pod, c *corev1.Container, auto bool) (ociImage, error) {
 	if b.images == nil {
 		return ociImage{}, errors.New("no image store")
 	}
-	img, root, err := b.images.ensure(ctx, pod, c, keychain(pod, b.lookup))
+	img, root, err := b.images.ensure(ctx, pod, c, keychain(pod, b.lookup), auto)
 	if err != nil {
 		return ociImage{}, err
 	}

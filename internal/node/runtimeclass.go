@@ -13,19 +13,10 @@ import (
 const (
 	RuntimeHost = "host" // the pod's commands run as host processes
 	RuntimeOCI  = "oci"  // the pod's images run with runc or crun
+	// RuntimeAuto, a node's default only: a pod runs its images with runc
+	// or crun where the node can have them, else its commands on the host.
+	RuntimeAuto = "auto"
 )
-
-// ChooseDefaultRuntime is the handler of pods without runtimeClassName for
-// --default-runtime flag: auto is oci when an OCI runtime was found, else host.
-func ChooseDefaultRuntime(flag, ociRuntime string) string {
-	if flag != "auto" {
-		return flag
-	}
-	if ociRuntime != "" {
-		return RuntimeOCI
-	}
-	return RuntimeHost
-}
 
 // SandboxError is a pod the node has no runtime for (the kubelet's
 // FailedCreatePodSandBox): its RuntimeClass is missing or names a handler
@@ -47,33 +38,46 @@ type handlers struct {
 }
 
 // handler is the runtime handler of pod, its RuntimeClass's, else the node's
-// default, and for an OCI handler the runc or crun it runs with.
-func (h handlers) handler(pod *corev1.Pod, lk Lookup) (name string, oci runtime.OCIRuntime, err error) {
+// default, and for an OCI handler the runc or crun it runs with. Auto is
+// the default auto: the pod runs its images with oci where it can, else
+// (oci zero, or its images cannot be had) on the host.
+func (h handlers) handler(pod *corev1.Pod, lk Lookup) (name string, oci runtime.OCIRuntime, auto bool, err error) {
 	name = h.Default
 	if rc := pod.Spec.RuntimeClassName; rc != nil && *rc != "" {
+		if lk.RuntimeClass != nil {
+			if class, err := lk.RuntimeClass(*rc); err == nil && class.Handler == RuntimeAuto {
+				// auto is a default, not a handler a class may name.
+				return "", runtime.OCIRuntime{}, false, &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", RuntimeAuto)}
+			}
+		}
 		if lk.RuntimeClass == nil {
-			return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+			return "", runtime.OCIRuntime{}, false, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
 		}
 		class, err := lk.RuntimeClass(*rc)
 		if apierrors.IsNotFound(err) {
-			return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
+			return "", runtime.OCIRuntime{}, false, &SandboxError{Message: fmt.Sprintf("RuntimeClass %q not found", *rc)}
 		}
 		if err != nil {
-			return "", runtime.OCIRuntime{}, fmt.Errorf("RuntimeClass %q: %w", *rc, err)
+			return "", runtime.OCIRuntime{}, false, fmt.Errorf("RuntimeClass %q: %w", *rc, err)
 		}
 		name = class.Handler
 	}
 	switch name {
+	case RuntimeAuto:
+		if h.OCI.IsZero() || !h.Images {
+			return RuntimeHost, runtime.OCIRuntime{}, true, nil
+		}
+		return RuntimeOCI, h.OCI, true, nil
 	case "", RuntimeHost:
-		return RuntimeHost, runtime.OCIRuntime{}, nil
+		return RuntimeHost, runtime.OCIRuntime{}, false, nil
 	case RuntimeOCI:
 		if h.OCI.IsZero() || !h.Images {
-			return "", runtime.OCIRuntime{}, &SandboxError{Message: `no runtime for "oci" is configured: install runc or crun, or pass batchd server --oci-runtime`}
+			return "", runtime.OCIRuntime{}, false, &SandboxError{Message: `no runtime for "oci" is configured: install runc or crun, or pass batchd server --oci-runtime`}
 		}
-		return RuntimeOCI, h.OCI, nil
+		return RuntimeOCI, h.OCI, false, nil
 	}
 	if o := h.Named[name]; !o.IsZero() && h.Images {
-		return name, o, nil
+		return name, o, false, nil
 	}
-	return "", runtime.OCIRuntime{}, &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", name)}
+	return "", runtime.OCIRuntime{}, false, &SandboxError{Message: fmt.Sprintf("no runtime for %q is configured", name)}
 }

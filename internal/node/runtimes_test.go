@@ -8,19 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func TestChooseDefaultRuntime(t *testing.T) {
-	for _, c := range []struct{ flag, oci, want string }{
-		{"auto", "/usr/sbin/runc", RuntimeOCI},
-		{"auto", "", RuntimeHost},
-		{"host", "/usr/sbin/runc", RuntimeHost},
-		{"oci", "", RuntimeOCI}, // and its pods wait with FailedCreatePodSandBox
-	} {
-		if got := ChooseDefaultRuntime(c.flag, c.oci); got != c.want {
-			t.Errorf("ChooseDefaultRuntime(%q, %q) = %q, want %q", c.flag, c.oci, got, c.want)
-		}
-	}
-}
-
 // The node says which runtime pods without runtimeClassName get, and lists
 // its handlers in status.runtimeHandlers.
 func TestNodeStatusNamesItsRuntimes(t *testing.T) {
@@ -34,11 +21,11 @@ func TestNodeStatusNamesItsRuntimes(t *testing.T) {
 		return corev1.NodeCondition{}
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	m := Machine{Name: "n", Runtimes: Runtimes{OCI: "/usr/sbin/runc", OCIVersion: "runc version 1.1.15", Default: RuntimeOCI, Flag: "auto", Named: []string{"runc", "crun"}}}
+	m := Machine{Name: "n", Runtimes: Runtimes{OCI: "/usr/sbin/runc", OCIVersion: "runc version 1.1.15", Default: RuntimeOCI, Flag: "oci", Named: []string{"runc", "crun"}}}
 	st := m.nodeStatus(now, nil)
 	c := find(st)
 	if c.Status != corev1.ConditionTrue || c.Reason != "OCIRuntimeFound" ||
-		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=auto); `+
+		c.Message != `/usr/sbin/runc (runc version 1.1.15); pods without runtimeClassName run with "oci" (--default-runtime=oci); `+
 			`oci pods get their own root file system and pid, mount, uts and ipc namespaces, but share the host network; runtimeClassName host runs a pod unisolated on this machine` {
 		t.Errorf("with runc: %+v", c)
 	}
@@ -46,10 +33,17 @@ func TestNodeStatusNamesItsRuntimes(t *testing.T) {
 		t.Errorf("runtimeHandlers = %+v", st.RuntimeHandlers)
 	}
 
-	m.Runtimes = Runtimes{Default: RuntimeHost, Flag: "auto"}
+	m.Runtimes.Default, m.Runtimes.Flag = RuntimeAuto, RuntimeAuto
+	c = find(m.nodeStatus(now, st.Conditions))
+	if c.Status != corev1.ConditionTrue || !strings.Contains(c.Message, `(runc version 1.1.15); pods without runtimeClassName run from their images with "oci" where the node can have them, `+
+		`else as commands on this host with an ImageUnavailable event (--default-runtime=auto); oci pods get their own root file system`) {
+		t.Errorf("auto with runc: %+v", c)
+	}
+
+	m.Runtimes = Runtimes{Default: RuntimeAuto, Flag: "auto"}
 	later := m.nodeStatus(now.Add(time.Minute), st.Conditions)
 	c = find(later)
-	if c.Status != corev1.ConditionFalse || c.Reason != "NoOCIRuntime" || !strings.Contains(c.Message, `run with "host" (--default-runtime=auto); host pods are not isolated: `) {
+	if c.Status != corev1.ConditionFalse || c.Reason != "NoOCIRuntime" || !strings.Contains(c.Message, `pods without runtimeClassName run as commands on this host, with an ImageUnavailable event (--default-runtime=auto); host pods are not isolated: `) {
 		t.Errorf("without runc: %+v", c)
 	}
 	if !c.LastTransitionTime.Time.Equal(now.Add(time.Minute)) {

@@ -153,21 +153,20 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 		a.stopper.stop(pod, k)
 	}
 	if len(plan.Start) > 0 {
+		// As the kubelet's status manager, what is about to start is shown
+		// first: waiting (ContainerCreating, PodInitializing), or a restarted
+		// container's end (Error) — what `kubectl get pods -w` prints.
+		if gone, err := a.writeStatus(ctx, pod, plan.Status); gone || err != nil {
+			return Result{}, err
+		}
 		for _, c := range plan.Start {
 			a.start(ctx, pod, st, c, len(runs[c]))
 		}
 		// What was started is seen, and reported, by the next look.
 		return Result{Requeue: true}, nil
 	}
-	if !apiequality.Semantic.DeepEqual(plan.Status, pod.Status) {
-		fresh := pod.DeepCopy()
-		fresh.Status = plan.Status
-		if _, err := a.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
-			if apierrors.IsNotFound(err) {
-				return Result{}, nil
-			}
-			return Result{}, fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
-		}
+	if gone, err := a.writeStatus(ctx, pod, plan.Status); gone || err != nil {
+		return Result{}, err
 	}
 	if plan.Remove {
 		return Result{}, a.remove(ctx, pod)
@@ -187,6 +186,23 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 		}
 	}
 	return Result{RequeueAfter: a.refreshTokens(pod, plan.Requeue)}, nil
+}
+
+// writeStatus writes status as pod's unless the pod already shows it; gone
+// is a pod whose object went meanwhile.
+func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) (gone bool, err error) {
+	if apiequality.Semantic.DeepEqual(status, pod.Status) {
+		return false, nil
+	}
+	fresh := pod.DeepCopy()
+	fresh.Status = status
+	if _, err := a.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return false, nil
 }
 
 // refreshTokens rewrites the volumes of a pod that runs once a
@@ -326,6 +342,7 @@ func (a *Agent) forget(uid types.UID) error {
 	a.events.forget(uid)
 	a.storage.forget(uid)
 	a.tokens.forget(uid)
+	a.specs.sandboxes.forget(uid)
 	return nil
 }
 

@@ -310,7 +310,18 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 		all  func() ([]*batchv1.Job, error)
 	}
 	var listers []lists
+	start := time.Now()
+	notes := newImageNotes(start.Add(-time.Second))
 	for ns := range namespaces {
+		// The nodes' ImageUnavailable events: pods that run their commands
+		// on the host, not their images.
+		ef := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + reasonImageUnavailable }))
+		if _, err := ef.Core().V1().Events().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(o any) { notes.add(o); poke(o) }, UpdateFunc: func(_, o any) { notes.add(o); poke(o) }}); err != nil {
+			return ExitFailed, err
+		}
+		ef.Start(stop)
 		f := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns))
 		ji, pi := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 		if _, err := ji.Informer().AddEventHandler(handler); err != nil {
@@ -336,7 +347,6 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	start := time.Now()
 	for {
 		var jobs []*batchv1.Job
 		var pods []*corev1.Pod
@@ -364,6 +374,9 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 		}
 		for _, p := range pods {
 			seen[p.UID] = p
+		}
+		for _, line := range notes.say(jobs, pods) {
+			e.screen.log(line)
 		}
 		if e.o.Logs != "none" {
 			logs.start(ctx, jobs, pods)

@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 )
 
@@ -209,5 +210,37 @@ func TestProgressing(t *testing.T) {
 		if got := Progressing(job, c.pods); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// The nodes' ImageUnavailable events of the run's pods become one line per
+// image; other pods' events and events from before the run are not told.
+func TestImageNotesSayEachImageOnce(t *testing.T) {
+	since := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pi", UID: "job"}}
+	pod := func(name, uid string, owner types.UID) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(uid)}}
+		if owner != "" {
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "Job", Name: "x", UID: owner, Controller: ptr.To(true)}}
+		}
+		return p
+	}
+	ev := func(podName, uid, msg string, at time.Time) *corev1.Event {
+		return &corev1.Event{Reason: "ImageUnavailable", Message: msg, LastTimestamp: metav1.NewTime(at),
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: podName, UID: types.UID(uid)}}
+	}
+	n := newImageNotes(since)
+	n.add(ev("pi-a", "a", `image "perl:5.34.0" cannot be used: pull failed: no such host: running the container's command on this host instead (--default-runtime=auto)`, since.Add(time.Second)))
+	n.add(ev("pi-b", "b", `image "perl:5.34.0" cannot be used: its last pull failed 1s ago: no such host: running …`, since.Add(2*time.Second)))
+	n.add(ev("other", "o", `image "x:1" cannot be used: …`, since.Add(time.Second)))
+	n.add(ev("pi-old", "a", `image "old:1" cannot be used: …`, since.Add(-time.Minute)))
+	// pi-b is not listed yet: its event waits for the pod.
+	lines := n.say([]*batchv1.Job{job}, []*corev1.Pod{pod("pi-a", "a", "job"), pod("other", "o", "")})
+	want := `pod/pi-a: image "perl:5.34.0" cannot be used: pull failed: no such host: running the container's command on this host instead (--default-runtime=auto)`
+	if len(lines) != 1 || lines[0] != want {
+		t.Fatalf("lines %q", lines)
+	}
+	if lines := n.say([]*batchv1.Job{job}, []*corev1.Pod{pod("pi-a", "a", "job"), pod("pi-b", "b", "job")}); len(lines) != 0 {
+		t.Fatalf("the same image again: %q", lines)
 	}
 }

@@ -119,7 +119,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, _
 func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 func pending(p *corev1.Pod) bool {
-	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !finished(p) &&
+	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil && !finished(p) && len(p.Spec.SchedulingGates) == 0 &&
 		(p.Spec.SchedulerName == "" || p.Spec.SchedulerName == Name)
 }
 

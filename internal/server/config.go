@@ -69,7 +69,7 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "host",
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "auto",
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
@@ -91,7 +91,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and writes toward removing objects (deletes, finalizer removals, status updates) are accepted until objects are deleted. etcd's own quota lies an eighth (at least 8Mi) above, so that these still fit.")
 	fs.StringVar(&o.DataDirReserve, "data-dir-reserve", o.DataDirReserve, "Free space the data dir's file system must keep; below it writes are refused but for deletes, finalizer removals and status updates (below a quarter of it, all but deletes), and /readyz fails until space is freed.")
-	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: host (run the command on this machine, not isolated: a pod shares its file systems, users, processes and network, and a root pod is root here), oci (pull the image and run it with runc/crun: own root file system and pid/mount/uts/ipc namespaces, host network), or auto (oci when an OCI runtime is installed).")
+	fs.StringVar(&o.DefaultRuntime, "default-runtime", o.DefaultRuntime, "Runtime of pods without runtimeClassName: auto (as a cluster would where it can: the pod's images, pulled or imported, run with runc/crun; a pod whose image cannot be had, or any pod when no OCI runtime is installed, runs its command on this machine with an ImageUnavailable event), oci (images only: a failed pull is ImagePullBackOff), or host (always the command on this machine, not isolated: a pod shares its file systems, users, processes and network, and a root pod is root here).")
 	fs.StringVar(&o.OCIRuntime, "oci-runtime", o.OCIRuntime, "runc or crun binary for runtimeClassName oci (default: runc, else crun, found on PATH).")
 	fs.IntVar(&o.ImageGCHigh, "image-gc-high-threshold", o.ImageGCHigh, "Percent of the image file system's space used at which unused images are removed, least recently used first (100 disables it), as the kubelet's flag.")
 	fs.IntVar(&o.ImageGCLow, "image-gc-low-threshold", o.ImageGCLow, "Percent of the image file system's space used that image garbage collection frees down to.")

@@ -117,7 +117,7 @@ func newNodeRuntime(cfg Config, bundle *pki.Bundle) (*nodeRuntime, error) {
 		}
 	}
 	n.imageGC = cfg.ImageGC
-	n.defaultRuntime = node.ChooseDefaultRuntime(cfg.DefaultRuntime, n.ociRuntime.Path)
+	n.defaultRuntime = cfg.DefaultRuntime
 	n.machine.Runtimes = node.Runtimes{OCI: n.ociRuntime.Path, OCIVersion: n.ociRuntime.Version, Default: n.defaultRuntime, Flag: cfg.DefaultRuntime, Problem: problem, Named: named}
 	oci := n.ociRuntime.Path
 	switch {
@@ -128,7 +128,11 @@ func newNodeRuntime(cfg Config, bundle *pki.Bundle) (*nodeRuntime, error) {
 	default:
 		oci += " (" + n.machine.Runtimes.OCIVersion + ")"
 	}
-	fmt.Fprintf(cfg.log(), "node: pods without runtimeClassName run with the %q runtime (--default-runtime=%s); OCI runtime: %s\n", n.defaultRuntime, cfg.DefaultRuntime, oci)
+	how := fmt.Sprintf("with the %q runtime", n.defaultRuntime)
+	if n.defaultRuntime == node.RuntimeAuto {
+		how = "from their images where this node can have them, else as commands on this host"
+	}
+	fmt.Fprintf(cfg.log(), "node: pods without runtimeClassName run %s (--default-runtime=%s); OCI runtime: %s\n", how, cfg.DefaultRuntime, oci)
 	return n, nil
 }
 

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"io"
 	"log"
 	"net"
@@ -14,7 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/runtime"
@@ -158,7 +162,7 @@ spec:
 		}
 	}
 	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="OCIRuntime")].message}`),
-		`pods without runtimeClassName run with "host" (--default-runtime=host)`)
+		`pods without runtimeClassName run from their images with "oci" where the node can have them`)
 	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.runtimeHandlers[*].name}`), "host oci runc crun")
 	classes := `apiVersion: node.k8s.io/v1
 kind: RuntimeClass
@@ -374,4 +378,153 @@ spec:
 	if out, _ := exec.Command("runc", "list", "-q").Output(); strings.Contains(string(out), lostID) {
 		t.Errorf("runc still lists %s:\n%s", lostID, out)
 	}
+}
+
+// TestImagesByDefault: under the default --default-runtime auto a pod
+// without runtimeClassName runs from its image when the node can have it —
+// pulled from a registry, or imported with `batchd image import` and used
+// although its pull fails (no network) — and otherwise runs its command on
+// the host, with an ImageUnavailable event and a line in `batchd run`.
+func TestImagesByDefault(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("runc needs root (CI runs as root)")
+	}
+	// Pulled from a registry on loopback, on the shared server.
+	host := testRegistry(t, map[string]v1.Config{"tools/plain:1": {Env: []string{"PATH=/bin"}}})
+	n := ns(t)
+	apply(t, n, `apiVersion: v1
+kind: Pod
+metadata: {name: pulled}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: `+host+`/tools/plain:1
+    command: [sh, -c, 'echo "in the image: $(ls /bin | tr "\n" " ")"']
+`)
+	waitFor(t, n, "pod/pulled", "{.status.phase}", "Succeeded")
+	must(t, kubectl(t, "", "logs", "-n", n, "pulled"), "in the image: busybox sh \n")
+	must(t, kubectl(t, "", "get", "pod", "pulled", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].imageID}"), host+"/tools/plain@sha256:")
+	must(t, kubectl(t, "", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="OCIRuntime")].message}`),
+		`pods without runtimeClassName run from their images with "oci" where the node can have them, else as commands on this host with an ImageUnavailable event (--default-runtime=auto)`)
+
+	// Imported before the server starts, on a machine without a registry.
+	img, err := image.Busybox("/bin/busybox", v1.Config{Env: []string{"PATH=/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return tarOf(map[string]string{"etc/imported": "yes\n"}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, marker); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tarPath := filepath.Join(dir, "busybox.tar")
+	refs := map[name.Reference]v1.Image{}
+	for _, tag := range []string{"busybox:1.36", "busybox:latest"} {
+		ref, err := name.ParseReference(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[ref] = img
+	}
+	if err := tarball.MultiRefWriteToFile(tarPath, refs); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	must(t, runKubectl(t, batchd, []string{"image", "import", "--data-dir", data, tarPath}, ""), "Loaded image: ")
+	t.Cleanup(func() { runtime.KillAll(filepath.Join(data, "pods")) })
+	srv, _, _ := ownServer(t, data, "--node-name", "images")
+	k := func(stdin string, args ...string) result {
+		return runKubectl(t, batchd, append([]string{"kubectl", "--kubeconfig", srv.Kubeconfig}, args...), stdin)
+	}
+	// The seed's `image: busybox` (pull policy Always): the pull fails, the
+	// stored image serves; its shell has $RANDOM, as busybox's does.
+	must(t, k(`apiVersion: batch/v1
+kind: Job
+metadata: {name: imported}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [sh, -c, 'echo "imported: $(cat /etc/imported) random: ${RANDOM:-none}"']
+`, "apply", "-f", "-"), "job.batch/imported created")
+	eventually(t, "imported Complete", func() bool {
+		return k("", "get", "job", "imported", "-o", `jsonpath={.status.conditions[?(@.type=="Complete")].status}`).stdout == "True"
+	})
+	logs := k("", "logs", "job/imported")
+	must(t, logs, "imported: yes random: ")
+	if strings.Contains(logs.stdout, "random: none") {
+		t.Errorf("$RANDOM is empty: the command ran under the host's sh:\n%s", logs)
+	}
+	must(t, k("", "get", "pods", "-l", "job-name=imported", "-o", "jsonpath={.items[0].status.containerStatuses[0].imageID}"), "docker.io/library/busybox@sha256:")
+
+	// An unreachable registry: the command runs on the host, saying why; a
+	// second pod of the image within the back-off does not pull again.
+	for _, p := range []string{"unreachable", "again"} {
+		must(t, k(`apiVersion: v1
+kind: Pod
+metadata: {name: `+p+`}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: 127.0.0.1:1/nope:1
+    command: [sh, -c, 'test -f /etc/debian_version && echo "on the host"']
+`, "apply", "-f", "-"), "pod/"+p+" created")
+		eventually(t, p+" Succeeded", func() bool {
+			return k("", "get", "pod", p, "-o", "jsonpath={.status.phase}").stdout == "Succeeded"
+		})
+		must(t, k("", "logs", p), "on the host\n")
+	}
+	must(t, k("", "get", "events", "--field-selector", "involvedObject.name=unreachable,reason=ImageUnavailable", "-o", "jsonpath={.items[*].type} {.items[*].message}"),
+		`Warning image "127.0.0.1:1/nope:1" cannot be used: pull failed: `, `: running the container's command on this host instead (--default-runtime=auto)`)
+	must(t, k("", "get", "events", "--field-selector", "involvedObject.name=again,reason=ImageUnavailable", "-o", "jsonpath={.items[*].message}"),
+		`image "127.0.0.1:1/nope:1" cannot be used: its last pull failed `)
+	if ev := k("", "get", "events", "--field-selector", "involvedObject.name=again,reason=Pulling", "-o", "name"); ev.stdout != "" {
+		t.Errorf("the second pod pulled again within the back-off: %s", ev)
+	}
+
+	// batchd run says so, once per image.
+	r := batchdRun(t, `apiVersion: batch/v1
+kind: Job
+metadata: {name: offline}
+spec:
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: 127.0.0.1:1/nope:2
+        command: [sh, -c, 'echo done']
+`, "-f", "-", "--kubeconfig", srv.Kubeconfig)
+	if r.code != 0 || strings.Count(r.stdout, `image "127.0.0.1:1/nope:2" cannot be used: pull failed: `) != 1 ||
+		!strings.Contains(r.stdout, "running the container's command on this host instead (--default-runtime=auto)\n") {
+		t.Errorf("batchd run of an unreachable image: %+v", r)
+	}
+}
+
+// tarOf is a tar stream of files (name → content).
+func tarOf(files map[string]string) (io.ReadCloser, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&buf), nil
 }

@@ -216,3 +216,39 @@ func TestPodEvictionSetsDisruptionTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pod created with scheduling gates is SchedulingGated: no binding takes
+// it until every gate is removed, and gates can only be removed.
+func TestSchedulingGatesHoldAPod(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	pods := env.Client.CoreV1().Pods(ns)
+	gated := testenv.Pod("gated")
+	gated.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/quota"}}
+	p, err := pods.Create(ctx, gated, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Status.Conditions) != 1 || p.Status.Conditions[0].Type != corev1.PodScheduled || p.Status.Conditions[0].Status != corev1.ConditionFalse ||
+		p.Status.Conditions[0].Reason != "SchedulingGated" || p.Status.Conditions[0].Message != "Scheduling is blocked due to non-empty scheduling gates" {
+		t.Errorf("conditions of a gated pod: %+v", p.Status.Conditions)
+	}
+	bind := func() error {
+		return pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "gated"}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-a"}}, metav1.CreateOptions{})
+	}
+	if err := bind(); err == nil || !strings.Contains(err.Error(), "pod gated has non-empty .spec.schedulingGates") {
+		t.Errorf("binding a gated pod: %v", err)
+	}
+	p.Spec.SchedulingGates = append(p.Spec.SchedulingGates, corev1.PodSchedulingGate{Name: "example.com/more"})
+	if _, err := pods.Update(ctx, p, metav1.UpdateOptions{}); err == nil ||
+		!strings.Contains(err.Error(), `spec.schedulingGates[1]: Forbidden: only deletion is allowed, but found new scheduling gate 'example.com/more'`) {
+		t.Errorf("adding a gate: %v", err)
+	}
+	p.Spec.SchedulingGates = nil
+	if _, err := pods.Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("removing the gate: %v", err)
+	}
+	if err := bind(); err != nil {
+		t.Errorf("binding once ungated: %v", err)
+	}
+}

@@ -65,6 +65,9 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 		if p.Spec.NodeName != "" {
 			return nil, fmt.Errorf("pod %s is already assigned to node %q", p.Name, p.Spec.NodeName)
 		}
+		if len(p.Spec.SchedulingGates) != 0 {
+			return nil, fmt.Errorf("pod %s has non-empty .spec.schedulingGates", p.Name)
+		}
 		if b.UID != "" && b.UID != p.UID {
 			return nil, apierrors.NewConflict(corev1.Resource("pods"), p.Name, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, p.UID))
 		}

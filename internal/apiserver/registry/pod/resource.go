@@ -37,6 +37,11 @@ func Resource(logs LogSource, streams *Streams) registry.Resource {
 			PrepareForCreate: func(obj runtime.Object) {
 				p := obj.(*corev1.Pod)
 				p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(&p.Spec)}
+				if len(p.Spec.SchedulingGates) > 0 {
+					// As upstream's pod strategy: the scheduler leaves it alone.
+					p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+						Reason: corev1.PodReasonSchedulingGated, Message: "Scheduling is blocked due to non-empty scheduling gates"}}
+				}
 			},
 			Validate: func(obj runtime.Object) field.ErrorList {
 				p := obj.(*corev1.Pod)
@@ -139,6 +144,17 @@ func validateSpecUpdate(spec, old *corev1.PodSpec) field.ErrorList {
 		mutable.Tolerations = old.Tolerations
 	}
 	mutable.TerminationGracePeriodSeconds = old.TerminationGracePeriodSeconds
+	// Scheduling gates may only be removed.
+	had := map[string]bool{}
+	for _, g := range old.SchedulingGates {
+		had[g.Name] = true
+	}
+	for i, g := range spec.SchedulingGates {
+		if !had[g.Name] {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "schedulingGates").Index(i), fmt.Sprintf("only deletion is allowed, but found new scheduling gate '%s'", g.Name)))
+		}
+	}
+	mutable.SchedulingGates = old.SchedulingGates
 	if !apiequality.Semantic.DeepEqual(mutable, old) {
 		errs = append(errs, field.Forbidden(field.NewPath("spec"), specUpdateForbidden))
 	}
