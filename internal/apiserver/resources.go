@@ -19,11 +19,11 @@ import (
 )
 
 // servedResources lists every resource batchd serves; logs and runLogs
-// serve pods/log and jobruns/log.
-func servedResources(logs pod.LogSource, runLogs jobrun.LogSource) []registry.Resource {
+// serve pods/log and jobruns/log, streams pods/exec, attach and portforward.
+func servedResources(logs pod.LogSource, runLogs jobrun.LogSource, streams *pod.Streams) []registry.Resource {
 	return []registry.Resource{
 		core.Namespaces(), core.Events(), core.ConfigMaps(), core.Secrets(), core.ServiceAccounts(),
-		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(logs),
+		core.Nodes(), core.PersistentVolumeClaims(), pod.Resource(logs, streams),
 		job.Resource(), cronjob.Resource(),
 		core.Leases(), event.Resource(), runtimeclass.Resource(), jobrun.Resource(runLogs),
 		rbac.Roles(), rbac.ClusterRoles(), rbac.RoleBindings(), rbac.ClusterRoleBindings(),

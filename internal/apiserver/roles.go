@@ -23,7 +23,7 @@ const (
 // objects users added): what a fresh server decides.
 var defaultPolicy = sync.OnceValues(func() (*rbac.Authorizer, error) {
 	r, err := rbac.NewStaticResolver(rbac.Objects{
-		ClusterRoles:        rbac.ClusterRoles(servedRBACResources(servedResources(nil, nil))),
+		ClusterRoles:        rbac.ClusterRoles(servedRBACResources(servedResources(nil, nil, nil))),
 		ClusterRoleBindings: rbac.ClusterRoleBindings(),
 	})
 	if err != nil {

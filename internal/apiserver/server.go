@@ -71,6 +71,9 @@ type Config struct {
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
+	// Nodes reaches the node agents' streaming endpoints for pods/exec,
+	// attach and portforward; nil answers 503.
+	Nodes pod.NodeConnection
 	// RunLogs serves jobruns/log (kept and live logs of Jobs' container
 	// runs); nil answers 404.
 	RunLogs jobrun.LogSource
@@ -108,11 +111,15 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	resources := servedResources(c.Logs, c.RunLogs)
+	streams := &pod.Streams{Nodes: c.Nodes}
+	resources := servedResources(c.Logs, c.RunLogs, streams)
 	if err := registerResourceFuncs(scheme, resources); err != nil {
 		return nil, err
 	}
 	if err := pod.RegisterLogOptionsConversion(scheme); err != nil {
+		return nil, err
+	}
+	if err := pod.RegisterStreamOptionsConversion(scheme); err != nil {
 		return nil, err
 	}
 	if err := jobrun.RegisterLogOptionsConversion(scheme); err != nil {
@@ -138,6 +145,7 @@ func New(c Config) (*Server, error) {
 	if err := authentication(gcfg, c, id); err != nil {
 		return nil, err
 	}
+	streams.Authorizer = gcfg.Authorization.Authorizer
 
 	external, err := externalScheme()
 	if err != nil {

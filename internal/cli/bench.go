@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,6 +138,29 @@ func (c *CLI) benchCommand() *cobra.Command {
 	}
 	images.Flags().IntVar(&io.Runs, "runs", io.Runs, "Repetitions; the median is reported.")
 	images.Flags().StringVar(&io.Busybox, "busybox", io.Busybox, "Static busybox binary the image is built from.")
-	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load, images)
+	eo := bench.ExecOptions{Runs: 3, Execs: 100, Busybox: "/bin/busybox", OCIRuntime: "runc"}
+	execCmd := &cobra.Command{
+		Use:   "exec",
+		Short: "Round trip of kubectl exec P -- true (host and OCI pods, kubectl and client-go), beside runc exec alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			eo.Binary, eo.Out = self, c.Out
+			if eo.OCIRuntime != "" {
+				if eo.OCIRuntime, err = exec.LookPath(eo.OCIRuntime); err != nil {
+					return err
+				}
+			}
+			return bench.Exec(cmd.Context(), eo)
+		},
+	}
+	execCmd.Flags().IntVar(&eo.Runs, "runs", eo.Runs, "Repetitions (a server each); the median is reported.")
+	execCmd.Flags().IntVar(&eo.Execs, "execs", eo.Execs, "Sequential execs per figure and run.")
+	execCmd.Flags().StringVar(&eo.OCIRuntime, "oci-runtime", eo.OCIRuntime, "The runc the OCI pod's runtime is and that is timed alone (\"\": no OCI pod).")
+	execCmd.Flags().StringVar(&eo.Busybox, "busybox", eo.Busybox, "Static busybox binary the OCI pod's image is built from.")
+	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load, images, execCmd)
 	return cmd
 }

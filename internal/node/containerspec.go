@@ -21,7 +21,7 @@ import (
 // hostSpec is how container c runs as a host process: its command with
 // $(VAR) expanded, environment, working directory, hostname, mounts, user
 // (serverUID when it sets none), a private /tmp unless a volume is
-// mounted there, and its limits. secrets are the values taken from
+// mounted there, its limits, and its stdin and tty for attach. secrets are the values taken from
 // Secrets: a command built from one is named redacted in messages.
 func hostSpec(pod *corev1.Pod, c *corev1.Container, id runtime.ID, env []string, ms []runtime.Mount, secrets []Redaction, serverUID int64) (runtime.Spec, error) {
 	argv, err := Command(c, env)
@@ -44,6 +44,7 @@ func hostSpec(pod *corev1.Pod, c *corev1.Container, id runtime.ID, env []string,
 		ID: id, Argv: argv, Argv0Name: argv0Name, Env: env, WorkDir: workDir, Hostname: podHostname(pod), Mounts: ms, User: user,
 		PrivateTmp: !mountsUnder(ms, "/tmp"),
 		Resources:  limits(c),
+		Stdin:      c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 	}, nil
 }
 
@@ -117,9 +118,11 @@ func ociSpec(pod *corev1.Pod, c *corev1.Container, id runtime.ID, env []string, 
 		}
 	}
 	imageName, imageID := image.StatusNames(img.Image)
+	in.Terminal = c.TTY
 	return runtime.Spec{
 		ID: id, OCI: &runtime.OCI{Runtime: rt, Spec: oci.Spec(in), Image: img.Root, ImageName: imageName, ImageID: imageID},
 		Resources: limits(c),
+		Stdin:     c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 	}, nil
 }
 

@@ -41,9 +41,17 @@ func TestHostSpec(t *testing.T) {
 	if s.Resources.MemoryBytes != 64<<20 || s.Resources.CPUMillis != 500 {
 		t.Errorf("resources %+v", s.Resources)
 	}
+	if s.Stdin || s.StdinOnce || s.TTY {
+		t.Errorf("stdin/tty not asked for: %+v", s)
+	}
 	s, _ = hostSpec(pod, c, id, env, []runtime.Mount{{Source: "/v", Target: "/tmp/"}}, nil, 0)
 	if s.PrivateTmp || s.Argv0Name != "" {
 		t.Errorf("with a volume at /tmp: %+v", s)
+	}
+	// kubectl run -i -t: stdin kept for attach, closed after the first session, a terminal.
+	c.Stdin, c.StdinOnce, c.TTY = true, true, true
+	if s, _ = hostSpec(pod, c, id, env, nil, nil, 0); !s.Stdin || !s.StdinOnce || !s.TTY {
+		t.Errorf("stdin/tty asked for: %+v", s)
 	}
 	c.Command, c.Args = nil, nil
 	var ce *ConfigError

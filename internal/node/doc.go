@@ -35,6 +35,8 @@
 //	stop.go       Killing, preStop hook, SIGTERM, grace on the clock, SIGKILL
 //	storage.go    eviction manager: measures disk use; eviction.go decides (pure)
 //	logs.go       pods/log from the runtime's CRI logs
+//	streams.go    what the streaming endpoint (stream/: exec, attach,
+//	              port-forward, served to the API server) finds of pods
 //
 // runtime/ is the process side (the Runtime interface, the host and OCI
 // drivers, the supervisor); runtime/runtimetest has a fake the agent runs

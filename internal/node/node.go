@@ -46,6 +46,10 @@ type Machine struct {
 	EphemeralStorage int64
 	// DiskPressure: that file system has less than 10% available.
 	DiskPressure bool
+	// StreamPort is the port of the agent's streaming endpoint (exec,
+	// attach, port-forward), published as the Node's kubelet endpoint (0:
+	// none).
+	StreamPort int32
 	// VirtualClock says how the server's virtual clock runs ("": the clock
 	// is real). The Node then carries a VirtualClock condition saying so.
 	VirtualClock string
@@ -249,6 +253,7 @@ func (m Machine) nodeStatus(now time.Time, old []corev1.NodeCondition) corev1.No
 		Conditions:      conds,
 		RuntimeHandlers: handlers,
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: m.IP}, {Type: corev1.NodeHostName, Address: m.Name}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: m.StreamPort}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: m.MachineID, KernelVersion: m.KernelVersion, OSImage: m.OSImage,
 			ContainerRuntimeVersion: "batchd://" + m.Version, KubeletVersion: m.Version, KubeProxyVersion: "",

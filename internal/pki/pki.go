@@ -30,12 +30,20 @@ const (
 	AdminGroup = "system:masters"
 )
 
+// KubeletClientUser is the API server's identity towards node agents, whose
+// streaming endpoints (exec, attach, port-forward) accept no other: the
+// name of kube-apiserver's --kubelet-client-certificate in kubeadm clusters.
+const KubeletClientUser = "kube-apiserver-kubelet-client"
+
 // Bundle holds the PEM material of one server.
 type Bundle struct {
 	CACert, CAKey           []byte
 	ServingCert, ServingKey []byte
 	AdminCert, AdminKey     []byte
 	AdminToken              string
+	// KubeletClientCert and KubeletClientKey authenticate the API server
+	// to node agents (KubeletClientUser).
+	KubeletClientCert, KubeletClientKey []byte
 	// ServiceAccountKey (PEM, EC P-256) signs service-account tokens; it is
 	// kept as sa.key (0600) beside its public half sa.pub (0600).
 	ServiceAccountKey []byte
@@ -107,6 +115,16 @@ func Ensure(o Options) (*Bundle, error) {
 			return nil, err
 		}
 		if err := writePair(o.Dir, "admin", b.AdminCert, b.AdminKey); err != nil {
+			return nil, err
+		}
+	}
+	b.KubeletClientCert, b.KubeletClientKey, err = loadPair(o.Dir, "kubelet-client")
+	if err != nil || !valid(b.KubeletClientCert, o.Now) {
+		b.KubeletClientCert, b.KubeletClientKey, err = newLeaf(ca, signer, o.Now, pkix.Name{CommonName: KubeletClientUser}, nil, x509.ExtKeyUsageClientAuth)
+		if err != nil {
+			return nil, err
+		}
+		if err := writePair(o.Dir, "kubelet-client", b.KubeletClientCert, b.KubeletClientKey); err != nil {
 			return nil, err
 		}
 	}

@@ -31,6 +31,7 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 	}
 	if !bytes.Equal(first.CACert, second.CACert) || !bytes.Equal(first.ServingCert, second.ServingCert) ||
 		!bytes.Equal(first.AdminCert, second.AdminCert) || first.AdminToken != second.AdminToken ||
+		!bytes.Equal(first.KubeletClientCert, second.KubeletClientCert) ||
 		len(first.ServiceAccountKey) == 0 || !bytes.Equal(first.ServiceAccountKey, second.ServiceAccountKey) {
 		t.Error("second start did not reuse the credentials")
 	}
@@ -60,6 +61,13 @@ func TestServingCertificateCoversHostsAndChains(t *testing.T) {
 	}
 	if admin.Subject.CommonName != AdminUser || admin.Subject.Organization[0] != AdminGroup {
 		t.Errorf("admin subject %v", admin.Subject)
+	}
+	kc, _ := parseCert(b.KubeletClientCert)
+	if _, err := kc.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now}); err != nil {
+		t.Errorf("kubelet client cert: %v", err)
+	}
+	if kc.Subject.CommonName != KubeletClientUser || len(kc.Subject.Organization) != 0 {
+		t.Errorf("kubelet client subject %v: no groups, so that it grants nothing against the API", kc.Subject)
 	}
 
 	// A new bind address renews the serving certificate, keeping the CA.

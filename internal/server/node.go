@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node"
 	"github.com/batchd/batchd/internal/node/runtime"
+	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/scheduler"
 )
 
@@ -48,13 +50,22 @@ type nodeRuntime struct {
 	imageGC          image.GCPolicy
 	namedOCI         map[string]runtime.OCIRuntime // handler runc/crun → runtime
 	keepLogs         func(string, map[string][]runtime.Run)
+	streams          *streamEndpoint // nil: exec, attach, port-forward are not served
+	log              io.Writer
 }
 
-func newNodeRuntime(cfg Config) (*nodeRuntime, error) {
+func newNodeRuntime(cfg Config, bundle *pki.Bundle) (*nodeRuntime, error) {
 	if cfg.DisableNodeAgent {
 		return nil, nil
 	}
-	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock}
+	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock, log: cfg.log()}
+	if bundle != nil {
+		var err error
+		if n.streams, err = newStreamEndpoint(bundle); err != nil {
+			return nil, err
+		}
+		n.machine.StreamPort = n.streams.port()
+	}
 	n.machine.Version = version.Get().GitVersion
 	n.machine.VirtualClock = DescribeClock(cfg.Clock)
 	// The agent's time is the server's clock unless a test gives the node
@@ -171,6 +182,9 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
 	go agent.Run(ctx)
+	if n.streams != nil {
+		n.streams.serve(ctx, agent.Streams(), func(err error) { fmt.Fprintf(n.log, "node: stream endpoint: %v\n", err) })
+	}
 	return func() { go sched.Run(ctx) }
 }
 

@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		}()
 	}
 
-	agent, err := newNodeRuntime(cfg)
+	agent, err := newNodeRuntime(cfg, bundle)
 	if err != nil {
 		return err
 	}
@@ -168,6 +168,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			return startControllers(ctx, loopback, clk, agent, cfg.RunHistory, runLogs)
 		},
 		Logs:    agent.logs(),
+		Nodes:   agent.nodeConnection(),
 		RunLogs: runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/batchd/batchd/internal/node/runtime"
@@ -247,20 +248,32 @@ spec:
 }
 
 // TestServerListensOnlyOnItsAPIPort: `ss -xlp`/`ss -tlp` of the real server
-// show the API port and, for etcd, a socket file inside the data dir — no
-// abstract unix socket (etcd's peer listener was one, reachable by anyone on
-// the machine, issue 25) and no other TCP port.
+// show the API port, the node agent's streaming endpoint on the loopback
+// address (the Node's kubelet endpoint: exec, attach, port-forward, for the
+// API server's client certificate only) and, for etcd, a socket file inside
+// the data dir — no abstract unix socket (etcd's peer listener was one,
+// reachable by anyone on the machine, issue 25) and no other TCP port.
 func TestServerListensOnlyOnItsAPIPort(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
 	srv, c, _ := ownServer(t, data)
+	var agent int32
+	eventually(t, "the Node names its kubelet endpoint", func() bool {
+		nodes, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(nodes.Items) != 1 {
+			return false
+		}
+		agent = nodes.Items[0].Status.DaemonEndpoints.KubeletEndpoint.Port
+		return agent != 0
+	})
 	got, err := serverproc.Listeners(srv.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	api := strings.TrimPrefix(c.Discovery().RESTClient().Get().URL().Host, "https://")
-	want := []serverproc.Listener{{Network: "tcp", Address: api}, {Network: "unix", Address: filepath.Join(data, "etcd", "client.sock")}}
-	if len(got) != len(want) || !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+	want := []serverproc.Listener{{Network: "tcp", Address: api}, {Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", agent)},
+		{Network: "unix", Address: filepath.Join(data, "etcd", "client.sock")}}
+	if len(got) != len(want) || !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) || !slices.Contains(got, want[2]) {
 		t.Errorf("the server listens on %v, want exactly %v", got, want)
 	}
 	for _, l := range got {

@@ -166,6 +166,8 @@ type Input struct {
 	CapAdd, CapDrop []string
 	// NoNewPrivileges: allowPrivilegeEscalation false.
 	NoNewPrivileges bool
+	// Terminal runs the process on a terminal (the container's tty).
+	Terminal bool
 	// CgroupsPath places the container in the node agent's cgroup for it.
 	CgroupsPath string
 	// MemoryLimit (bytes) and CPUMillis are limits; 0 is none.
@@ -261,6 +263,7 @@ func Spec(in Input) *specs.Spec {
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
 			NoNewPrivileges: in.NoNewPrivileges,
+			Terminal:        in.Terminal,
 		},
 		Root:     &specs.Root{Path: in.Root, Readonly: in.ReadOnlyRoot},
 		Hostname: in.Hostname,

@@ -22,12 +22,17 @@
 //	record.go      the supervisor's file protocol, read and written here only
 //	cgroups.go     limits and OOM counts; rootfs.go overlays or copies
 //	logs.go        reading CRI logs (kubectl logs)
+//	exec.go        ExecStream (kubectl exec: the supervisor's nsenter mode for
+//	               host runs, RUNTIME exec for OCI ones) and Attach (the
+//	               supervisor's attach socket)
 //
 // Layout under Dir, per pod UID:
 //
 //	<uid>/containers/<name>/<attempt>.log     CRI log of the run
 //	<uid>/containers/<name>/<attempt>/started pid, supervisor pid, start time
 //	<uid>/containers/<name>/<attempt>/exit    exit code, signal, OOM, times, reason
+//	<uid>/containers/<name>/<attempt>/attach  the supervisor's attach socket, while it runs
+//	<uid>/containers/<name>/<attempt>/process.json  a host run's env, dir, user (for exec)
 //	<uid>/volumes/<name>/                     the pod's volume directories
 //
 // Inspecting a run has no effect: adopting the supervisors of an earlier

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 )
@@ -29,5 +30,17 @@ func (r *Local) hostArgs(spec Spec, args *supervisorArgs) error {
 		return err
 	}
 	args.Argv = spec.Argv
-	return nil
+	// What an exec into the container takes of it.
+	proc, err := json.Marshal(processRecord{Env: spec.Env, WorkDir: spec.WorkDir, User: spec.User})
+	if err != nil {
+		return err
+	}
+	return writeRecord(r.runDir(spec.ID), fileProcess, proc)
+}
+
+// processRecord is a host run's process as an exec into it takes it.
+type processRecord struct {
+	Env     []string `json:"env,omitempty"`
+	WorkDir string   `json:"workDir,omitempty"`
+	User    *User    `json:"user,omitempty"`
 }

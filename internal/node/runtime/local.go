@@ -136,7 +136,7 @@ func (r *Local) Start(ctx context.Context, spec Spec) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}
-	args := supervisorArgs{Dir: dir}
+	args := supervisorArgs{Dir: dir, Attach: !spec.NoLog, Stdin: spec.Stdin, StdinOnce: spec.StdinOnce, TTY: spec.TTY}
 	if !spec.NoLog {
 		args.Log = r.LogPath(spec.ID)
 		if l := r.cfg.Logs; l.MaxSize > 0 && l.MaxFiles >= 2 {

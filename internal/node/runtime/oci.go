@@ -102,6 +102,14 @@ func (r *Local) ociArgs(spec Spec, dir string, args *supervisorArgs) error {
 		}
 	}
 	s := *spec.OCI.Spec
+	if s.Process != nil && s.Process.Terminal && rt.Kind == Crun {
+		// crun in the foreground neither puts the supervisor's terminal in
+		// raw mode nor sizes its own by it: the container gets the
+		// supervisor's terminal itself, which crun passes through.
+		p := *s.Process
+		p.Terminal = false
+		s.Process = &p
+	}
 	readOnly := s.Root != nil && s.Root.Readonly
 	s.Root = &specs.Root{Path: root, Readonly: readOnly}
 	if s.Linux == nil {

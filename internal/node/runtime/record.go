@@ -28,6 +28,12 @@ const (
 	fileOCIRuntime = "oci-runtime"
 	// fileContainerID: the OCI runtime's name for the run.
 	fileContainerID = "container-id"
+	// fileOCIRunning: the OCI runtime said once that the run's container
+	// runs (exec need not ask it again).
+	fileOCIRunning = "oci-running"
+	// fileProcess: a host run's environment, working dir and user, which an
+	// exec into it takes (an OCI run's are in its bundle's config.json).
+	fileProcess = "process.json"
 )
 
 // startedRecord is the supervisor's record of a command that was executed.

@@ -29,6 +29,14 @@ type Runtime interface {
 	// exec hook, and waits up to timeout for it; ErrExecUnsupported when
 	// the run is not one that can be entered (a host process).
 	Exec(ctx context.Context, id ID, argv []string, timeout time.Duration) error
+	// ExecStream runs argv in the running container of run id with the
+	// streams s (kubectl exec) and returns its exit code; ErrNotRunning
+	// when the run is not running.
+	ExecStream(ctx context.Context, id ID, argv []string, s Streams) (int, error)
+	// Attach connects s to the running container's own stdio (kubectl
+	// attach) until ctx ends or the container does; ErrNotRunning when
+	// the run is not running.
+	Attach(ctx context.Context, id ID, s Streams) error
 	// Runs lists every run of the pod, by container, oldest attempt first.
 	Runs(pod string) (map[string][]Run, error)
 	// Pods lists the UIDs of the pods that have state in the runtime.
@@ -92,8 +100,13 @@ type Spec struct {
 	Hostname  string
 	Mounts    []Mount
 	Resources Resources
-	// NoLog discards the output (hooks).
+	// NoLog discards the output (hooks); other runs can be attached to.
 	NoLog bool
+	// Stdin keeps the container's stdin open for attach sessions (the
+	// container's stdin), closed after the first one with StdinOnce; TTY
+	// gives it a terminal (its tty). An OCI run's terminal is also in
+	// OCI.Spec's process.
+	Stdin, StdinOnce, TTY bool
 	// PrivateTmp gives the run an empty /tmp of its own, as a container's
 	// writable layer would (mounted after Mounts, so host paths under /tmp
 	// can still be volumes).

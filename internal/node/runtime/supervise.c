@@ -5,6 +5,7 @@
 // arguments on file descriptor 3 (each ended by a NUL byte):
 //
 //   DIR [--log FILE [--log-max-size BYTES --log-max-files N]] [--cgroup DIR]... [--hostname H] [--env KEY=VALUE]...
+//       [--attach] [--stdin [--stdin-once]] [--tty]
 //       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
 //       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
@@ -13,7 +14,10 @@
 // outcome is recorded (DIR/started, or a StartError in DIR/exit): the node
 // agent's Start waits for that instead of polling for the files.
 // `batchd-supervise __batchd_supervise_echo` parses the same arguments and
-// prints them back, for the runtime's encoder test.
+// prints them back, for the runtime's encoder test; `batchd-exec
+// __batchd_nsenter` reads them too and runs ARGV inside the running
+// container whose pid is DIR (kubectl exec into a host run, sup_nsenter).
+// --attach, --stdin, --stdin-once and --tty: see "Attach" below.
 //
 // The arguments come through a pipe, not the command line, because
 // /proc/PID/cmdline is world-readable: it would show every user on the
@@ -55,11 +59,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +98,10 @@ struct sup_opts {
 	int ngroups;
 	char **argv;
 	const char *argv0_name; // how messages name argv[0] (a Secret's value redacted)
+	// Attach: a socket in DIR for kubectl attach; the container's stdin
+	// kept as a pipe (stdin), closed after the first attach session
+	// (stdin_once); a terminal (tty).
+	int attach, stdin_pipe, stdin_once, tty;
 };
 
 static int sup_logfd = -1;
@@ -273,11 +285,149 @@ static void sup_flush(struct sup_stream *s) {
 	s->len = 0;
 }
 
+// Attach (kubectl attach, kubectl run -i): the supervisor listens on
+// DIR/attach, a SOCK_SEQPACKET socket only root can reach (DIR is the
+// node agent's, mode 0700), and every message starts with a type byte:
+// to the supervisor 'i' + stdin data, 'c' (the client's stdin ended), 'r'
+// + "ROWS COLS" (a terminal resize); from it '1' + stdout and '2' + stderr
+// data. The container's output goes to every client as well as to the
+// log. Its stdin, when the pod asks for one, is a pipe (or, with tty, the
+// terminal) the supervisor holds, so that it stays open between attach
+// sessions; with stdinOnce it is closed when the first session's ends.
+#define SUP_MAX_CLIENTS 16
+#define SUP_MSG_MAX 32768
+static struct {
+	int listen;
+	int clients[SUP_MAX_CLIENTS];
+	int nclients;
+	int in;        // the container's stdin (pipe write end or pty master), -1: none
+	int once;      // stdinOnce
+	int tty;       // in is the terminal's master
+	char *pend;    // stdin data not yet written
+	size_t pend_len, pend_off;
+	int close_in;  // close in once pend is written
+} sup_att = {.listen = -1, .in = -1};
+
+static void sup_drop_client(int i) {
+	close(sup_att.clients[i]);
+	sup_att.clients[i] = sup_att.clients[--sup_att.nclients];
+}
+
+// sup_broadcast sends output to every attached client; one that cannot
+// take it within a second is dropped rather than stall the container.
+static void sup_broadcast(char tag, const char *p, size_t n) {
+	char msg[SUP_MSG_MAX + 1];
+	while (n > 0) {
+		size_t take = n < SUP_MSG_MAX ? n : SUP_MSG_MAX;
+		msg[0] = tag;
+		memcpy(msg + 1, p, take);
+		for (int i = 0; i < sup_att.nclients;) {
+			ssize_t w = send(sup_att.clients[i], msg, take + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w < 0 && errno == EAGAIN) {
+				struct pollfd pf = {.fd = sup_att.clients[i], .events = POLLOUT};
+				if (poll(&pf, 1, 1000) == 1) continue;
+			}
+			if (w < 0) { sup_drop_client(i); continue; }
+			i++;
+		}
+		p += take;
+		n -= take;
+	}
+}
+
+static void sup_close_in(void) {
+	if (sup_att.in >= 0 && !sup_att.tty) close(sup_att.in);
+	if (!sup_att.tty) sup_att.in = -1;
+	free(sup_att.pend);
+	sup_att.pend = NULL;
+	sup_att.pend_len = sup_att.pend_off = 0;
+	sup_att.close_in = 0;
+}
+
+// sup_flush_in writes pending stdin data as far as the container takes it.
+static void sup_flush_in(void) {
+	while (sup_att.in >= 0 && sup_att.pend_off < sup_att.pend_len) {
+		ssize_t w = write(sup_att.in, sup_att.pend + sup_att.pend_off, sup_att.pend_len - sup_att.pend_off);
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0 && errno == EAGAIN) return;
+		if (w < 0) { sup_close_in(); return; } // the container closed its stdin
+		sup_att.pend_off += (size_t)w;
+	}
+	free(sup_att.pend);
+	sup_att.pend = NULL;
+	sup_att.pend_len = sup_att.pend_off = 0;
+	if (sup_att.close_in) sup_close_in();
+}
+
+// sup_client_read handles one message of client i.
+static void sup_client_read(int i) {
+	char msg[SUP_MSG_MAX + 1];
+	ssize_t r = recv(sup_att.clients[i], msg, sizeof msg, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+	if (r <= 0) {
+		// A session that ends ends stdinOnce's stdin too.
+		if (sup_att.once && !sup_att.tty) sup_att.close_in = 1;
+		sup_drop_client(i);
+		if (sup_att.close_in && !sup_att.pend) sup_close_in();
+		return;
+	}
+	switch (msg[0]) {
+	case 'i':
+		if (sup_att.in < 0 || r == 1) break;
+		{
+			char *grown = realloc(sup_att.pend, sup_att.pend_len + (size_t)r - 1);
+			if (!grown) break;
+			sup_att.pend = grown;
+			memcpy(sup_att.pend + sup_att.pend_len, msg + 1, (size_t)r - 1);
+			sup_att.pend_len += (size_t)r - 1;
+		}
+		sup_flush_in();
+		break;
+	case 'c':
+		if (sup_att.once && !sup_att.tty) {
+			sup_att.close_in = 1;
+			if (!sup_att.pend) sup_close_in();
+		}
+		break;
+	case 'r':
+		if (sup_att.tty && sup_att.in >= 0) {
+			msg[r] = 0;
+			unsigned rows = 0, cols = 0;
+			if (sscanf(msg + 1, "%u %u", &rows, &cols) == 2) {
+				struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+				ioctl(sup_att.in, TIOCSWINSZ, &ws);
+			}
+		}
+		break;
+	}
+}
+
+// sup_listen makes DIR/attach. The path is reached through /proc/self/fd,
+// as DIR may be longer than a socket address holds.
+static int sup_listen(const char *dir) {
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) return -1;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach", dfd);
+	unlink(addr.sun_path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 8) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	close(dfd);
+	return fd;
+}
+
 static int sup_drain(struct sup_stream *s) {
 	char buf[65536];
 	for (;;) {
 		ssize_t r = read(s->fd, buf, sizeof buf);
-		if (r > 0) { sup_feed(s, buf, (size_t)r); continue; }
+		if (r > 0) {
+			sup_feed(s, buf, (size_t)r);
+			if (sup_att.nclients > 0) sup_broadcast(s->name[3] == 'o' ? '1' : '2', buf, (size_t)r);
+			continue;
+		}
 		if (r < 0 && errno == EINTR) continue;
 		if (r < 0 && errno == EAGAIN) return 0;
 		sup_flush(s);
@@ -447,14 +597,20 @@ static int sup_mount_point(struct sup_opts *o, struct sup_shadows *sh, const cha
 // sup_child runs in the forked child: it joins the cgroups, builds the
 // private mount and UTS namespaces and execs the command. On failure it
 // reports "step: error" on errfd.
-static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
+static void sup_child(struct sup_opts *o, int in, int out, int err, int errfd) {
 	char msg[4096];
 	const char *step = "";
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-	setpgid(0, 0);
+	if (o->tty) {
+		// A session of its own whose controlling terminal is the pty
+		// (out): the container's shell gets job control and SIGWINCH.
+		if (setsid() < 0 || ioctl(out, TIOCSCTTY, 0) < 0) { step = "set controlling terminal"; goto fail; }
+	} else {
+		setpgid(0, 0);
+	}
 	for (int i = 0; i < o->ncgroups; i++) {
 		char p[4096], pid[32];
 		snprintf(p, sizeof p, "%s/cgroup.procs", o->cgroups[i]);
@@ -524,12 +680,17 @@ static void sup_child(struct sup_opts *o, int out, int err, int errfd) {
 		if (setgid(o->gid) < 0) { step = "setgid"; goto fail; }
 		if (setuid(o->uid) < 0) { step = "setuid"; goto fail; }
 	}
-	int null = open("/dev/null", O_RDONLY);
-	if (null >= 0) { dup2(null, 0); close(null); }
+	if (in >= 0) {
+		dup2(in, 0);
+		if (in != out) close(in);
+	} else {
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0) { dup2(null, 0); close(null); }
+	}
 	dup2(out, 1);
 	dup2(err, 2);
-	close(out);
-	close(err);
+	if (out > 2) close(out);
+	if (err > 2 && err != out) close(err);
 	// The container's environment, at last: execvp searches its PATH.
 	environ = o->env;
 	execvp(o->argv[0], o->argv);
@@ -589,6 +750,10 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--hostname") == 0 && i + 1 < argc) o->hostname = argv[++i];
 		else if (strcmp(a, "--workdir") == 0 && i + 1 < argc) o->workdir = argv[++i];
 		else if (strcmp(a, "--argv0-name") == 0 && i + 1 < argc) o->argv0_name = argv[++i];
+		else if (strcmp(a, "--attach") == 0) o->attach = 1;
+		else if (strcmp(a, "--stdin") == 0) o->stdin_pipe = 1;
+		else if (strcmp(a, "--stdin-once") == 0) o->stdin_once = 1;
+		else if (strcmp(a, "--tty") == 0) o->tty = 1;
 		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
 			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
 			if (!env) return -1;
@@ -715,8 +880,30 @@ static int sup_main(int argc, char **argv) {
 		sup_logpath = o.log;
 	}
 
-	int outp[2], errp[2], syncp[2];
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(syncp, O_CLOEXEC) < 0) return 1;
+	int outp[2], errp[2], syncp[2], inp[2] = {-1, -1};
+	if (pipe2(syncp, O_CLOEXEC) < 0) return 1;
+	if (o.tty) {
+		// The terminal: the master is the container's stdout (and, for
+		// attach, its stdin); the slave its stdin, stdout and stderr.
+		int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) return 1;
+		int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (slave < 0) return 1;
+		outp[0] = master; outp[1] = slave;
+		errp[0] = -1; errp[1] = slave;
+		inp[1] = dup(master);
+		fcntl(inp[1], F_SETFD, FD_CLOEXEC);
+		inp[0] = slave;
+		sup_att.tty = 1;
+	} else {
+		if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) return 1;
+		if (o.stdin_pipe && pipe2(inp, O_CLOEXEC) < 0) return 1;
+	}
+	sup_att.in = inp[1];
+	sup_att.once = o.stdin_once;
+	if (sup_att.in >= 0) fcntl(sup_att.in, F_SETFL, O_NONBLOCK);
+	// Before the run is recorded as started: an attach may follow at once.
+	if (o.attach) sup_att.listen = sup_listen(o.dir);
 	sup_now(ts, sizeof ts);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -727,12 +914,15 @@ static int sup_main(int argc, char **argv) {
 	}
 	if (pid == 0) {
 		close(outp[0]);
-		close(errp[0]);
+		if (errp[0] >= 0) close(errp[0]);
+		if (inp[1] >= 0) close(inp[1]);
+		if (sup_att.listen >= 0) close(sup_att.listen);
 		close(syncp[0]);
-		sup_child(&o, outp[1], errp[1], syncp[1]);
+		sup_child(&o, inp[0], outp[1], errp[1], syncp[1]);
 	}
 	close(outp[1]);
-	close(errp[1]);
+	if (errp[1] != outp[1]) close(errp[1]);
+	if (inp[0] >= 0 && inp[0] != outp[1]) close(inp[0]);
 	close(syncp[1]);
 
 	// The sync pipe closes on a successful exec (CLOEXEC) or carries the error.
@@ -764,19 +954,39 @@ static int sup_main(int argc, char **argv) {
 
 	struct sup_stream streams[2] = {{.fd = outp[0], .name = "stdout"}, {.fd = errp[0], .name = "stderr"}};
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if (errp[0] >= 0) fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	int status = 0, exited = 0;
 	struct timespec exit_at = {0};
 	for (;;) {
-		struct pollfd pf[2];
-		int np = 0;
+		struct pollfd pf[4 + SUP_MAX_CLIENTS];
+		int np = 0, nstreams = 0;
 		for (int i = 0; i < 2; i++)
-			if (streams[i].fd >= 0) { pf[np].fd = streams[i].fd; pf[np].events = POLLIN; np++; }
-		if (np == 0 && exited) break;
+			if (streams[i].fd >= 0) { pf[np].fd = streams[i].fd; pf[np].events = POLLIN; np++; nstreams++; }
+		if (nstreams == 0 && exited) break;
+		int attach_at = np;
+		if (!exited) {
+			if (sup_att.listen >= 0) { pf[np].fd = sup_att.listen; pf[np].events = POLLIN; np++; }
+			if (sup_att.pend) { pf[np].fd = sup_att.in; pf[np].events = POLLOUT; np++; }
+			// Clients are not read while stdin data waits for the container.
+			for (int i = 0; i < sup_att.nclients && !sup_att.pend; i++) { pf[np].fd = sup_att.clients[i]; pf[np].events = POLLIN; np++; }
+		}
 		if (np > 0) poll(pf, (nfds_t)np, exited ? 20 : 100);
 		else { struct timespec d = {0, 20000000}; nanosleep(&d, NULL); }
 		for (int i = 0; i < 2; i++)
 			if (streams[i].fd >= 0) sup_drain(&streams[i]);
+		for (int k = attach_at; k < np; k++) {
+			if (!(pf[k].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR))) continue;
+			if (pf[k].fd == sup_att.listen) {
+				int c = accept4(sup_att.listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+				if (c >= 0 && sup_att.nclients < SUP_MAX_CLIENTS) sup_att.clients[sup_att.nclients++] = c;
+				else if (c >= 0) close(c);
+			} else if (sup_att.pend && pf[k].fd == sup_att.in) {
+				sup_flush_in();
+			} else {
+				for (int i = 0; i < sup_att.nclients; i++)
+					if (sup_att.clients[i] == pf[k].fd) { sup_client_read(i); break; }
+			}
+		}
 		if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
 			exited = 1;
 			clock_gettime(CLOCK_MONOTONIC, &exit_at);
@@ -793,6 +1003,15 @@ static int sup_main(int argc, char **argv) {
 		}
 	}
 	for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { sup_flush(&streams[i]); close(streams[i].fd); }
+	// The container ended: so do attach sessions.
+	if (sup_att.listen >= 0) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/attach", o.dir);
+		unlink(p);
+		close(sup_att.listen);
+	}
+	while (sup_att.nclients > 0) sup_drop_client(0);
+	if (sup_att.in >= 0) close(sup_att.in);
 	int code = 0, sig = 0;
 	if (WIFEXITED(status)) code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status)) { sig = WTERMSIG(status); code = 128 + sig; }
@@ -817,6 +1036,75 @@ static int sup_main(int argc, char **argv) {
 	return 0;
 }
 
+// sup_nsenter is `batchd-supervise __batchd_nsenter`: it runs ARGV in the
+// running container whose pid is DIR (the supervisor's parser reads the
+// same arguments: --cgroup, --env, --workdir, --user), the way runc exec
+// enters an OCI container: it joins the container's cgroups, its user
+// namespace when it has one of its own, its mount and UTS namespaces and its
+// root, then switches to the container's user and runs ARGV with the
+// container's environment, on the stdio it was given. File descriptor 4,
+// close-on-exec, carries the reason when ARGV could not be executed: the
+// node agent tells a failed start from an exit code by it. The namespaces
+// are joined here, before the Go runtime starts, because setns of a mount
+// namespace needs a single-threaded process.
+static int sup_nsenter(struct sup_opts *o) {
+	char msg[4096], p[128];
+	const char *step = "";
+	int errfd = fcntl(4, F_SETFD, FD_CLOEXEC) == 0 ? 4 : 2;
+	pid_t pid = (pid_t)atoi(o->dir);
+	if (pid <= 0) { snprintf(msg, sizeof msg, "invalid container pid %s", o->dir); goto failmsg; }
+	for (int i = 0; i < o->ncgroups; i++) {
+		char cp[4096], self[32];
+		snprintf(cp, sizeof cp, "%s/cgroup.procs", o->cgroups[i]);
+		snprintf(self, sizeof self, "%d", getpid());
+		int fd = open(cp, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, self, strlen(self)) < 0) { step = "join cgroup"; goto fail; }
+		close(fd);
+	}
+	struct stat mine, theirs;
+	snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &mine) == 0 && stat(p, &theirs) == 0 && mine.st_ino != theirs.st_ino) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) { step = "join user namespace"; goto fail; }
+		close(fd);
+	}
+	snprintf(p, sizeof p, "/proc/%d/root", (int)pid);
+	int root = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) { step = "open container root"; goto fail; }
+	const char *ns[] = {"uts", "mnt"};
+	const int types[] = {CLONE_NEWUTS, CLONE_NEWNS};
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, types[i]) < 0) { snprintf(msg, sizeof msg, "join %s namespace: %s", ns[i], strerror(errno)); goto failmsg; }
+		close(fd);
+	}
+	if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) { step = "enter container root"; goto fail; }
+	close(root);
+	if (o->workdir && chdir(o->workdir) < 0) {
+		snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", o->workdir, strerror(errno));
+		goto failmsg;
+	}
+	if (o->set_user) {
+		if (setgroups((size_t)o->ngroups, o->groups) < 0) { step = "setgroups"; goto fail; }
+		if (setgid(o->gid) < 0) { step = "setgid"; goto fail; }
+		if (setuid(o->uid) < 0) { step = "setuid"; goto fail; }
+	}
+	signal(SIGPIPE, SIG_DFL);
+	environ = o->env;
+	execvp(o->argv[0], o->argv);
+	if (errno == ENOENT && strchr(o->argv[0], '/') == NULL)
+		snprintf(msg, sizeof msg, "exec: \"%s\": executable file not found in $PATH", o->argv[0]);
+	else
+		snprintf(msg, sizeof msg, "exec: \"%s\": %s", o->argv[0], strerror(errno));
+	goto failmsg;
+fail:
+	snprintf(msg, sizeof msg, "%s: %s", step, strerror(errno));
+failmsg:
+	sup_write_all(errfd, msg, strlen(msg));
+	return 127;
+}
+
 // sup_echo prints the options parsed from argv, one per line, for the
 // runtime's test that the Go encoder and this parser agree.
 static int sup_echo(int argc, char **argv) {
@@ -832,6 +1120,10 @@ static int sup_echo(int argc, char **argv) {
 	if (o.hostname) printf("hostname=%s\n", o.hostname);
 	if (o.workdir) printf("workdir=%s\n", o.workdir);
 	if (o.argv0_name) printf("argv0-name=%s\n", o.argv0_name);
+	if (o.attach) printf("attach\n");
+	if (o.stdin_pipe) printf("stdin\n");
+	if (o.stdin_once) printf("stdin-once\n");
+	if (o.tty) printf("tty\n");
 	for (int i = 0; i < o.nenv; i++) printf("env=%s\n", o.env[i]);
 	for (int i = 0; i < o.ncgroups; i++) printf("cgroup=%s\n", o.cgroups[i]);
 	if (o.oom_file) printf("oom=%s %s\n", o.oom_file, o.oom_key);
@@ -854,12 +1146,22 @@ __attribute__((constructor)) static void batchd_supervise_init(int argc, char **
 	(void)envp;
 	if (argc != 2) return;
 	int echo = strcmp(argv[1], "__batchd_supervise_echo") == 0;
-	if (!echo && strcmp(argv[1], "__batchd_supervise") != 0) return;
+	int nsenter = strcmp(argv[1], "__batchd_nsenter") == 0;
+	if (!echo && !nsenter && strcmp(argv[1], "__batchd_supervise") != 0) return;
 	int n;
 	char **args = sup_read_args(3, &n);
 	if (!args) {
 		fprintf(stderr, "batchd-supervise: read arguments from fd 3: %s\n", strerror(errno));
 		_exit(2);
+	}
+	if (nsenter) {
+		struct sup_opts o;
+		if (sup_parse(n, args, &o) < 0) {
+			const char *m = "invalid exec arguments";
+			sup_write_all(fcntl(4, F_GETFD) >= 0 ? 4 : 2, m, strlen(m));
+			_exit(127);
+		}
+		_exit(sup_nsenter(&o));
 	}
 	_exit(echo ? sup_echo(n, args) : sup_main(n, args));
 }

@@ -30,12 +30,16 @@ type supervisorArgs struct {
 	Hostname    string
 	WorkDir     string
 	Argv0Name   string
-	Masks       []string
-	User        *User
-	Mounts      []Mount
-	Cgroups     []string
-	OOM         *OOMCounter
-	Overlay     *overlayArgs
+	// Attach makes the run's attach socket; Stdin keeps its stdin open
+	// for attach sessions, closed after the first with StdinOnce; TTY
+	// gives it a terminal.
+	Attach, Stdin, StdinOnce, TTY bool
+	Masks                         []string
+	User                          *User
+	Mounts                        []Mount
+	Cgroups                       []string
+	OOM                           *OOMCounter
+	Overlay                       *overlayArgs
 	// RuncDelete has the OCI runtime delete the container once it ended.
 	RuncDelete *runcDelete
 	Argv       []string
@@ -83,6 +87,14 @@ func (a supervisorArgs) encode() ([]byte, error) {
 	}
 	if a.Argv0Name != "" {
 		put("--argv0-name", a.Argv0Name)
+	}
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{a.Attach, "--attach"}, {a.Stdin, "--stdin"}, {a.StdinOnce, "--stdin-once"}, {a.TTY, "--tty"}} {
+		if f.on {
+			put(f.flag)
+		}
 	}
 	for _, m := range a.Masks {
 		put("--mask", m)

@@ -67,6 +67,14 @@ func echoOf(a supervisorArgs) string {
 	if a.Argv0Name != "" {
 		line("argv0-name=%s", a.Argv0Name)
 	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{a.Attach, "attach"}, {a.Stdin, "stdin"}, {a.StdinOnce, "stdin-once"}, {a.TTY, "tty"}} {
+		if f.on {
+			line("%s", f.name)
+		}
+	}
 	for _, e := range a.Env {
 		line("env=%s", e)
 	}
@@ -110,13 +118,14 @@ func TestSupervisorParsesWhatGoEncodes(t *testing.T) {
 			Dir: "/data/pods/u/containers/c/0", Env: []string{"PATH=/usr/bin", "X=a b", "EMPTY=", "DASHES=--mount / /mnt rw"},
 			Log: "/data/pods/u/containers/c/0.log", LogMaxSize: 10 << 20, LogMaxFiles: 5,
 			Hostname: "worker-0", WorkDir: "/tmp", Argv0Name: "<redacted: from secret s key k>",
+			Attach: true, Stdin: true, StdinOnce: true, TTY: true,
 			Masks: []string{"/data", "/etc/token"}, User: &User{UID: 1000, GID: 3000, Groups: []int64{2000, 4000, 5000}},
 			Mounts:  []Mount{{Source: "/src/a", Target: "/a", ReadOnly: true}, {Source: "/src/b c", Target: "/b", ReadOnly: false}},
 			Cgroups: []string{"/sys/fs/cgroup/batchd/u/c-0"}, OOM: &OOMCounter{File: "/sys/fs/cgroup/batchd/u/c-0/memory.events", Key: "oom_kill"},
 			Argv: []string{"sh", "-c", "echo --env X=y", "--", "", "--user"},
 		},
 		"oci": {
-			Dir: "/d", Env: supervisorEnv, Log: "/d.log", WorkDir: "/d/bundle",
+			Dir: "/d", Env: supervisorEnv, Log: "/d.log", WorkDir: "/d/bundle", Attach: true, Stdin: true,
 			Overlay:    &overlayArgs{Lower: "/images/x", Upper: "/d/upper", Work: "/d/work", Target: "/d/bundle/rootfs"},
 			RuncDelete: &runcDelete{Runtime: "/usr/sbin/runc", ID: "batchd-0123"},
 			Argv:       []string{"/usr/sbin/runc", "run", "--keep", "batchd-0123"},

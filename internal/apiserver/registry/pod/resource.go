@@ -17,8 +17,9 @@ import (
 )
 
 // Resource describes core/v1 pods, with the binding and eviction
-// subresources and pods/log served from logs (nil: 503).
-func Resource(logs LogSource) registry.Resource {
+// subresources, pods/log served from logs (nil: 503) and exec, attach and
+// portforward proxied to the nodes' agents (nil: 503).
+func Resource(logs LogSource, streams *Streams) registry.Resource {
 	return registry.Resource{
 		Resource:   corev1.Resource("pods"),
 		Singular:   "pod",
@@ -72,7 +73,7 @@ func Resource(logs LogSource) registry.Resource {
 				return errs
 			},
 		},
-		REST: newREST(logs),
+		REST: newREST(logs, streams),
 	}
 }
 
@@ -179,13 +180,17 @@ func gracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) bool {
 	return true
 }
 
-// newREST serves pods with their binding, eviction and log subresources.
-func newREST(logs LogSource) func(*registry.Storage) (rest.Storage, map[string]rest.Storage) {
+// newREST serves pods with their binding, eviction, log, exec, attach and
+// portforward subresources.
+func newREST(logs LogSource, streams *Streams) func(*registry.Storage) (rest.Storage, map[string]rest.Storage) {
 	return func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
 		return s, map[string]rest.Storage{
-			"binding":  &BindingREST{Store: s.Store},
-			"eviction": &EvictionREST{Store: s.Store},
-			"log":      &LogREST{Store: s.Store, Source: logs},
+			"binding":     &BindingREST{Store: s.Store},
+			"eviction":    &EvictionREST{Store: s.Store},
+			"log":         &LogREST{Store: s.Store, Source: logs},
+			"exec":        &ExecREST{Store: s.Store, Streams: streams},
+			"attach":      &AttachREST{Store: s.Store, Streams: streams},
+			"portforward": &PortForwardREST{Store: s.Store, Streams: streams},
 		}
 	}
 }

@@ -6,6 +6,7 @@ package runtimetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,7 +32,10 @@ import (
 //   - one that says "exit N" exits with N at once, "false" with 1;
 //   - anything else exits 0 at once.
 //
-// Exec records the command and succeeds. Exits are reported to Notify's
+// Exec records the command and succeeds. ExecStream records it too, runs
+// the same tiny shell on it (its exit code; "cat" copies stdin to stdout;
+// "echo WORDS" prints them) against a running run only; Attach copies stdin
+// to stdout until stdin ends, or without stdin waits until ctx or the run ends. Exits are reported to Notify's
 // functions from a goroutine of their own, as the real runtime does.
 type Fake struct {
 	dir   string
@@ -190,6 +194,55 @@ func (f *Fake) Exec(_ context.Context, id runtime.ID, argv []string, _ time.Dura
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, Exec{ID: id, Argv: argv})
+	return nil
+}
+
+// ExecStream records argv and plays it against a running run.
+func (f *Fake) ExecStream(_ context.Context, id runtime.ID, argv []string, s runtime.Streams) (int, error) {
+	r := f.find(id)
+	f.mu.Lock()
+	running := r != nil && r.run.Running
+	if running {
+		f.execs = append(f.execs, Exec{ID: id, Argv: argv})
+	}
+	f.mu.Unlock()
+	if !running {
+		return 0, runtime.ErrNotRunning
+	}
+	cmd := strings.Join(argv, " ")
+	switch {
+	case len(argv) > 0 && strings.HasPrefix(argv[0], "no-such"):
+		return 0, fmt.Errorf("exec: %q: executable file not found in $PATH", argv[0])
+	case cmd == "cat" && s.Stdin != nil && s.Stdout != nil:
+		_, _ = io.Copy(s.Stdout, s.Stdin)
+	case strings.HasPrefix(cmd, "echo ") && s.Stdout != nil:
+		fmt.Fprintln(s.Stdout, strings.TrimPrefix(cmd, "echo "))
+	}
+	if m := exitCode.FindStringSubmatch(cmd); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		return code, nil
+	}
+	return 0, nil
+}
+
+// Attach copies stdin to stdout until ctx ends or the run does.
+func (f *Fake) Attach(ctx context.Context, id runtime.ID, s runtime.Streams) error {
+	r := f.find(id)
+	f.mu.Lock()
+	running := r != nil && r.run.Running
+	f.mu.Unlock()
+	if !running {
+		return runtime.ErrNotRunning
+	}
+	if s.Stdin != nil && s.Stdout != nil {
+		// As a container with stdinOnce whose stdin ends the session.
+		_, _ = io.Copy(s.Stdout, s.Stdin)
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+	case <-r.done:
+	}
 	return nil
 }
 

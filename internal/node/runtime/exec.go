@@ -1,0 +1,450 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Streams are the ends of an exec or attach session (kubectl exec, attach,
+// cp): nil Stdin, Stdout or Stderr are not wanted. With TTY the command gets
+// a terminal whose output is Stdout, resized as Resize says.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	Resize         <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's width and height, in characters.
+type TerminalSize struct{ Width, Height uint16 }
+
+// ErrNotRunning is the answer to an exec into or attach to a run that is
+// not running (the kubelet's "container not found").
+var ErrNotRunning = errors.New("container is not running")
+
+// execGrace is how long output is still read once an exec's command ended:
+// a child it left running in the background may hold its stdout open.
+const execGrace = time.Second
+
+// ExecStream runs argv in the running container of run id with the streams
+// s, as `kubectl exec` does, and returns the command's exit code (128+n for
+// a signal n). The command joins the container: for an OCI run through
+// `RUNTIME exec`; for a host run through the supervisor's nsenter mode,
+// which enters its cgroups, mount and UTS namespaces and root and takes
+// its environment, working dir and user, so that it sees what the
+// container sees (its volumes, /etc/hosts, its private /tmp). It is killed
+// when ctx ends or the container does. An error is a command that did not
+// run.
+func (r *Local) ExecStream(ctx context.Context, id ID, argv []string, s Streams) (int, error) {
+	if !haveSupervisor {
+		return 0, ErrUnsupported
+	}
+	if len(argv) == 0 {
+		return 0, errors.New("no command")
+	}
+	h := r.handle(id)
+	if h == nil || h.ended() {
+		return 0, ErrNotRunning
+	}
+	dir := r.runDir(id)
+	started, err := readStarted(dir)
+	if err != nil || started.Pid <= 0 {
+		return 0, ErrNotRunning
+	}
+	if bin, err := os.ReadFile(filepath.Join(dir, fileOCIRuntime)); err == nil {
+		return r.ociExec(ctx, h, id, string(bin), argv, s)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, fileProcess))
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: the container's process record: %w", id, err)
+	}
+	var proc processRecord
+	if err := json.Unmarshal(data, &proc); err != nil {
+		return 0, fmt.Errorf("exec in %s: the container's process record: %w", id, err)
+	}
+	if err := checkNUL(argv, nil); err != nil {
+		return 0, err
+	}
+	args := supervisorArgs{Dir: strconv.Itoa(started.Pid), Env: proc.Env, WorkDir: proc.WorkDir, User: proc.User, Argv: argv}
+	if r.cfg.Cgroups != nil {
+		args.Cgroups = r.cfg.Cgroups.dirs(cgroupName(id))
+	}
+	payload, err := args.encode()
+	if err != nil {
+		return 0, err
+	}
+	argsR, argsW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	defer argsR.Close()
+	cmd := exec.Command(r.cfg.Exe, "__batchd_nsenter")
+	cmd.Args[0] = "batchd-exec"
+	cmd.Env = supervisorEnv
+	cmd.Dir = "/"
+	go func() {
+		// The pipe's buffer may be smaller than the arguments.
+		_, _ = argsW.Write(payload)
+		argsW.Close()
+	}()
+	return runSession(ctx, h, cmd, []*os.File{argsR}, s, syscall.SIGKILL)
+}
+
+// ociExec runs argv in an OCI run with `RUNTIME exec`: the process of the
+// run's config.json (its environment, working dir, user, capabilities)
+// with argv and a terminal when s asks for one.
+func (r *Local) ociExec(ctx context.Context, h *handle, id ID, bin string, argv []string, s Streams) (int, error) {
+	dir := r.runDir(id)
+	data, err := os.ReadFile(filepath.Join(dir, "bundle", "config.json"))
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil || spec.Process == nil {
+		return 0, fmt.Errorf("exec in %s: bad bundle: %v", id, err)
+	}
+	p := *spec.Process
+	p.Args, p.Terminal = argv, s.TTY
+	proc, err := json.Marshal(&p)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(dir, "exec-*.json")
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(proc); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	cid := containerID(dir, id)
+	if err := waitOCIRunning(ctx, dir, bin, cid); err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	cmd := exec.Command(bin, "exec", "--process", filepath.Base(f.Name()), cid)
+	cmd.Dir = dir // the pod's directory stays off the runtime's command line
+	// runc forwards SIGTERM to the command; SIGKILL would leave it running
+	// in the container.
+	return runSession(ctx, h, cmd, nil, s, syscall.SIGTERM)
+}
+
+// runSession runs cmd with the streams s until it exits, ctx ends or the
+// container (h) does; stop is the signal that ends it early, SIGKILL
+// following after a grace. With extra files (the nsenter helper's
+// arguments on fd 3), fd 4 is a pipe the helper makes close-on-exec and on
+// which it says why it could not execute the command: that is an error,
+// not an exit code. (An OCI runtime gets no such pipe: a process it left
+// would hold it open.)
+func runSession(ctx context.Context, h *handle, cmd *exec.Cmd, extra []*os.File, s Streams, stop syscall.Signal) (int, error) {
+	whyR, whyW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer whyR.Close()
+	if len(extra) > 0 {
+		cmd.ExtraFiles = append(append([]*os.File{}, extra...), whyW)
+	}
+	var (
+		copies sync.WaitGroup
+		closer []io.Closer // closed once the command was started
+		ptmx   *os.File
+	)
+	if s.TTY {
+		m, tty, err := pty.Open()
+		if err != nil {
+			whyW.Close()
+			return 0, fmt.Errorf("allocate a terminal: %w", err)
+		}
+		ptmx = m
+		defer ptmx.Close()
+		// The size the client has already sent is the terminal's from the start.
+		select {
+		case size, ok := <-s.Resize:
+			if ok {
+				setSize(ptmx, size)
+			}
+		default:
+		}
+		closer = append(closer, tty)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if s.Stdin != nil {
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				whyW.Close()
+				return 0, err
+			}
+			// Not waited for: a client that never closes stdin does not
+			// keep the session open once the command exited.
+			go func() {
+				_, _ = io.Copy(in, s.Stdin)
+				in.Close()
+			}()
+		}
+		for _, o := range []struct {
+			w   io.Writer
+			dst *io.Writer
+		}{{s.Stdout, &cmd.Stdout}, {s.Stderr, &cmd.Stderr}} {
+			if o.w == nil {
+				continue
+			}
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				whyW.Close()
+				return 0, err
+			}
+			*o.dst = pw
+			closer = append(closer, pw)
+			copies.Add(1)
+			go func() {
+				defer copies.Done()
+				_, _ = io.Copy(o.w, pr)
+				pr.Close()
+			}()
+			defer pr.SetReadDeadline(time.Now()) // unblocks a copy a background child keeps open
+		}
+	}
+	err = cmd.Start()
+	whyW.Close()
+	for _, c := range closer {
+		c.Close()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exec: %w", err)
+	}
+	if ptmx != nil {
+		if s.Stdin != nil {
+			go func() { _, _ = io.Copy(ptmx, s.Stdin) }()
+		}
+		if s.Stdout != nil {
+			copies.Add(1)
+			go func() {
+				defer copies.Done()
+				_, _ = io.Copy(s.Stdout, ptmx) // EIO once every holder of the terminal closed it
+			}()
+		}
+		if s.Resize != nil {
+			resizing := make(chan struct{})
+			ended := make(chan struct{})
+			go func() {
+				defer close(resizing)
+				for {
+					select {
+					case size, ok := <-s.Resize:
+						if !ok {
+							return
+						}
+						setSize(ptmx, size)
+					case <-ended:
+						return
+					}
+				}
+			}()
+			defer func() { close(ended); <-resizing }() // before ptmx is closed
+		}
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	finished := false
+	select {
+	case werr = <-waited:
+		finished = true
+	case <-ctx.Done():
+	case <-h.done:
+	}
+	if !finished {
+		// Cut short: the client went away or the container ended.
+		_ = syscall.Kill(-cmd.Process.Pid, stop)
+		select {
+		case werr = <-waited:
+		case <-time.After(execGrace):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			werr = <-waited
+		}
+	}
+	why, _ := io.ReadAll(whyR)
+	done := make(chan struct{})
+	go func() { copies.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(execGrace):
+		if ptmx != nil {
+			ptmx.Close()
+		}
+	}
+	if len(why) > 0 {
+		return 0, errors.New(strings.TrimSpace(string(why)))
+	}
+	var exit *exec.ExitError
+	if errors.As(werr, &exit) {
+		if st, ok := exit.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return 128 + int(st.Signal()), nil
+		}
+		return exit.ExitCode(), nil
+	}
+	if werr != nil {
+		return 0, fmt.Errorf("exec: %w", werr)
+	}
+	return 0, nil
+}
+
+// setSize sets the terminal's size; not through ptmx.Fd(), which would make
+// the file blocking, and its reads deaf to Close.
+func setSize(ptmx *os.File, size TerminalSize) {
+	rc, err := ptmx.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: size.Height, Col: size.Width})
+	})
+}
+
+// waitOCIRunning waits until the OCI runtime has created the run's
+// container: the supervisor records the run as started once it executed
+// `RUNTIME run`, a moment before the container exists. The runtime is
+// asked until it says so once (recorded in the run's directory), and not
+// for a run that started more than a few seconds ago.
+func waitOCIRunning(ctx context.Context, dir, bin, cid string) error {
+	if _, err := os.Stat(filepath.Join(dir, fileOCIRunning)); err == nil {
+		return nil
+	}
+	if started, err := readStarted(dir); err == nil && time.Since(started.Started) > 10*time.Second {
+		return nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.CommandContext(ctx, bin, "state", cid).CombinedOutput()
+		var st struct{ Status string }
+		if err == nil && json.Unmarshal(out, &st) == nil && st.Status == "running" {
+			_ = writeRecord(dir, fileOCIRunning, nil)
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return ErrNotRunning
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ErrAttachUnsupported: the run keeps no stdio to attach to (a run
+// started by a batchd without attach, or a hook).
+var ErrAttachUnsupported = errors.New("attach is not supported for this container")
+
+// Attach connects s to the run's own stdio through its supervisor's attach
+// socket (supervise.c): the container's output from now on to Stdout and
+// Stderr, Stdin to the container's stdin when the pod asked for one, and
+// terminal resizes. It returns when the container ended or ctx did.
+func (r *Local) Attach(ctx context.Context, id ID, s Streams) error {
+	h := r.handle(id)
+	if h == nil || h.ended() {
+		return ErrNotRunning
+	}
+	conn, err := dialAttach(r.runDir(id))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	var send sync.Mutex
+	write := func(msg []byte) error {
+		send.Lock()
+		defer send.Unlock()
+		_, err := conn.Write(msg)
+		return err
+	}
+	// The size the client has already sent is the terminal's before any input.
+	select {
+	case size, ok := <-s.Resize:
+		if ok {
+			_ = write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width)))
+		}
+	default:
+	}
+	if s.Stdin != nil {
+		go func() {
+			buf := make([]byte, 16384)
+			for {
+				n, err := s.Stdin.Read(buf)
+				if n > 0 && write(append([]byte{'i'}, buf[:n]...)) != nil {
+					return
+				}
+				if err != nil {
+					_ = write([]byte{'c'}) // stdinOnce: the container's stdin ends with this session's
+					return
+				}
+			}
+		}()
+	}
+	if s.Resize != nil {
+		go func() {
+			for size := range s.Resize {
+				if write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width))) != nil {
+					return
+				}
+			}
+		}()
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil || n == 0 {
+			return nil // the container ended, or the client left
+		}
+		var w io.Writer
+		switch buf[0] {
+		case '1':
+			w = s.Stdout
+		case '2':
+			w = s.Stderr
+		}
+		if w != nil && n > 1 {
+			if _, err := w.Write(buf[1:n]); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// dialAttach connects to the supervisor's attach socket in dir, through
+// /proc/self/fd: dir may be longer than a socket address holds.
+func dialAttach(dir string) (*net.UnixConn, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, ErrNotRunning
+	}
+	defer d.Close()
+	addr := &net.UnixAddr{Net: "unixpacket", Name: fmt.Sprintf("/proc/self/fd/%d/attach", d.Fd())}
+	conn, err := net.DialUnix("unixpacket", nil, addr)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, ErrAttachUnsupported
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	return conn, nil
+}

@@ -1,0 +1,297 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchd/batchd/internal/node/oci"
+)
+
+// startSleeper starts a host run that lives until the test ends, with a
+// volume, a hostname, a private /tmp, an environment and a working dir.
+func startSleeper(t *testing.T, r *Local, exited chan ID, id ID) string {
+	t.Helper()
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "data"), []byte("from the volume"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", "echo secret > /tmp/mine; exec sleep 600"},
+		Env: []string{"PATH=/usr/bin:/bin", "WHO=container"}, Hostname: "pod-host", WorkDir: "/data", PrivateTmp: true,
+		Mounts: []Mount{{Source: vol, Target: "/data"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.Stop(id, time.Second)
+	})
+	return vol
+}
+
+// TestExecStreamEntersAHostRun: an exec into a host run sees what the
+// container sees (its hostname, volume, working dir, private /tmp and
+// environment), reads its stdin, and returns its exit code.
+func TestExecStreamEntersAHostRun(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-exec", Container: "c"}
+	startSleeper(t, r, exited, id)
+	var out, errb bytes.Buffer
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out.Reset()
+		code, err := r.ExecStream(context.Background(), id, []string{"sh", "-c", `hostname; pwd; cat data; echo; cat /tmp/mine; echo $WHO; cat; echo oops >&2; exit 3`},
+			Streams{Stdin: strings.NewReader("from stdin\n"), Stdout: &out, Stderr: &errb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 3 {
+			t.Fatalf("exit code %d, want 3; stderr %q", code, errb.String())
+		}
+		if strings.Contains(out.String(), "secret") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the container has not written /tmp/mine yet
+	}
+	if want := "pod-host\n/data\nfrom the volume\nsecret\ncontainer\nfrom stdin\n"; out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+	if errb.String() != "oops\n" {
+		t.Fatalf("stderr %q", errb.String())
+	}
+	if _, err := r.ExecStream(context.Background(), id, []string{"no-such-command"}, Streams{Stdout: &out}); err == nil || !strings.Contains(err.Error(), `"no-such-command": executable file not found in $PATH`) {
+		t.Fatalf("missing command: %v", err)
+	}
+}
+
+// TestExecStreamWithATerminal: with TTY the command runs on a terminal of
+// the size asked for.
+func TestExecStreamWithATerminal(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-exec-tty", Container: "c"}
+	startSleeper(t, r, exited, id)
+	resize := make(chan TerminalSize, 1)
+	resize <- TerminalSize{Width: 91, Height: 17}
+	stdinR, stdinW := io_pipe()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		code, err := r.ExecStream(context.Background(), id, []string{"sh", "-c", `read x; tty >/dev/null && echo "tty $(stty size) $x"`},
+			Streams{Stdin: stdinR, Stdout: &out, TTY: true, Resize: resize})
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit code %d", code)
+		}
+		done <- err
+	}()
+	_, _ = stdinW.Write([]byte("typed\n"))
+	if err := <-done; err != nil {
+		t.Fatalf("%v; output %q", err, out.String())
+	}
+	if !strings.Contains(out.String(), "tty 17 91 typed") {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+// TestExecStreamEndsWithTheContainer: an exec session ends when its
+// container is stopped, and one into an ended run is refused.
+func TestExecStreamEndsWithTheContainer(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-exec-stop", Container: "c"}
+	vol := startSleeper(t, r, exited, id)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ExecStream(context.Background(), id, []string{"sh", "-c", "touch /data/execd; exec sleep 600"}, Streams{})
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(vol, "execd")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exec did not start")
+		}
+	}
+	if err := r.Stop(id, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the exec outlived its container")
+	}
+	if _, err := r.ExecStream(context.Background(), id, []string{"true"}, Streams{}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("exec into an ended run: %v", err)
+	}
+}
+
+func io_pipe() (*os.File, *os.File) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	return r, w
+}
+
+// TestOCIExecStream: an exec into an OCI container runs in it (its image,
+// its environment), with stdin, an exit code and a terminal when asked.
+func TestOCIExecStream(t *testing.T) { forEachOCIRuntime(t, testOCIExecStream) }
+
+func testOCIExecStream(t *testing.T, bin string) {
+	r, _ := newRuntime(t, nil)
+	root := imageRoot(t)
+	id := ID{Pod: pod("p-oci-execstream"), Container: "c"}
+	spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/busybox", "sleep", "600"}, Env: []string{"PATH=/bin", "WHO=container"}})
+	if err := r.Start(context.Background(), Spec{ID: id, OCI: spec}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(id, time.Second); _ = r.RemovePod(id.Pod) })
+	var out, errb bytes.Buffer
+	code, err := r.ExecStream(context.Background(), id, []string{"/bin/sh", "-c", `cat /etc/image-file; echo $WHO; cat; echo oops >&2; exit 3`},
+		Streams{Stdin: strings.NewReader("from stdin\n"), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 3 {
+		runs, _ := r.Runs(id.Pod)
+		t.Logf("runs %+v log %q", runs, readLog(t, r, id, LogOptions{Tail: -1}))
+		t.Fatalf("exec: code %d, %v; stderr %q", code, err, errb.String())
+	}
+	if want := "from the image\ncontainer\nfrom stdin\n"; out.String() != want || errb.String() != "oops\n" {
+		t.Fatalf("stdout %q, want %q; stderr %q", out.String(), want, errb.String())
+	}
+	resize := make(chan TerminalSize, 1)
+	resize <- TerminalSize{Width: 91, Height: 17}
+	out.Reset()
+	stdinR, stdinW := io_pipe()
+	_, _ = stdinW.Write([]byte("typed\n"))
+	code, err = r.ExecStream(context.Background(), id, []string{"/bin/sh", "-c", `read x; tty >/dev/null && echo "tty $(stty size) $x"`},
+		Streams{Stdin: stdinR, Stdout: &out, TTY: true, Resize: resize})
+	if err != nil || code != 0 {
+		t.Fatalf("exec -t: code %d, %v; output %q", code, err, out.String())
+	}
+	if !strings.Contains(out.String(), "tty 17 91 typed") {
+		t.Fatalf("exec -t output %q", out.String())
+	}
+}
+
+// TestAttachToAHostRun: an attach session gets the container's output from
+// then on and feeds its stdin; with stdinOnce the end of the session's
+// stdin is the container's; the session ends with the container, and the
+// output is in the container's log too.
+func TestAttachToAHostRun(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-attach", Container: "c"}
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `echo before; read first; echo "got $first"; cat; echo "stdin closed" >&2`},
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdin: true, StdinOnce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errb := &syncBuffer{b: &bytes.Buffer{}}, &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("hello\nsecond line\n"), Stdout: out, Stderr: errb})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attach did not end with the container; stdout %q", out.String())
+	}
+	waitExit(t, exited, id)
+	if got := out.String(); !strings.Contains(got, "got hello\nsecond line\n") {
+		t.Fatalf("stdout %q", got)
+	}
+	if got := errb.String(); got != "stdin closed\n" {
+		t.Fatalf("stderr %q", got)
+	}
+	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "before\n") || !strings.Contains(log, "got hello\n") {
+		t.Fatalf("log %q", log)
+	}
+	if err := r.Attach(context.Background(), id, Streams{}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("attach to an ended run: %v", err)
+	}
+}
+
+// TestAttachWithATerminal: a tty container's terminal takes the session's
+// input, echoes it and is resized by it; its output is logged as stdout.
+func TestAttachWithATerminal(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	id := ID{Pod: "p-attach-tty", Container: "c"}
+	err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `read x; echo "size $(stty size) read $x"`},
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdin: true, TTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resize := make(chan TerminalSize, 1)
+	resize <- TerminalSize{Width: 100, Height: 30}
+	stdinR, stdinW := io_pipe()
+	defer stdinW.Close()
+	out := &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Attach(context.Background(), id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize})
+	}()
+	_, _ = stdinW.Write([]byte("typed\n"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attach did not end; output %q", out.String())
+	}
+	waitExit(t, exited, id)
+	if got := out.String(); !strings.Contains(got, "typed\r\n") || !strings.Contains(got, "size 30 100 read typed\r\n") {
+		t.Fatalf("output %q", got)
+	}
+	if log := readLog(t, r, id, LogOptions{Tail: -1}); !strings.Contains(log, "size 30 100 read typed") {
+		t.Fatalf("log %q", log)
+	}
+}
+
+// TestOCIAttach: an OCI container's stdin (a pipe through the OCI runtime)
+// and terminal (the runtime's own, on the supervisor's) take attach
+// sessions as a host container's do.
+func TestOCIAttach(t *testing.T) { forEachOCIRuntime(t, testOCIAttach) }
+
+func testOCIAttach(t *testing.T, bin string) {
+	r, exited := newRuntime(t, nil)
+	root := imageRoot(t)
+	for _, tty := range []bool{false, true} {
+		id := ID{Pod: pod(fmt.Sprintf("p-oci-attach-%v", tty)), Container: "c"}
+		spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `read x; echo "read $x"; /bin/busybox stty size 2>/dev/null || true`}, Env: []string{"PATH=/bin"}, Terminal: tty})
+		if err := r.Start(context.Background(), Spec{ID: id, OCI: spec, Stdin: true, StdinOnce: true, TTY: tty}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.RemovePod(id.Pod) })
+		resize := make(chan TerminalSize, 1)
+		resize <- TerminalSize{Width: 100, Height: 30}
+		out := &syncBuffer{b: &bytes.Buffer{}}
+		done := make(chan error, 1)
+		go func() {
+			done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("typed\n"), Stdout: out, Stderr: io.Discard, TTY: tty, Resize: resize})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = r.Stop(id, time.Second)
+			t.Fatalf("tty %v: attach did not end; output %q", tty, out.String())
+		}
+		waitExit(t, exited, id)
+		want := "read typed\n"
+		if tty {
+			want = "read typed\r\n30 100\r\n"
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("tty %v: output %q, want %q", tty, out.String(), want)
+		}
+	}
+}
