@@ -35,8 +35,16 @@ spec:
 		t.Errorf("PodScheduled message %q, want %q", got, want)
 	}
 	eventually(t, "FailedScheduling event", func() bool {
-		return kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=backup,reason=FailedScheduling",
-			"-o", "jsonpath={.items[*].message}").stdout == want
+		// One event per attempt: a retry under load may add a second, with the same message.
+		out := kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=backup,reason=FailedScheduling",
+			"-o", `jsonpath={range .items[*]}{.message}{"\n"}{end}`).stdout
+		msgs := strings.Split(strings.TrimSpace(out), "\n")
+		for _, m := range msgs {
+			if m != want {
+				return false
+			}
+		}
+		return len(msgs) > 0
 	})
 	if node := get(t, n, "pod/backup", "{.spec.nodeName}/{.status.phase}"); node != "/Pending" {
 		t.Fatalf("pod bound or started without its claim: %s", node)
