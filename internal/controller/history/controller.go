@@ -179,6 +179,9 @@ func New(cfg Config) (*Controller, error) {
 		lw = noWatchList{lw}
 	}
 	c.runInf = cache.NewSharedIndexInformer(lw, &v1alpha1.JobRun{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := c.runInf.SetTransform(controller.DropManagedFields); err != nil {
+		return nil, err
+	}
 	c.runs = c.runInf.GetIndexer()
 	if _, err := c.runInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
