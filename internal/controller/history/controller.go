@@ -450,6 +450,9 @@ func (c *Controller) apply(ctx context.Context, old *v1alpha1.JobRun, p Plan) er
 	}
 	if old == nil {
 		_, err := w.Create(ctx, p.Write, metav1.CreateOptions{})
+		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			return nil // its runs go with it
+		}
 		if err != nil {
 			// AlreadyExists: the cache is behind; the retry reads it.
 			return fmt.Errorf("create jobrun %s/%s: %w", p.Write.Namespace, p.Write.Name, err)
