@@ -16,6 +16,13 @@
 // in-place restart of an OnFailure pod shows its previous run only until
 // the next one): after a crash they are read again from the pods where
 // they still exist.
+//
+// The history's write must not slow the Job path: a Job's first record
+// waits while the Job has nothing to record (not started, no pod attempt,
+// not finished or deleted — a suspended Job, say) until no Job or pod
+// changed for a second, written at 10/s meanwhile. A crash while it waits
+// loses nothing (the Job is there to rebuild it from); a Job deleted while
+// it waits is recorded as deleted from its last state.
 package history
 
 import (
