@@ -38,6 +38,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/pki"
 )
 
@@ -167,7 +168,7 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	informerFactory := informers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
+	informerFactory := informers.NewSharedInformerFactoryWithOptions(loopbackClient, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
 	nsLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public"))
 	if err != nil {
 		return nil, err

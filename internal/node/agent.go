@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node/runtime"
 )
@@ -106,6 +107,7 @@ func New(cfg Config) *Agent {
 		cfg.Workers = 8
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 10*time.Minute,
+		informers.WithTransform(controller.DropManagedFields),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Machine.Name).String()
 		}))
@@ -115,7 +117,7 @@ func New(cfg Config) *Agent {
 	}})
 	a := &Agent{
 		cfg: cfg, clock: cfg.Clock, pods: inf.Informer().GetIndexer(), synced: inf.Informer().HasSynced, factory: factory,
-		classes: informers.NewSharedInformerFactory(cfg.Client, 10*time.Minute),
+		classes: informers.NewSharedInformerFactoryWithOptions(cfg.Client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields)),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.UID](),
 			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "node-agent"}),
 		events: newEvents(cfg.Recorder, cfg.Machine.Name),

@@ -24,6 +24,7 @@ import (
 	"k8s.io/utils/clock"
 
 	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
+	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
 	"github.com/batchd/batchd/internal/controller/endpoint"
@@ -49,7 +50,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
 	sa, err := serviceaccount.New(serviceaccount.Config{Client: client, Informer: factory})
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 		return err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		metaFactory = metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
+		metaFactory = metadatainformer.NewSharedInformerFactoryWithOptions(meta, 10*time.Minute, metadatainformer.WithTransform(controller.DropManagedFields))
 		collector, err = gc.New(gc.Config{Client: meta, Discovery: disc, Informer: metaFactory})
 		return err == nil, nil
 	})

@@ -187,3 +187,56 @@ spec:
 		return len(kept) == 0
 	})
 }
+
+// TestRunHistoryWaitingRecordSurvivesKill9: a suspended Job's record waits
+// for a quiet Job path; a kill -9 before it is written loses nothing (the
+// restarted server writes it from the Job).
+func TestRunHistoryWaitingRecordSurvivesKill9(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("server log:\n%s", b)
+		}
+	})
+	data := filepath.Join(dir, "data")
+	start := func() *serverproc.Process {
+		srv, err := serverproc.Start(batchd, data, logf, time.Minute, "--node-name", "waiting", "--disable-node-agent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	srv := start()
+	k := func(args ...string) result {
+		return runKubectl(t, "/usr/bin/kubectl", append([]string{"--kubeconfig", srv.Kubeconfig}, args...), "")
+	}
+	var jobs strings.Builder
+	for _, name := range []string{"held-1", "held-2", "held-3"} {
+		jobs.WriteString(`---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: ` + name + `}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox, command: ["true"]}]
+`)
+	}
+	must(t, runKubectl(t, batchd, []string{"kubectl", "--kubeconfig", srv.Kubeconfig, "apply", "-f", "-"}, jobs.String()), "job.batch/held-3 created")
+	srv.Kill() // within the quiet second: the records are not written yet
+	srv = start()
+	defer func() { srv.Stop(30 * time.Second) }()
+	eventually(t, "three records", func() bool {
+		return strings.Count(k("get", "runs", "-o", "name").stdout, "jobrun") == 3
+	})
+	must(t, k("get", "run", "held-2", "-o", "jsonpath={.status.outcome}"), "Running")
+}

@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchd/batchd/internal/testenv"
@@ -275,5 +277,46 @@ func TestJobControllerMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// The controllers' informers keep no managedFields (controller.DropManagedFields);
+// their writes from those copies must keep the stored ones, the creator's and
+// the Job controller's own.
+func TestControllerWritesKeepManagedFields(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	j := testenv.Job("kept-fields")
+	j.Spec.Suspend = ptr.To(true)
+	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{FieldManager: "creator"}); err != nil {
+		t.Fatal(err)
+	}
+	// The Job controller writes the Suspended condition from its informer's copy.
+	var got *batchv1.Job
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = env.Client.BatchV1().Jobs(ns).Get(ctx, "kept-fields", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == batchv1.JobSuspended {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("no Suspended condition: %v", err)
+	}
+	managers := map[string]string{}
+	for _, mf := range got.ManagedFields {
+		managers[mf.Manager] = mf.Subresource
+	}
+	if _, ok := managers["creator"]; !ok {
+		t.Errorf("creator's managedFields entry lost: %v", managers)
+	}
+	if len(managers) < 2 {
+		t.Errorf("the status writer has no entry: %v", managers)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -74,6 +75,16 @@ type Config struct {
 	// OrphanGrace is how long kept logs no record names stay (default 10m):
 	// their pod's record may not be written yet.
 	OrphanGrace time.Duration
+	// Quiet is how long no Job or pod may have changed before the first
+	// records of Jobs that have nothing to record yet (Plan.Lazy) are
+	// written at full speed (default 1s); while the Job path is busy they
+	// are written at BusyQPS (default 10) only, so that they do not take
+	// its writes' turn.
+	Quiet   time.Duration
+	BusyQPS float32
+	// Wall measures the quiet: real time, whatever Clock is (a virtual
+	// clock may stand still). Nil is the machine's.
+	Wall clock.WithTicker
 }
 
 // Controller keeps the run history.
@@ -91,6 +102,13 @@ type Controller struct {
 	// next sync of their key: a Job that finished and went at once (TTL 0)
 	// is recorded with its outcome, not as deleted while running.
 	gone map[string]*batchv1.Job
+	// lazy are keys whose only write is a lazy one (Plan.Lazy), waiting;
+	// released are those the lazy loop let through to their next sync.
+	lazy, released map[string]bool
+	// lastEvent is when (Wall, Unix ns) a Job or pod last changed.
+	lastEvent atomic.Int64
+	// nextBusy is when the next lazy write may go while the path is busy.
+	nextBusy time.Time
 }
 
 const podsByJob = "job"
@@ -107,7 +125,18 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.OrphanGrace == 0 {
 		cfg.OrphanGrace = 10 * time.Minute
 	}
-	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string]map[attemptKey]v1alpha1.Attempt{}, gone: map[string]*batchv1.Job{}}
+	if cfg.Quiet == 0 {
+		cfg.Quiet = time.Second
+	}
+	if cfg.BusyQPS == 0 {
+		cfg.BusyQPS = 10
+	}
+	if cfg.Wall == nil {
+		cfg.Wall = clock.RealClock{}
+	}
+	c := &Controller{cfg: cfg, jobs: cfg.Informer.Batch().V1().Jobs().Lister(), seen: map[string]map[attemptKey]v1alpha1.Attempt{}, gone: map[string]*batchv1.Job{},
+		lazy: map[string]bool{}, released: map[string]bool{}}
+	c.nextBusy = cfg.Wall.Now().Add(c.busyEvery())
 	c.runner = controller.NewRunner("history", c.sync)
 
 	podInf := cfg.Informer.Core().V1().Pods().Informer()
@@ -132,6 +161,7 @@ func New(cfg Config) (*Controller, error) {
 		if k == "" {
 			return
 		}
+		c.touch()
 		// A pod shows a container's previous run only until its next
 		// restart: take it now.
 		c.putSeen(k, PodAttempts(p))
@@ -147,6 +177,7 @@ func New(cfg Config) (*Controller, error) {
 			obj = d.Obj
 		}
 		if j, ok := obj.(*batchv1.Job); ok {
+			c.touch()
 			c.runner.AddAfter(j.Namespace+"/"+j.Name, c.cfg.Debounce)
 		}
 	}
@@ -179,6 +210,9 @@ func New(cfg Config) (*Controller, error) {
 		lw = noWatchList{lw}
 	}
 	c.runInf = cache.NewSharedIndexInformer(lw, &v1alpha1.JobRun{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := c.runInf.SetTransform(controller.DropManagedFields); err != nil {
+		return nil, err
+	}
 	c.runs = c.runInf.GetIndexer()
 	if _, err := c.runInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -223,7 +257,73 @@ func (c *Controller) Run(ctx context.Context) {
 		}
 	}
 	go c.expireLoop(ctx)
+	go c.lazyLoop(ctx)
 	c.runner.Run(ctx, 2)
+}
+
+// touch notes that the Job path is busy.
+func (c *Controller) touch() { c.lastEvent.Store(c.cfg.Wall.Now().UnixNano()) }
+
+// lazyLoop lets waiting lazy writes through: at full speed once no Job or
+// pod changed for Quiet, BusyQPS of them while they do. A Job created and
+// left suspended gets its record without its write competing with a burst
+// of Job creates and the Job controller's follow-up writes.
+func (c *Controller) lazyLoop(ctx context.Context) {
+	tick := c.cfg.Wall.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+		}
+		c.releaseLazy()
+	}
+}
+
+// releaseLazy lets waiting lazy writes through: up to a hundred (a
+// thousand a second: the queue stays short should a burst begin) once the
+// Job path is quiet, one every 1/BusyQPS while it is busy.
+func (c *Controller) releaseLazy() {
+	now := c.cfg.Wall.Now()
+	quiet := now.Sub(time.Unix(0, c.lastEvent.Load())) >= c.cfg.Quiet
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k := range c.lazy {
+		if quiet && n == 100 {
+			break
+		}
+		if !quiet {
+			if now.Before(c.nextBusy) {
+				break
+			}
+			c.nextBusy = now.Add(c.busyEvery())
+		}
+		n++
+		delete(c.lazy, k)
+		c.released[k] = true
+		c.runner.Add(k)
+	}
+}
+
+func (c *Controller) busyEvery() time.Duration {
+	return time.Duration(float64(time.Second) / float64(c.cfg.BusyQPS))
+}
+
+// holdLazy tells whether a lazy write of key must wait; if so it waits in
+// c.lazy. A key let through, or with another write to make, no longer waits.
+func (c *Controller) holdLazy(key string, lazy bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	released := c.released[key]
+	delete(c.released, key)
+	if lazy && !released {
+		c.lazy[key] = true
+		return true
+	}
+	delete(c.lazy, key)
+	return false
 }
 
 func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
@@ -232,25 +332,27 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, nil
 	}
 	last := c.takeGone(key)
-	job, err := c.jobs.Jobs(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		// Gone: as its deletion showed it, if it ended before. A Job
-		// deleted while running is recorded so by Decide from the run.
-		job = nil
-		if last != nil && finished(last) {
-			job = last
-		}
-	} else if err != nil {
-		return 0, err
-	}
 	var run *v1alpha1.JobRun
 	if obj, ok, err := c.runs.GetByKey(key); err != nil {
 		return 0, err
 	} else if ok {
 		run = obj.(*v1alpha1.JobRun)
 	}
+	job, err := c.jobs.Jobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		// Gone: as its deletion showed it, if it ended before or has no
+		// record yet (a lazy one was waiting). A Job deleted while running
+		// is recorded so by Decide from the run.
+		job = nil
+		if last != nil && (finished(last) || run == nil) {
+			job = deletedAt(last, c.cfg.Clock.Now())
+		}
+	} else if err != nil {
+		return 0, err
+	}
 	if job == nil && run == nil {
 		c.takeSeen(key)
+		c.holdLazy(key, false)
 		return 0, nil
 	}
 	var pods []*corev1.Pod
@@ -263,6 +365,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	seen := c.takeSeen(key)
 	p := Decide(Observed{Job: job, Pods: pods, Seen: seen, Run: run, Now: c.cfg.Clock.Now()})
+	if c.holdLazy(key, p.Lazy) {
+		return 0, nil
+	}
 	if err := c.apply(ctx, run, p); err != nil {
 		c.putSeen(key, seen)
 		return 0, err
@@ -276,6 +381,17 @@ func (c *Controller) takeGone(key string) *batchv1.Job {
 	defer c.mu.Unlock()
 	j := c.gone[key]
 	delete(c.gone, key)
+	return j
+}
+
+// deletedAt is a deleted Job's last state, marked deleted at now if it
+// did not say when (a Job deleted without graceful deletion).
+func deletedAt(j *batchv1.Job, now time.Time) *batchv1.Job {
+	if finished(j) || j.DeletionTimestamp != nil {
+		return j
+	}
+	j = j.DeepCopy()
+	j.DeletionTimestamp = &metav1.Time{Time: now.Truncate(time.Second)}
 	return j
 }
 
@@ -334,6 +450,9 @@ func (c *Controller) apply(ctx context.Context, old *v1alpha1.JobRun, p Plan) er
 	}
 	if old == nil {
 		_, err := w.Create(ctx, p.Write, metav1.CreateOptions{})
+		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			return nil // its runs go with it
+		}
 		if err != nil {
 			// AlreadyExists: the cache is behind; the retry reads it.
 			return fmt.Errorf("create jobrun %s/%s: %w", p.Write.Namespace, p.Write.Name, err)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/batchd/batchd/internal/apis/batchd/v1alpha1"
 	"github.com/batchd/batchd/internal/controller/cronjob"
@@ -252,5 +253,104 @@ func TestRecordSkipsIdempotent(t *testing.T) {
 	}
 	if n := runs.creates.Load(); n != 1 {
 		t.Errorf("%d creates, want 1", n)
+	}
+}
+
+func startLazyController(t *testing.T, client *fake.Clientset, runs *fakeRuns, wall *clocktesting.FakeClock) *Controller {
+	t.Helper()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := New(Config{Runs: runs, Informer: factory, Clock: clocktesting.NewFakeClock(t0), Debounce: time.Millisecond,
+		Quiet: time.Second, BusyQPS: 0.01, Wall: wall})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	go c.Run(ctx)
+	return c
+}
+
+// A Job that has not started gets its record once the Job path is quiet,
+// not during a burst of Job changes; a started Job's record does not wait.
+func TestLazyRecordWaitsForQuiet(t *testing.T) {
+	wall := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	runs := newFakeRuns(t)
+	c := startLazyController(t, client, runs, wall)
+	ctx := context.Background()
+	suspended := cronJob()
+	suspended.Spec.Suspend = ptr.To(true)
+	if _, err := client.BatchV1().Jobs("ns").Create(ctx, suspended, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lazy record held", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.lazy["ns/"+suspended.Name]
+	})
+	started := cronJob()
+	started.Name, started.UID = "started", "job-2"
+	started.Status.StartTime = at(time.Second)
+	if _, err := client.BatchV1().Jobs("ns").Create(ctx, started, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the started Job's record", func() bool { _, err := runs.get("started"); return err == nil })
+	// Busy: another Job changed half a second ago.
+	wall.Step(500 * time.Millisecond)
+	if _, err := client.BatchV1().Jobs("ns").Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "ns", UID: "job-3"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	wall.Step(500 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	if _, err := runs.get(suspended.Name); !apierrors.IsNotFound(err) {
+		t.Fatalf("the lazy record was written while Jobs changed: %v", err)
+	}
+	wall.Step(time.Second)
+	waitFor(t, "the lazy record once quiet", func() bool {
+		r, err := runs.get(suspended.Name)
+		return err == nil && r.Status.Outcome == v1alpha1.OutcomeRunning && r.Status.StartTime == nil
+	})
+	if n := runs.creates.Load(); n != 3 {
+		t.Errorf("%d creates, want 3", n)
+	}
+}
+
+// A Job deleted before its record was written (it waited, lazy) is
+// recorded as deleted, once.
+func TestJobDeletedBeforeItsRecord(t *testing.T) {
+	wall := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	runs := newFakeRuns(t)
+	c := startLazyController(t, client, runs, wall)
+	ctx := context.Background()
+	j := cronJob()
+	j.Spec.Suspend = ptr.To(true)
+	if _, err := client.BatchV1().Jobs("ns").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lazy record held", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.lazy["ns/"+j.Name]
+	})
+	if err := client.BatchV1().Jobs("ns").Delete(ctx, j.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "deleted record", func() bool {
+		r, err := runs.get(j.Name)
+		return err == nil && r.Status.Outcome == v1alpha1.OutcomeDeleted
+	})
+	wall.Step(time.Minute) // a release of the stale lazy key must not write again
+	time.Sleep(50 * time.Millisecond)
+	if n := runs.creates.Load(); n != 1 {
+		t.Errorf("%d creates, want 1", n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.lazy) != 0 || len(c.released) != 0 {
+		t.Errorf("keys left waiting: %v %v", c.lazy, c.released)
 	}
 }

@@ -16,6 +16,13 @@
 // in-place restart of an OnFailure pod shows its previous run only until
 // the next one): after a crash they are read again from the pods where
 // they still exist.
+//
+// The history's write must not slow the Job path: a Job's first record
+// waits while the Job has nothing to record (not started, no pod attempt,
+// not finished or deleted — a suspended Job, say) until no Job or pod
+// changed for a second, written at 10/s meanwhile. A crash while it waits
+// loses nothing (the Job is there to rebuild it from); a Job deleted while
+// it waits is recorded as deleted from its last state.
 package history
 
 import (
@@ -58,6 +65,12 @@ type Plan struct {
 	// Archive keeps the record of an earlier Job of the same name (deleted
 	// and created again) under another name before Write replaces it.
 	Archive *v1alpha1.JobRun
+	// Lazy says Write is the first record of a Job that has nothing to
+	// record yet: not started (no startTime, no pod attempt), not finished,
+	// not deleted — a suspended Job, or one whose controller has not
+	// synced it. Such a write may wait until the Job path is quiet: the Job
+	// is in the API meanwhile, and a restart rebuilds the record from it.
+	Lazy bool
 }
 
 // Decide computes the record of a Job name.
@@ -88,14 +101,17 @@ func Decide(o Observed) Plan {
 	next := ForJob(o.Job)
 	next.Status.Attempts = MergeAttempts(prev, o.Seen, attemptsOf(o.Pods, o.Job.UID))
 	capAttempts(&next.Status, omitted)
-	if run != nil {
+	if o.Job.DeletionTimestamp != nil && next.Status.Outcome == v1alpha1.OutcomeRunning {
+		next.Status.Outcome = v1alpha1.OutcomeDeleted
+		next.Status.Reason = "JobDeleted"
+		next.Status.Message = "the Job was deleted before it finished"
+		next.Status.CompletionTime = o.Job.DeletionTimestamp.DeepCopy()
+	}
+	if run == nil {
+		p.Lazy = next.Status.Outcome == v1alpha1.OutcomeRunning &&
+			next.Status.StartTime == nil && len(next.Status.Attempts) == 0
+	} else {
 		next.ResourceVersion = run.ResourceVersion
-		if o.Job.DeletionTimestamp != nil && next.Status.Outcome == v1alpha1.OutcomeRunning {
-			next.Status.Outcome = v1alpha1.OutcomeDeleted
-			next.Status.Reason = "JobDeleted"
-			next.Status.Message = "the Job was deleted before it finished"
-			next.Status.CompletionTime = o.Job.DeletionTimestamp.DeepCopy()
-		}
 		if apiequality.Semantic.DeepEqual(next.Spec, run.Spec) && apiequality.Semantic.DeepEqual(next.Status, run.Status) &&
 			apiequality.Semantic.DeepEqual(next.Labels, run.Labels) {
 			return Plan{}

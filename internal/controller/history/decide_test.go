@@ -225,3 +225,41 @@ func TestCapAttempts(t *testing.T) {
 		t.Errorf("kept %s … %s", st.Attempts[0].PodName, st.Attempts[len(st.Attempts)-1].PodName)
 	}
 }
+
+// Only the first record of a Job with nothing to record yet may wait.
+func TestDecideLazy(t *testing.T) {
+	started := cronJob()
+	started.Status.StartTime = at(time.Second)
+	deleting := cronJob()
+	deleting.DeletionTimestamp = at(5 * time.Second)
+	failed := cronJob()
+	failed.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}
+	labelled := cronJob()
+	labelled.Labels["more"] = "x"
+	running := ForJob(cronJob())
+	for _, tc := range []struct {
+		name string
+		o    Observed
+		lazy bool
+	}{
+		{name: "created, not started", o: Observed{Job: cronJob()}, lazy: true},
+		{name: "started", o: Observed{Job: started}},
+		{name: "a pod attempt seen", o: Observed{Job: cronJob(), Seen: []v1alpha1.Attempt{{PodName: "p", PodUID: "pod-1", Container: "main"}}}},
+		{name: "deleted before it started", o: Observed{Job: deleting}},
+		{name: "failed before it started", o: Observed{Job: failed}},
+		{name: "recorded, then changed", o: Observed{Job: labelled, Run: running}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Decide(tc.o)
+			if p.Write == nil {
+				t.Fatal("no write")
+			}
+			if p.Lazy != tc.lazy {
+				t.Errorf("lazy %v, want %v (outcome %s)", p.Lazy, tc.lazy, p.Write.Status.Outcome)
+			}
+		})
+	}
+	if p := Decide(Observed{Job: deleting}); p.Write.Status.Outcome != v1alpha1.OutcomeDeleted {
+		t.Errorf("a Job deleted before its first record: outcome %s", p.Write.Status.Outcome)
+	}
+}
