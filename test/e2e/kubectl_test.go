@@ -77,7 +77,14 @@ func TestJobLifecycleWithKubectl(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "No resources found in "+n+" namespace.") {
 		t.Errorf("empty selector result:\n%s", r)
 	}
-	must(t, kubectl(t, "", "get", "jobs", "-n", n, "--field-selector", "status.successful=0", "-o", "name"), "job.batch/pi")
+	// status.successful is a Job field label; pi may have succeeded already.
+	eventually(t, "the Job found by status.successful", func() bool {
+		done := get(t, n, "job/pi", "{.status.succeeded}")
+		if done == "" {
+			done = "0"
+		}
+		return kubectl(t, "", "get", "jobs", "-n", n, "--field-selector", "status.successful="+done, "-o", "name").stdout == "job.batch/pi\n"
+	})
 	fails(t, kubectl(t, "", "get", "jobs", "-n", n, "--field-selector", "status.failed=1"), "field label not supported: status.failed")
 
 	must(t, kubectl(t, "", "describe", "job", "pi", "-n", n),
