@@ -313,15 +313,9 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	start := time.Now()
 	notes := newImageNotes(start.Add(-time.Second))
 	for ns := range namespaces {
-		// The nodes' ImageUnavailable events: pods that run their commands
-		// on the host, not their images.
-		ef := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + reasonImageUnavailable }))
-		if _, err := ef.Core().V1().Events().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: func(o any) { notes.add(o); poke(o) }, UpdateFunc: func(_, o any) { notes.add(o); poke(o) }}); err != nil {
+		if err := notes.watch(e.client, ns, stop, poke); err != nil {
 			return ExitFailed, err
 		}
-		ef.Start(stop)
 		f := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns))
 		ji, pi := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 		if _, err := ji.Informer().AddEventHandler(handler); err != nil {

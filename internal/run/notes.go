@@ -9,6 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 )
 
 // reasonImageUnavailable is the node's event of a pod that runs its command
@@ -28,6 +31,20 @@ type imageNotes struct {
 
 func newImageNotes(since time.Time) *imageNotes {
 	return &imageNotes{since: since, said: map[string]bool{}}
+}
+
+// watch follows the nodes' ImageUnavailable events in namespace ns until
+// stop closes, keeping them for say and poking the run's loop.
+func (n *imageNotes) watch(client kubernetes.Interface, ns string, stop <-chan struct{}, poke func(any)) error {
+	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + reasonImageUnavailable }))
+	keep := func(o any) { n.add(o); poke(o) }
+	if _, err := f.Core().V1().Events().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: keep, UpdateFunc: func(_, o any) { keep(o) }}); err != nil {
+		return err
+	}
+	f.Start(stop)
+	return nil
 }
 
 // add keeps an event of the informer for the next say.
