@@ -65,10 +65,13 @@ func (w fakeWriter) Create(_ context.Context, r *v1alpha1.JobRun, _ metav1.Creat
 	r = r.DeepCopy()
 	r.UID = types.UID("uid-" + r.Name)
 	r.ResourceVersion = fmt.Sprint(w.f.rv.Add(1))
+	// Counted before it is stored: a test that sees the record must see
+	// its create counted (the CI flake of 2026-11-30 read 0).
+	w.f.creates.Add(1)
 	if err := w.f.tracker.Create(jobRunsGVR, r, w.ns); err != nil {
+		w.f.creates.Add(-1)
 		return nil, err
 	}
-	w.f.creates.Add(1)
 	return r, nil
 }
 

@@ -42,6 +42,30 @@ var ErrNotRunning = errors.New("container is not running")
 // a child it left running in the background may hold its stdout open.
 const execGrace = time.Second
 
+// firstSizeWait is how long a terminal session waits for the client's first
+// size before it starts without one. kubectl and client-go send it on their
+// resize stream right after the streams are set up, which races with the
+// start: without the wait, `stty size` in `kubectl exec -t` read 0 0 now and
+// then.
+const firstSizeWait = 250 * time.Millisecond
+
+// firstSize is the client's first terminal size, waited for up to
+// firstSizeWait; false if there is none (no resize stream, or none sent).
+func firstSize(ctx context.Context, resize <-chan TerminalSize) (TerminalSize, bool) {
+	if resize == nil {
+		return TerminalSize{}, false
+	}
+	t := time.NewTimer(firstSizeWait)
+	defer t.Stop()
+	select {
+	case size, ok := <-resize:
+		return size, ok
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return TerminalSize{}, false
+}
+
 // ExecStream runs argv in the running container of run id with the streams
 // s, as `kubectl exec` does, and returns the command's exit code (128+n for
 // a signal n). The command joins the container: for an OCI run through
@@ -177,13 +201,9 @@ func runSession(ctx context.Context, h *handle, cmd *exec.Cmd, extra []*os.File,
 		}
 		ptmx = m
 		defer ptmx.Close()
-		// The size the client has already sent is the terminal's from the start.
-		select {
-		case size, ok := <-s.Resize:
-			if ok {
-				setSize(ptmx, size)
-			}
-		default:
+		// The client's first size is the terminal's from the start.
+		if size, ok := firstSize(ctx, s.Resize); ok {
+			setSize(ptmx, size)
 		}
 		closer = append(closer, tty)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
@@ -377,13 +397,9 @@ func (r *Local) Attach(ctx context.Context, id ID, s Streams) error {
 		_, err := conn.Write(msg)
 		return err
 	}
-	// The size the client has already sent is the terminal's before any input.
-	select {
-	case size, ok := <-s.Resize:
-		if ok {
-			_ = write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width)))
-		}
-	default:
+	// The client's first size is the terminal's before any input.
+	if size, ok := firstSize(ctx, s.Resize); ok {
+		_ = write([]byte(fmt.Sprintf("r%d %d", size.Height, size.Width)))
 	}
 	if s.Stdin != nil {
 		go func() {

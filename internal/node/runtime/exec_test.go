@@ -71,29 +71,33 @@ func TestExecStreamEntersAHostRun(t *testing.T) {
 }
 
 // TestExecStreamWithATerminal: with TTY the command runs on a terminal of
-// the size asked for.
+// the size asked for, even when the size arrives after the session began
+// (as client-go's resize stream races with the start).
 func TestExecStreamWithATerminal(t *testing.T) {
 	r, exited := newRuntime(t, nil)
 	id := ID{Pod: "p-exec-tty", Container: "c"}
 	startSleeper(t, r, exited, id)
-	resize := make(chan TerminalSize, 1)
-	resize <- TerminalSize{Width: 91, Height: 17}
+	resize := make(chan TerminalSize) // unbuffered: sent once the session is waiting
 	stdinR, stdinW := io_pipe()
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		code, err := r.ExecStream(context.Background(), id, []string{"sh", "-c", `read x; tty >/dev/null && echo "tty $(stty size) $x"`},
+		code, err := r.ExecStream(context.Background(), id, []string{"sh", "-c", `tty >/dev/null && echo "tty $(stty size)"; read x; echo "typed $x"`},
 			Streams{Stdin: stdinR, Stdout: &out, TTY: true, Resize: resize})
 		if err == nil && code != 0 {
 			err = fmt.Errorf("exit code %d", code)
 		}
 		done <- err
 	}()
+	// The client's size comes 50 ms late (a slow network), well within
+	// the session's wait for it.
+	time.Sleep(50 * time.Millisecond)
+	resize <- TerminalSize{Width: 91, Height: 17}
 	_, _ = stdinW.Write([]byte("typed\n"))
 	if err := <-done; err != nil {
 		t.Fatalf("%v; output %q", err, out.String())
 	}
-	if !strings.Contains(out.String(), "tty 17 91 typed") {
+	if !strings.Contains(out.String(), "tty 17 91\r\n") || !strings.Contains(out.String(), "typed typed") {
 		t.Fatalf("output %q", out.String())
 	}
 }
@@ -172,7 +176,7 @@ func testOCIExecStream(t *testing.T, bin string) {
 	if err != nil || code != 0 {
 		t.Fatalf("exec -t: code %d, %v; output %q", code, err, out.String())
 	}
-	if !strings.Contains(out.String(), "tty 17 91 typed") {
+	if !strings.Contains(out.String(), "tty 17 91\r\n") || !strings.Contains(out.String(), "typed typed") {
 		t.Fatalf("exec -t output %q", out.String())
 	}
 }
