@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"time"
@@ -161,6 +162,53 @@ func (c *CLI) benchCommand() *cobra.Command {
 	execCmd.Flags().IntVar(&eo.Execs, "execs", eo.Execs, "Sequential execs per figure and run.")
 	execCmd.Flags().StringVar(&eo.OCIRuntime, "oci-runtime", eo.OCIRuntime, "The runc the OCI pod's runtime is and that is timed alone (\"\": no OCI pod).")
 	execCmd.Flags().StringVar(&eo.Busybox, "busybox", eo.Busybox, "Static busybox binary the OCI pod's image is built from.")
-	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load, images, execCmd)
+	to := bench.TableOptions{Runs: 5}
+	table := &cobra.Command{
+		Use:   "table",
+		Short: "The regression table (start-up, memory, creates, get jobs, run, Job pods/s, CronJob skew, size), beside a baseline",
+		Long: `Measures the figures BENCHMARKS.md tracks in one run (about 30 minutes on 2 cores) and, with
+--baseline, sets each beside the baseline's: a figure is flagged BETTER or WORSE when every run of
+one lies beyond every run of the other (the runs' own spread is the noise), and the command fails
+when one got worse. Run it from the repository's root (it runs examples/hello-job.yaml), on a quiet
+machine, before and after a performance-relevant change:
+  batchd bench table --baseline hack/bench-baseline.md
+  batchd bench table --save hack/bench-baseline.md   # after a change that moves a figure on purpose`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			to.Binary, to.Out = self, c.Out
+			return bench.Table(cmd.Context(), to)
+		},
+	}
+	table.Flags().IntVar(&to.Runs, "runs", to.Runs, "Repetitions per figure; the median is reported.")
+	table.Flags().StringVar(&to.Baseline, "baseline", "", "An earlier table (or any bench output) to compare with.")
+	table.Flags().StringVar(&to.Save, "save", "", "Write this run's figures to this file (the next baseline).")
+	compare := &cobra.Command{
+		Use:   "compare BASELINE CURRENT",
+		Short: "Set the figures of two saved bench outputs side by side, flagging those that moved beyond their runs' spread",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var tables [2][]bench.Figure
+			for i, name := range args {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				tables[i], err = bench.ParseTable(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			if worse := bench.WriteComparison(c.Out, bench.Compare(tables[0], tables[1])); worse > 0 {
+				return fmt.Errorf("%d figure(s) of %s worse than in %s beyond both runs' spread", worse, args[1], args[0])
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(api, pods, cronjobs, runCmd, jobs, load, images, execCmd, table, compare)
 	return cmd
 }
