@@ -18,7 +18,6 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/batchd/batchd/internal/controller"
 )
@@ -73,9 +72,12 @@ type assumed struct {
 
 // New wires the scheduler to the factory's pod, node and claim informers.
 // Its events go through an events.k8s.io/v1 broadcaster of its own, started
-// by Run; the legacy recorder is not used (kept so callers need not change).
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, _ record.EventRecorder) *Controller {
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+// by Run, to sink (nil: the client's events.k8s.io/v1 API).
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, sink events.EventSink) *Controller {
+	if sink == nil {
+		sink = &events.EventSinkImpl{Interface: client.EventsV1()}
+	}
+	broadcaster := events.NewBroadcaster(sink)
 	claimInformer := factory.Core().V1().PersistentVolumeClaims().Informer()
 	c := &Controller{client: client, events: broadcaster, recorder: broadcaster.NewRecorder(scheme.Scheme, Name),
 		pods: factory.Core().V1().Pods().Lister(), nodes: factory.Core().V1().Nodes().Lister(),

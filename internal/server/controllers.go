@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -60,7 +61,13 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 		return err
 	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	var sink record.EventSink = &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}
+	var schedulerSink events.EventSink = &events.EventSinkImpl{Interface: client.EventsV1()}
+	if v, ok := clk.(*vclock.Clock); ok {
+		// Events carry the virtual time, as the status they explain does.
+		sink, schedulerSink = vclock.RecordSink(sink, v), vclock.EventsSink(schedulerSink, v)
+	}
+	broadcaster.StartRecordingToSink(sink)
 	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
 	jobController, err := job.New(job.Config{
 		Client: client, Informer: factory, Clock: clk,
@@ -133,7 +140,7 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return fmt.Errorf("start garbage collector: %w", err)
 	}
-	runScheduler := node.start(ctx, client, factory, broadcaster)
+	runScheduler := node.start(ctx, client, factory, broadcaster, schedulerSink)
 	factory.Start(ctx.Done())
 	metaFactory.Start(ctx.Done())
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/version"
 	"k8s.io/utils/clock"
@@ -170,11 +171,11 @@ func (n *nodeRuntime) logs() pod.LogSource {
 }
 
 // start runs the scheduler and the node agent until ctx ends.
-func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster) func() {
+func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster, schedulerEvents events.EventSink) func() {
 	if n == nil {
 		return func() {}
 	}
-	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
+	sched := scheduler.New(client, factory, schedulerEvents)
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,

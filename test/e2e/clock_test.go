@@ -185,6 +185,21 @@ spec:
 		t.Errorf("lastScheduleTime %v, want the third Monday 09:00 KST (00:00 UTC)", got)
 	}
 	must(t, clockCmd(), "virtual clock (frozen): 2027-03-21T15:00:00Z")
+	// Events carry virtual time too, as the status they explain does: the
+	// CronJob's, the Jobs', the scheduler's (events.k8s.io) and the node's.
+	var reasons []string
+	eventually(t, "the pods' events", func() bool {
+		r := k("", "get", "events", "-o", `jsonpath={range .items[*]}{.reason}={.lastTimestamp}{.eventTime}{"\n"}{end}`)
+		reasons = strings.Fields(r.stdout)
+		return strings.Contains(r.stdout, "Scheduled=") && strings.Contains(r.stdout, "SuccessfulCreate=")
+	})
+	for _, e := range reasons {
+		reason, at, _ := strings.Cut(e, "=")
+		at = strings.ReplaceAll(at, "null", "") // jsonpath prints an unset time so
+		if ts, err := time.Parse(time.RFC3339Nano, at); err != nil || ts.Before(start) || ts.After(start.Add(21*24*time.Hour)) {
+			t.Errorf("event %s at %q, not within the virtual three weeks", reason, at)
+		}
+	}
 	// Backwards is refused, and the clock stays.
 	if r := clockCmd("set", "2027-03-01T00:00:00Z"); r.code == 0 || !strings.Contains(r.stderr, "only moves forward") {
 		t.Errorf("clock set backwards: %s", r)
