@@ -19,6 +19,7 @@ import (
 // TestSeedHelloCronRunsEveryMinute waits for the seed's every-minute CronJob
 // to fire for real (up to a minute), run its Job to completion, and report it.
 func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	must(t, kubectl(t, "", "apply", "-n", n, "-f", filepath.Join("..", "..", "examples", "hello-cron.yaml")), "cronjob.batch/hello-cron created")
 	var job string

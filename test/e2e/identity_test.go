@@ -37,6 +37,7 @@ func asToken(t *testing.T, run func(args ...string) result, token string, args .
 }
 
 func TestAuthCommands(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	kubectls(t, func(t *testing.T, run func(args ...string) result) {
 		r := run("auth", "whoami")
@@ -82,6 +83,7 @@ func TestAuthCommands(t *testing.T) {
 }
 
 func TestRBACEscalationWithKubectl(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	// The admin impersonates a batchd:edit user: may bind view, not cluster-admin.
 	as := []string{"--as=alice", "--as-group=batchd:edit"}
@@ -179,6 +181,7 @@ spec:
 // with automountServiceAccountToken false nothing is mounted there. (The token
 // file itself is the node agent's to project.)
 func TestPodsSeeTheirServiceAccountFiles(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	ca, err := os.ReadFile(filepath.Join(dataDir, "pki", "ca.crt"))
 	if err != nil {

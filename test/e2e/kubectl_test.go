@@ -14,6 +14,7 @@ import (
 
 // Every manifest in examples/ (the seeds' own) is accepted as written.
 func TestApplySeedManifests(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	dir, _ := filepath.Abs("../../examples")
 	entries, err := os.ReadDir(dir)
@@ -48,6 +49,7 @@ var (
 )
 
 func TestJobLifecycleWithKubectl(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	pi := filepath.Join("..", "..", "examples", "pi.yaml")
 	must(t, kubectl(t, "", "apply", "-n", n, "-f", pi), "job.batch/pi created")
@@ -154,6 +156,7 @@ spec:
 }
 
 func TestCronJobsWithKubectl(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	cj := filepath.Join("..", "..", "examples", "db-backup-cronjob.yaml")
 	must(t, kubectl(t, "", "apply", "-n", n, "-f", cj), "cronjob.batch/db-backup created")

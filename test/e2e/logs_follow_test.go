@@ -15,6 +15,7 @@ import (
 // kube-apiserver. It used to end after a minute with "stream error: stream ID
 // 3; INTERNAL_ERROR".
 func TestLogsFollowOutlivesRequestTimeout(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	must(t, kubectl(t, "", "run", "long", "-n", n, "--image=busybox", "--restart=Never", "--",
 		"sh", "-c", "i=0; while [ $i -lt 75 ]; do i=$((i+1)); echo line $i; sleep 1; done"), "pod/long created")

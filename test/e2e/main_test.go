@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -32,6 +33,15 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
+	// The tests wait on the server, on pods and on minute slots far more
+	// than they compute: four parallel tests at a time rather than
+	// GOMAXPROCS (two here), unless -parallel says otherwise.
+	flag.Parse()
+	parallel := false
+	flag.Visit(func(f *flag.Flag) { parallel = parallel || f.Name == "test.parallel" })
+	if !parallel {
+		_ = flag.Set("test.parallel", "4")
+	}
 	tmp, err := os.MkdirTemp("", "batchd-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

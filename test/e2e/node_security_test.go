@@ -130,11 +130,13 @@ spec:
 			"CreateContainerConfigError: unable to provision SubPath `"+climb+"`: must not contain '..'")
 	}
 	// Secret and ConfigMap volumes are read-only even when the mount does not say so.
+	// (Its errors go to stdout: the log's order of two pipes is not the
+	// order of writes, on a kubelet either.)
 	apply(t, n, pod("writer", `  volumes: [{name: sec, secret: {secretName: sec}}, {name: cfg, configMap: {name: cfg}}]
   containers:
   - name: main
     image: `+image+`
-    command: ["sh", "-c", "echo x > /sec/key && echo SECRET-WRITTEN; ln -sf /etc/passwd /cfg/conf && echo CONFIG-REPLACED; cat /sec/key; echo; cat /cfg/conf"]
+    command: ["sh", "-c", "exec 2>&1; echo x > /sec/key && echo SECRET-WRITTEN; ln -sf /etc/passwd /cfg/conf && echo CONFIG-REPLACED; cat /sec/key; echo; cat /cfg/conf"]
     volumeMounts: [{name: sec, mountPath: /sec}, {name: cfg, mountPath: /cfg}]
 `))
 	waitFor(t, n, "pod/writer", "{.status.phase}", "Succeeded")

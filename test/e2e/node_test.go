@@ -202,6 +202,7 @@ func TestPodEnvironmentAndVolumes(t *testing.T) {
 }
 
 func TestMissingConfigMapWaitsThenRuns(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	pod := `apiVersion: v1
 kind: Pod
@@ -266,6 +267,7 @@ spec:
 }
 
 func TestOnFailureRestartsCountAndPreviousLogs(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	job := `apiVersion: batch/v1
 kind: Job
@@ -597,6 +599,7 @@ spec:
 // TestSeedJobsRunToCompletion runs the seed Jobs whose commands exist on this
 // machine, as written, to completion.
 func TestSeedJobsRunToCompletion(t *testing.T) {
+	t.Parallel()
 	n := ns(t)
 	for _, f := range []string{"pi.yaml", "hello-job.yaml", "indexed-job.yaml"} {
 		must(t, kubectl(t, "", "apply", "-n", n, "-f", filepath.Join("..", "..", "examples", f)), "created")
