@@ -205,8 +205,16 @@ func New(c Config) (*Server, error) {
 	generic.AddPostStartHookOrDie("bootstrap-namespaces", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, ctx.LoopbackClientConfig)
 	}))
+	// The kubernetes Service's v1 Endpoints are kept up as kube-apiserver's
+	// bootstrap controller keeps them (through its storage, so without the
+	// deprecation warning every v1 Endpoints request gets since 1.33): the
+	// warning is not logged twice every 10 s.
+	bootstrapClient, err := kubernetes.NewForConfig(controller.QuietConfig(gcfg.LoopbackClientConfig))
+	if err != nil {
+		return nil, err
+	}
 	generic.AddPostStartHookOrDie("bootstrap-controller", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
-		return reconcileKubernetesService(ctx, loopbackClient, gcfg.ExternalAddress)
+		return reconcileKubernetesService(ctx, bootstrapClient, gcfg.ExternalAddress)
 	}))
 	generic.AddPostStartHookOrDie("rbac/bootstrap-roles", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 		return id.bootstrapPolicy(ctx, loopbackClient, informerFactory, servedRBACResources(resources))

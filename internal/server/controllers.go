@@ -43,6 +43,7 @@ import (
 // startControllers runs the in-process controllers on the loopback client
 // until ctx ends. It returns once they are started.
 func startControllers(ctx context.Context, loopback *restclient.Config, clk clock.WithTicker, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
+	loopback = controller.QuietConfig(loopback)
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err

@@ -213,6 +213,11 @@ func TestCleanStartAndStopLogNoErrors(t *testing.T) {
 		if lines := serverproc.ErrorLines(string(log)); len(lines) > 0 {
 			t.Errorf("%s: error-level lines:\n%s\n--- whole log ---\n%s", run, strings.Join(lines, "\n"), log)
 		}
+		// Our own controllers' requests draw no API warnings into the log
+		// (v1 Endpoints' deprecation was logged at each start, then every 10 s).
+		if strings.Contains(string(log), "Warning: ") {
+			t.Errorf("%s: API warnings logged:\n%s", run, log)
+		}
 	}
 }
 
