@@ -8,7 +8,7 @@
 //       [--attach] [--stdin [--stdin-once]] [--tty]
 //       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
-//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] [--join PID] -- ARGV...
 //
 // File descriptor 4, when open, is closed by the supervisor once the exec's
 // outcome is recorded (DIR/started, or a StartError in DIR/exit): the node
@@ -31,6 +31,12 @@
 // --runc-delete RUNTIME ID has the OCI runtime delete container ID once it
 // ended (it runs with --keep, so that its cgroup's OOM count can be read):
 // together they run an OCI bundle with `runc run --keep` as ARGV.
+// --join PID starts the container in the namespaces of the running process
+// PID (an ephemeral container joining the container it debugs): its user
+// namespace when it has one of its own, its UTS namespace, and a private
+// copy of its mount namespace and root, over which --mount adds the
+// container's own mounts; --hostname, --mask and --overlay are then not
+// used (the other container's namespaces have them already).
 // --user runs the container as UID:GID with the comma-separated supplementary
 // GROUPS ("-" for none), as the pod's runAsUser/runAsGroup say.
 //
@@ -102,6 +108,7 @@ struct sup_opts {
 	// kept as a pipe (stdin), closed after the first attach session
 	// (stdin_once); a terminal (tty).
 	int attach, stdin_pipe, stdin_once, tty;
+	pid_t join; // --join: the process whose namespaces the container joins
 };
 
 static int sup_logfd = -1;
@@ -594,6 +601,37 @@ static int sup_mount_point(struct sup_opts *o, struct sup_shadows *sh, const cha
 	return 0;
 }
 
+// sup_join enters the namespaces of process pid (--join): its user
+// namespace when it is not ours, its UTS and mount namespaces and its root,
+// then unshares a copy of that mount namespace, so that the container's
+// own mounts stay out of the other's view.
+static int sup_join(pid_t pid, char *msg, size_t msgn) {
+	char p[128];
+	struct stat mine, theirs;
+	snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &mine) == 0 && stat(p, &theirs) == 0 && mine.st_ino != theirs.st_ino) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) { snprintf(msg, msgn, "join user namespace: %s", strerror(errno)); return -1; }
+		close(fd);
+	}
+	snprintf(p, sizeof p, "/proc/%d/root", (int)pid);
+	int root = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) { snprintf(msg, msgn, "open the root of process %d: %s", (int)pid, strerror(errno)); return -1; }
+	const char *ns[] = {"uts", "mnt"};
+	const int types[] = {CLONE_NEWUTS, CLONE_NEWNS};
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, types[i]) < 0) { snprintf(msg, msgn, "join %s namespace: %s", ns[i], strerror(errno)); close(root); return -1; }
+		close(fd);
+	}
+	if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) { snprintf(msg, msgn, "enter root: %s", strerror(errno)); close(root); return -1; }
+	close(root);
+	if (unshare(CLONE_NEWNS) < 0) { snprintf(msg, msgn, "unshare: %s", strerror(errno)); return -1; }
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { snprintf(msg, msgn, "make mounts private: %s", strerror(errno)); return -1; }
+	return 0;
+}
+
 // sup_child runs in the forked child: it joins the cgroups, builds the
 // private mount and UTS namespaces and execs the command. On failure it
 // reports "step: error" on errfd.
@@ -619,7 +657,9 @@ static void sup_child(struct sup_opts *o, int in, int out, int err, int errfd) {
 		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) { step = "join cgroup"; goto fail; }
 		close(fd);
 	}
-	if (o->nmounts > 0 || o->nmasks > 0 || o->hostname || o->ov_target) {
+	if (o->join > 0) {
+		if (sup_join(o->join, msg, sizeof msg) < 0) goto failmsg;
+	} else if (o->nmounts > 0 || o->nmasks > 0 || o->hostname || o->ov_target) {
 		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) {
 			// Not root: a user namespace that maps only our own ids grants the
 			// right to mount and set the hostname inside it.
@@ -754,6 +794,7 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--stdin") == 0) o->stdin_pipe = 1;
 		else if (strcmp(a, "--stdin-once") == 0) o->stdin_once = 1;
 		else if (strcmp(a, "--tty") == 0) o->tty = 1;
+		else if (strcmp(a, "--join") == 0 && i + 1 < argc) o->join = (pid_t)atoi(argv[++i]);
 		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
 			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
 			if (!env) return -1;

@@ -42,6 +42,9 @@ type supervisorArgs struct {
 	Overlay                       *overlayArgs
 	// RuncDelete has the OCI runtime delete the container once it ended.
 	RuncDelete *runcDelete
+	// Join is the pid of a running container whose namespaces the run
+	// joins (0: none; see supervise.c's --join).
+	Join int
 	Argv       []string
 }
 
@@ -120,6 +123,9 @@ func (a supervisorArgs) encode() ([]byte, error) {
 	}
 	if d := a.RuncDelete; d != nil {
 		put("--runc-delete", d.Runtime, d.ID)
+	}
+	if a.Join > 0 {
+		put("--join", strconv.Itoa(a.Join))
 	}
 	put("--")
 	put(a.Argv...)
