@@ -45,7 +45,7 @@ type supervisorArgs struct {
 	// Join is the pid of a running container whose namespaces the run
 	// joins (0: none; see supervise.c's --join).
 	Join int
-	Argv       []string
+	Argv []string
 }
 
 // overlayArgs mount an image (Lower) under a private writable layer at Target.
