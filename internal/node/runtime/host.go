@@ -17,13 +17,13 @@ func (r *Local) hostArgs(spec Spec, args *supervisorArgs) error {
 	args.User = spec.User
 	args.Mounts = spec.Mounts
 	if spec.Join != nil {
-		// A copy of the other run's namespaces: its hostname, masks and
-		// /tmp are there already.
+		// A copy of the other run's namespaces: its hostname and /tmp
+		// are there already; the masks are made again over the mounts.
 		started, err := readStarted(r.runDir(spec.Join.ID))
 		if err != nil || started.Pid <= 0 {
 			return fmt.Errorf("join container %q: it is not running", spec.Join.ID.Container)
 		}
-		args.Join, args.Hostname, args.Masks = started.Pid, "", nil
+		args.Join, args.Hostname = started.Pid, ""
 	} else if spec.PrivateTmp {
 		tmp := r.TmpDir(spec.ID)
 		if err := os.MkdirAll(tmp, 0o777); err != nil {
