@@ -207,11 +207,19 @@ func TestEphemeralContainers(t *testing.T) {
 		cfg := restclient.CopyConfig(env.Config)
 		cfg.Impersonate = restclient.ImpersonationConfig{UserName: user}
 		client := kubernetes.NewForConfigOrDie(cfg)
-		err := addEphemeral(client, ns, "dbg", ephemeral("by-"+role, "", "sleep", "3600"))
-		switch {
-		case want == "" && err != nil:
-			t.Errorf("%s: %v", role, err)
-		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		// The binding, and the aggregated roles' rules, apply once the
+		// authorizer's caches saw them: the user reads the pod first.
+		eventually(t, role+" reads the pod", func() bool {
+			_, err := client.CoreV1().Pods(ns).Get(ctx, "dbg", metav1.GetOptions{})
+			return err == nil
+		})
+		var err error
+		if want == "" {
+			eventually(t, role+" adds an ephemeral container", func() bool {
+				err = addEphemeral(client, ns, "dbg", ephemeral("by-"+role, "", "sleep", "3600"))
+				return err == nil
+			})
+		} else if err = addEphemeral(client, ns, "dbg", ephemeral("by-"+role, "", "sleep", "3600")); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", role, err, want)
 		}
 	}
