@@ -75,6 +75,9 @@ type Plan struct {
 	// Remove: the pod is deleted and nothing of it runs: delete the object and its state.
 	Remove  bool
 	Requeue time.Duration
+	// Join says, for an ephemeral container in Start, the running run
+	// whose namespaces it joins (absent: none runs, it gets its own).
+	Join map[string]runtime.Join
 }
 
 // containerPlan is the outcome for one container.
@@ -121,6 +124,9 @@ func Decide(o Observed) Plan {
 			}
 		}
 	}
+	if !out.stopping {
+		decideEphemeral(o, plans, &p)
+	}
 	for name, cp := range plans {
 		if cp.start {
 			p.Start = append(p.Start, name)
@@ -131,7 +137,7 @@ func Decide(o Observed) Plan {
 	// What must stop: everything when the pod ends; the sidecars once the app
 	// containers are done (or an init container failed for good).
 	grace := gracePeriod(pod, evicted)
-	for _, c := range allContainers(spec) {
+	for _, c := range append(allContainers(spec), ephemeralContainers(spec)...) {
 		last := latest(o.Runs[c.Name])
 		if last == nil || !last.Running {
 			continue
@@ -145,6 +151,15 @@ func Decide(o Observed) Plan {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: ReasonEvicted, Message: o.Evicted, Key: ReasonEvicted})
 	}
 	p.Status = status(o, plans, out)
+	if ph := p.Status.Phase; !out.stopping && (ph == corev1.PodSucceeded || ph == corev1.PodFailed) {
+		// The pod's work ended: its ephemeral containers go with it (the
+		// phase does not wait for them, as upstream's getPhase ignores them).
+		for _, ec := range spec.EphemeralContainers {
+			if last := latest(o.Runs[ec.Name]); last != nil && last.Running {
+				p.Kill = append(p.Kill, Kill{Container: ec.Name, Attempt: last.ID.Attempt, Grace: grace})
+			}
+		}
+	}
 	if deadline {
 		p.Events = append(p.Events, Event{Type: corev1.EventTypeNormal, Reason: deadlineReason, Message: deadlineMessage, Key: deadlineReason})
 	}
@@ -374,8 +389,68 @@ func allContainers(spec *corev1.PodSpec) []*corev1.Container {
 	return out
 }
 
+// ephemeralContainers are the pod's ephemeral containers as containers
+// (the fields they share; the allow list of the API keeps the others unset).
+func ephemeralContainers(spec *corev1.PodSpec) []*corev1.Container {
+	out := make([]*corev1.Container, 0, len(spec.EphemeralContainers))
+	for i := range spec.EphemeralContainers {
+		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
+		out = append(out, &c)
+	}
+	return out
+}
+
+// decideEphemeral starts each ephemeral container once, while the pod
+// runs: never restarted, whatever the pod's restart policy (upstream's
+// computePodActions). One with a targetContainerName joins that
+// container's namespaces, its processes included, and waits while it does
+// not run; one without joins those of the pod's first running container,
+// if any (the pod's namespaces where a pod has one set).
+func decideEphemeral(o Observed, plans map[string]containerPlan, p *Plan) {
+	spec := &o.Pod.Spec
+	for i, c := range ephemeralContainers(spec) {
+		cp := decideContainer(o, c, corev1.RestartPolicyNever, p)
+		if cp.start {
+			target := spec.EphemeralContainers[i].TargetContainerName
+			join, ok := joinFor(o, target)
+			switch {
+			case ok:
+				if p.Join == nil {
+					p.Join = map[string]runtime.Join{}
+				}
+				p.Join[c.Name] = join
+			case target != "":
+				// The target is not running (yet, or any more): no
+				// namespaces to join; looked at again.
+				p.requeue(configRetry)
+				cp = containerPlan{waiting: &corev1.ContainerStateWaiting{Reason: reasonCreating,
+					Message: fmt.Sprintf("target container %q is not running", target)}}
+			}
+		}
+		plans[c.Name] = cp
+	}
+}
+
+// joinFor is the running run whose namespaces an ephemeral container with
+// target joins: the target's, with its PID namespace; without one, the
+// first running container's.
+func joinFor(o Observed, target string) (runtime.Join, bool) {
+	if target != "" {
+		if last := latest(o.Runs[target]); last != nil && last.Running {
+			return runtime.Join{ID: last.ID, PID: true}, true
+		}
+		return runtime.Join{}, false
+	}
+	for _, c := range allContainers(&o.Pod.Spec) {
+		if last := latest(o.Runs[c.Name]); last != nil && last.Running {
+			return runtime.Join{ID: last.ID}, true
+		}
+	}
+	return runtime.Join{}, false
+}
+
 func containerIndex(spec *corev1.PodSpec, name string) int {
-	for i, c := range allContainers(spec) {
+	for i, c := range append(allContainers(spec), ephemeralContainers(spec)...) {
 		if c.Name == name {
 			return i
 		}

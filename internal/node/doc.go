@@ -14,7 +14,8 @@
 //	worker.go       a worker per pod keyed by UID only: observe → Decide → act →
 //	                Result{Requeue, RequeueAfter}; start, remove, orphans
 //	decide.go       pure: pod + runs + start errors + now → Plan (start, kill,
-//	status.go       status, events, requeue); status.go is the pod status
+//	status.go       status, events, requeue, which run an ephemeral container
+//	                joins); status.go is the pod status
 //
 // What a container needs (Lookup is the seam to the API's objects):
 //

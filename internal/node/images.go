@@ -211,7 +211,7 @@ func (m *images) collect(ctx context.Context) {
 func imagesInUse(pods []*corev1.Pod) map[string]bool {
 	inUse := map[string]bool{}
 	for _, p := range pods {
-		for _, c := range allContainers(&p.Spec) {
+		for _, c := range append(allContainers(&p.Spec), ephemeralContainers(&p.Spec)...) {
 			if ref, err := image.Normalize(c.Image); err == nil {
 				inUse[ref.Name()] = true
 			}

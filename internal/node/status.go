@@ -28,8 +28,11 @@ func status(o Observed, plans map[string]containerPlan, out podOutcome) corev1.P
 	pod := o.Pod
 	old := pod.Status
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
-		// A terminal phase is final.
-		return *old.DeepCopy()
+		// A terminal phase is final; only the ephemeral containers the
+		// pod's end killed are still seen to end.
+		s := *old.DeepCopy()
+		s.EphemeralContainerStatuses = ephemeralStatuses(o, plans, true)
+		return s
 	}
 	spec := &pod.Spec
 	s := corev1.PodStatus{
@@ -58,6 +61,7 @@ func status(o Observed, plans map[string]containerPlan, out podOutcome) corev1.P
 		c := &spec.Containers[i]
 		s.ContainerStatuses = append(s.ContainerStatuses, containerStatus(c, o.Runs[c.Name], plans[c.Name], appWaiting))
 	}
+	s.EphemeralContainerStatuses = ephemeralStatuses(o, plans, false)
 	s.Phase = podPhase(o, plans, out)
 	if s.Phase == corev1.PodFailed {
 		switch {
@@ -204,6 +208,27 @@ func containerStatus(c *corev1.Container, runs []runtime.Run, plan containerPlan
 		}
 	}
 	return cs
+}
+
+// ephemeralStatuses are the pod's ephemeral containers' statuses: never
+// ready (they serve nothing), and otherwise as any container's. In a
+// terminal pod (final) only those that ran or were shown already are.
+func ephemeralStatuses(o Observed, plans map[string]containerPlan, final bool) []corev1.ContainerStatus {
+	shown := map[string]bool{}
+	for _, cs := range o.Pod.Status.EphemeralContainerStatuses {
+		shown[cs.Name] = true
+	}
+	var out []corev1.ContainerStatus
+	for _, c := range ephemeralContainers(&o.Pod.Spec) {
+		runs := o.Runs[c.Name]
+		if final && len(runs) == 0 && !shown[c.Name] {
+			continue
+		}
+		cs := containerStatus(c, runs, plans[c.Name], reasonCreating)
+		cs.Ready = false
+		out = append(out, cs)
+	}
+	return out
 }
 
 func incompleteInit(spec *corev1.PodSpec, runs map[string][]runtime.Run) []string {

@@ -160,7 +160,11 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 			return Result{}, err
 		}
 		for _, c := range plan.Start {
-			a.start(ctx, pod, st, c, len(runs[c]))
+			var join *runtime.Join
+			if j, ok := plan.Join[c]; ok {
+				join = &j
+			}
+			a.start(ctx, pod, st, c, len(runs[c]), join)
 		}
 		// What was started is seen, and reported, by the next look.
 		return Result{Requeue: true}, nil
@@ -247,13 +251,15 @@ func copyErrors(m map[string]Waiting) map[string]Waiting {
 	return out
 }
 
-// start starts attempt of container name; failures become the container's
+// start starts attempt of container name (joining the namespaces of run
+// join, an ephemeral container's); failures become the container's
 // waiting reason and an event.
-func (a *Agent) start(ctx context.Context, pod *corev1.Pod, st *podState, name string, attempt int) {
+func (a *Agent) start(ctx context.Context, pod *corev1.Pod, st *podState, name string, attempt int, join *runtime.Join) {
 	uid := string(pod.UID)
 	now := a.clock.Now()
 	spec, err := a.specs.build(ctx, pod, containerByName(&pod.Spec, name), runtime.ID{Pod: uid, Container: name, Attempt: attempt})
 	if err == nil {
+		spec.Join = join
 		err = a.cfg.Runtime.Start(ctx, spec)
 	}
 	var (
@@ -371,7 +377,7 @@ func emptyDirs(pod *corev1.Pod) []string {
 }
 
 func containerByName(spec *corev1.PodSpec, name string) *corev1.Container {
-	for _, c := range allContainers(spec) {
+	for _, c := range append(allContainers(spec), ephemeralContainers(spec)...) {
 		if c.Name == name {
 			return c
 		}

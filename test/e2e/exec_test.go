@@ -56,7 +56,7 @@ func toolsImage(t *testing.T) string {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, applet := range []string{"tar", "cat", "sleep", "find", "hostname", "mkdir", "echo", "tty", "stty", "true", "ls", "httpd", "id", "test"} {
+	for _, applet := range []string{"tar", "cat", "sleep", "find", "hostname", "mkdir", "echo", "tty", "stty", "true", "ls", "httpd", "id", "test", "ps", "grep"} {
 		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Linkname: "busybox", Typeflag: tar.TypeSymlink, Mode: 0o777}); err != nil {
 			t.Fatal(err)
 		}

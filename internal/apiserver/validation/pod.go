@@ -24,6 +24,9 @@ func PodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorLis
 	errs = append(errs, Labels(t.Labels, path.Child("metadata", "labels"))...)
 	errs = append(errs, Annotations(t.Annotations, path.Child("metadata", "annotations"))...)
 	errs = append(errs, PodSpec(&t.Spec, PodOptions{Template: true}, path.Child("spec"))...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(path.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
 	return errs
 }
 
@@ -63,6 +66,7 @@ func PodSpec(spec *corev1.PodSpec, opts PodOptions, p *field.Path) field.ErrorLi
 	}
 	errs = append(errs, containers(spec.Containers, vols, names, opts, false, p.Child("containers"))...)
 	errs = append(errs, containers(spec.InitContainers, vols, names, opts, true, p.Child("initContainers"))...)
+	errs = append(errs, ephemeralContainers(spec, vols, names, p.Child("ephemeralContainers"))...)
 
 	if spec.RestartPolicy != "" && !contains(restartPolicies, spec.RestartPolicy) {
 		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), spec.RestartPolicy, quoted(restartPolicies)))

@@ -16,7 +16,15 @@ func (r *Local) hostArgs(spec Spec, args *supervisorArgs) error {
 	args.Masks = r.cfg.Masked
 	args.User = spec.User
 	args.Mounts = spec.Mounts
-	if spec.PrivateTmp {
+	if spec.Join != nil {
+		// A copy of the other run's namespaces: its hostname and /tmp
+		// are there already; the masks are made again over the mounts.
+		started, err := readStarted(r.runDir(spec.Join.ID))
+		if err != nil || started.Pid <= 0 {
+			return fmt.Errorf("join container %q: it is not running", spec.Join.ID.Container)
+		}
+		args.Join, args.Hostname = started.Pid, ""
+	} else if spec.PrivateTmp {
 		tmp := r.TmpDir(spec.ID)
 		if err := os.MkdirAll(tmp, 0o777); err != nil {
 			return fmt.Errorf("create private /tmp: %w", err)

@@ -145,7 +145,7 @@ func (r *Local) Start(ctx context.Context, spec Spec) error {
 	}
 	var err error
 	if spec.OCI != nil {
-		err = r.ociArgs(spec, dir, &args)
+		err = r.ociArgs(ctx, spec, dir, &args)
 	} else {
 		err = r.hostArgs(spec, &args)
 	}

@@ -92,7 +92,7 @@ func (o OCIRuntime) cgroupQuirks(s *specs.Spec, cgroupVersion int) []string {
 // ociArgs writes the run's bundle (config.json, an empty root over which
 // the supervisor mounts the overlay) and has the supervisor run
 // `RUNTIME run --keep`.
-func (r *Local) ociArgs(spec Spec, dir string, args *supervisorArgs) error {
+func (r *Local) ociArgs(ctx context.Context, spec Spec, dir string, args *supervisorArgs) error {
 	rt := spec.OCI.Runtime
 	bundle := filepath.Join(dir, "bundle")
 	root, upper, work := filepath.Join(bundle, "rootfs"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
@@ -117,6 +117,11 @@ func (r *Local) ociArgs(spec Spec, dir string, args *supervisorArgs) error {
 	}
 	linux := *s.Linux
 	s.Linux = &linux
+	if spec.Join != nil {
+		if err := r.joinOCI(ctx, &s, *spec.Join); err != nil {
+			return err
+		}
+	}
 	if err := r.cgroupArgs(spec, args); err != nil {
 		return err
 	}
@@ -168,6 +173,45 @@ func (r *Local) ociArgs(spec Spec, dir string, args *supervisorArgs) error {
 		args.Argv = append(args.Argv, "--keep")
 	}
 	args.Argv = append(args.Argv, cid)
+	return nil
+}
+
+// joinOCI has the container of s join the namespaces of the running OCI
+// run j names (an ephemeral container, kubectl debug): its IPC and UTS
+// namespaces, which stand for the pod's, and with j.PID its PID namespace,
+// so that it sees the target's processes as upstream's
+// targetContainerName does. They are the namespaces of the target's init
+// process, as its runtime reports it.
+func (r *Local) joinOCI(ctx context.Context, s *specs.Spec, j Join) error {
+	dir := r.runDir(j.ID)
+	bin, err := os.ReadFile(filepath.Join(dir, fileOCIRuntime))
+	if err != nil {
+		return fmt.Errorf("join container %q: it does not run in an OCI runtime", j.ID.Container)
+	}
+	cid := containerID(dir, j.ID)
+	if err := waitOCIRunning(ctx, dir, string(bin), cid); err != nil {
+		return fmt.Errorf("join container %q: %w", j.ID.Container, err)
+	}
+	out, err := exec.CommandContext(ctx, string(bin), "state", cid).Output()
+	var st struct{ Pid int }
+	if err == nil {
+		err = json.Unmarshal(out, &st)
+	}
+	if err != nil || st.Pid <= 0 {
+		return fmt.Errorf("join container %q: its process: %v", j.ID.Container, err)
+	}
+	join := map[specs.LinuxNamespaceType]bool{specs.IPCNamespace: true, specs.UTSNamespace: true, specs.PIDNamespace: j.PID}
+	names := map[specs.LinuxNamespaceType]string{specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.PIDNamespace: "pid"}
+	ns := make([]specs.LinuxNamespace, 0, len(s.Linux.Namespaces))
+	for _, n := range s.Linux.Namespaces {
+		if join[n.Type] {
+			n.Path = fmt.Sprintf("/proc/%d/ns/%s", st.Pid, names[n.Type])
+		}
+		ns = append(ns, n)
+	}
+	s.Linux.Namespaces = ns
+	// The joined UTS namespace has the pod's hostname already.
+	s.Hostname = ""
 	return nil
 }
 

@@ -117,6 +117,21 @@ type Spec struct {
 	// crun) instead of as a host process; Argv, Env, WorkDir, Hostname,
 	// Mounts, PrivateTmp and User are then in OCI.Spec.
 	OCI *OCI
+	// Join has the run join the namespaces of another, running run of
+	// its pod (an ephemeral container, kubectl debug).
+	Join *Join
+}
+
+// Join names a running run whose namespaces a new run joins: a host run
+// gets a copy of its mount namespace (its volumes, /etc/hosts and /tmp,
+// with the new run's own mounts on top, which the other never sees) and
+// its UTS namespace; an OCI run its IPC and UTS namespaces, and with PID
+// its PID namespace, so that it sees and can signal its processes (the
+// kubelet's targetContainerName). Host runs share the machine's PID
+// namespace anyway, the other's included.
+type Join struct {
+	ID  ID
+	PID bool
 }
 
 // OCI is a container run with an OCI runtime.

@@ -8,7 +8,7 @@
 //       [--attach] [--stdin [--stdin-once]] [--tty]
 //       [--workdir W] [--mount SRC DST ro|rw]... [--mask PATH]...
 //       [--user UID GID [GROUPS]] [--oom FILE KEY]
-//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] -- ARGV...
+//       [--overlay LOWER UPPER WORK TARGET] [--runc-delete RUNTIME ID] [--join PID] -- ARGV...
 //
 // File descriptor 4, when open, is closed by the supervisor once the exec's
 // outcome is recorded (DIR/started, or a StartError in DIR/exit): the node
@@ -31,6 +31,12 @@
 // --runc-delete RUNTIME ID has the OCI runtime delete container ID once it
 // ended (it runs with --keep, so that its cgroup's OOM count can be read):
 // together they run an OCI bundle with `runc run --keep` as ARGV.
+// --join PID starts the container in the namespaces of the running process
+// PID (an ephemeral container joining the container it debugs): its user
+// namespace when it has one of its own, its UTS namespace, and a private
+// copy of its mount namespace and root, over which --mount adds the
+// container's own mounts (--mask hides again what it hid; --hostname and
+// --overlay are not used: the other's namespaces have them already).
 // --user runs the container as UID:GID with the comma-separated supplementary
 // GROUPS ("-" for none), as the pod's runAsUser/runAsGroup say.
 //
@@ -75,7 +81,9 @@ extern char **environ;
 
 #define SUP_LINE_MAX 16384
 
-struct sup_mount { const char *src, *dst; int ro; };
+// tree: with --join, a detached copy of src taken before the namespaces
+// are joined (where src is out of view), attached at dst after (-1: none).
+struct sup_mount { const char *src, *dst; int ro, tree; };
 
 struct sup_opts {
 	char **env; // the container's environment, NULL-terminated
@@ -102,6 +110,7 @@ struct sup_opts {
 	// kept as a pipe (stdin), closed after the first attach session
 	// (stdin_once); a terminal (tty).
 	int attach, stdin_pipe, stdin_once, tty;
+	pid_t join; // --join: the process whose namespaces the container joins
 };
 
 static int sup_logfd = -1;
@@ -515,9 +524,14 @@ static int sup_populate(const char *src, const char *dir, char *msg, size_t msgn
 
 // sup_shadow puts a tmpfs of the container's own, showing all of dir's
 // entries, over dir.
+// sup_stage is where shadows are staged: the run's directory, or, in a
+// joined mount namespace that masks it, a private tmpfs over a masked
+// directory (masked again once the mounts are made).
+static const char *sup_stage;
+
 static int sup_shadow(struct sup_opts *o, struct sup_shadows *sh, const char *dir, char *msg, size_t msgn) {
 	char stage[4096];
-	snprintf(stage, sizeof stage, "%s/shadow-%d", o->dir, sh->seq++);
+	snprintf(stage, sizeof stage, "%s/shadow-%d", sup_stage ? sup_stage : o->dir, sh->seq++);
 	if (mkdir(stage, 0700) < 0 && errno != EEXIST) { snprintf(msg, msgn, "shadow %s: %s", dir, strerror(errno)); return -1; }
 	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0) {
 		snprintf(msg, msgn, "shadow %s: mount tmpfs: %s", dir, strerror(errno));
@@ -594,6 +608,37 @@ static int sup_mount_point(struct sup_opts *o, struct sup_shadows *sh, const cha
 	return 0;
 }
 
+// sup_join enters the namespaces of process pid (--join): its user
+// namespace when it is not ours, its UTS and mount namespaces and its root,
+// then unshares a copy of that mount namespace, so that the container's
+// own mounts stay out of the other's view.
+static int sup_join(pid_t pid, char *msg, size_t msgn) {
+	char p[128];
+	struct stat mine, theirs;
+	snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &mine) == 0 && stat(p, &theirs) == 0 && mine.st_ino != theirs.st_ino) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) { snprintf(msg, msgn, "join user namespace: %s", strerror(errno)); return -1; }
+		close(fd);
+	}
+	snprintf(p, sizeof p, "/proc/%d/root", (int)pid);
+	int root = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) { snprintf(msg, msgn, "open the root of process %d: %s", (int)pid, strerror(errno)); return -1; }
+	const char *ns[] = {"uts", "mnt"};
+	const int types[] = {CLONE_NEWUTS, CLONE_NEWNS};
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, types[i]) < 0) { snprintf(msg, msgn, "join %s namespace: %s", ns[i], strerror(errno)); close(root); return -1; }
+		close(fd);
+	}
+	if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) { snprintf(msg, msgn, "enter root: %s", strerror(errno)); close(root); return -1; }
+	close(root);
+	if (unshare(CLONE_NEWNS) < 0) { snprintf(msg, msgn, "unshare: %s", strerror(errno)); return -1; }
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { snprintf(msg, msgn, "make mounts private: %s", strerror(errno)); return -1; }
+	return 0;
+}
+
 // sup_child runs in the forked child: it joins the cgroups, builds the
 // private mount and UTS namespaces and execs the command. On failure it
 // reports "step: error" on errfd.
@@ -619,7 +664,31 @@ static void sup_child(struct sup_opts *o, int in, int out, int err, int errfd) {
 		if (fd < 0 || write(fd, pid, strlen(pid)) < 0) { step = "join cgroup"; goto fail; }
 		close(fd);
 	}
-	if (o->nmounts > 0 || o->nmasks > 0 || o->hostname || o->ov_target) {
+	if (o->join > 0) {
+		// The mounts' sources are this namespace's (the pod's volumes,
+		// which the joined one masks with the data dir): copied now,
+		// attached once there.
+		for (int i = 0; i < o->nmounts; i++) {
+			o->mounts[i].tree = open_tree(AT_FDCWD, o->mounts[i].src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+			if (o->mounts[i].tree < 0) {
+				snprintf(msg, sizeof msg, "mount %s at %s: %s", o->mounts[i].src, o->mounts[i].dst, strerror(errno));
+				goto failmsg;
+			}
+		}
+		if (sup_join(o->join, msg, sizeof msg) < 0) goto failmsg;
+		// The run's directory is out of the joined namespace's view (the
+		// data dir is masked, or under the other's private /tmp): shadows
+		// are staged on a private tmpfs over a directory that is there,
+		// unmounted again once the mounts are made.
+		struct stat st;
+		const char *spare[] = {"/dev/shm", "/run", "/mnt", "/media", "/srv", "/opt"};
+		for (int i = 0; stat(o->dir, &st) < 0 && i < o->nmasks + 6 && !sup_stage; i++) {
+			const char *d = i < o->nmasks ? o->masks[i] : spare[i - o->nmasks];
+			if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) &&
+			    mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0700") == 0)
+				sup_stage = d;
+		}
+	} else if (o->nmounts > 0 || o->nmasks > 0 || o->hostname || o->ov_target) {
 		if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) {
 			// Not root: a user namespace that maps only our own ids grants the
 			// right to mount and set the hostname inside it.
@@ -640,9 +709,9 @@ static void sup_child(struct sup_opts *o, int in, int out, int err, int errfd) {
 	for (int i = 0; i < o->nmounts; i++) {
 		struct sup_mount *m = &o->mounts[i];
 		struct stat st;
-		int is_dir = !(stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode));
+		int is_dir = m->tree >= 0 ? !(fstat(m->tree, &st) == 0 && !S_ISDIR(st.st_mode)) : !(stat(m->src, &st) == 0 && !S_ISDIR(st.st_mode));
 		if (sup_mount_point(o, &shadows, m->dst, is_dir, msg, sizeof msg) < 0) goto failmsg;
-		if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (m->tree >= 0 ? move_mount(m->tree, "", AT_FDCWD, m->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0 : mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			snprintf(msg, sizeof msg, "mount %s at %s: %s", m->src, m->dst, strerror(errno));
 			goto failmsg;
 		}
@@ -651,6 +720,7 @@ static void sup_child(struct sup_opts *o, int in, int out, int err, int errfd) {
 			goto failmsg;
 		}
 	}
+	if (sup_stage) umount2(sup_stage, MNT_DETACH); // what it staged was moved to its place
 	if (o->ov_target) {
 		char data[12288];
 		snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o->ov_lower, o->ov_upper, o->ov_work);
@@ -754,6 +824,7 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 		else if (strcmp(a, "--stdin") == 0) o->stdin_pipe = 1;
 		else if (strcmp(a, "--stdin-once") == 0) o->stdin_once = 1;
 		else if (strcmp(a, "--tty") == 0) o->tty = 1;
+		else if (strcmp(a, "--join") == 0 && i + 1 < argc) o->join = (pid_t)atoi(argv[++i]);
 		else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
 			char **env = realloc(o->env, sizeof *env * (size_t)(o->nenv + 2));
 			if (!env) return -1;
@@ -798,6 +869,7 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 			m->src = argv[++i];
 			m->dst = argv[++i];
 			m->ro = strcmp(argv[++i], "ro") == 0;
+			m->tree = -1;
 		} else return -1;
 	}
 	if (i >= argc) return -1;
@@ -1124,6 +1196,7 @@ static int sup_echo(int argc, char **argv) {
 	if (o.stdin_pipe) printf("stdin\n");
 	if (o.stdin_once) printf("stdin-once\n");
 	if (o.tty) printf("tty\n");
+	if (o.join) printf("join=%d\n", (int)o.join);
 	for (int i = 0; i < o.nenv; i++) printf("env=%s\n", o.env[i]);
 	for (int i = 0; i < o.ncgroups; i++) printf("cgroup=%s\n", o.cgroups[i]);
 	if (o.oom_file) printf("oom=%s %s\n", o.oom_file, o.oom_key);

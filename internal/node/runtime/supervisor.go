@@ -42,7 +42,10 @@ type supervisorArgs struct {
 	Overlay                       *overlayArgs
 	// RuncDelete has the OCI runtime delete the container once it ended.
 	RuncDelete *runcDelete
-	Argv       []string
+	// Join is the pid of a running container whose namespaces the run
+	// joins (0: none; see supervise.c's --join).
+	Join int
+	Argv []string
 }
 
 // overlayArgs mount an image (Lower) under a private writable layer at Target.
@@ -120,6 +123,9 @@ func (a supervisorArgs) encode() ([]byte, error) {
 	}
 	if d := a.RuncDelete; d != nil {
 		put("--runc-delete", d.Runtime, d.ID)
+	}
+	if a.Join > 0 {
+		put("--join", strconv.Itoa(a.Join))
 	}
 	put("--")
 	put(a.Argv...)

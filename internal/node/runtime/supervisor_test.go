@@ -75,6 +75,9 @@ func echoOf(a supervisorArgs) string {
 			line("%s", f.name)
 		}
 	}
+	if a.Join > 0 {
+		line("join=%d", a.Join)
+	}
 	for _, e := range a.Env {
 		line("env=%s", e)
 	}
@@ -129,6 +132,10 @@ func TestSupervisorParsesWhatGoEncodes(t *testing.T) {
 			Overlay:    &overlayArgs{Lower: "/images/x", Upper: "/d/upper", Work: "/d/work", Target: "/d/bundle/rootfs"},
 			RuncDelete: &runcDelete{Runtime: "/usr/sbin/runc", ID: "batchd-0123"},
 			Argv:       []string{"/usr/sbin/runc", "run", "--keep", "batchd-0123"},
+		},
+		"ephemeral, joining a container": {
+			Dir: "/d", Log: "/d.log", Attach: true, Stdin: true, TTY: true, Join: 4242,
+			Mounts: []Mount{{Source: "/src/v", Target: "/v"}}, Argv: []string{"sh"},
 		},
 		"user without groups, no log": {Dir: "/d", User: &User{UID: 0, GID: 0}, Argv: []string{"true"}},
 		"log cap needs two files":     {Dir: "/d", Log: "/l", LogMaxSize: 100, LogMaxFiles: 1, Argv: []string{"true"}},

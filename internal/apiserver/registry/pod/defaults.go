@@ -31,6 +31,12 @@ func SetSpecDefaults(s *corev1.PodSpec) {
 	for i := range s.Containers {
 		setContainerDefaults(&s.Containers[i])
 	}
+	for i := range s.EphemeralContainers {
+		// The same defaults (upstream's defaulters walk ephemeral containers too).
+		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
+		setContainerDefaults(&c)
+		s.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
+	}
 	for i := range s.Volumes {
 		setVolumeDefaults(&s.Volumes[i].VolumeSource)
 	}

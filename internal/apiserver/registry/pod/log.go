@@ -111,7 +111,7 @@ func logContainer(p *corev1.Pod, opts *corev1.PodLogOptions) (string, error) {
 	if p.Spec.NodeName == "" {
 		return "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", p.Name))
 	}
-	for _, list := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
+	for _, list := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses} {
 		for i := range list {
 			if list[i].Name == container {
 				status = &list[i]

@@ -46,7 +46,8 @@ func Resource(logs LogSource, streams *Streams) registry.Resource {
 			Validate: func(obj runtime.Object) field.ErrorList {
 				p := obj.(*corev1.Pod)
 				errs := validation.PodMetaName(&p.ObjectMeta)
-				return append(errs, validation.PodSpec(&p.Spec, validation.PodOptions{}, field.NewPath("spec"))...)
+				errs = append(errs, validation.PodSpec(&p.Spec, validation.PodOptions{}, field.NewPath("spec"))...)
+				return append(errs, validation.NoEphemeralOnCreate(&p.Spec)...)
 			},
 			ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 				p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
@@ -180,17 +181,18 @@ func gracefulDelete(obj runtime.Object, opts *metav1.DeleteOptions) bool {
 	return true
 }
 
-// newREST serves pods with their binding, eviction, log, exec, attach and
-// portforward subresources.
+// newREST serves pods with their binding, eviction, log, exec, attach,
+// portforward and ephemeralcontainers subresources.
 func newREST(logs LogSource, streams *Streams) func(*registry.Storage) (rest.Storage, map[string]rest.Storage) {
 	return func(s *registry.Storage) (rest.Storage, map[string]rest.Storage) {
 		return s, map[string]rest.Storage{
-			"binding":     &BindingREST{Store: s.Store},
-			"eviction":    &EvictionREST{Store: s.Store},
-			"log":         &LogREST{Store: s.Store, Source: logs},
-			"exec":        &ExecREST{Store: s.Store, Streams: streams},
-			"attach":      &AttachREST{Store: s.Store, Streams: streams},
-			"portforward": &PortForwardREST{Store: s.Store, Streams: streams},
+			"ephemeralcontainers": newEphemeralContainersREST(s.Store),
+			"binding":             &BindingREST{Store: s.Store},
+			"eviction":            &EvictionREST{Store: s.Store},
+			"log":                 &LogREST{Store: s.Store, Source: logs},
+			"exec":                &ExecREST{Store: s.Store, Streams: streams},
+			"attach":              &AttachREST{Store: s.Store, Streams: streams},
+			"portforward":         &PortForwardREST{Store: s.Store, Streams: streams},
 		}
 	}
 }
