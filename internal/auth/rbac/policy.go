@@ -76,8 +76,9 @@ func ClusterRoles(served map[string][]string) []rbacv1.ClusterRole {
 			rule([]string{"impersonate"}, g(""), "serviceaccounts"),
 			rule(write, g(""), "pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward"),
 			rule([]string{"create"}, g(""), "pods/eviction"),
-			// kubectl debug: ephemeral containers are added by a patch of this subresource.
-			rule([]string{"patch", "update"}, g(""), "pods/ephemeralcontainers"),
+			// Not pods/ephemeralcontainers (kubectl debug), as upstream: adding
+			// one bypasses admission written before it existed, so
+			// administrators grant it on purpose (kubernetes#109332).
 			rule(write, g(""), "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
 				"services", "services/proxy", "persistentvolumeclaims", "configmaps", "secrets", "events"),
 			rule([]string{"create"}, g(""), "serviceaccounts/token"),
