@@ -70,6 +70,10 @@ type Config struct {
 	Profiling bool
 	// Controllers start once the server serves; they stop when ctx ends.
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
+	// StopControllers waits, while the server still serves, until the
+	// controllers have stopped once ctx ended (and released their leases,
+	// which takes API requests).
+	StopControllers func()
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
 	// Nodes reaches the node agents' streaming endpoints for pods/exec,
@@ -215,6 +219,12 @@ func New(c Config) (*Server, error) {
 		generic.AddPostStartHookOrDie("start-controllers", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
 		}))
+	}
+	if c.StopControllers != nil {
+		generic.AddPreShutdownHookOrDie("stop-controllers", func() error {
+			c.StopControllers()
+			return nil
+		})
 	}
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/node/runtime"
 )
 
@@ -53,6 +54,9 @@ type Options struct {
 	Clock      string
 	ClockStart string
 	ClockRate  float64
+	// LeaderElection is the timing of the controllers' and scheduler's
+	// Leases (kube-controller-manager's --leader-elect-* flags).
+	LeaderElection leader.Timing
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -72,7 +76,8 @@ func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "auto",
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
-		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
+		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge,
+		LeaderElection: leader.DefaultTiming}
 }
 
 // AddFlags registers the options on fs.
@@ -105,6 +110,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Clock, "clock", o.Clock, "The controllers' and node agent's clock: real, or virtual (for testing schedules: CronJob slots, deadlines, back-offs, TTLs and status times follow it; pods' processes run in real time; the Node gets a VirtualClock condition). A virtual clock is moved with batchd clock advance|set.")
 	fs.StringVar(&o.ClockStart, "clock-start", o.ClockStart, "Where a virtual clock starts, as RFC 3339 (e.g. 2027-03-28T00:00:00+01:00; default: now).")
 	fs.Float64Var(&o.ClockRate, "clock-rate", o.ClockRate, "Virtual seconds per real second of a virtual clock (60: a virtual minute per second; 0: frozen until moved).")
+	fs.DurationVar(&o.LeaderElection.LeaseDuration, "leader-elect-lease-duration", o.LeaderElection.LeaseDuration, "How long a server that stopped renewing the controllers' or the scheduler's Lease (kube-system/kube-controller-manager, kube-system/kube-scheduler) keeps it before another server of the cluster takes over.")
+	fs.DurationVar(&o.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", o.LeaderElection.RenewDeadline, "How long the leading server tries to renew its Lease before it stops its controllers (less than the lease duration).")
+	fs.DurationVar(&o.LeaderElection.RetryPeriod, "leader-elect-retry-period", o.LeaderElection.RetryPeriod, "How often servers try to acquire or renew a Lease.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -160,6 +168,7 @@ func (o *Options) Validate() []error {
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
+	errs = append(errs, o.LeaderElection.Validate()...)
 	if c, err := o.clockConfig(time.Now()); err != nil {
 		errs = append(errs, err)
 	} else if c != nil {
@@ -207,6 +216,7 @@ func (o *Options) Config() (Config, error) {
 		OCIRuntime:        o.OCIRuntime,
 		ImageGC:           o.imageGC(),
 		ContainerLogs:     runtime.LogLimits{MaxSize: quantity(o.ContainerLogMaxSize), MaxFiles: o.ContainerLogMaxFiles},
+		LeaderElection:    o.LeaderElection,
 		RunHistory:        RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
 	}, nil
 }
@@ -249,6 +259,9 @@ type Config struct {
 	ContainerLogs runtime.LogLimits
 	// RunHistory is the run history's configuration (zero: off).
 	RunHistory RunHistory
+	// LeaderElection is the timing of the Leases that make one server of
+	// a cluster run the controllers and the scheduler.
+	LeaderElection leader.Timing
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// Log receives the server's own lines (its clock, the node's runtimes,

@@ -169,12 +169,11 @@ func (n *nodeRuntime) logs() pod.LogSource {
 	return node.Logs{Runtime: n.runtime, Clock: n.clock}
 }
 
-// start runs the scheduler and the node agent until ctx ends.
-func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster) func() {
+// startAgent runs the node agent until ctx ends.
+func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interface, broadcaster record.EventBroadcaster) {
 	if n == nil {
-		return func() {}
+		return
 	}
-	sched := scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
@@ -185,7 +184,11 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	if n.streams != nil {
 		n.streams.serve(ctx, agent.Streams(), func(err error) { fmt.Fprintf(n.log, "node: stream endpoint: %v\n", err) })
 	}
-	return func() { go sched.Run(ctx) }
+}
+
+// newScheduler is the scheduler, on factory's informers.
+func (n *nodeRuntime) newScheduler(client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster) *scheduler.Controller {
+	return scheduler.New(client, factory, broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: scheduler.Name}))
 }
 
 // hiddenFromPods are the paths no container sees: the data dir (etcd, the

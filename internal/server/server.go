@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/storage"
 	"github.com/batchd/batchd/internal/ui"
@@ -144,6 +145,14 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		agent.keepLogs = keepLogs(runLogs)
 	}
 
+	hostname, _ := os.Hostname()
+	identity, err := leader.Identity(cfg.DataDir, hostname)
+	if err != nil {
+		return err
+	}
+	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs,
+		election: election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
+
 	loopbackToken, err := randomToken()
 	if err != nil {
 		return err
@@ -164,12 +173,11 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Clock:             cfg.TokenClock,
 		VirtualClock:      moved,
 		StorageFull:       storageFull,
-		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, clk, agent, cfg.RunHistory, runLogs)
-		},
-		Logs:    agent.logs(),
-		Nodes:   agent.nodeConnection(),
-		RunLogs: runLogSource{store: runLogs, node: agent},
+		Controllers:       controllers.start,
+		StopControllers:   func() { controllers.stop(stopControllersTimeout) },
+		Logs:              agent.logs(),
+		Nodes:             agent.nodeConnection(),
+		RunLogs:           runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err
@@ -200,6 +208,10 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	}
 	return err
 }
+
+// stopControllersTimeout bounds how long a stopping server waits for its
+// controllers to stop and release their leases before the API goes.
+const stopControllersTimeout = 10 * time.Second
 
 // log is where the server's own lines go.
 func (c Config) log() io.Writer {
