@@ -64,9 +64,10 @@ type Config struct {
 
 // Run campaigns for the Lease until ctx ends. While this server holds it,
 // lead runs with a context that ends when the lease is lost or ctx ends;
-// lead must return only once everything it started has stopped. Then Run
-// campaigns again (lease lost), or releases the lease and returns (ctx
-// ended): the lease is never given up while what it guards still acts.
+// lead must return only once everything it started has stopped. When a term
+// ends — the lease lost, ctx ended, or lead returned on its own (it failed)
+// — Run releases the lease if it still holds it, never while what it guards
+// still acts, and campaigns again after a retry period unless ctx ended.
 func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
 	if errs := cfg.Timing.Validate(); len(errs) > 0 {
 		return errors.Join(errs...)
@@ -79,10 +80,12 @@ func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
 		Client:     cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity, EventRecorder: cfg.Recorder},
 	}
-	led := false
 	for ctx.Err() == nil {
 		done := make(chan struct{})
 		lock := &acquireWatch{Interface: lease}
+		// A term also ends when lead returns on its own: the elector
+		// must not go on renewing a lease for nothing.
+		term, endTerm := context.WithCancel(ctx)
 		// A new elector per term: it keeps no state of the last one.
 		// client-go's ReleaseOnCancel would release the lease as soon as
 		// the elector's context ends, before lead has stopped (and also
@@ -96,6 +99,7 @@ func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(leCtx context.Context) {
 					defer close(done)
+					defer endTerm()
 					cfg.Logf("leader: leading %s/%s as %s", Namespace, cfg.Name, cfg.Identity)
 					lead(leCtx)
 				},
@@ -103,20 +107,25 @@ func Run(ctx context.Context, cfg Config, lead func(context.Context)) error {
 			},
 		})
 		if err != nil {
+			endTerm()
 			return fmt.Errorf("leader election %s: %w", cfg.Name, err)
 		}
-		le.Run(ctx)
-		if lock.acquired.Load() {
-			// OnStartedLeading was started (on a goroutine of its own).
-			<-done
-			led = true
-			if ctx.Err() == nil {
-				cfg.Logf("leader: lost %s/%s; its controllers stopped, campaigning again", Namespace, cfg.Name)
-			}
+		le.Run(term)
+		endTerm()
+		if !lock.acquired.Load() {
+			continue // ctx ended while campaigning
 		}
-	}
-	if led {
+		// OnStartedLeading was started (on a goroutine of its own).
+		<-done
 		release(ctx, lease, cfg)
+		if ctx.Err() != nil {
+			return nil
+		}
+		cfg.Logf("leader: stopped leading %s/%s; campaigning again", Namespace, cfg.Name)
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.Timing.RetryPeriod):
+		}
 	}
 	return nil
 }

@@ -99,3 +99,23 @@ func TestRunLeadsAtOnceWhenItHoldsTheLease(t *testing.T) {
 		})
 	}
 }
+
+// A lead that returns on its own (its controllers failed to start) ends the
+// term: the lease is released and the server campaigns again, instead of
+// renewing a lease under which nothing runs.
+func TestRunEndsTheTermWhenLeadReturns(t *testing.T) {
+	client := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	terms := make(chan struct{}, 10)
+	go Run(ctx, Config{Client: client, Name: ControllerManager, Identity: "me", Timing: testTiming}, func(context.Context) {
+		terms <- struct{}{}
+	})
+	for i := 0; i < 2; i++ {
+		select {
+		case <-terms:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("term %d never began", i+1)
+		}
+	}
+}
