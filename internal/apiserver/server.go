@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"net"
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,6 +71,12 @@ type Config struct {
 	Profiling bool
 	// Controllers start once the server serves; they stop when ctx ends.
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
+	// Join serves join.Prefix in front of authentication (nil: not served).
+	Join http.Handler
+	// StopControllers waits, while the server still serves, until the
+	// controllers have stopped once ctx ended (and released their leases,
+	// which takes API requests).
+	StopControllers func()
 	// Logs serves pods/log (the node agent's log files); nil answers 503.
 	Logs pod.LogSource
 	// Nodes reaches the node agents' streaming endpoints for pods/exec,
@@ -184,6 +191,7 @@ func New(c Config) (*Server, error) {
 	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
 
 	installUI(gcfg, c.UI)
+	installJoin(gcfg, c.Join)
 	completed := gcfg.Complete(nil)
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
@@ -223,6 +231,12 @@ func New(c Config) (*Server, error) {
 		generic.AddPostStartHookOrDie("start-controllers", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
 		}))
+	}
+	if c.StopControllers != nil {
+		generic.AddPreShutdownHookOrDie("stop-controllers", func() error {
+			c.StopControllers()
+			return nil
+		})
 	}
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
 }

@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"net/http"
+	"strings"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/batchd/batchd/internal/join"
 )
 
 // UI is a web view served on the API port (internal/ui).
@@ -28,5 +31,24 @@ func installUI(gcfg *genericapiserver.Config, ui UI) {
 	gcfg.Authentication.Authenticator = union.New(authn, ui.Session())
 	gcfg.BuildHandlerChainFunc = func(api http.Handler, c *genericapiserver.Config) http.Handler {
 		return ui.Handler(genericapiserver.DefaultBuildHandlerChain(api, c), authn)
+	}
+}
+
+// installJoin serves the join endpoints (internal/join) in front of the API
+// chain: a joining server has no credentials of this cluster yet.
+func installJoin(gcfg *genericapiserver.Config, h http.Handler) {
+	if h == nil {
+		return
+	}
+	chain := gcfg.BuildHandlerChainFunc
+	gcfg.BuildHandlerChainFunc = func(api http.Handler, c *genericapiserver.Config) http.Handler {
+		rest := chain(api, c)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, join.Prefix) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rest.ServeHTTP(w, r)
+		})
 	}
 }

@@ -198,7 +198,7 @@ func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
 }
 
-func newLeaf(ca *x509.Certificate, signer *ecdsa.PrivateKey, now time.Time, subject pkix.Name, hosts []string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
+func newLeaf(ca *x509.Certificate, signer *ecdsa.PrivateKey, now time.Time, subject pkix.Name, hosts []string, usage ...x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
 	key, keyPEM, err := newKey()
 	if err != nil {
 		return nil, nil, err
@@ -213,7 +213,7 @@ func newLeaf(ca *x509.Certificate, signer *ecdsa.PrivateKey, now time.Time, subj
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(leafValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  usage,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -344,4 +344,38 @@ func ensureServiceAccountKey(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return keyPEM, nil
+}
+
+// PeerFiles are the files an etcd member's peer listener uses.
+type PeerFiles struct {
+	CertFile, KeyFile, CAFile string
+}
+
+// EnsurePeer makes (or keeps) in dir the certificate an etcd member shows
+// its peers, signed by the CA in dir, for both ends of raft's mutual TLS
+// (server and client authentication), naming hosts and DefaultHosts: etcd
+// checks a peer's certificate against the address it connects from, which
+// on one machine is 127.0.0.1 whatever address the peer advertises.
+func EnsurePeer(dir string, hosts []string, now time.Time) (PeerFiles, error) {
+	hosts = uniq(append(DefaultHosts(), hosts...))
+	f := PeerFiles{CertFile: filepath.Join(dir, "etcd-peer.crt"), KeyFile: filepath.Join(dir, "etcd-peer.key"), CAFile: filepath.Join(dir, "ca.crt")}
+	caCert, caKey, err := loadPair(dir, "ca")
+	if err != nil {
+		return f, fmt.Errorf("load CA: %w", err)
+	}
+	ca, signer, err := parsePair(caCert, caKey)
+	if err != nil {
+		return f, fmt.Errorf("parse CA: %w", err)
+	}
+	cert, _, err := loadPair(dir, "etcd-peer")
+	if err == nil && servingCovers(cert, hosts, now) {
+		if c, err := parseCert(cert); err == nil && c.CheckSignatureFrom(ca) == nil {
+			return f, nil
+		}
+	}
+	cert, key, err := newLeaf(ca, signer, now, pkix.Name{CommonName: "batchd-etcd-peer"}, hosts, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	if err != nil {
+		return f, err
+	}
+	return f, writePair(dir, "etcd-peer", cert, key)
 }

@@ -15,6 +15,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/join"
+	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/node/runtime"
 )
 
@@ -53,6 +55,16 @@ type Options struct {
 	Clock      string
 	ClockStart string
 	ClockRate  float64
+	// LeaderElection is the timing of the controllers' and scheduler's
+	// Leases (kube-controller-manager's --leader-elect-* flags).
+	LeaderElection leader.Timing
+	// ClusterInit, JoinServer, Token, AdvertiseAddress and EtcdPeerPort
+	// make the embedded etcd one member of a cluster of servers.
+	ClusterInit      bool
+	JoinServer       string
+	Token            string
+	AdvertiseAddress string
+	EtcdPeerPort     int
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/batchd, else ~/.local/share/batchd.
@@ -72,7 +84,8 @@ func NewOptions() *Options {
 	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "auto",
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
-		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge}
+		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge,
+		LeaderElection: leader.DefaultTiming, EtcdPeerPort: 2380}
 }
 
 // AddFlags registers the options on fs.
@@ -105,6 +118,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Clock, "clock", o.Clock, "The controllers' and node agent's clock: real, or virtual (for testing schedules: CronJob slots, deadlines, back-offs, TTLs and status times follow it; pods' processes run in real time; the Node gets a VirtualClock condition). A virtual clock is moved with batchd clock advance|set.")
 	fs.StringVar(&o.ClockStart, "clock-start", o.ClockStart, "Where a virtual clock starts, as RFC 3339 (e.g. 2027-03-28T00:00:00+01:00; default: now).")
 	fs.Float64Var(&o.ClockRate, "clock-rate", o.ClockRate, "Virtual seconds per real second of a virtual clock (60: a virtual minute per second; 0: frozen until moved).")
+	fs.BoolVar(&o.ClusterInit, "cluster-init", o.ClusterInit, "Start a cluster of servers: the embedded etcd listens for members at --advertise-address:--etcd-peer-port (mutual TLS with the cluster's CA) and <data-dir>/token holds the token other servers join with.")
+	fs.StringVar(&o.JoinServer, "server", o.JoinServer, "Join the cluster of the server at this URL (https://HOST:6443): this server's embedded etcd becomes a member of the same cluster. Needs --token.")
+	fs.StringVar(&o.Token, "token", o.Token, "The cluster's join token (K10<CA hash>::server:<secret>, from <data-dir>/token of a server of the cluster).")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "Address the other servers of a cluster reach this one at (default: --bind-address).")
+	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", o.EtcdPeerPort, "Port the embedded etcd listens on for the other members of a cluster (--cluster-init, --server).")
+	fs.DurationVar(&o.LeaderElection.LeaseDuration, "leader-elect-lease-duration", o.LeaderElection.LeaseDuration, "How long a server that stopped renewing the controllers' or the scheduler's Lease (kube-system/kube-controller-manager, kube-system/kube-scheduler) keeps it before another server of the cluster takes over.")
+	fs.DurationVar(&o.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", o.LeaderElection.RenewDeadline, "How long the leading server tries to renew its Lease before it stops its controllers (less than the lease duration).")
+	fs.DurationVar(&o.LeaderElection.RetryPeriod, "leader-elect-retry-period", o.LeaderElection.RetryPeriod, "How often servers try to acquire or renew a Lease.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -160,6 +181,8 @@ func (o *Options) Validate() []error {
 	if (o.EtcdCertFile == "") != (o.EtcdKeyFile == "") {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
+	errs = append(errs, o.LeaderElection.Validate()...)
+	errs = append(errs, o.validateCluster()...)
 	if c, err := o.clockConfig(time.Now()); err != nil {
 		errs = append(errs, err)
 	} else if c != nil {
@@ -207,6 +230,8 @@ func (o *Options) Config() (Config, error) {
 		OCIRuntime:        o.OCIRuntime,
 		ImageGC:           o.imageGC(),
 		ContainerLogs:     runtime.LogLimits{MaxSize: quantity(o.ContainerLogMaxSize), MaxFiles: o.ContainerLogMaxFiles},
+		LeaderElection:    o.LeaderElection,
+		Cluster:           o.cluster(),
 		RunHistory:        RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
 	}, nil
 }
@@ -249,6 +274,12 @@ type Config struct {
 	ContainerLogs runtime.LogLimits
 	// RunHistory is the run history's configuration (zero: off).
 	RunHistory RunHistory
+	// LeaderElection is the timing of the Leases that make one server of
+	// a cluster run the controllers and the scheduler.
+	LeaderElection leader.Timing
+	// Cluster makes the embedded etcd one member of a cluster (nil: a
+	// single member).
+	Cluster *Cluster
 	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
 	UnsafeNoFsync bool
 	// Log receives the server's own lines (its clock, the node's runtimes,
@@ -284,4 +315,65 @@ type RunHistory struct {
 	PerCronJob int
 	// LogLimit is the bytes kept of each container run's log (0: none).
 	LogLimit int64
+}
+
+// Cluster is how a server's embedded etcd is one member of a cluster.
+type Cluster struct {
+	// Init starts a cluster; else Server is the URL of a server of the
+	// cluster to join, with Token.
+	Init   bool
+	Server string
+	Token  join.Token
+	// Advertise is the address other members reach this one at;
+	// PeerPort the port its etcd listens on for them.
+	Advertise net.IP
+	PeerPort  int
+}
+
+func (o *Options) validateCluster() []error {
+	var errs []error
+	if !o.ClusterInit && o.JoinServer == "" {
+		if o.Token != "" {
+			errs = append(errs, errors.New("--token goes with --server"))
+		}
+		return errs
+	}
+	if o.ClusterInit && o.JoinServer != "" {
+		errs = append(errs, errors.New("--cluster-init and --server exclude each other: a server starts a cluster or joins one"))
+	}
+	if len(o.EtcdServers) > 0 {
+		errs = append(errs, errors.New("--cluster-init and --server cluster the embedded etcd: not with --etcd-servers"))
+	}
+	if o.JoinServer != "" {
+		if !strings.HasPrefix(o.JoinServer, "https://") {
+			errs = append(errs, fmt.Errorf("--server %q must be an https:// URL", o.JoinServer))
+		}
+		if _, err := join.ParseToken(o.Token); err != nil {
+			errs = append(errs, fmt.Errorf("--token: %w", err))
+		}
+	}
+	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil {
+		errs = append(errs, fmt.Errorf("--advertise-address %q is not an IP address", o.AdvertiseAddress))
+	}
+	if ip := net.ParseIP(o.BindAddress); o.AdvertiseAddress == "" && ip != nil && ip.IsUnspecified() {
+		errs = append(errs, errors.New("--advertise-address must be set when --bind-address listens on every address"))
+	}
+	if o.EtcdPeerPort < 1 || o.EtcdPeerPort > 65535 {
+		errs = append(errs, fmt.Errorf("--etcd-peer-port %d is out of range 1-65535", o.EtcdPeerPort))
+	}
+	return errs
+}
+
+func (o *Options) cluster() *Cluster {
+	if !o.ClusterInit && o.JoinServer == "" {
+		return nil
+	}
+	c := &Cluster{Init: o.ClusterInit, Server: strings.TrimSuffix(o.JoinServer, "/"), PeerPort: o.EtcdPeerPort, Advertise: net.ParseIP(o.AdvertiseAddress)}
+	if c.Advertise == nil {
+		c.Advertise = net.ParseIP(o.BindAddress)
+	}
+	if o.JoinServer != "" {
+		c.Token, _ = join.ParseToken(o.Token)
+	}
+	return c
 }

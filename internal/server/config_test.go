@@ -29,3 +29,48 @@ func TestContainerLogFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterFlags(t *testing.T) {
+	token := "K10" + strings.Repeat("ab", 32) + "::server:s3cret"
+	for _, tc := range []struct {
+		name string
+		set  func(*Options)
+		want string // "" = valid
+	}{
+		{"single server", func(*Options) {}, ""},
+		{"cluster-init", func(o *Options) { o.ClusterInit = true }, ""},
+		{"join", func(o *Options) { o.JoinServer, o.Token = "https://127.0.0.1:6443", token }, ""},
+		{"join without token", func(o *Options) { o.JoinServer = "https://127.0.0.1:6443" }, "--token: join token must have the form"},
+		{"bare secret", func(o *Options) { o.JoinServer, o.Token = "https://127.0.0.1:6443", "s3cret" }, "--token: join token must have the form"},
+		{"http server", func(o *Options) { o.JoinServer, o.Token = "http://127.0.0.1:6443", token }, "must be an https:// URL"},
+		{"both", func(o *Options) { o.ClusterInit, o.JoinServer, o.Token = true, "https://127.0.0.1:6443", token }, "exclude each other"},
+		{"external etcd", func(o *Options) { o.ClusterInit, o.EtcdServers = true, []string{"https://127.0.0.1:2379"} }, "not with --etcd-servers"},
+		{"token alone", func(o *Options) { o.Token = token }, "--token goes with --server"},
+		{"every address, no advertise", func(o *Options) { o.ClusterInit, o.BindAddress = true, "0.0.0.0" }, "--advertise-address must be set"},
+		{"peer port", func(o *Options) { o.ClusterInit, o.EtcdPeerPort = true, 0 }, "--etcd-peer-port 0 is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions()
+			o.DataDir = t.TempDir()
+			tc.set(o)
+			var msgs []string
+			for _, e := range o.Validate() {
+				msgs = append(msgs, e.Error())
+			}
+			all := strings.Join(msgs, "\n")
+			if tc.want == "" && all != "" || tc.want != "" && !strings.Contains(all, tc.want) {
+				t.Fatalf("errors %q, want %q", all, tc.want)
+			}
+		})
+	}
+	o := NewOptions()
+	o.DataDir, o.BindAddress, o.JoinServer, o.Token = t.TempDir(), "127.0.0.2", "https://127.0.0.1:6443/", token
+	cfg, err := o.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Cluster
+	if c == nil || c.Init || c.Server != "https://127.0.0.1:6443" || c.Advertise.String() != "127.0.0.2" || c.PeerPort != 2380 || c.Token.Secret != "s3cret" {
+		t.Fatalf("cluster %+v", c)
+	}
+}

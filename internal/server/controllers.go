@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
@@ -37,22 +39,151 @@ import (
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/ttl"
 	"github.com/batchd/batchd/internal/history"
+	"github.com/batchd/batchd/internal/leader"
+	"github.com/batchd/batchd/internal/scheduler"
 	"github.com/batchd/batchd/internal/vclock"
 )
 
-// startControllers runs the in-process controllers on the loopback client
-// until ctx ends. It returns once they are started.
-func startControllers(ctx context.Context, loopback *restclient.Config, clk clock.WithTicker, node *nodeRuntime, runHistory RunHistory, runLogs *history.Store) error {
+// election is how this server campaigns for the leases that guard what
+// must act once in a cluster.
+type election struct {
+	// Identity is this server's, stable per data dir (leader.Identity).
+	Identity string
+	Timing   leader.Timing
+	Log      io.Writer
+}
+
+// controllerSet runs the server's in-process controllers; stop waits until
+// they have stopped and their leases are released.
+type controllerSet struct {
+	clock      clock.WithTicker
+	node       *nodeRuntime
+	runHistory RunHistory
+	runLogs    *history.Store
+	election   election
+
+	mu        sync.Mutex
+	campaigns []chan struct{}
+	// cancel ends the campaigns; stopping is set once stop was called.
+	cancel   context.CancelFunc
+	stopping bool
+}
+
+// start runs the controllers on the loopback client until ctx ends. It
+// returns once they are started: the node agent at once, on every server;
+// the controllers (kube-system/kube-controller-manager) and the scheduler
+// (kube-system/kube-scheduler) whenever this server holds their Lease.
+func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) error {
 	loopback = controller.QuietConfig(loopback)
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
 	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	var sink record.EventSink = &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}
+	var schedulerSink events.EventSink = &events.EventSinkImpl{Interface: client.EventsV1()}
+	if v, ok := s.clock.(*vclock.Clock); ok {
+		// Events carry the virtual time, as the status they explain does.
+		sink, schedulerSink = vclock.RecordSink(sink, v), vclock.EventsSink(schedulerSink, v)
+	}
+	broadcaster.StartRecordingToSink(sink)
+	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	// One informer cache for both elected halves, started by the first
+	// term and kept (a server that led once is ready to lead again). A
+	// term's controllers are new, registered on it when the term begins;
+	// those of a term that ended stay registered and idle (their queues
+	// are shut down) — a lost lease is rare, and a second cache of every
+	// pod would cost more.
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
+	startFactory := func() { factory.Start(ctx.Done()) }
+	s.node.startAgent(ctx, client, broadcaster)
+
+	// The hook's ctx ends only once the API server has drained; the
+	// elected controllers stop before, in stop, while it still serves.
+	elected, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	if s.stopping {
+		cancel()
+	}
+	s.mu.Unlock()
+	logf := func(format string, args ...any) { fmt.Fprintf(s.election.Log, format+"\n", args...) }
+	campaign := func(name, component string, lead func(context.Context)) {
+		done := make(chan struct{})
+		s.mu.Lock()
+		s.campaigns = append(s.campaigns, done)
+		s.mu.Unlock()
+		go func() {
+			defer close(done)
+			// The Lease's namespace is made by another post-start hook:
+			// a campaign begun before would wait a retry period.
+			if err := waitForNamespace(elected, client, leader.Namespace); err != nil {
+				return
+			}
+			err := leader.Run(elected, leader.Config{
+				Client: client, Name: name, Identity: s.election.Identity, Timing: s.election.Timing, Logf: logf,
+				Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}),
+			}, lead)
+			if err != nil {
+				logf("%v", err)
+			}
+		}()
+	}
+	campaign(leader.ControllerManager, leader.ControllerManager, func(ctx context.Context) {
+		if err := runControllers(ctx, loopback, client, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs); err != nil && ctx.Err() == nil {
+			logf("controllers: %v", err)
+		}
+	})
+	if s.node != nil {
+		campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
+			sched := s.node.newScheduler(client, factory, schedulerSink)
+			startFactory()
+			factory.WaitForCacheSync(ctx.Done())
+			if ctx.Err() == nil {
+				sched.Run(ctx)
+			}
+		})
+	}
+	return nil
+}
+
+// stop ends the campaigns and waits, up to timeout, until they have
+// ended: the controllers stopped and their leases released, which needs
+// the API server still serving (a pre-shutdown hook).
+func (s *controllerSet) stop(timeout time.Duration) {
+	s.mu.Lock()
+	s.stopping = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+	campaigns := s.campaigns
+	s.mu.Unlock()
+	deadline := time.After(timeout)
+	for _, done := range campaigns {
+		select {
+		case <-done:
+		case <-deadline:
+			fmt.Fprintf(s.election.Log, "controllers still stopping after %s; their leases run out on their own\n", timeout)
+			return
+		}
+	}
+}
+
+// waitForNamespace polls until namespace ns exists or ctx ends.
+func waitForNamespace(ctx context.Context, client kubernetes.Interface, ns string) error {
+	return wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return err == nil, nil
+	})
+}
+
+// runControllers runs the controllers until ctx ends and returns once
+// they have all stopped.
+func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store) error {
 	meta, err := metadata.NewForConfig(loopback)
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
 	sa, err := serviceaccount.New(serviceaccount.Config{Client: client, Informer: factory})
 	if err != nil {
 		return err
@@ -61,15 +192,6 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return err
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	var sink record.EventSink = &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}
-	var schedulerSink events.EventSink = &events.EventSinkImpl{Interface: client.EventsV1()}
-	if v, ok := clk.(*vclock.Clock); ok {
-		// Events carry the virtual time, as the status they explain does.
-		sink, schedulerSink = vclock.RecordSink(sink, v), vclock.EventsSink(schedulerSink, v)
-	}
-	broadcaster.StartRecordingToSink(sink)
-	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
 	jobController, err := job.New(job.Config{
 		Client: client, Informer: factory, Clock: clk,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: job.Component}),
@@ -120,9 +242,8 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return err
 	}
-	// The collector discovers what to watch; a failing post-start hook would
-	// take the server down, so a transient discovery error is retried, each
-	// time on a fresh informer factory.
+	// The collector discovers what to watch; a transient discovery error
+	// is retried, each time on a fresh informer factory.
 	var (
 		collector   *gc.Controller
 		metaFactory metadatainformer.SharedInformerFactory
@@ -141,27 +262,33 @@ func startControllers(ctx context.Context, loopback *restclient.Config, clk cloc
 	if err != nil {
 		return fmt.Errorf("start garbage collector: %w", err)
 	}
-	runScheduler := node.start(ctx, client, factory, broadcaster, schedulerSink)
-	factory.Start(ctx.Done())
+	startFactory()
 	metaFactory.Start(ctx.Done())
-	go func() {
-		// Controllers act on what their listers show; start them on a full cache.
-		factory.WaitForCacheSync(ctx.Done())
-		metaFactory.WaitForCacheSync(ctx.Done())
-		go sa.Run(ctx)
-		go ns.Run(ctx)
-		go collector.Run(ctx)
-		go ttlController.Run(ctx)
-		go rootCA.Run(ctx)
-		go aggregation.Run(ctx)
-		go endpoints.Run(ctx)
-		go jobController.Run(ctx)
-		go cronJobController.Run(ctx)
-		if historyController != nil {
-			go historyController.Run(ctx)
-		}
-		runScheduler()
-	}()
+	defer metaFactory.Shutdown()
+	// Controllers act on what their listers show; start them on a full cache.
+	factory.WaitForCacheSync(ctx.Done())
+	metaFactory.WaitForCacheSync(ctx.Done())
+	if ctx.Err() != nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	run(sa.Run)
+	run(ns.Run)
+	run(collector.Run)
+	run(ttlController.Run)
+	run(rootCA.Run)
+	run(aggregation.Run)
+	run(endpoints.Run)
+	run(jobController.Run)
+	run(cronJobController.Run)
+	if historyController != nil {
+		run(historyController.Run)
+	}
+	wg.Wait()
 	return nil
 }
 

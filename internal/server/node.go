@@ -170,12 +170,11 @@ func (n *nodeRuntime) logs() pod.LogSource {
 	return node.Logs{Runtime: n.runtime, Clock: n.clock}
 }
 
-// start runs the scheduler and the node agent until ctx ends.
-func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, broadcaster record.EventBroadcaster, schedulerEvents events.EventSink) func() {
+// startAgent runs the node agent until ctx ends.
+func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interface, broadcaster record.EventBroadcaster) {
 	if n == nil {
-		return func() {}
+		return
 	}
-	sched := scheduler.New(client, factory, schedulerEvents)
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
 		Images: n.images, OCIRuntime: n.ociRuntime, NamedOCIRuntimes: n.namedOCI, DefaultRuntime: n.defaultRuntime, ImageGC: n.imageGC,
@@ -186,7 +185,11 @@ func (n *nodeRuntime) start(ctx context.Context, client kubernetes.Interface, fa
 	if n.streams != nil {
 		n.streams.serve(ctx, agent.Streams(), func(err error) { fmt.Fprintf(n.log, "node: stream endpoint: %v\n", err) })
 	}
-	return func() { go sched.Run(ctx) }
+}
+
+// newScheduler is the scheduler, on factory's informers, its events to sink.
+func (n *nodeRuntime) newScheduler(client kubernetes.Interface, factory informers.SharedInformerFactory, sink events.EventSink) *scheduler.Controller {
+	return scheduler.New(client, factory, sink)
 }
 
 // hiddenFromPods are the paths no container sees: the data dir (etcd, the

@@ -22,6 +22,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/join"
+	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/pki"
 	"github.com/batchd/batchd/internal/storage"
 	"github.com/batchd/batchd/internal/ui"
@@ -83,9 +85,21 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("secure data dir: %w", err)
 	}
+	hostname, _ := os.Hostname()
+	identity, err := leader.Identity(cfg.DataDir, hostname)
+	if err != nil {
+		return err
+	}
+	initialCluster, err := joinCluster(ctx, cfg, identity)
+	if err != nil {
+		return err
+	}
 	hosts := []string{}
 	if !cfg.BindAddress.IsUnspecified() {
 		hosts = append(hosts, cfg.BindAddress.String())
+	}
+	if cfg.Cluster != nil {
+		hosts = append(hosts, cfg.Cluster.Advertise.String())
 	}
 	bundle, err := pki.Ensure(pki.Options{Dir: filepath.Join(cfg.DataDir, "pki"), Hosts: hosts})
 	if err != nil {
@@ -104,15 +118,34 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 
 	etcdServers := cfg.EtcdServers
 	var readyz []healthz.HealthChecker
+	var joins *join.Server
 	var storageFull func() error
 	if len(etcdServers) == 0 {
 		// etcd outlives ctx until the API server has drained; its start
 		// is cut short by ctx though (SIGTERM while starting).
 		etcdCtx, cancelEtcd := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEtcd()
-		etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.log()})
+		opts := storage.Options{Dir: filepath.Join(cfg.DataDir, "etcd"), UnsafeNoFsync: cfg.UnsafeNoFsync, QuotaBackendBytes: cfg.EtcdQuota, Log: cfg.log()}
+		if cfg.Cluster != nil {
+			if opts.Peer, err = etcdPeer(cfg, identity, initialCluster); err != nil {
+				return err
+			}
+		}
+		etcd, err := storage.Start(ctx, opts)
 		if err != nil {
 			return err
+		}
+		if cfg.Cluster != nil {
+			tok, err := clusterToken(cfg, bundle.CACert)
+			if err != nil {
+				return err
+			}
+			joins = &join.Server{Token: tok, AddMember: etcd.AddMember, Keys: func() ([]byte, []byte, []byte, error) {
+				return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
+			}}
+			// Any server promotes the members that joined as learners
+			// once they have caught up.
+			go etcd.RunPromoter(etcdCtx, time.Second)
 		}
 		// etcd stops after the API server has drained.
 		defer etcd.Stop()
@@ -144,6 +177,9 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		agent.keepLogs = keepLogs(runLogs)
 	}
 
+	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs,
+		election: election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
+
 	loopbackToken, err := randomToken()
 	if err != nil {
 		return err
@@ -164,12 +200,12 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Clock:             cfg.TokenClock,
 		VirtualClock:      moved,
 		StorageFull:       storageFull,
-		Controllers: func(ctx context.Context, loopback *restclient.Config) error {
-			return startControllers(ctx, loopback, clk, agent, cfg.RunHistory, runLogs)
-		},
-		Logs:    agent.logs(),
-		Nodes:   agent.nodeConnection(),
-		RunLogs: runLogSource{store: runLogs, node: agent},
+		Controllers:       controllers.start,
+		StopControllers:   func() { controllers.stop(stopControllersTimeout) },
+		Join:              joinHandler(joins),
+		Logs:              agent.logs(),
+		Nodes:             agent.nodeConnection(),
+		RunLogs:           runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err
@@ -200,6 +236,10 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	}
 	return err
 }
+
+// stopControllersTimeout bounds how long a stopping server waits for its
+// controllers to stop and release their leases before the API goes.
+const stopControllersTimeout = 10 * time.Second
 
 // log is where the server's own lines go.
 func (c Config) log() io.Writer {
@@ -264,4 +304,12 @@ func writeKubeconfig(path, url string, b *pki.Bundle) error {
 		return fmt.Errorf("encode kubeconfig: %w", err)
 	}
 	return pki.WriteFile(path, data, 0o600)
+}
+
+// joinHandler is j as a handler, nil when the server takes no joins.
+func joinHandler(j *join.Server) http.Handler {
+	if j == nil {
+		return nil
+	}
+	return j
 }

@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/storage"
 )
@@ -28,6 +30,26 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Log receives etcd's warnings and errors (nil: standard error).
 	Log io.Writer
+	// Peer makes the member one of a raft cluster (nil: a single member
+	// with no peer listener).
+	Peer *Peer
+}
+
+// Peer is how a member meets the other members of its cluster: raft over
+// mutual TLS, with certificates of the cluster's CA.
+type Peer struct {
+	// Name is the member's, unique in the cluster.
+	Name string
+	// Listen is where the member listens for peers, Advertise what it
+	// tells them (https://HOST:PORT).
+	Listen, Advertise url.URL
+	// CertFile and KeyFile are the member's certificate (server and client
+	// authentication, naming its address); CAFile the CA both ends trust.
+	CertFile, KeyFile, CAFile string
+	// InitialCluster names every member (name=URL,...) when the member
+	// joins a cluster that exists (after MemberAdd); "" starts a new
+	// cluster of this member alone, which others may join.
+	InitialCluster string
 }
 
 // Validate reports what is wrong with o.
@@ -39,11 +61,23 @@ func (o Options) Validate() []error {
 	if o.QuotaBackendBytes < 0 {
 		errs = append(errs, errors.New("etcd quota must not be negative"))
 	}
+	if p := o.Peer; p != nil {
+		if p.Name == "" {
+			errs = append(errs, errors.New("etcd member name must be set"))
+		}
+		if p.Listen.Scheme != "https" || p.Advertise.Scheme != "https" {
+			errs = append(errs, errors.New("etcd peer URLs must be https"))
+		}
+		if p.CertFile == "" || p.KeyFile == "" || p.CAFile == "" {
+			errs = append(errs, errors.New("etcd peers need a certificate, key and CA"))
+		}
+	}
 	return errs
 }
 
 // Etcd is a running embedded etcd.
 type Etcd struct {
+	stop     sync.Once
 	e        *embed.Etcd
 	endpoint string
 	quota    int64
@@ -55,8 +89,8 @@ func (e *Etcd) Endpoint() string { return e.endpoint }
 // Err reports a fatal etcd error after start.
 func (e *Etcd) Err() <-chan error { return e.e.Err() }
 
-// Stop closes etcd, waiting for in-flight requests.
-func (e *Etcd) Stop() { e.e.Close() }
+// Stop closes etcd, waiting for in-flight requests; later calls do nothing.
+func (e *Etcd) Stop() { e.stop.Do(e.e.Close) }
 
 // Start starts etcd in o.Dir and blocks until it serves, ctx ends, or it fails.
 // maxSocketPath is the longest path a unix socket binds to on Linux
@@ -170,17 +204,29 @@ func newConfig(o Options, data string) *embed.Config {
 	cfg.ListenClientUrls = []url.URL{client}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.ListenClientHttpUrls = nil
-	// A single member needs no peer listener: raft has nobody to talk to.
-	// etcd's peer URLs take only their host part as a listen address, so
-	// unix:///dir/peer.sock listened on an abstract socket (autobind) that
-	// anyone on the machine could reach; a forged raft message there
-	// panicked the server (issue 25). The member still advertises the URL it
-	// always had, which its stored membership names. Members that join
-	// later will listen with mutual TLS, added here.
-	peer := url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "peer.sock")}
-	cfg.ListenPeerUrls = nil
-	cfg.AdvertisePeerUrls = []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if p := o.Peer; p != nil {
+		cfg.Name = p.Name
+		cfg.ListenPeerUrls = []url.URL{p.Listen}
+		cfg.AdvertisePeerUrls = []url.URL{p.Advertise}
+		// Mutual TLS: a peer must show a certificate of the cluster's CA.
+		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: p.CertFile, KeyFile: p.KeyFile, TrustedCAFile: p.CAFile, ClientCertAuth: true}
+		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+		if p.InitialCluster != "" {
+			cfg.InitialCluster = p.InitialCluster
+			cfg.ClusterState = embed.ClusterStateFlagExisting
+		}
+	} else {
+		// A single member needs no peer listener: raft has nobody to talk to.
+		// etcd's peer URLs take only their host part as a listen address, so
+		// unix:///dir/peer.sock listened on an abstract socket (autobind) that
+		// anyone on the machine could reach; a forged raft message there
+		// panicked the server (issue 25). The member still advertises the URL it
+		// always had, which its stored membership names.
+		peer := url.URL{Scheme: "unix", Path: filepath.Join(o.Dir, "peer.sock")}
+		cfg.ListenPeerUrls = nil
+		cfg.AdvertisePeerUrls = []url.URL{peer}
+		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	}
 	cfg.ListenMetricsUrls = nil
 	// A single member elects itself after one election timeout; the defaults
 	// (100 ms ticks, 1 s election) make a cold start take up to a second.
@@ -191,6 +237,13 @@ func newConfig(o Options, data string) *embed.Config {
 	// Jobs of a few KiB each would hold tens of MiB.
 	cfg.SnapshotCount = 1000
 	cfg.SnapshotCatchUpEntries = 100
+	if o.Peer != nil {
+		// Members on a busy machine (or network) miss 10 ms heartbeats:
+		// etcd's defaults, and followers keep more entries to catch up
+		// from without a snapshot.
+		cfg.TickMs, cfg.ElectionMs = 100, 1000
+		cfg.SnapshotCatchUpEntries = 5000
+	}
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
 	quota := o.QuotaBackendBytes
 	if quota <= 0 {
