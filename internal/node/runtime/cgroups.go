@@ -47,7 +47,7 @@ func DetectCgroups(root string) (*Cgroups, error) {
 func (c *Cgroups) sweep() {
 	parents := []string{filepath.Join(c.root, cgroupParent)}
 	if c.Version == 1 {
-		parents = []string{filepath.Join(c.root, "memory", cgroupParent), filepath.Join(c.root, "cpu", cgroupParent)}
+		parents = c.v1Parents()
 	}
 	cutoff := time.Now().Add(-time.Minute)
 	for _, p := range parents {
@@ -197,11 +197,42 @@ func (c *Cgroups) Remove(name string) {
 	}
 }
 
-// RemoveIfEmpty deletes the group if no group or process is left in it.
+// RemoveIfEmpty deletes the group if no group or process is left in it. On
+// cgroup v1 that is in every hierarchy, not only memory and cpu: runc puts an
+// OCI container's group under the pod's in each (pids, blkio, devices, …)
+// and removes only its own, so the pod's groups there were left behind, one
+// per OCI pod in each hierarchy.
 func (c *Cgroups) RemoveIfEmpty(name string) {
+	if c.Version == 1 {
+		for _, p := range c.v1Parents() {
+			_ = syscall.Rmdir(filepath.Join(p, name))
+		}
+		return
+	}
 	for _, d := range c.dirs(name) {
 		_ = syscall.Rmdir(d)
 	}
+}
+
+// v1Parents are batchd's parent groups in every cgroup v1 hierarchy that
+// has one (runc makes them where batchd does not).
+func (c *Cgroups) v1Parents() []string {
+	entries, _ := os.ReadDir(c.root)
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range entries {
+		p := filepath.Join(c.root, e.Name(), cgroupParent)
+		// cpu and cpuacct are often links to one cpu,cpuacct hierarchy.
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue
+		}
+		if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+			seen[real] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func removeTree(dir string) {

@@ -653,3 +653,42 @@ func TestInspectHasNoEffectRecoverReaps(t *testing.T) {
 		t.Fatalf("after Recover: exit record %v, %v", kv, err)
 	}
 }
+
+// TestRemoveIfEmptyInEveryV1Hierarchy: a pod's group goes from every cgroup
+// v1 hierarchy, also those only runc makes groups in (pids, blkio: they
+// leaked, one per OCI pod), once per hierarchy linked under two names; a
+// group still holding one stays.
+func TestRemoveIfEmptyInEveryV1Hierarchy(t *testing.T) {
+	root := t.TempDir()
+	for _, h := range []string{"memory", "cpu,cpuacct", "pids", "blkio", "systemd"} {
+		if err := os.MkdirAll(filepath.Join(root, h, cgroupParent, "pod-a"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, link := range []string{"cpu", "cpuacct"} {
+		if err := os.Symlink("cpu,cpuacct", filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "unified"), 0o755); err != nil { // no batchd parent there
+		t.Fatal(err)
+	}
+	busy := filepath.Join(root, "blkio", cgroupParent, "pod-b", "c")
+	if err := os.MkdirAll(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cgroups{Version: 1, root: root}
+	if got := len(c.v1Parents()); got != 5 {
+		t.Errorf("%d parents, want 5 (memory, cpu,cpuacct once, pids, blkio, systemd): %v", got, c.v1Parents())
+	}
+	c.RemoveIfEmpty("pod-a")
+	c.RemoveIfEmpty("pod-b")
+	for _, h := range []string{"memory", "cpu,cpuacct", "pids", "blkio", "systemd"} {
+		if _, err := os.Stat(filepath.Join(root, h, cgroupParent, "pod-a")); err == nil {
+			t.Errorf("pod-a's group stays in %s", h)
+		}
+	}
+	if _, err := os.Stat(busy); err != nil {
+		t.Errorf("a group with a group in it went: %v", err)
+	}
+}
