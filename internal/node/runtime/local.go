@@ -225,33 +225,68 @@ func (r *Local) reapIfLost(id ID) {
 // (their containers survive a restart of the server by design), and reaps
 // the runs whose supervisor died without a record: the processes left in
 // their cgroup and their OCI container go, and the run is recorded lost
-// (ContainerStatusUnknown). It is the step a new server takes before it
-// looks at any run.
+// (ContainerStatusUnknown). A run that never recorded a start and has no
+// supervisor any more never ran (the server died while creating it): it is
+// removed, so the container is started again as its same attempt — as the
+// kubelet starts a container it finds created but not started, whatever
+// the pod's restart policy, and does not count it as a failure. It is the
+// step a new server takes before it looks at any run.
 func (r *Local) Recover() error {
 	pods, err := r.Pods()
 	if err != nil {
 		return err
 	}
+	live := liveSupervisors()
 	for _, pod := range pods {
 		containers, _ := os.ReadDir(filepath.Join(r.cfg.Dir, pod, "containers"))
 		for _, c := range containers {
 			for _, a := range attempts(filepath.Join(r.cfg.Dir, pod, "containers", c.Name())) {
-				r.recover(ID{Pod: pod, Container: c.Name(), Attempt: a})
+				r.recover(ID{Pod: pod, Container: c.Name(), Attempt: a}, live)
 			}
 		}
 	}
 	return nil
 }
 
-func (r *Local) recover(id ID) {
+func (r *Local) recover(id ID, live map[string]int) {
 	if _, exited := r.records(id); exited || r.handle(id) != nil {
 		return
 	}
-	if started, err := readStarted(r.runDir(id)); err == nil && supervisorAlive(started.Supervisor) {
+	dir := r.runDir(id)
+	started, err := readStarted(dir)
+	switch {
+	case err == nil && supervisorAlive(started.Supervisor):
 		watch(started.Supervisor, r.tracker(id), func() { r.ended(id) })
-		return
+	case err == nil:
+		r.reapIfLost(id)
+	case live[dir] != 0:
+		// Its supervisor is still starting it: the outcome is its to record.
+		watch(live[dir], r.tracker(id), func() { r.endedUnstarted(id) })
+	default:
+		r.discard(id)
 	}
-	r.reapIfLost(id)
+}
+
+// endedUnstarted ends a run whose supervisor Recover found still starting
+// it: one that recorded neither a start nor an exit never ran.
+func (r *Local) endedUnstarted(id ID) {
+	if _, exited := r.records(id); !exited {
+		if _, err := readStarted(r.runDir(id)); err != nil {
+			r.discard(id)
+		}
+	}
+	r.ended(id)
+}
+
+// discard removes a run that never started, with whatever its start left
+// (a cgroup, an OCI container created but not started).
+func (r *Local) discard(id ID) {
+	r.removeLeftovers(id)
+	if r.cfg.Cgroups != nil {
+		r.cfg.Cgroups.Remove(cgroupName(id))
+	}
+	_ = os.RemoveAll(r.runDir(id))
+	_ = os.Remove(r.LogPath(id))
 }
 
 // attempts lists the run directories of a container, in order.
@@ -272,16 +307,22 @@ func attempts(containerDir string) []int {
 // supervisor's runc delete never ran). It then records the run as lost, so
 // that this happens once.
 func (r *Local) reapLost(run Run) {
-	dir := r.runDir(run.ID)
+	r.removeLeftovers(run.ID)
+	_ = writeRecord(r.runDir(run.ID), fileExit, lostRecord(run).format())
+}
+
+// removeLeftovers ends the processes in a run's cgroup and deletes its OCI
+// runtime's container.
+func (r *Local) removeLeftovers(id ID) {
+	dir := r.runDir(id)
 	if r.cfg.Cgroups != nil {
-		r.cfg.Cgroups.Kill(cgroupName(run.ID))
+		r.cfg.Cgroups.Kill(cgroupName(id))
 	}
 	if bin, err := os.ReadFile(filepath.Join(dir, fileOCIRuntime)); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(dir, run.ID)).Run()
+		_ = exec.CommandContext(ctx, string(bin), "delete", "--force", containerID(dir, id)).Run()
 		cancel()
 	}
-	_ = writeRecord(dir, fileExit, lostRecord(run).format())
 }
 
 // Runs lists every run of the pod, by container and attempt.

@@ -692,3 +692,86 @@ func TestRemoveIfEmptyInEveryV1Hierarchy(t *testing.T) {
 		t.Errorf("a group with a group in it went: %v", err)
 	}
 }
+
+// TestRunThatNeverStartedIsRemoved: a server killed after creating a run's
+// directory and before its supervisor recorded a start (here: no
+// supervisor at all) leaves a run that never ran. Recover removes it, so
+// the container is started again as the same attempt, not reported as a
+// lost container (ContainerStatusUnknown, a failure of its Job).
+func TestRunThatNeverStartedIsRemoved(t *testing.T) {
+	r, _ := newRuntime(t, nil)
+	id := ID{Pod: "p", Container: "c"}
+	if err := os.MkdirAll(r.runDir(id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir(id), "config.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := r.Runs("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs["c"]) != 0 {
+		t.Fatalf("runs after Recover = %+v, want none", runs["c"])
+	}
+	if _, err := os.Stat(r.runDir(id)); !os.IsNotExist(err) {
+		t.Fatalf("run dir still there: %v", err)
+	}
+}
+
+// TestRecoverWaitsForAStartingSupervisor: a supervisor the earlier server
+// spawned that has not recorded its start yet (it waits for its
+// arguments) is found by its run directory and watched: the run is
+// running, and its outcome is the supervisor's record, not a lost run.
+func TestRecoverWaitsForAStartingSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	runDir := first.runDir(id)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sup, err := spawn(first.cfg.Exe, runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { _ = sup.cmd.Wait(); close(waited) }()
+	defer func() { sup.args.Close(); <-waited }()
+
+	exited := make(chan ID, 1)
+	second, err := New(Config{Dir: dir, OnExit: func(id ID) { exited <- id }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := second.Runs("p")
+	if len(runs["c"]) != 1 || !runs["c"][0].Running {
+		t.Fatalf("runs after Recover = %+v, want one running", runs["c"])
+	}
+	payload, err := supervisorArgs{Dir: runDir, Log: first.LogPath(id), Attach: true, Argv: []string{"sh", "-c", "echo hi; exit 3"}, Env: []string{"PATH=/usr/bin:/bin"}}.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sup.args.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	sup.args.Close()
+	sup.start.Close()
+	waitExit(t, exited, id)
+	runs, _ = second.Runs("p")
+	if run := runs["c"][0]; run.Running || run.ExitCode != 3 || run.Reason == ReasonUnknown {
+		t.Fatalf("run = %+v", run)
+	}
+	if got := readLog(t, second, id, LogOptions{Tail: -1}); got != "hi\n" {
+		t.Fatalf("log = %q", got)
+	}
+}

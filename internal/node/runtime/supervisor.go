@@ -195,19 +195,70 @@ func launch(ctx context.Context, exe string, args supervisorArgs, track func(*ha
 	if err != nil {
 		return err
 	}
+	sup, err := spawn(exe, args.Dir)
+	if err != nil {
+		return err
+	}
+	h := &handle{supervisor: sup.cmd.Process.Pid, done: make(chan struct{})}
+	track(h)
+	go func() {
+		_ = sup.cmd.Wait()
+		exited()
+		close(h.done)
+	}()
+	_, werr := sup.args.Write(payload)
+	if cerr := sup.args.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		sup.start.Close()
+		return fmt.Errorf("pass arguments to supervisor: %w", werr)
+	}
+	started := make(chan struct{})
+	go func() {
+		// EOF: the supervisor recorded the outcome, or died.
+		_, _ = io.Copy(io.Discard, sup.start)
+		sup.start.Close()
+		close(started)
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// envRunDir names, in a supervisor's environment, the run directory it
+// supervises. A server killed after spawning a supervisor and before the
+// supervisor recorded its start leaves a run with no record; the next
+// server finds that supervisor by this (liveSupervisors) and waits for it,
+// rather than take a container that is starting for one that never will.
+// The environment, unlike the command line, is readable only by the
+// supervisor's own user; the container never sees it (its environment is
+// set at exec).
+const envRunDir = "BATCHD_RUN_DIR"
+
+// spawned is a supervisor that runs and waits for its arguments.
+type spawned struct {
+	cmd   *exec.Cmd
+	args  *os.File // write end of its fd 3: the arguments, then close
+	start *os.File // read end of its fd 4: EOF once the start is recorded
+}
+
+func spawn(exe, dir string) (*spawned, error) {
 	argsR, argsW, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	startR, startW, err := os.Pipe()
 	if err != nil {
 		argsR.Close()
 		argsW.Close()
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	cmd := exec.Command(exe, "__batchd_supervise")
 	cmd.Args[0] = "batchd-supervise"
-	cmd.Env = supervisorEnv
+	cmd.Env = append(append([]string{}, supervisorEnv...), envRunDir+"="+dir)
 	cmd.ExtraFiles = []*os.File{argsR, startW}
 	cmd.Dir = "/"
 	// Its own session: a signal to the server's process group or terminal does
@@ -219,35 +270,35 @@ func launch(ctx context.Context, exe string, args supervisorArgs, track func(*ha
 	if err != nil {
 		argsW.Close()
 		startR.Close()
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
-	h := &handle{supervisor: cmd.Process.Pid, done: make(chan struct{})}
-	track(h)
-	go func() {
-		_ = cmd.Wait()
-		exited()
-		close(h.done)
-	}()
-	_, werr := argsW.Write(payload)
-	if cerr := argsW.Close(); werr == nil {
-		werr = cerr
+	return &spawned{cmd: cmd, args: argsW, start: startR}, nil
+}
+
+// liveSupervisors maps the run directory of every supervisor that runs on
+// this machine to its pid, as their environments say (envRunDir).
+func liveSupervisors() map[string]int {
+	out := map[string]int{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
 	}
-	if werr != nil {
-		startR.Close()
-		return fmt.Errorf("pass arguments to supervisor: %w", werr)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !supervisorAlive(pid) {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if dir, ok := strings.CutPrefix(kv, envRunDir+"="); ok {
+				out[dir] = pid
+			}
+		}
 	}
-	started := make(chan struct{})
-	go func() {
-		// EOF: the supervisor recorded the outcome, or died.
-		_, _ = io.Copy(io.Discard, startR)
-		startR.Close()
-		close(started)
-	}()
-	select {
-	case <-started:
-	case <-ctx.Done():
-	}
-	return nil
+	return out
 }
 
 // watch returns the handle of an earlier server's supervisor pid, done
