@@ -58,6 +58,15 @@ func pod(name string, policy corev1.RestartPolicy, command string) *corev1.Pod {
 
 func create(t *testing.T, ns string, p *corev1.Pod) *corev1.Pod {
 	t.Helper()
+	// A pod's service-account volume projects kube-root-ca.crt, which the
+	// root CA publisher writes into a new namespace shortly after it is
+	// made; without it the volume cannot be set up and the pod stays
+	// ContainerCreating until the agent retries, on the agent's (fake)
+	// clock here, which nothing steps in most tests.
+	eventually(t, "kube-root-ca.crt in "+ns, func() bool {
+		_, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil
+	})
 	p, err := env.Client.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
