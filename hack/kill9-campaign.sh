@@ -3,7 +3,7 @@
 # with SIGKILL at random moments and restarts it each time, then checks that
 # nothing was lost or counted twice and that no process is left behind.
 #
-#   hack/kill9-campaign.sh [-b BATCHD] [-k KILLS] [-c COMPLETIONS] [-p PARALLELISM] [-m NonIndexed|Indexed|CronJob]
+#   hack/kill9-campaign.sh [-b BATCHD] [-k KILLS] [-c COMPLETIONS] [-p PARALLELISM] [-m NonIndexed|Indexed|CronJob] [-s 1|3]
 #
 # Defaults are the full campaign: 20 kills, 1,000 completions, parallelism 20,
 # NonIndexed. Pods sleep 0-2 s and about one in ten fails (exit 1) and is
@@ -18,33 +18,63 @@
 # for; for a downtime, one catch-up Job for its most recent missed slot and
 # none for the earlier ones; never two Jobs for one slot; every Job completed
 # by exactly one pod; no process left. -c and -p do not apply.
+#
+# -s 3 runs the same against a cluster of three servers on 127.0.0.1-3
+# (--cluster-init, two joining with the token; each with its own data dir,
+# node agent and short leader Leases) and kills a random one each time
+# (down 0-10 s): the leader too, so the controllers fail over. The same
+# exact counts must hold; in CronJob mode the cluster is never down as a
+# whole, so every slot must have exactly one Job.
 set -euo pipefail
 
-BATCHD=batchd KILLS=20 COMPLETIONS=1000 PARALLELISM=20 MODE=NonIndexed
-while getopts "b:k:c:p:m:" opt; do
+BATCHD=batchd KILLS=20 COMPLETIONS=1000 PARALLELISM=20 MODE=NonIndexed SERVERS=1
+while getopts "b:k:c:p:m:s:" opt; do
 	case $opt in
 	b) BATCHD=$OPTARG ;;
 	k) KILLS=$OPTARG ;;
 	c) COMPLETIONS=$OPTARG ;;
 	p) PARALLELISM=$OPTARG ;;
 	m) MODE=$OPTARG ;;
-	*) sed -n '2,22p' "$0" >&2; exit 2 ;;
+	s) SERVERS=$OPTARG ;;
+	*) sed -n '2,29p' "$0" >&2; exit 2 ;;
 	esac
 done
 
+case $SERVERS in 1 | 3) ;; *) echo "kill9-campaign: -s takes 1 or 3" >&2; exit 2 ;; esac
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/batchd-kill9-XXXXXX")
-DATA=$DIR/data
-LOG=$DIR/server.log
 MARKER=kill9-campaign-$$-$RANDOM
-PID=
 started=$(date +%s)
+# Server i: its data dir, log, pid and (in a cluster) address and etcd peer port.
+DATAS=() LOGS=() PIDS=() ADDRS=() PEERS=()
+if [ "$SERVERS" = 1 ]; then
+	DATAS=("$DIR/data") LOGS=("$DIR/server.log") PIDS=("")
+else
+	for i in 0 1 2; do
+		DATAS+=("$DIR/data$i") LOGS+=("$DIR/server$i.log") PIDS+=("") ADDRS+=("127.0.0.$((i + 1))")
+		PEERS+=("$((20000 + RANDOM % 12000))")
+	done
+fi
+LOG=${LOGS[*]}
 
-k() { "$BATCHD" kubectl --kubeconfig "$DATA/kubeconfig" "$@"; }
+# k runs kubectl against a server that is up.
+k() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		if [ -n "${PIDS[$i]}" ]; then
+			"$BATCHD" kubectl --kubeconfig "${DATAS[$i]}/kubeconfig" "$@"
+			return
+		fi
+	done
+	fail "no server is up"
+}
 say() { echo "kill9-campaign: $*" >&2; }
 fail() { say "FAIL: $*"; say "server log: $LOG"; exit 1; }
 
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+	local pid
+	for pid in "${PIDS[@]}"; do
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	done
 	# Containers outlive a killed server: stop whatever this campaign started.
 	pkill -9 -f "$MARKER" 2>/dev/null || true
 }
@@ -71,25 +101,68 @@ finish() {
 		say "server log: $LOG"
 		exit 1
 	fi
-	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-	PID=
+	local i
+	for i in "${!PIDS[@]}"; do
+		[ -n "${PIDS[$i]}" ] && kill "${PIDS[$i]}" 2>/dev/null && wait "${PIDS[$i]}" 2>/dev/null || true
+		PIDS[i]=
+	done
 	rm -rf "$DIR"
 	exit 0
 }
 
-start() {
-	local before
-	before=$(grep -c "batchd is ready" "$LOG" 2>/dev/null || true)
-	"$BATCHD" server --data-dir "$DATA" --secure-port 0 --node-name kill9 >>"$LOG" 2>&1 &
-	PID=$!
+# start_server I starts server I (again) and waits until it is ready.
+start_server() {
+	local i=$1 before args
+	before=$(grep -c "batchd is ready" "${LOGS[$i]}" 2>/dev/null || true)
+	args=(--data-dir "${DATAS[$i]}" --secure-port 0 --node-name kill9)
+	if [ "$SERVERS" != 1 ]; then
+		args=(--data-dir "${DATAS[$i]}" --secure-port 0 --node-name "kill9-$i" --bind-address "${ADDRS[$i]}"
+			--etcd-peer-port "${PEERS[$i]}" --leader-elect-lease-duration=4s --leader-elect-renew-deadline=3s
+			--leader-elect-retry-period=500ms)
+		if [ "$i" = 0 ]; then
+			args+=(--cluster-init)
+		else
+			# Only the first start joins; a member restarted ignores these.
+			args+=(--server "$(sed -n 's/^ *server: //p' "${DATAS[0]}/kubeconfig" | head -1)" --token "$(cat "${DATAS[0]}/token")")
+		fi
+	fi
+	"$BATCHD" server "${args[@]}" >>"${LOGS[$i]}" 2>&1 &
+	PIDS[i]=$!
 	for _ in $(seq 600); do
-		if [ "$(grep -c "batchd is ready" "$LOG" 2>/dev/null || true)" -gt "${before:-0}" ]; then
+		if [ "$(grep -c "batchd is ready" "${LOGS[$i]}" 2>/dev/null || true)" -gt "${before:-0}" ]; then
 			return 0
 		fi
-		kill -0 "$PID" 2>/dev/null || fail "server exited while starting"
+		kill -0 "${PIDS[$i]}" 2>/dev/null || fail "server $i exited while starting"
 		sleep 0.1
 	done
-	fail "server not ready after 60 s"
+	fail "server $i not ready after 60 s"
+}
+
+# start starts every server, the first alone.
+start() {
+	local i
+	for i in "${!PIDS[@]}"; do start_server "$i"; done
+}
+
+# kill_server I kills server I with SIGKILL.
+kill_server() {
+	kill -9 "${PIDS[$1]}"
+	wait "${PIDS[$1]}" 2>/dev/null || true
+	PIDS[$1]=
+}
+
+# bounce kills a random server (the only one, or one of three), keeps it
+# down for HOLD seconds and starts it again.
+bounce() {
+	local i=$((RANDOM % SERVERS)) holder
+	BOUNCED=$i
+	if [ "$SERVERS" != 1 ]; then
+		holder=$(k get lease -n kube-system kube-controller-manager -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null || true)
+		[ -n "$holder" ] && [ "$holder" = "$(cat "${DATAS[$i]}/leader-identity" 2>/dev/null)" ] && BOUNCED="$i, the leader"
+	fi
+	kill_server "$i"
+	sleep "$1"
+	start_server "$i"
 }
 
 
@@ -121,19 +194,18 @@ EOF
 	downs=()
 	for i in $(seq "$KILLS"); do
 		sleep "$((RANDOM % 36 + 5)).$((RANDOM % 10))"
-		kill -9 "$PID"
-		wait "$PID" 2>/dev/null || true
 		killed=$(date +%s.%N)
 		hold=0
-		if [ "$i" = 1 ]; then
+		if [ "$SERVERS" != 1 ]; then
+			hold=$((RANDOM % 11)) # one of three: the cluster stays up
+		elif [ "$i" = 1 ]; then
 			hold=125 # across two slots: only the later may be caught up
 		elif [ $((RANDOM % 3)) = 0 ]; then
 			hold=65 # across one slot
 		fi
-		sleep "$hold"
-		start
-		downs+=("$killed $(date +%s.%N)")
-		say "kill $i/$KILLS, down ${hold}s+, restarted ($(k get jobs --no-headers 2>/dev/null | wc -l) Jobs)"
+		bounce "$hold"
+		[ "$SERVERS" = 1 ] && downs+=("$killed $(date +%s.%N)")
+		say "kill $i/$KILLS (server $BOUNCED), down ${hold}s+, restarted ($(k get jobs --no-headers 2>/dev/null | wc -l) Jobs)"
 	done
 	# Let the slots after the last restart run, and their Jobs finish.
 	last=$(date +%s)
@@ -164,7 +236,7 @@ EOF
 	delete_and_count_strays cronjob
 	[ "${njobs:-0}" -gt 0 ] || problems+=("no Job at all")
 	# mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time
-	echo "| CronJob | $KILLS | $slots | $njobs | $musts | $skipped | $(grep -c 'two Jobs' <<<"$report" || true) | $strays | ${elapsed}s |"
+	echo "| CronJob$([ "$SERVERS" = 1 ] || echo ", 3 servers") | $KILLS | $slots | $njobs | $musts | $skipped | $(grep -c 'two Jobs' <<<"$report" || true) | $strays | ${elapsed}s |"
 	finish
 fi
 
@@ -196,11 +268,11 @@ EOF
 
 for i in $(seq "$KILLS"); do
 	sleep "$((RANDOM % 4 + 1)).$((RANDOM % 10))"
-	kill -9 "$PID"
-	wait "$PID" 2>/dev/null || true
-	start
+	hold=0
+	[ "$SERVERS" = 1 ] || hold=$((RANDOM % 11))
+	bounce "$hold"
 	succeeded=$(k get job campaign -o 'jsonpath={.status.succeeded}' 2>/dev/null || true)
-	say "kill $i/$KILLS, restarted (succeeded: ${succeeded:-0})"
+	say "kill $i/$KILLS (server $BOUNCED, down ${hold}s), restarted (succeeded: ${succeeded:-0})"
 done
 
 k wait --for=condition=complete job/campaign --timeout=900s >/dev/null || {
@@ -231,5 +303,5 @@ fi
 
 delete_and_count_strays job
 
-echo "| $MODE | $KILLS | $COMPLETIONS | $succeeded | $((succeeded_pods - COMPLETIONS)) | $failed/$failed_pods | $strays | ${elapsed}s |"
+echo "| $MODE$([ "$SERVERS" = 1 ] || echo ", 3 servers") | $KILLS | $COMPLETIONS | $succeeded | $((succeeded_pods - COMPLETIONS)) | $failed/$failed_pods | $strays | ${elapsed}s |"
 finish

@@ -75,3 +75,25 @@ func TestKill9CampaignCronJob(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	t.Logf("| mode | kills | slots | Jobs | slots that needed a Job | missed slots rightly skipped | duplicates | strays | time |\n%s", lines[len(lines)-1])
 }
+
+// TestKill9CampaignCluster runs the campaign against a cluster of three
+// servers on 127.0.0.1-3 (hack/kill9-campaign.sh -s 3), SIGKILLing a random
+// one 3 times, the leader among them as it comes: an Indexed Job of 100
+// completions with the same exact counts, and a CronJob at "* * * * *" that
+// gets exactly one Job, completed by one pod, for every slot across the
+// leader failovers.
+func TestKill9CampaignCluster(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join("..", "..", "hack", "kill9-campaign.sh")
+	for _, args := range [][]string{{"-c", "100", "-p", "20", "-m", "Indexed"}, {"-m", "CronJob"}} {
+		t.Run(args[len(args)-1], func(t *testing.T) {
+			cmd := exec.Command("bash", append([]string{script, "-b", batchd, "-k", "3", "-s", "3"}, args...)...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("campaign: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			t.Logf("%s", lines[len(lines)-1])
+		})
+	}
+}
