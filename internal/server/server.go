@@ -120,6 +120,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	var readyz []healthz.HealthChecker
 	var joins *join.Server
 	var storageFull func() error
+	var addMember func(context.Context, string, string) (string, error)
 	if len(etcdServers) == 0 {
 		// etcd outlives ctx until the API server has drained; its start
 		// is cut short by ctx though (SIGTERM while starting).
@@ -136,13 +137,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			return err
 		}
 		if cfg.Cluster != nil {
-			tok, err := clusterToken(cfg, bundle.CACert)
-			if err != nil {
-				return err
-			}
-			joins = &join.Server{Token: tok, AddMember: etcd.AddMember, Keys: func() ([]byte, []byte, []byte, error) {
-				return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
-			}}
+			addMember = etcd.AddMember
 			// Any server promotes the members that joined as learners
 			// once they have caught up.
 			go etcd.RunPromoter(etcdCtx, time.Second)
@@ -164,6 +159,16 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			}
 		}()
 	}
+
+	// Every server takes agents (their credentials, signed here); a
+	// clustered one takes servers too (an etcd member each).
+	tok, err := clusterToken(cfg, bundle.CACert)
+	if err != nil {
+		return err
+	}
+	joins = &join.Server{Token: tok, AddMember: addMember, Keys: func() ([]byte, []byte, []byte, error) {
+		return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
+	}}
 
 	agent, err := newNodeRuntime(cfg, bundle)
 	if err != nil {
