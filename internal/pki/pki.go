@@ -465,4 +465,6 @@ func NodePair(dir, name string, caPEM []byte, commonName string, hosts []string,
 }
 
 // WritePair writes a certificate and its key to dir as name.crt and name.key.
-func WritePair(dir, name string, certPEM, keyPEM []byte) error { return writePair(dir, name, certPEM, keyPEM) }
+func WritePair(dir, name string, certPEM, keyPEM []byte) error {
+	return writePair(dir, name, certPEM, keyPEM)
+}
