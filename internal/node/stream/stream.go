@@ -58,6 +58,8 @@ type Config struct {
 	// ClientUser is the only client certificate's common name served (the
 	// API server's); "" serves any verified client (tests).
 	ClientUser string
+	// Logs serves /containerLogs (nil: 503).
+	Logs LogsFunc
 	// IdleTimeout ends a session without traffic (default 4h, the
 	// kubelet's --streaming-connection-idle-timeout).
 	IdleTimeout time.Duration
@@ -84,6 +86,7 @@ func Handler(cfg Config) http.Handler {
 		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", s.attach)
 		mux.HandleFunc(m+" /portForward/{namespace}/{pod}", s.portForward)
 	}
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	return s.authorize(mux)
 }
 
