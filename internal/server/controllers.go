@@ -134,16 +134,16 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 			logf("controllers: %v", err)
 		}
 	})
-	if s.node != nil {
-		campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
-			sched := s.node.newScheduler(client, factory, schedulerSink)
-			startFactory()
-			factory.WaitForCacheSync(ctx.Done())
-			if ctx.Err() == nil {
-				sched.Run(ctx)
-			}
-		})
-	}
+	// The scheduler runs on the leading server whether or not it runs an
+	// agent itself: agents of other machines need it.
+	campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
+		sched := scheduler.New(client, factory, schedulerSink)
+		startFactory()
+		factory.WaitForCacheSync(ctx.Done())
+		if ctx.Err() == nil {
+			sched.Run(ctx)
+		}
+	})
 	return nil
 }
 

@@ -13,15 +13,19 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/server/healthz"
 
+	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/join"
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/pki"
@@ -170,10 +174,29 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
 	}}
 
-	agent, err := newNodeRuntime(cfg, bundle)
+	kubelets, err := kubeletTransport(bundle)
 	if err != nil {
 		return err
 	}
+	var endpoint *streamEndpoint
+	if !cfg.DisableNodeAgent {
+		// A clustered server's agent is reached by the other servers too.
+		addr := "127.0.0.1:0"
+		if cfg.Cluster != nil {
+			addr = net.JoinHostPort(cfg.BindAddress.String(), "0")
+		}
+		if endpoint, err = newStreamEndpoint(bundle.ServingCert, bundle.ServingKey, bundle.CACert, addr); err != nil {
+			return err
+		}
+	}
+	agent, err := newNodeRuntime(cfg, endpoint)
+	if err != nil {
+		return err
+	}
+	if agent != nil && cfg.Cluster != nil {
+		agent.machine.IP = cfg.Cluster.Advertise.String()
+	}
+	nodes := &nodeStreams{local: agent.name(), endpoint: endpoint, transport: kubelets}
 	runLogs, err := openRunLogs(cfg)
 	if err != nil {
 		return err
@@ -208,8 +231,8 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Controllers:       controllers.start,
 		StopControllers:   func() { controllers.stop(stopControllersTimeout) },
 		Join:              joinHandler(joins),
-		Logs:              agent.logs(),
-		Nodes:             agent.nodeConnection(),
+		Logs:              nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
+		Nodes:             nodes,
 		RunLogs:           runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
@@ -219,6 +242,15 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if agent != nil {
 		agent.apiHost, agent.apiPort, _ = net.SplitHostPort(kubeconfigHost(cfg.BindAddress, ln.Addr()))
 	}
+	// Other nodes' agents are found by their Node objects.
+	nodeClient, err := kubernetes.NewForConfig(controller.QuietConfig(srv.Loopback()))
+	if err != nil {
+		return err
+	}
+	getNode := func(ctx context.Context, name string) (*corev1.Node, error) {
+		return nodeClient.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	}
+	nodes.nodes.Store(&getNode)
 	kubeconfig := KubeconfigPath(cfg.DataDir)
 	if err := writeKubeconfig(kubeconfig, url, bundle); err != nil {
 		return err
