@@ -8,7 +8,8 @@
 // translated to SPDY by the API server, as upstream does. This endpoint is
 // the agent's own (an address and port of its own, published in the Node's
 // status.daemonEndpoints), so that an agent on another machine serves its
-// pods the same way.
+// pods the same way. It also serves /containerLogs (logs.go): pods/log of a
+// pod on another machine than the API server's.
 //
 // The wire protocols are not ours: k8s.io/cri-streaming's remotecommand and
 // portforward servers (the CRI streaming server's) negotiate the
