@@ -218,3 +218,74 @@ spec:
 		t.Fatalf("a1 lists Jobs: %v, want Forbidden", err)
 	}
 }
+
+// Three clustered servers on 127.0.0.1-3 (no agents of their own) and two
+// agents on 127.0.0.4 and 127.0.0.5, one joined through the first server and
+// one through the third: kubectl logs and exec of a pod on each agent work
+// through each of the three servers.
+func TestAgentsThroughEachOfThreeServers(t *testing.T) {
+	t.Parallel()
+	root, err := os.MkdirTemp("", "agent-e2e-ha-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	ips := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+	kcs := make([]string, 3)
+	var token string
+	for i, ip := range ips {
+		args := []string{"--disable-agent", "--bind-address", ip, "--etcd-peer-port", freePortOn(t, ip)}
+		if i == 0 {
+			args = append(args, "--cluster-init")
+		} else {
+			args = append(args, "--server", serverURL(t, kcs[i-1]), "--token", token)
+		}
+		dir := filepath.Join(root, string(rune('a'+i)))
+		srv, _, _ := ownServer(t, dir, args...)
+		kcs[i] = srv.Kubeconfig
+		if i == 0 {
+			b, err := os.ReadFile(filepath.Join(dir, "token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+	}
+	agents := []struct{ name, ip, server string }{{"h1", "127.0.0.4", serverURL(t, kcs[0])}, {"h2", "127.0.0.5", serverURL(t, kcs[2])}}
+	for _, a := range agents {
+		startAgent(t, filepath.Join(root, a.name), "--server", a.server, "--token", token, "--node-name", a.name, "--bind-address", a.ip)
+	}
+	n := "agents-ha"
+	must(t, kubectlAt(t, kcs[0], "create", "namespace", n), "created")
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: on-%[1]s, namespace: agents-ha}
+spec:
+  nodeSelector: {kubernetes.io/hostname: %[1]s}
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo hello from $NODE_NAME; sleep 300"]
+    env:
+    - name: NODE_NAME
+      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+`
+	for _, a := range agents {
+		must(t, runKubectl(t, batchd, []string{"kubectl", "--kubeconfig", kcs[1], "apply", "-f", "-"}, fmt.Sprintf(pod, a.name)), "created")
+	}
+	for _, a := range agents {
+		must(t, kubectlAt(t, kcs[0], "wait", "-n", n, "--for=condition=ready", "pod/on-"+a.name, "--timeout=90s"), "condition met")
+	}
+	for i, kc := range kcs {
+		for _, a := range agents {
+			r := kubectlAt(t, kc, "logs", "-n", n, "on-"+a.name)
+			if r.code != 0 || r.stdout != "hello from "+a.name+"\n" {
+				t.Errorf("logs of the pod on %s through server %d:\n%s", a.name, i, r)
+			}
+			r = kubectlAt(t, kc, "exec", "-n", n, "on-"+a.name, "--", "sh", "-c", "echo exec on $NODE_NAME")
+			if r.code != 0 || r.stdout != "exec on "+a.name+"\n" {
+				t.Errorf("exec in the pod on %s through server %d:\n%s", a.name, i, r)
+			}
+		}
+	}
+}
