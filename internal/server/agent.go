@@ -275,4 +275,3 @@ func RunAgent(ctx context.Context, cfg AgentConfig, ready func(endpoint string))
 	<-ctx.Done()
 	return nil
 }
-

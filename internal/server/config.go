@@ -257,6 +257,9 @@ type Config struct {
 	MaxPods int
 	// DisableNodeAgent runs no pods on this machine (the scheduler still runs).
 	DisableNodeAgent bool
+	// DisableScheduler runs no scheduler either (tests that bind pods by
+	// hand; no flag: a cluster needs its scheduler).
+	DisableScheduler bool
 	// Profiling serves /debug/pprof.
 	Profiling bool
 	// TokenFile authenticates more users (see apiserver.Config.TokenFile).

@@ -61,6 +61,8 @@ type controllerSet struct {
 	runHistory RunHistory
 	runLogs    *history.Store
 	election   election
+	// noScheduler: no scheduler campaigns (Config.DisableScheduler).
+	noScheduler bool
 
 	mu        sync.Mutex
 	campaigns []chan struct{}
@@ -136,14 +138,16 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	})
 	// The scheduler runs on the leading server whether or not it runs an
 	// agent itself: agents of other machines need it.
-	campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
-		sched := scheduler.New(client, factory, schedulerSink)
-		startFactory()
-		factory.WaitForCacheSync(ctx.Done())
-		if ctx.Err() == nil {
-			sched.Run(ctx)
-		}
-	})
+	if !s.noScheduler {
+		campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
+			sched := scheduler.New(client, factory, schedulerSink)
+			startFactory()
+			factory.WaitForCacheSync(ctx.Done())
+			if ctx.Err() == nil {
+				sched.Run(ctx)
+			}
+		})
+	}
 	return nil
 }
 

@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		agent.keepLogs = keepLogs(runLogs)
 	}
 
-	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs,
+	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs, noScheduler: cfg.DisableScheduler,
 		election: election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
 
 	loopbackToken, err := randomToken()
