@@ -31,6 +31,7 @@ type AgentOptions struct {
 	DataDir          string
 	Server           string
 	Token            string
+	TokenFile        string
 	NodeName         string
 	BindAddress      string
 	AdvertiseAddress string
@@ -57,6 +58,7 @@ func (o *AgentOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the agent's credentials, pods, images and volumes.")
 	fs.StringVar(&o.Server, "server", o.Server, "URL of a batchd server of the cluster, e.g. https://10.0.0.1:6443.")
 	fs.StringVar(&o.Token, "token", o.Token, "The cluster's join token (<data-dir>/token on a server): K10<CA hash>::server:<secret>.")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "File holding the join token, instead of --token (which other processes of the machine, and host pods, can read in the agent's command line).")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of this agent's Node (default: the hostname).")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address the agent serves its pods' logs, exec, attach and port-forward on (to the API servers only).")
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "Address the API servers reach this agent at: its Node's InternalIP (default: --bind-address).")
@@ -77,8 +79,8 @@ func (o *AgentOptions) Validate() []error {
 	if !strings.HasPrefix(o.Server, "https://") {
 		errs = append(errs, fmt.Errorf("--server %q must be an https:// URL of a batchd server", o.Server))
 	}
-	if _, err := join.ParseToken(o.Token); err != nil {
-		errs = append(errs, fmt.Errorf("--token: %w", err))
+	if _, err := o.token(); err != nil {
+		errs = append(errs, err)
 	}
 	bind := net.ParseIP(o.BindAddress)
 	if bind == nil {
@@ -113,6 +115,29 @@ func (o *AgentOptions) Validate() []error {
 		errs = append(errs, fmt.Errorf("--default-runtime %q must be host, oci or auto", o.DefaultRuntime))
 	}
 	return errs
+}
+
+// token is the join token of --token or --token-file.
+func (o *AgentOptions) token() (join.Token, error) {
+	switch {
+	case o.Token != "" && o.TokenFile != "":
+		return join.Token{}, errors.New("--token and --token-file exclude each other")
+	case o.TokenFile != "":
+		data, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return join.Token{}, fmt.Errorf("--token-file: %w", err)
+		}
+		tok, err := join.ParseToken(string(data))
+		if err != nil {
+			return join.Token{}, fmt.Errorf("--token-file %s: %w", o.TokenFile, err)
+		}
+		return tok, nil
+	}
+	tok, err := join.ParseToken(o.Token)
+	if err != nil {
+		return join.Token{}, fmt.Errorf("--token: %w", err)
+	}
+	return tok, nil
 }
 
 // ParseNodeLabels reads key=value pairs, each a valid label.
@@ -189,7 +214,7 @@ func (o *AgentOptions) Config() (AgentConfig, error) {
 	if err := CheckDataDir(dir); err != nil {
 		return AgentConfig{}, err
 	}
-	tok, _ := join.ParseToken(o.Token)
+	tok, _ := o.token()
 	labels, _ := ParseNodeLabels(o.NodeLabels)
 	taints, _ := ParseNodeTaints(o.NodeTaints)
 	c := AgentConfig{DataDir: dir, Server: strings.TrimSuffix(o.Server, "/"), Token: tok, NodeName: o.NodeName, Bind: net.ParseIP(o.BindAddress),
