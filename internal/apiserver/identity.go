@@ -40,6 +40,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry/review"
 	"github.com/batchd/batchd/internal/apiserver/registry/service"
 	"github.com/batchd/batchd/internal/apiserver/registry/token"
+	"github.com/batchd/batchd/internal/auth/nodeauth"
 	"github.com/batchd/batchd/internal/auth/rbac"
 	"github.com/batchd/batchd/internal/auth/serviceaccount"
 )
@@ -58,6 +59,9 @@ type identity struct {
 	authz     *rbac.Authorizer
 	// tokens authenticates bearer tokens only (TokenReview).
 	tokens authenticator.Request
+	// nodes is what node agents may do (their identity system:node:<name>).
+	nodes    *nodeauth.Authorizer
+	nodePods nodeLookup
 }
 
 func newIdentity(c Config) (*identity, error) {
@@ -71,6 +75,7 @@ func newIdentity(c Config) (*identity, error) {
 	}
 	id := &identity{audiences: authenticator.Audiences{serviceaccount.DefaultIssuer}, key: key, clock: clk, resolver: &rbac.Resolver{}}
 	id.authz = &rbac.Authorizer{Resolver: id.resolver}
+	id.nodes = &nodeauth.Authorizer{Pods: id.nodePods.get}
 	id.saAuth = &serviceaccount.Authenticator{Issuer: serviceaccount.DefaultIssuer, Audiences: id.audiences,
 		Keys: []*ecdsa.PublicKey{key.Public()}, Clock: clk}
 	return id, nil
@@ -89,7 +94,7 @@ func (id *identity) authenticators(gcfg *genericapiserver.Config, requests []aut
 	}
 	agnostic = append(agnostic, id.saAuth)
 	id.tokens = group.NewAuthenticatedGroupAdder(bearertoken.New(tokenunion.New(agnostic...)))
-	gcfg.Authorization.Authorizer = runsReadOnly{id.authz}
+	gcfg.Authorization.Authorizer = runsReadOnly{nodesFirst{nodes: id.nodes, next: id.authz}}
 	gcfg.RuleResolver = id.authz
 }
 
@@ -99,6 +104,7 @@ func (id *identity) bind(client kubernetes.Interface, f informers.SharedInformer
 	id.resolver.Roles, id.resolver.ClusterRoles = r.Roles().Lister(), r.ClusterRoles().Lister()
 	id.resolver.RoleBindings, id.resolver.ClusterRoleBindings = r.RoleBindings().Lister(), r.ClusterRoleBindings().Lister()
 	id.saAuth.Objects = saObjects{client: client, accounts: f.Core().V1().ServiceAccounts().Lister()}
+	id.nodePods.p.Store(&nodePods{client: client})
 }
 
 // saObjects finds a token's bound objects: service accounts from the cache,

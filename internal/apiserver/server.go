@@ -39,6 +39,7 @@ import (
 	"github.com/batchd/batchd/internal/apiserver/registry"
 	"github.com/batchd/batchd/internal/apiserver/registry/jobrun"
 	"github.com/batchd/batchd/internal/apiserver/registry/pod"
+	"github.com/batchd/batchd/internal/auth/nodeauth"
 	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/pki"
 )
@@ -188,7 +189,7 @@ func New(c Config) (*Server, error) {
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
 	id.bind(loopbackClient, informerFactory)
 	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses)
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses, nodeauth.NewAdmission(id.nodePods.get))
 
 	installUI(gcfg, c.UI)
 	installJoin(gcfg, c.Join)

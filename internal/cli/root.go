@@ -55,6 +55,6 @@ func (c *CLI) rootCommand() *cobra.Command {
 	root.SetIn(c.In)
 	root.SetOut(c.Out)
 	root.SetErr(c.Err)
-	root.AddCommand(c.serverCommand(), c.runCommand(), c.kubectlCommand(), c.versionCommand(), c.benchCommand(), c.imageCommand(), c.cronCommand(), c.logsCommand(), c.clockCommand(), c.uiCommand())
+	root.AddCommand(c.serverCommand(), c.agentCommand(), c.runCommand(), c.kubectlCommand(), c.versionCommand(), c.benchCommand(), c.imageCommand(), c.cronCommand(), c.logsCommand(), c.clockCommand(), c.uiCommand())
 	return root
 }

@@ -6,4 +6,9 @@
 // of its own (etcd's member add). The two endpoints are served on the API
 // port in front of the API's authentication: /v1-batchd/cacerts (anyone: a
 // CA certificate is public) and /v1-batchd/join (the secret).
+//
+// Agents (`batchd agent --server URL --token TOKEN`, node.go) check the CA
+// the same way, then send certificate requests to /v1-batchd/node with the
+// secret: they get a node client certificate and a serving certificate,
+// signed on the server, for keys that never leave them.
 package join

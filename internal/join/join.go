@@ -19,6 +19,7 @@ const (
 	Prefix    = "/v1-batchd/"
 	CAPath    = Prefix + "cacerts"
 	JoinPath  = Prefix + "join"
+	NodePath  = Prefix + "node"
 	maxBody   = 64 << 10
 	userAgent = "batchd-join"
 )
@@ -60,19 +61,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(ca)
 	case JoinPath:
 		s.join(w, r)
+	case NodePath:
+		s.node(w, r)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+	if !s.authorized(w, r) {
 		return
 	}
-	got, _ := bytes.CutPrefix([]byte(r.Header.Get("Authorization")), []byte("Bearer "))
-	if s.Token.Secret == "" || subtle.ConstantTimeCompare(got, []byte(s.Token.Secret)) != 1 {
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+	if s.AddMember == nil {
+		http.Error(w, "this server's etcd is not clustered: servers join a server started with --cluster-init (agents may join any server)", http.StatusConflict)
 		return
 	}
 	var req Request
@@ -96,6 +97,20 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(Response{CACert: caCert, CAKey: caKey, ServiceAccount: saKey, InitialCluster: initial})
 }
 
+// authorized answers a request that is not a POST with the token's secret.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return false
+	}
+	got, _ := bytes.CutPrefix([]byte(r.Header.Get("Authorization")), []byte("Bearer "))
+	if s.Token.Secret == "" || subtle.ConstantTimeCompare(got, []byte(s.Token.Secret)) != 1 {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
 // ErrCAMismatch: the server's CA is not the one the token names.
 var ErrCAMismatch = errors.New("the server's CA does not match the join token's CA hash: wrong token or an intercepted connection")
 
@@ -103,7 +118,19 @@ var ErrCAMismatch = errors.New("the server's CA does not match the join token's 
 // it first fetches the CA and checks it against the token, then sends the
 // secret over TLS verified with that CA.
 func Join(ctx context.Context, url string, tok Token, req Request) (*Response, error) {
-	// The CA is public; it is trusted only if its hash is the token's.
+	var out Response
+	if _, err := post(ctx, url, JoinPath, tok, req, &out); err != nil {
+		if errors.Is(err, ErrCAMismatch) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("join %s: %w", url, err)
+	}
+	return &out, nil
+}
+
+// VerifiedCA fetches the server's CA and returns it only if its hash is the
+// token's: the CA is public, and trusted only so.
+func VerifiedCA(ctx context.Context, url string, tok Token) ([]byte, error) {
 	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	caPEM, err := get(ctx, insecure, url+CAPath)
 	if err != nil {
@@ -111,6 +138,16 @@ func Join(ctx context.Context, url string, tok Token, req Request) (*Response, e
 	}
 	if subtle.ConstantTimeCompare([]byte(HashCA(caPEM)), []byte(tok.CAHash)) != 1 {
 		return nil, ErrCAMismatch
+	}
+	return caPEM, nil
+}
+
+// post sends req to path with the token's secret, over TLS verified with
+// the CA the token names, and decodes the answer into out; it returns the CA.
+func post(ctx context.Context, url, path string, tok Token, req, out any) ([]byte, error) {
+	caPEM, err := VerifiedCA(ctx, url, tok)
+	if err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
@@ -121,7 +158,7 @@ func Join(ctx context.Context, url string, tok Token, req Request) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url+JoinPath, bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -130,18 +167,17 @@ func Join(ctx context.Context, url string, tok Token, req Request) (*Response, e
 	r.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(r)
 	if err != nil {
-		return nil, fmt.Errorf("join %s: %w", url, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("join %s: %s: %s", url, resp.Status, bytes.TrimSpace(data))
+		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	var out Response
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("join %s: %w", url, err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, err
 	}
-	return &out, nil
+	return caPEM, nil
 }
 
 func get(ctx context.Context, c *http.Client, url string) ([]byte, error) {

@@ -149,3 +149,42 @@ func TestHeartbeatTaintsOnDiskPressure(t *testing.T) {
 		t.Errorf("after pressure: %s", got)
 	}
 }
+
+// An agent's --node-labels are on its Node and stay there (the kubelet's
+// own labels win over them); --node-taints are set when it registers, and
+// a taint the user removes later stays removed.
+func TestHeartbeatRegistersLabelsAndTaints(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	h := &heartbeat{client: client, clock: clk, wall: clk, events: newEvents(record.NewFakeRecorder(32), "a1"), machine: func() Machine {
+		return Machine{Name: "a1", IP: "127.0.0.2", CPUs: 2, MemoryBytes: 1 << 30, MaxPods: 110, StreamPort: 10250,
+			Labels: map[string]string{"zone": "z1", "kubernetes.io/hostname": "other"},
+			Taints: []corev1.Taint{{Key: "gpu", Value: "yes", Effect: corev1.TaintEffectNoSchedule}}}
+	}}
+	ctx := context.Background()
+	if err := h.update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := client.CoreV1().Nodes().Get(ctx, "a1", metav1.GetOptions{})
+	if n.Labels["zone"] != "z1" || n.Labels["kubernetes.io/hostname"] != "a1" {
+		t.Fatalf("labels %v", n.Labels)
+	}
+	if len(n.Spec.Taints) != 1 || n.Spec.Taints[0].ToString() != "gpu=yes:NoSchedule" {
+		t.Fatalf("taints %v", n.Spec.Taints)
+	}
+	if n.Status.DaemonEndpoints.KubeletEndpoint.Port != 10250 || n.Status.Addresses[0].Address != "127.0.0.2" {
+		t.Fatalf("endpoint %v at %v", n.Status.DaemonEndpoints, n.Status.Addresses)
+	}
+	n.Spec.Taints = nil
+	delete(n.Labels, "zone")
+	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = client.CoreV1().Nodes().Get(ctx, "a1", metav1.GetOptions{})
+	if n.Labels["zone"] != "z1" || len(n.Spec.Taints) != 0 {
+		t.Fatalf("after an update: labels %v, taints %v", n.Labels, n.Spec.Taints)
+	}
+}

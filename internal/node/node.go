@@ -53,6 +53,11 @@ type Machine struct {
 	// VirtualClock says how the server's virtual clock runs ("": the clock
 	// is real). The Node then carries a VirtualClock condition saying so.
 	VirtualClock string
+	// Labels are more labels of the Node (the kubelet's --node-labels),
+	// kept on every status update; Taints are set when the agent registers
+	// it (--register-with-taints), later changes are the user's.
+	Labels map[string]string
+	Taints []corev1.Taint
 }
 
 // ConditionVirtualClock is the Node condition of a server whose controllers
@@ -178,8 +183,13 @@ func (m Machine) nodeObject(now time.Time) *corev1.Node {
 			"beta.kubernetes.io/arch": goruntime.GOARCH,
 		}},
 	}
+	for k, v := range m.Labels {
+		if _, own := n.Labels[k]; !own {
+			n.Labels[k] = v
+		}
+	}
 	n.Status = m.nodeStatus(now, nil)
-	n.Spec.Taints, _ = ConditionTaints(nil, m.DiskPressure)
+	n.Spec.Taints, _ = ConditionTaints(append([]corev1.Taint(nil), m.Taints...), m.DiskPressure)
 	return n
 }
 

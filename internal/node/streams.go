@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"fmt"
+	"io"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -13,7 +15,17 @@ import (
 // needs of the agent: the running run of a container, found by the pod's
 // namespace and name (the kubelet's URLs) among the pods bound to this node.
 func (a *Agent) Streams() stream.Config {
-	return stream.Config{Runtime: a.cfg.Runtime, Find: a.streamTarget, Running: a.podRunning}
+	return stream.Config{Runtime: a.cfg.Runtime, Find: a.streamTarget, Running: a.podRunning, Logs: a.containerLogs}
+}
+
+// containerLogs is pods/log of a pod bound here, for an API server that
+// reached this node's endpoint (the API server checked the pod's state).
+func (a *Agent) containerLogs(ctx context.Context, namespace, name, container string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	pod, err := a.pod(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return Logs{Runtime: a.cfg.Runtime, Clock: a.clock}.Logs(ctx, pod, container, opts)
 }
 
 func (a *Agent) pod(namespace, name string) (*corev1.Pod, error) {

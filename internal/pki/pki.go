@@ -379,3 +379,92 @@ func EnsurePeer(dir string, hosts []string, now time.Time) (PeerFiles, error) {
 	}
 	return f, writePair(dir, "etcd-peer", cert, key)
 }
+
+// Node identities, as upstream's kubelet client certificates carry them: the
+// Node authorizer knows a node by CN system:node:<name> in O system:nodes.
+const (
+	NodeUserPrefix = "system:node:"
+	NodeGroup      = "system:nodes"
+)
+
+// NewKeyAndCSR makes a key and a certificate request for it: what an agent
+// sends to be certified, its key staying with it.
+func NewKeyAndCSR(commonName string) (keyPEM, csrPEM []byte, err error) {
+	key, keyPEM, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: commonName}}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create certificate request: %w", err)
+	}
+	return keyPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}
+
+// SignCSR certifies the public key of csrPEM (whose signature proves its
+// sender holds the key) with the CA caCert/caKey, for subject and hosts as
+// the signer says (the request's own subject and names are ignored).
+func SignCSR(caCertPEM, caKeyPEM, csrPEM []byte, subject pkix.Name, hosts []string, now time.Time, usage ...x509.ExtKeyUsage) ([]byte, error) {
+	ca, signer, err := parsePair(caCertPEM, caKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("parse CA: %w", err)
+	}
+	block, _ := pem.Decode(csrPEM)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("no certificate request PEM block")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(leafValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  usage,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, csr.PublicKey, signer)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate %s: %w", subject.CommonName, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// NodePair loads the pair name from dir when it is valid at now, signed by
+// caPEM's CA, for commonName and covering hosts (ok false otherwise).
+func NodePair(dir, name string, caPEM []byte, commonName string, hosts []string, now time.Time) (certPEM, keyPEM []byte, ok bool) {
+	certPEM, keyPEM, err := loadPair(dir, name)
+	if err != nil || !servingCovers(certPEM, hosts, now) {
+		return nil, nil, false
+	}
+	ca, err := parseCert(caPEM)
+	if err != nil {
+		return nil, nil, false
+	}
+	c, err := parseCert(certPEM)
+	if err != nil || c.CheckSignatureFrom(ca) != nil || c.Subject.CommonName != commonName {
+		return nil, nil, false
+	}
+	return certPEM, keyPEM, true
+}
+
+// WritePair writes a certificate and its key to dir as name.crt and name.key.
+func WritePair(dir, name string, certPEM, keyPEM []byte) error {
+	return writePair(dir, name, certPEM, keyPEM)
+}

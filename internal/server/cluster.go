@@ -76,8 +76,9 @@ func joinCluster(ctx context.Context, cfg Config, identity string) (string, erro
 	return resp.InitialCluster, nil
 }
 
-// clusterToken is the join token the server answers joins with: made on
-// a cluster's first start, else the one it joined with.
+// clusterToken is the join token the server answers joins (of agents, and
+// of servers when clustered) with: made on a server's first start, else
+// the one it joined with.
 func clusterToken(cfg Config, caPEM []byte) (join.Token, error) {
 	path := TokenPath(cfg.DataDir)
 	if data, err := os.ReadFile(path); err == nil {
@@ -90,7 +91,7 @@ func clusterToken(cfg Config, caPEM []byte) (join.Token, error) {
 		}
 		return tok, nil
 	}
-	if !cfg.Cluster.Init {
+	if cfg.Cluster != nil && !cfg.Cluster.Init {
 		// Joined before this file was written: the token it was given.
 		tok := cfg.Cluster.Token
 		return tok, pki.WriteFile(path, []byte(tok.String()+"\n"), 0o600)

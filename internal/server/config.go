@@ -99,7 +99,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd.")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of the Node that runs this machine's pods (default: the hostname).")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pods this node accepts at once.")
-	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "Serve the API and run controllers only: no scheduler, no pods run on this machine.")
+	fs.BoolVar(&o.DisableNodeAgent, "disable-agent", o.DisableNodeAgent, "Serve the API and run the controllers and the scheduler only: no pods run on this machine (they run on agents: batchd agent).")
+	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "The same as --disable-agent (its older name).")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and writes toward removing objects (deletes, finalizer removals, status updates) are accepted until objects are deleted. etcd's own quota lies an eighth (at least 8Mi) above, so that these still fit.")
@@ -254,8 +255,11 @@ type Config struct {
 	NodeName string
 	// MaxPods is the node's pod capacity (default 110).
 	MaxPods int
-	// DisableNodeAgent runs no scheduler and no pods.
+	// DisableNodeAgent runs no pods on this machine (the scheduler still runs).
 	DisableNodeAgent bool
+	// DisableScheduler runs no scheduler either (tests that bind pods by
+	// hand; no flag: a cluster needs its scheduler).
+	DisableScheduler bool
 	// Profiling serves /debug/pprof.
 	Profiling bool
 	// TokenFile authenticates more users (see apiserver.Config.TokenFile).

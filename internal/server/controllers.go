@@ -61,6 +61,8 @@ type controllerSet struct {
 	runHistory RunHistory
 	runLogs    *history.Store
 	election   election
+	// noScheduler: no scheduler campaigns (Config.DisableScheduler).
+	noScheduler bool
 
 	mu        sync.Mutex
 	campaigns []chan struct{}
@@ -134,9 +136,11 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 			logf("controllers: %v", err)
 		}
 	})
-	if s.node != nil {
+	// The scheduler runs on the leading server whether or not it runs an
+	// agent itself: agents of other machines need it.
+	if !s.noScheduler {
 		campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
-			sched := s.node.newScheduler(client, factory, schedulerSink)
+			sched := scheduler.New(client, factory, schedulerSink)
 			startFactory()
 			factory.WaitForCacheSync(ctx.Done())
 			if ctx.Err() == nil {

@@ -10,4 +10,10 @@
 // internal/testenv, `batchd run`'s ephemeral server). Every Config comes from
 // the same defaults, NewOptions().Config(), adjusted by its caller; the
 // server's own lines go to Config.Log.
+//
+// RunAgent (`batchd agent`, agent.go) is the node half alone, for another
+// machine of a cluster: node credentials from the join token, then the
+// same node agent a server runs, talking to the cluster's API as its node
+// identity. streams.go is where the API server reaches any node's agent
+// for logs, exec, attach and port-forward.
 package server

@@ -9,10 +9,8 @@ import (
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/version"
 	"k8s.io/utils/clock"
@@ -21,8 +19,6 @@ import (
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/node"
 	"github.com/batchd/batchd/internal/node/runtime"
-	"github.com/batchd/batchd/internal/pki"
-	"github.com/batchd/batchd/internal/scheduler"
 )
 
 // NodeOptions replace parts of the node half, for tests that run the node
@@ -55,17 +51,16 @@ type nodeRuntime struct {
 	log              io.Writer
 }
 
-func newNodeRuntime(cfg Config, bundle *pki.Bundle) (*nodeRuntime, error) {
+// newNodeRuntime is the node half (nil with DisableNodeAgent); endpoint,
+// if any, serves its logs and streams.
+func newNodeRuntime(cfg Config, endpoint *streamEndpoint) (*nodeRuntime, error) {
 	if cfg.DisableNodeAgent {
 		return nil, nil
 	}
 	n := &nodeRuntime{machine: node.DetectMachine(cfg.NodeName, cfg.MaxPods), pvcDir: filepath.Join(cfg.DataDir, "volumes"), clock: cfg.Node.Clock, log: cfg.log()}
-	if bundle != nil {
-		var err error
-		if n.streams, err = newStreamEndpoint(bundle); err != nil {
-			return nil, err
-		}
-		n.machine.StreamPort = n.streams.port()
+	if endpoint != nil {
+		n.streams = endpoint
+		n.machine.StreamPort = endpoint.port()
 	}
 	n.machine.Version = version.Get().GitVersion
 	n.machine.VirtualClock = DescribeClock(cfg.Clock)
@@ -170,6 +165,14 @@ func (n *nodeRuntime) logs() pod.LogSource {
 	return node.Logs{Runtime: n.runtime, Clock: n.clock}
 }
 
+// name is the node's name ("" without an agent).
+func (n *nodeRuntime) name() string {
+	if n == nil {
+		return ""
+	}
+	return n.machine.Name
+}
+
 // startAgent runs the node agent until ctx ends.
 func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interface, broadcaster record.EventBroadcaster) {
 	if n == nil {
@@ -185,11 +188,6 @@ func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interfac
 	if n.streams != nil {
 		n.streams.serve(ctx, agent.Streams(), func(err error) { fmt.Fprintf(n.log, "node: stream endpoint: %v\n", err) })
 	}
-}
-
-// newScheduler is the scheduler, on factory's informers, its events to sink.
-func (n *nodeRuntime) newScheduler(client kubernetes.Interface, factory informers.SharedInformerFactory, sink events.EventSink) *scheduler.Controller {
-	return scheduler.New(client, factory, sink)
 }
 
 // hiddenFromPods are the paths no container sees: the data dir (etcd, the

@@ -13,15 +13,19 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/server/healthz"
 
+	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
 	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/join"
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/pki"
@@ -120,6 +124,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	var readyz []healthz.HealthChecker
 	var joins *join.Server
 	var storageFull func() error
+	var addMember func(context.Context, string, string) (string, error)
 	if len(etcdServers) == 0 {
 		// etcd outlives ctx until the API server has drained; its start
 		// is cut short by ctx though (SIGTERM while starting).
@@ -136,13 +141,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			return err
 		}
 		if cfg.Cluster != nil {
-			tok, err := clusterToken(cfg, bundle.CACert)
-			if err != nil {
-				return err
-			}
-			joins = &join.Server{Token: tok, AddMember: etcd.AddMember, Keys: func() ([]byte, []byte, []byte, error) {
-				return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
-			}}
+			addMember = etcd.AddMember
 			// Any server promotes the members that joined as learners
 			// once they have caught up.
 			go etcd.RunPromoter(etcdCtx, time.Second)
@@ -165,10 +164,39 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		}()
 	}
 
-	agent, err := newNodeRuntime(cfg, bundle)
+	// Every server takes agents (their credentials, signed here); a
+	// clustered one takes servers too (an etcd member each).
+	tok, err := clusterToken(cfg, bundle.CACert)
 	if err != nil {
 		return err
 	}
+	joins = &join.Server{Token: tok, AddMember: addMember, Keys: func() ([]byte, []byte, []byte, error) {
+		return bundle.CACert, bundle.CAKey, bundle.ServiceAccountKey, nil
+	}}
+
+	kubelets, err := kubeletTransport(bundle)
+	if err != nil {
+		return err
+	}
+	var endpoint *streamEndpoint
+	if !cfg.DisableNodeAgent {
+		// A clustered server's agent is reached by the other servers too.
+		addr := "127.0.0.1:0"
+		if cfg.Cluster != nil {
+			addr = net.JoinHostPort(cfg.BindAddress.String(), "0")
+		}
+		if endpoint, err = newStreamEndpoint(bundle.ServingCert, bundle.ServingKey, bundle.CACert, addr); err != nil {
+			return err
+		}
+	}
+	agent, err := newNodeRuntime(cfg, endpoint)
+	if err != nil {
+		return err
+	}
+	if agent != nil && cfg.Cluster != nil {
+		agent.machine.IP = cfg.Cluster.Advertise.String()
+	}
+	nodes := &nodeStreams{local: agent.name(), endpoint: endpoint, transport: kubelets}
 	runLogs, err := openRunLogs(cfg)
 	if err != nil {
 		return err
@@ -177,7 +205,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		agent.keepLogs = keepLogs(runLogs)
 	}
 
-	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs,
+	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs, noScheduler: cfg.DisableScheduler,
 		election: election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
 
 	loopbackToken, err := randomToken()
@@ -203,8 +231,8 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		Controllers:       controllers.start,
 		StopControllers:   func() { controllers.stop(stopControllersTimeout) },
 		Join:              joinHandler(joins),
-		Logs:              agent.logs(),
-		Nodes:             agent.nodeConnection(),
+		Logs:              nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
+		Nodes:             nodes,
 		RunLogs:           runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
@@ -214,6 +242,15 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if agent != nil {
 		agent.apiHost, agent.apiPort, _ = net.SplitHostPort(kubeconfigHost(cfg.BindAddress, ln.Addr()))
 	}
+	// Other nodes' agents are found by their Node objects.
+	nodeClient, err := kubernetes.NewForConfig(controller.QuietConfig(srv.Loopback()))
+	if err != nil {
+		return err
+	}
+	getNode := func(ctx context.Context, name string) (*corev1.Node, error) {
+		return nodeClient.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	}
+	nodes.nodes.Store(&getNode)
 	kubeconfig := KubeconfigPath(cfg.DataDir)
 	if err := writeKubeconfig(kubeconfig, url, bundle); err != nil {
 		return err

@@ -44,7 +44,7 @@ func Start(dataDir string) (*Env, error) { return StartWith(dataDir, nil) }
 // runtimetest.Fake runs pods in milliseconds.
 func StartWithNode(dataDir string, node server.NodeOptions) (*Env, error) {
 	return StartWith(dataDir, func(cfg *server.Config) {
-		cfg.DisableNodeAgent = false
+		cfg.DisableNodeAgent, cfg.DisableScheduler = false, false
 		cfg.Node, cfg.NodeName = node, NodeName
 	})
 }
@@ -68,6 +68,8 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 		return nil, err
 	}
 	cfg.UnsafeNoFsync = true
+	// Nor does a scheduler touch them (StartWithNode runs one).
+	cfg.DisableScheduler = true
 	if adjust != nil {
 		adjust(&cfg)
 	}

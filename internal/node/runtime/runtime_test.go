@@ -775,3 +775,44 @@ func TestRecoverWaitsForAStartingSupervisor(t *testing.T) {
 		t.Fatalf("log = %q", got)
 	}
 }
+
+// Two nodes on one machine (a server's agent and `batchd agent`s, each with
+// its own data dir): one starting up — its cgroup sweep and Recover, which
+// reaps what its own earlier supervisors left — leaves the other's running
+// containers alone.
+func TestStartupLeavesAnotherNodesRuns(t *testing.T) {
+	cg, err := DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		cg = nil // the runs then have no groups; Recover is still checked
+	}
+	other, _ := newRuntime(t, cg)
+	id := ID{Pod: "other-node-pod", Container: "c"}
+	if err := other.Start(context.Background(), Spec{ID: id, Argv: []string{"sleep", "30"}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Stop(id, 0) })
+	// This node: a lost run of its own, so that Recover has something to reap.
+	if cg != nil {
+		if cg, err = DetectCgroups("/sys/fs/cgroup"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, _ := newRuntime(t, cg)
+	lost := ID{Pod: "p", Container: "c"}
+	if err := os.MkdirAll(self.runDir(lost), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(self.runDir(lost), "started"), []byte("pid=999999\nsupervisor=999999\nstarted=2026-01-01T00:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := self.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := self.Runs("p"); runs["c"][0].Reason != ReasonUnknown {
+		t.Fatalf("own lost run not reaped: %+v", runs["c"][0])
+	}
+	runs, err := other.Runs(id.Pod)
+	if err != nil || len(runs["c"]) != 1 || !runs["c"][0].Running {
+		t.Fatalf("the other node's run after this node's start-up: %+v, %v", runs, err)
+	}
+}

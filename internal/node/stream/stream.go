@@ -8,7 +8,8 @@
 // translated to SPDY by the API server, as upstream does. This endpoint is
 // the agent's own (an address and port of its own, published in the Node's
 // status.daemonEndpoints), so that an agent on another machine serves its
-// pods the same way.
+// pods the same way. It also serves /containerLogs (logs.go): pods/log of a
+// pod on another machine than the API server's.
 //
 // The wire protocols are not ours: k8s.io/cri-streaming's remotecommand and
 // portforward servers (the CRI streaming server's) negotiate the
@@ -58,6 +59,8 @@ type Config struct {
 	// ClientUser is the only client certificate's common name served (the
 	// API server's); "" serves any verified client (tests).
 	ClientUser string
+	// Logs serves /containerLogs (nil: 503).
+	Logs LogsFunc
 	// IdleTimeout ends a session without traffic (default 4h, the
 	// kubelet's --streaming-connection-idle-timeout).
 	IdleTimeout time.Duration
@@ -84,6 +87,7 @@ func Handler(cfg Config) http.Handler {
 		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", s.attach)
 		mux.HandleFunc(m+" /portForward/{namespace}/{pod}", s.portForward)
 	}
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	return s.authorize(mux)
 }
 
