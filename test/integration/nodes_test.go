@@ -12,10 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
+	"github.com/batchd/batchd/internal/apiserver"
 	"github.com/batchd/batchd/internal/node/runtime/runtimetest"
 	"github.com/batchd/batchd/internal/server"
 	"github.com/batchd/batchd/internal/testenv"
@@ -145,5 +147,222 @@ func TestSchedulerSpreadsABurst(t *testing.T) {
 			t.Errorf("pods per node %v, want 2 on each spread node", perNode)
 			break
 		}
+	}
+}
+
+func pollFor(t *testing.T, d time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, d, true, cond); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// preferring is a Job of one pod that prefers node, runs `true` anywhere.
+func preferring(name, node string) *batchv1.Job {
+	j := testenv.Job(name)
+	j.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
+		Weight: 100, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}}}
+	return j
+}
+
+func onlyPod(ctx context.Context, c kubernetes.Interface, ns, job string) (*corev1.Pod, error) {
+	pods, err := jobPods(ctx, c, ns, job)
+	if err != nil || len(pods) != 1 {
+		return nil, err
+	}
+	return &pods[0], nil
+}
+
+func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == t {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// TestLostNode: two nodes stop renewing their Leases. After the grace
+// period they are Unknown with the unreachable taints and their pods not
+// ready; after the (short) default toleration the pods get DisruptionTarget
+// and are deleted, and stay Terminating: no agent confirms. A Job with the
+// default podReplacementPolicy counts its terminating pod failed and
+// replaces it at once on the live node, but is Complete only once that pod
+// is gone; one with a podFailurePolicy (Ignore on DisruptionTarget,
+// backoffLimit 0) waits for a Failed pod. Both end when an admin taints the
+// nodes out-of-service: PodGC fails and deletes the pods; the Ignore rule
+// keeps the second Job's failure uncounted.
+func TestLostNode(t *testing.T) {
+	// The in-process agent renews every 10 s: the grace must be longer.
+	const grace = 15 * time.Second
+	e := startWithAgent(t, func(c *server.Config) {
+		c.NodeLifecycle.MonitorPeriod, c.NodeLifecycle.GracePeriod, c.NodeLifecycle.StartupGracePeriod = 200*time.Millisecond, grace, grace
+		c.DefaultTolerations = &apiserver.DefaultTolerations{NotReadySeconds: 2, UnreachableSeconds: 3}
+		c.PodGCPeriod = 500 * time.Millisecond
+	})
+	ctx := context.Background()
+	stopA := fakeNode(t, e.Client, "lost-a", nil)
+	stopB := fakeNode(t, e.Client, "lost-b", nil)
+	ns := e.Namespace(t)
+
+	plain := preferring("plain", "lost-a")
+	policy := preferring("policy", "lost-b")
+	policy.Spec.BackoffLimit = ptr.To[int32](0)
+	policy.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}}}}
+	for _, j := range []*batchv1.Job{plain, policy} {
+		if _, err := e.Client.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each pod on its lost node, Running and Ready as a kubelet would post.
+	lost := map[string]*corev1.Pod{}
+	for job, node := range map[string]string{"plain": "lost-a", "policy": "lost-b"} {
+		var p *corev1.Pod
+		poll(t, job+" pod bound to "+node, func(ctx context.Context) (bool, error) {
+			var err error
+			p, err = onlyPod(ctx, e.Client, ns, job)
+			return p != nil && p.Spec.NodeName != "", err
+		})
+		if p.Spec.NodeName != node {
+			t.Fatalf("%s pod bound to %s, want %s", job, p.Spec.NodeName, node)
+		}
+		// DefaultTolerationSeconds gave it the two tolerations, with the flags' seconds.
+		want := map[string]int64{corev1.TaintNodeNotReady: 2, corev1.TaintNodeUnreachable: 3}
+		for _, tol := range p.Spec.Tolerations {
+			if s, ok := want[tol.Key]; ok && tol.Effect == corev1.TaintEffectNoExecute && tol.Operator == corev1.TolerationOpExists && ptr.Deref(tol.TolerationSeconds, -1) == s {
+				delete(want, tol.Key)
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("%s pod tolerations %+v lack the defaults %v", job, p.Spec.Tolerations, want)
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now})
+		up, err := e.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost[job] = up
+	}
+
+	stopA()
+	stopB()
+	lostAt := time.Now()
+	for _, name := range []string{"lost-a", "lost-b"} {
+		pollFor(t, grace+20*time.Second, name+" Unknown and tainted", func(ctx context.Context) (bool, error) {
+			n, err := e.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			var ready *corev1.NodeCondition
+			for i := range n.Status.Conditions {
+				if n.Status.Conditions[i].Type == corev1.NodeReady {
+					ready = &n.Status.Conditions[i]
+				}
+			}
+			if ready == nil || ready.Status != corev1.ConditionUnknown {
+				return false, nil
+			}
+			if ready.Reason != "NodeStatusUnknown" || ready.Message != "Kubelet stopped posting node status." {
+				t.Fatalf("%s Ready: %+v", name, ready)
+			}
+			found := 0
+			for _, taint := range n.Spec.Taints {
+				if taint.Key == corev1.TaintNodeUnreachable && (taint.Effect == corev1.TaintEffectNoSchedule || (taint.Effect == corev1.TaintEffectNoExecute && taint.TimeAdded != nil)) {
+					found++
+				}
+			}
+			return found == 2, nil
+		})
+	}
+	if d := time.Since(lostAt); d < grace-time.Second {
+		t.Errorf("nodes lost after %s, before the grace period %s", d, grace)
+	}
+	// Marked not ready, then evicted with the DisruptionTarget condition.
+	for job, p := range lost {
+		pollFor(t, 30*time.Second, job+" pod not ready, then evicted", func(ctx context.Context) (bool, error) {
+			cur, err := e.Client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if c := podCondition(cur, corev1.PodReady); c == nil || c.Status != corev1.ConditionFalse {
+				return false, nil
+			}
+			d := podCondition(cur, corev1.DisruptionTarget)
+			if d == nil || cur.DeletionTimestamp == nil {
+				return false, nil
+			}
+			if d.Reason != "DeletionByTaintManager" || d.Message != "Taint manager: deleting due to NoExecute taint" {
+				t.Fatalf("%s DisruptionTarget: %+v", job, d)
+			}
+			return true, nil
+		})
+	}
+	// The default policy replaces the terminating pod on the live node.
+	waitJob := func(name string, check func(*batchv1.Job) bool) *batchv1.Job {
+		var j *batchv1.Job
+		err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			var err error
+			j, err = e.Client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+			return err == nil && check(j), err
+		})
+		if err != nil {
+			pods, _ := jobPods(ctx, e.Client, ns, name)
+			for _, p := range pods {
+				t.Logf("pod %s on %q: %s deleting=%v conditions %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp != nil, p.Status.Conditions)
+			}
+			t.Fatalf("%s complete: %v; status %+v", name, err, j.Status)
+		}
+		return j
+	}
+	complete := func(j *batchv1.Job) bool { return jobCondition(j, batchv1.JobComplete) != nil }
+	// Replaced at once; counted failed; its success criteria are met, but
+	// it is not Complete while its lost pod is still terminating (upstream
+	// since 1.31 waits for every pod to be gone).
+	j := waitJob("plain", func(j *batchv1.Job) bool {
+		return j.Status.Succeeded == 1 && jobCondition(j, batchv1.JobSuccessCriteriaMet) != nil
+	})
+	if j.Status.Failed != 1 || ptr.Deref(j.Status.Terminating, 0) != 1 || complete(j) {
+		t.Errorf("plain: failed %d terminating %d complete %v; want 1, 1 and not yet", j.Status.Failed, ptr.Deref(j.Status.Terminating, 0), complete(j))
+	}
+	pods, err := jobPods(ctx, e.Client, ns, "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if p.Name != lost["plain"].Name && p.Spec.NodeName != testenv.NodeName {
+			t.Errorf("replacement %s on %s, want %s", p.Name, p.Spec.NodeName, testenv.NodeName)
+		}
+	}
+	// The podFailurePolicy Job waits for a Failed pod: none while it is
+	// terminating on a node that may come back.
+	j, err = e.Client.BatchV1().Jobs(ns).Get(ctx, "policy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := jobPods(ctx, e.Client, ns, "policy"); len(n) != 1 || ptr.Deref(j.Status.Terminating, 0) != 1 {
+		t.Errorf("policy: %d pods, terminating %d; want the one terminating pod only", len(n), ptr.Deref(j.Status.Terminating, 0))
+	}
+	// The admin says both machines are gone for good: PodGC fails and
+	// removes their pods.
+	for _, name := range []string{"lost-a", "lost-b"} {
+		n, err := e.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
+		if _, err := e.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j = waitJob("plain", complete)
+	if j.Status.Succeeded != 1 || j.Status.Failed != 1 {
+		t.Errorf("plain: succeeded %d failed %d, want 1 and 1 (the evicted pod counts failed)", j.Status.Succeeded, j.Status.Failed)
+	}
+	j = waitJob("policy", complete)
+	if j.Status.Succeeded != 1 || j.Status.Failed != 0 {
+		t.Errorf("policy: succeeded %d failed %d, want 1 and 0 (Ignore: the disrupted pod does not count)", j.Status.Succeeded, j.Status.Failed)
 	}
 }
