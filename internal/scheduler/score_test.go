@@ -118,7 +118,9 @@ func TestDecideScores(t *testing.T) {
 }
 
 func TestDecideSpreadFilter(t *testing.T) {
-	app := func(kv ...string) *corev1.Pod { return labelled(podRequesting("", ""), append([]string{"app", "a"}, kv...)...) }
+	app := func(kv ...string) *corev1.Pod {
+		return labelled(podRequesting("", ""), append([]string{"app", "a"}, kv...)...)
+	}
 	dns := hostnameSpread(corev1.DoNotSchedule)
 	small := node("n2", "2", "4Gi", 1) // full: one pod runs there
 	zoneless := node("n1", "2", "4Gi", 110)
@@ -215,4 +217,3 @@ func TestDecideSpreadsABurst(t *testing.T) {
 		}
 	}
 }
-
