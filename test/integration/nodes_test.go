@@ -3,6 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -18,8 +22,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/node/runtime/runtimetest"
 	"github.com/batchd/batchd/internal/server"
+	"github.com/batchd/batchd/internal/storage"
 	"github.com/batchd/batchd/internal/testenv"
 )
 
@@ -364,5 +370,155 @@ func TestLostNode(t *testing.T) {
 	j = waitJob("policy", complete)
 	if j.Status.Succeeded != 1 || j.Status.Failed != 0 {
 		t.Errorf("policy: succeeded %d failed %d, want 1 and 0 (Ignore: the disrupted pod does not count)", j.Status.Succeeded, j.Status.Failed)
+	}
+}
+
+// TestAgentComesBack: a server whose node agent stops (its containers run
+// on) while another server leads the controllers. Its node is found lost,
+// one pod is evicted and another force-deleted meanwhile. When the agent
+// starts again on the same runtime, it stops the containers of both, confirms
+// the eviction, reports the pod it still has (Ready again, its container
+// not restarted), and the node is Ready with its taints gone.
+func TestAgentComesBack(t *testing.T) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "comeback-etcd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(dir, "etcd"), UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Stop)
+	const grace = 15 * time.Second // longer than the agent's 10 s renewals
+	common := func(c *server.Config) {
+		c.EtcdServers = []string{etcd.Endpoint()}
+		c.LeaderElection = shortLeases
+		c.NodeLifecycle.MonitorPeriod, c.NodeLifecycle.GracePeriod, c.NodeLifecycle.StartupGracePeriod = 200*time.Millisecond, grace, grace
+		c.DefaultTolerations = &apiserver.DefaultTolerations{NotReadySeconds: 2, UnreachableSeconds: 2}
+	}
+	// a leads the controllers and runs no agent.
+	a, err := testenv.StartWith(t.TempDir(), common)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop() })
+	waitHolder(t, a.Client, leader.ControllerManager, identityOf(t, a))
+
+	rt := runtimetest.New(filepath.Join(dir, "pods"), clock.RealClock{})
+	bDir := t.TempDir()
+	startB := func() *testenv.Env {
+		b, err := testenv.StartWith(bDir, func(c *server.Config) {
+			common(c)
+			c.DisableNodeAgent, c.NodeName = false, testenv.NodeName
+			c.Node = server.NodeOptions{Runtime: rt, Clock: clock.RealClock{}}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := startB()
+	bStopped := false
+	t.Cleanup(func() {
+		if !bStopped {
+			_ = b.Stop()
+		}
+	})
+
+	ns := a.Namespace(t)
+	pods := map[string]*corev1.Pod{}
+	for _, name := range []string{"kept", "evicted", "deleted"} {
+		p := testenv.Pod(name)
+		p.Spec.Containers[0].Command = []string{"sh", "-c", "sleep 1000"}
+		if name == "kept" {
+			// Tolerates the lost node forever: it stays bound.
+			p.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}
+		}
+		if _, err := a.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"kept", "evicted", "deleted"} {
+		pollFor(t, 60*time.Second, name+" running", func(ctx context.Context) (bool, error) {
+			p, err := a.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			pods[name] = p
+			return p.Status.Phase == corev1.PodRunning && rt.Running(string(p.UID), "c"), nil
+		})
+	}
+	keptStarts := len(rt.Started())
+
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bStopped = true
+	pollFor(t, grace+30*time.Second, "node lost", func(ctx context.Context) (bool, error) {
+		n, err := a.Client.CoreV1().Nodes().Get(ctx, testenv.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, taint := range n.Spec.Taints {
+			if taint.Key == corev1.TaintNodeUnreachable && taint.Effect == corev1.TaintEffectNoExecute {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	pollFor(t, 30*time.Second, "evicted pod being deleted", func(ctx context.Context) (bool, error) {
+		p, err := a.Client.CoreV1().Pods(ns).Get(ctx, "evicted", metav1.GetOptions{})
+		return err == nil && p.DeletionTimestamp != nil, err
+	})
+	if err := a.Client.CoreV1().Pods(ns).Delete(ctx, "deleted", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kept", "evicted", "deleted"} {
+		if !rt.Running(string(pods[name].UID), "c") {
+			t.Fatalf("%s stopped while its agent was away", name)
+		}
+	}
+
+	b = startB()
+	bStopped = false
+	for _, name := range []string{"evicted", "deleted"} {
+		uid := string(pods[name].UID)
+		pollFor(t, 30*time.Second, name+"'s container stopped and forgotten", func(ctx context.Context) (bool, error) {
+			have, err := rt.Pods()
+			return !rt.Running(uid, "c") && !slices.Contains(have, uid), err
+		})
+	}
+	pollFor(t, 30*time.Second, "evicted pod gone", func(ctx context.Context) (bool, error) {
+		_, err := a.Client.CoreV1().Pods(ns).Get(ctx, "evicted", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	pollFor(t, 30*time.Second, "kept ready again, node ready and untainted", func(ctx context.Context) (bool, error) {
+		p, err := a.Client.CoreV1().Pods(ns).Get(ctx, "kept", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if c := podCondition(p, corev1.PodReady); c == nil || c.Status != corev1.ConditionTrue || p.Status.Phase != corev1.PodRunning {
+			return false, nil
+		}
+		n, err := a.Client.CoreV1().Nodes().Get(ctx, testenv.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+				return false, nil
+			}
+		}
+		for _, taint := range n.Spec.Taints {
+			if taint.Key == corev1.TaintNodeUnreachable || taint.Key == corev1.TaintNodeNotReady {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if !rt.Running(string(pods["kept"].UID), "c") || len(rt.Started()) != keptStarts {
+		t.Errorf("kept's container restarted (%d starts, had %d)", len(rt.Started()), keptStarts)
 	}
 }
