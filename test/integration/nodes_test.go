@@ -286,6 +286,7 @@ func TestLostNode(t *testing.T) {
 	if d := time.Since(lostAt); d < grace-time.Second {
 		t.Errorf("nodes lost after %s, before the grace period %s", d, grace)
 	}
+	t.Logf("nodes Unknown and tainted %s after their last renewal (grace %s)", time.Since(lostAt).Round(10*time.Millisecond), grace)
 	// Marked not ready, then evicted with the DisruptionTarget condition.
 	for job, p := range lost {
 		pollFor(t, 30*time.Second, job+" pod not ready, then evicted", func(ctx context.Context) (bool, error) {
@@ -306,6 +307,7 @@ func TestLostNode(t *testing.T) {
 			return true, nil
 		})
 	}
+	t.Logf("pods evicted %s after the last renewal (toleration 3 s)", time.Since(lostAt).Round(10*time.Millisecond))
 	// The default policy replaces the terminating pod on the live node.
 	waitJob := func(name string, check func(*batchv1.Job) bool) *batchv1.Job {
 		var j *batchv1.Job
@@ -330,6 +332,7 @@ func TestLostNode(t *testing.T) {
 	j := waitJob("plain", func(j *batchv1.Job) bool {
 		return j.Status.Succeeded == 1 && jobCondition(j, batchv1.JobSuccessCriteriaMet) != nil
 	})
+	t.Logf("replacement succeeded %s after the last renewal", time.Since(lostAt).Round(10*time.Millisecond))
 	if j.Status.Failed != 1 || ptr.Deref(j.Status.Terminating, 0) != 1 || complete(j) {
 		t.Errorf("plain: failed %d terminating %d complete %v; want 1, 1 and not yet", j.Status.Failed, ptr.Deref(j.Status.Terminating, 0), complete(j))
 	}
@@ -363,7 +366,9 @@ func TestLostNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	oosAt := time.Now()
 	j = waitJob("plain", complete)
+	t.Logf("plain Complete %s after the out-of-service taint", time.Since(oosAt).Round(10*time.Millisecond))
 	if j.Status.Succeeded != 1 || j.Status.Failed != 1 {
 		t.Errorf("plain: succeeded %d failed %d, want 1 and 1 (the evicted pod counts failed)", j.Status.Succeeded, j.Status.Failed)
 	}
