@@ -70,6 +70,9 @@ type Config struct {
 	DisableWatchCache bool
 	// Profiling serves /debug/pprof (to authenticated clients only).
 	Profiling bool
+	// DefaultTolerations are the not-ready and unreachable tolerations'
+	// seconds given to pods without them (nil: upstream's 300 s).
+	DefaultTolerations *DefaultTolerations
 	// Controllers start once the server serves; they stop when ctx ends.
 	Controllers func(ctx context.Context, loopback *restclient.Config) error
 	// Join serves join.Prefix in front of authentication (nil: not served).
@@ -189,7 +192,12 @@ func New(c Config) (*Server, error) {
 	runtimeClasses := newRuntimeClassAdmission(informerFactory.Node().V1().RuntimeClasses().Lister(), loopbackClient)
 	id.bind(loopbackClient, informerFactory)
 	serviceAccounts := newServiceAccountAdmission(informerFactory.Core().V1().ServiceAccounts().Lister(), loopbackClient)
-	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, runtimeClasses, nodeauth.NewAdmission(id.nodePods.get))
+	tolerations := DefaultTolerationSeconds
+	if c.DefaultTolerations != nil {
+		tolerations = *c.DefaultTolerations
+	}
+	// kube-apiserver's order: ServiceAccount, DefaultTolerationSeconds, RuntimeClass.
+	gcfg.AdmissionControl = admission.NewChainHandler(nsLifecycle, serviceAccounts, newDefaultTolerationSeconds(tolerations), runtimeClasses, nodeauth.NewAdmission(id.nodePods.get))
 
 	installUI(gcfg, c.UI)
 	installJoin(gcfg, c.Join)

@@ -35,7 +35,7 @@ func (h *heartbeat) run(ctx context.Context) {
 	h.events.nodeEvent(corev1.EventTypeNormal, "Starting", "Starting kubelet.")
 	for {
 		now := h.wall.Now()
-		if now.Sub(lastStatus) >= statusInterval {
+		if now.Sub(lastStatus) >= statusInterval || h.markedNotReady(ctx) {
 			if err := h.update(ctx); err != nil {
 				log.Error(err, "register node", "node", h.machine().Name)
 			} else {
@@ -51,6 +51,24 @@ func (h *heartbeat) run(ctx context.Context) {
 		case <-h.wall.After(leaseRenewInterval):
 		}
 	}
+}
+
+// markedNotReady says whether the Node's Ready condition is not True, as the
+// node lifecycle controller leaves it after the agent was cut off: the
+// status is then written at once, as the kubelet writes a changed status
+// within its 10 s nodeStatusUpdateFrequency, rather than at the next minute
+// (the unreachable taints, whose tolerations run out, stay until then).
+func (h *heartbeat) markedNotReady(ctx context.Context) bool {
+	n, err := h.client.CoreV1().Nodes().Get(ctx, h.machine().Name, metav1.GetOptions{ResourceVersion: "0"})
+	if err != nil {
+		return false
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status != corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // update creates the Node, or writes its labels and status as they are now.

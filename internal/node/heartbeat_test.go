@@ -188,3 +188,42 @@ func TestHeartbeatRegistersLabelsAndTaints(t *testing.T) {
 		t.Fatalf("after an update: labels %v, taints %v", n.Labels, n.Spec.Taints)
 	}
 }
+
+// A Node the node lifecycle controller set Unknown while the agent was cut
+// off gets its status at the next renewal, not a minute later.
+func TestHeartbeatRepostsStatusMarkedUnknown(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	client := fake.NewClientset()
+	h := &heartbeat{client: client, clock: clk, wall: clk, events: newEvents(record.NewFakeRecorder(32), "n1"), machine: func() Machine {
+		return Machine{Name: "n1", IP: "10.0.0.1", CPUs: 2, MemoryBytes: 1 << 30, MaxPods: 110, Cgroups: "v2", Version: "v1.37.2"}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.run(ctx)
+	ready := func() corev1.NodeCondition {
+		n, err := client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+		if err != nil {
+			return corev1.NodeCondition{}
+		}
+		return findNodeCondition(n, corev1.NodeReady)
+	}
+	waitFor(t, "node registered", func() bool { return ready().Status == corev1.ConditionTrue })
+	waitFor(t, "renew timer", clk.HasWaiters)
+	n, err := client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			n.Status.Conditions[i].Status, n.Status.Conditions[i].Reason = corev1.ConditionUnknown, "NodeStatusUnknown"
+		}
+	}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(leaseRenewInterval)
+	waitFor(t, "Ready posted again", func() bool {
+		c := ready()
+		return c.Status == corev1.ConditionTrue && c.LastHeartbeatTime.Time.Equal(t0.Add(leaseRenewInterval))
+	})
+}

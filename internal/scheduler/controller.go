@@ -298,6 +298,10 @@ func (c *Controller) nodeStates() ([]NodeState, error) {
 			return
 		}
 		s.Pods++
+		s.Bound = append(s.Bound, p)
+		nz := NonZeroRequests(p)
+		s.NonZero.MilliCPU += nz.MilliCPU
+		s.NonZero.Memory += nz.Memory
 		for r, q := range PodRequests(p) {
 			sum := s.Requested[r]
 			sum.Add(q)

@@ -1,6 +1,13 @@
-// Package scheduler binds pending pods to a node that fits them, with the
-// default scheduler's filters (node name, unschedulable, taints, node
-// affinity and selector, resources, pod count) and its messages.
+// Package scheduler binds pending pods to a node, as kube-scheduler's
+// default profile does: its filters (node name, unschedulable, taints, node
+// affinity and selector, resources, pod count, topology spread) with their
+// messages, then its scores among the nodes that fit (least allocated and
+// balanced cpu and memory, PreferNoSchedule taints, preferred node
+// affinity, topology spread), weighted as upstream weights them.
+//
+// Decisions made in one burst see each other: a pod decided but not yet
+// seen bound by the informer is "assumed" on its node (upstream's assume
+// cache), counted for resources and for spreading alike.
 package scheduler
 
 import (
@@ -19,7 +26,12 @@ import (
 type NodeState struct {
 	Node      *corev1.Node
 	Requested corev1.ResourceList
-	Pods      int
+	// NonZero is Requested with the scoring defaults for containers that
+	// ask for no cpu or memory.
+	NonZero NonZero
+	Pods    int
+	// Bound are the pods on the node (bound or assumed), for spreading.
+	Bound []*corev1.Pod
 }
 
 // Result of scheduling one pod.
@@ -42,10 +54,11 @@ const (
 	preemptionNoVictims  = "No preemption victims found for incoming pod"
 )
 
-// Decide picks the fitting node with the most free CPU. When none fits, the
+// Decide picks the fitting node with the highest score. When none fits, the
 // message is the one kube-scheduler's FitError prints: the PreFilter
 // rejection (VolumeBinding: a missing claim) or the per-node filter reasons,
-// then the preemption verdict.
+// then the preemption verdict. Equal scores go to the node with fewer pods,
+// then by name (upstream picks at random among them).
 func Decide(pod *corev1.Pod, nodes []NodeState, claims Claims) Result {
 	if len(nodes) == 0 {
 		return Result{Message: "no nodes available to schedule pods"}
@@ -56,17 +69,20 @@ func Decide(pod *corev1.Pod, nodes []NodeState, claims Claims) Result {
 			preemption(pod, map[string]int{preemptionNotHelpful: len(nodes)}, len(nodes)))}
 	}
 	req := PodRequests(pod)
+	spread := newSpreadFilter(pod, nodes)
 	reasons := map[string]int{}
 	verdicts := map[string]int{}
-	best, bestFree := "", int64(-1)
+	var fit []NodeState
 	for _, n := range nodes {
 		why, resolvable := filter(pod, req, n)
 		if len(why) == 0 {
-			alloc := n.Node.Status.Allocatable[corev1.ResourceCPU]
-			used := n.Requested[corev1.ResourceCPU]
-			if free := alloc.MilliValue() - used.MilliValue(); free > bestFree {
-				best, bestFree = n.Node.Name, free
+			var r string
+			if r, resolvable = spread.check(pod, n.Node); r != "" {
+				why = []string{r}
 			}
+		}
+		if len(why) == 0 {
+			fit = append(fit, n)
 			continue
 		}
 		for _, r := range why {
@@ -78,10 +94,29 @@ func Decide(pod *corev1.Pod, nodes []NodeState, claims Claims) Result {
 			verdicts[preemptionNotHelpful]++
 		}
 	}
-	if best != "" {
-		return Result{Node: best}
+	switch len(fit) {
+	case 0:
+		return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.%s", len(nodes), histogram(reasons), preemption(pod, verdicts, len(nodes)))}
+	case 1:
+		// Upstream scores nothing when one node fits.
+		return Result{Node: fit[0].Node.Name}
 	}
-	return Result{Message: fmt.Sprintf("0/%d nodes are available: %s.%s", len(nodes), histogram(reasons), preemption(pod, verdicts, len(nodes)))}
+	scores := score(pod, nodes, fit)
+	best := 0
+	for k := 1; k < len(fit); k++ {
+		switch {
+		case scores[k] > scores[best]:
+		case scores[k] < scores[best]:
+			continue
+		case fit[k].Pods < fit[best].Pods:
+		case fit[k].Pods > fit[best].Pods:
+			continue
+		case fit[k].Node.Name > fit[best].Node.Name:
+			continue
+		}
+		best = k
+	}
+	return Result{Node: fit[best].Node.Name}
 }
 
 // histogram is the scheduler's "1 Insufficient cpu, 1 Too many pods", by reason.

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/clock"
 
+	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/controller/nodelifecycle"
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/join"
 	"github.com/batchd/batchd/internal/leader"
@@ -58,6 +60,12 @@ type Options struct {
 	// LeaderElection is the timing of the controllers' and scheduler's
 	// Leases (kube-controller-manager's --leader-elect-* flags).
 	LeaderElection leader.Timing
+	// NodeLifecycle is kube-controller-manager's --node-monitor-* timing.
+	NodeLifecycle nodelifecycle.Timing
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
+	// are kube-apiserver's flags of those names.
+	DefaultNotReadyTolerationSeconds    int64
+	DefaultUnreachableTolerationSeconds int64
 	// ClusterInit, JoinServer, Token, AdvertiseAddress and EtcdPeerPort
 	// make the embedded etcd one member of a cluster of servers.
 	ClusterInit      bool
@@ -85,7 +93,9 @@ func NewOptions() *Options {
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge,
-		LeaderElection: leader.DefaultTiming, EtcdPeerPort: 2380}
+		LeaderElection: leader.DefaultTiming, EtcdPeerPort: 2380, NodeLifecycle: nodelifecycle.DefaultTiming,
+		DefaultNotReadyTolerationSeconds:    apiserver.DefaultTolerationSeconds.NotReadySeconds,
+		DefaultUnreachableTolerationSeconds: apiserver.DefaultTolerationSeconds.UnreachableSeconds}
 }
 
 // AddFlags registers the options on fs.
@@ -127,6 +137,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaderElection.LeaseDuration, "leader-elect-lease-duration", o.LeaderElection.LeaseDuration, "How long a server that stopped renewing the controllers' or the scheduler's Lease (kube-system/kube-controller-manager, kube-system/kube-scheduler) keeps it before another server of the cluster takes over.")
 	fs.DurationVar(&o.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", o.LeaderElection.RenewDeadline, "How long the leading server tries to renew its Lease before it stops its controllers (less than the lease duration).")
 	fs.DurationVar(&o.LeaderElection.RetryPeriod, "leader-elect-retry-period", o.LeaderElection.RetryPeriod, "How often servers try to acquire or renew a Lease.")
+	fs.DurationVar(&o.NodeLifecycle.MonitorPeriod, "node-monitor-period", o.NodeLifecycle.MonitorPeriod, "How often the node lifecycle controller looks at every Node's heartbeat (its Lease in kube-node-lease).")
+	fs.DurationVar(&o.NodeLifecycle.GracePeriod, "node-monitor-grace-period", o.NodeLifecycle.GracePeriod, "How long a Node may go without a heartbeat before its conditions are Unknown and it gets the node.kubernetes.io/unreachable taints (its pods are evicted once their toleration of the NoExecute one runs out).")
+	fs.DurationVar(&o.NodeLifecycle.StartupGracePeriod, "node-startup-grace-period", o.NodeLifecycle.StartupGracePeriod, "The same for a Node that never posted its status.")
+	fs.Int64Var(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", o.DefaultNotReadyTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none.")
+	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", o.DefaultUnreachableTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
 }
 
@@ -183,6 +198,7 @@ func (o *Options) Validate() []error {
 		errs = append(errs, errors.New("--etcd-certfile and --etcd-keyfile go together"))
 	}
 	errs = append(errs, o.LeaderElection.Validate()...)
+	errs = append(errs, o.NodeLifecycle.Validate()...)
 	errs = append(errs, o.validateCluster()...)
 	if c, err := o.clockConfig(time.Now()); err != nil {
 		errs = append(errs, err)
@@ -232,8 +248,11 @@ func (o *Options) Config() (Config, error) {
 		ImageGC:           o.imageGC(),
 		ContainerLogs:     runtime.LogLimits{MaxSize: quantity(o.ContainerLogMaxSize), MaxFiles: o.ContainerLogMaxFiles},
 		LeaderElection:    o.LeaderElection,
-		Cluster:           o.cluster(),
-		RunHistory:        RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
+		NodeLifecycle:     o.NodeLifecycle,
+		DefaultTolerations: &apiserver.DefaultTolerations{NotReadySeconds: o.DefaultNotReadyTolerationSeconds,
+			UnreachableSeconds: o.DefaultUnreachableTolerationSeconds},
+		Cluster:    o.cluster(),
+		RunHistory: RunHistory{Enabled: o.RunHistory, Retention: o.RunRetention, PerCronJob: o.RunLimit, LogLimit: quantity(o.RunLogLimit)},
 	}, nil
 }
 
@@ -281,6 +300,15 @@ type Config struct {
 	// LeaderElection is the timing of the Leases that make one server of
 	// a cluster run the controllers and the scheduler.
 	LeaderElection leader.Timing
+	// NodeLifecycle is how nodes' heartbeats are watched (zero:
+	// nodelifecycle.DefaultTiming).
+	NodeLifecycle nodelifecycle.Timing
+	// PodGCPeriod is how often pods no agent will finish are collected
+	// (tests; zero: upstream's 20 s).
+	PodGCPeriod time.Duration
+	// DefaultTolerations are given to pods without not-ready and
+	// unreachable tolerations (nil: 300 s each).
+	DefaultTolerations *apiserver.DefaultTolerations
 	// Cluster makes the embedded etcd one member of a cluster (nil: a
 	// single member).
 	Cluster *Cluster

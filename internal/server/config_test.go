@@ -3,7 +3,12 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/batchd/batchd/internal/apiserver"
+	"github.com/batchd/batchd/internal/controller/nodelifecycle"
 	"github.com/batchd/batchd/internal/node/runtime"
 )
 
@@ -72,5 +77,32 @@ func TestClusterFlags(t *testing.T) {
 	c := cfg.Cluster
 	if c == nil || c.Init || c.Server != "https://127.0.0.1:6443" || c.Advertise.String() != "127.0.0.2" || c.PeerPort != 2380 || c.Token.Secret != "s3cret" {
 		t.Fatalf("cluster %+v", c)
+	}
+}
+
+func TestNodeLifecycleFlags(t *testing.T) {
+	o := NewOptions()
+	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--node-monitor-grace-period=12s", "--node-monitor-period=1s", "--default-not-ready-toleration-seconds=7", "--default-unreachable-toleration-seconds=9"}); err != nil {
+		t.Fatal(err)
+	}
+	o.DataDir = t.TempDir()
+	cfg, err := o.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (nodelifecycle.Timing{MonitorPeriod: time.Second, GracePeriod: 12 * time.Second, StartupGracePeriod: time.Minute}); cfg.NodeLifecycle != want {
+		t.Errorf("timing %+v, want %+v", cfg.NodeLifecycle, want)
+	}
+	if d := cfg.DefaultTolerations; d == nil || *d != (apiserver.DefaultTolerations{NotReadySeconds: 7, UnreachableSeconds: 9}) {
+		t.Errorf("tolerations %+v", d)
+	}
+	if d := NewOptions(); d.NodeLifecycle.GracePeriod != 50*time.Second || d.DefaultNotReadyTolerationSeconds != 300 || d.DefaultUnreachableTolerationSeconds != 300 {
+		t.Errorf("defaults %+v", d)
+	}
+	o.NodeLifecycle.GracePeriod = 0
+	if errs := o.Validate(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "--node-monitor-grace-period 0s must be positive") {
+		t.Errorf("errors %v", errs)
 	}
 }

@@ -35,8 +35,11 @@ import (
 	runhistory "github.com/batchd/batchd/internal/controller/history"
 	"github.com/batchd/batchd/internal/controller/job"
 	"github.com/batchd/batchd/internal/controller/namespace"
+	"github.com/batchd/batchd/internal/controller/nodelifecycle"
+	"github.com/batchd/batchd/internal/controller/podgc"
 	"github.com/batchd/batchd/internal/controller/rootca"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
+	"github.com/batchd/batchd/internal/controller/tainteviction"
 	"github.com/batchd/batchd/internal/controller/ttl"
 	"github.com/batchd/batchd/internal/history"
 	"github.com/batchd/batchd/internal/leader"
@@ -53,6 +56,14 @@ type election struct {
 	Log      io.Writer
 }
 
+// nodeHealth configures the controllers that watch nodes and act on lost
+// ones. They run on the machine's clock even when the server's is virtual:
+// heartbeats are real.
+type nodeHealth struct {
+	Timing      nodelifecycle.Timing
+	PodGCPeriod time.Duration
+}
+
 // controllerSet runs the server's in-process controllers; stop waits until
 // they have stopped and their leases are released.
 type controllerSet struct {
@@ -63,6 +74,7 @@ type controllerSet struct {
 	election   election
 	// noScheduler: no scheduler campaigns (Config.DisableScheduler).
 	noScheduler bool
+	nodeHealth  nodeHealth
 
 	mu        sync.Mutex
 	campaigns []chan struct{}
@@ -132,7 +144,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 		}()
 	}
 	campaign(leader.ControllerManager, leader.ControllerManager, func(ctx context.Context) {
-		if err := runControllers(ctx, loopback, client, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs); err != nil && ctx.Err() == nil {
+		if err := runControllers(ctx, loopback, client, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs, s.nodeHealth); err != nil && ctx.Err() == nil {
 			logf("controllers: %v", err)
 		}
 	})
@@ -183,7 +195,7 @@ func waitForNamespace(ctx context.Context, client kubernetes.Interface, ns strin
 
 // runControllers runs the controllers until ctx ends and returns once
 // they have all stopped.
-func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store) error {
+func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store, health nodeHealth) error {
 	meta, err := metadata.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -246,6 +258,14 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 	if err != nil {
 		return err
 	}
+	nodes := nodelifecycle.New(nodelifecycle.Config{Client: client, Informer: factory, Timing: health.Timing,
+		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: nodelifecycle.Component})})
+	evictions, err := tainteviction.New(tainteviction.Config{Client: client, Informer: factory,
+		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: tainteviction.Component})})
+	if err != nil {
+		return err
+	}
+	podGC := podgc.New(podgc.Config{Client: client, Informer: factory, Period: health.PodGCPeriod})
 	// The collector discovers what to watch; a transient discovery error
 	// is retried, each time on a fresh informer factory.
 	var (
@@ -289,6 +309,9 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 	run(endpoints.Run)
 	run(jobController.Run)
 	run(cronJobController.Run)
+	run(nodes.Run)
+	run(evictions.Run)
+	run(podGC.Run)
 	if historyController != nil {
 		run(historyController.Run)
 	}

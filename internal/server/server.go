@@ -206,34 +206,36 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	}
 
 	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs, noScheduler: cfg.DisableScheduler,
-		election: election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
+		nodeHealth: nodeHealth{Timing: cfg.NodeLifecycle, PodGCPeriod: cfg.PodGCPeriod},
+		election:   election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
 
 	loopbackToken, err := randomToken()
 	if err != nil {
 		return err
 	}
 	srv, err := apiserver.New(apiserver.Config{
-		Listener:          ln,
-		PKI:               bundle,
-		EtcdServers:       etcdServers,
-		EtcdCAFile:        cfg.EtcdCAFile,
-		EtcdCertFile:      cfg.EtcdCertFile,
-		EtcdKeyFile:       cfg.EtcdKeyFile,
-		LoopbackToken:     loopbackToken,
-		DisableWatchCache: cfg.DisableWatchCache,
-		Profiling:         cfg.Profiling,
-		TokenFile:         cfg.TokenFile,
-		ReadyzChecks:      readyz,
-		UI:                ui.New(ui.Config{}),
-		Clock:             cfg.TokenClock,
-		VirtualClock:      moved,
-		StorageFull:       storageFull,
-		Controllers:       controllers.start,
-		StopControllers:   func() { controllers.stop(stopControllersTimeout) },
-		Join:              joinHandler(joins),
-		Logs:              nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
-		Nodes:             nodes,
-		RunLogs:           runLogSource{store: runLogs, node: agent},
+		Listener:           ln,
+		PKI:                bundle,
+		EtcdServers:        etcdServers,
+		EtcdCAFile:         cfg.EtcdCAFile,
+		EtcdCertFile:       cfg.EtcdCertFile,
+		EtcdKeyFile:        cfg.EtcdKeyFile,
+		LoopbackToken:      loopbackToken,
+		DisableWatchCache:  cfg.DisableWatchCache,
+		Profiling:          cfg.Profiling,
+		TokenFile:          cfg.TokenFile,
+		ReadyzChecks:       readyz,
+		UI:                 ui.New(ui.Config{}),
+		Clock:              cfg.TokenClock,
+		DefaultTolerations: cfg.DefaultTolerations,
+		VirtualClock:       moved,
+		StorageFull:        storageFull,
+		Controllers:        controllers.start,
+		StopControllers:    func() { controllers.stop(stopControllersTimeout) },
+		Join:               joinHandler(joins),
+		Logs:               nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
+		Nodes:              nodes,
+		RunLogs:            runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/batchd/batchd/internal/controller/nodelifecycle"
 	"github.com/batchd/batchd/internal/server"
 )
 
@@ -46,6 +47,12 @@ func StartWithNode(dataDir string, node server.NodeOptions) (*Env, error) {
 	return StartWith(dataDir, func(cfg *server.Config) {
 		cfg.DisableNodeAgent, cfg.DisableScheduler = false, false
 		cfg.Node, cfg.NodeName = node, NodeName
+		if node.Clock != nil {
+			// The agent renews its Lease when the test moves its clock, not
+			// in real time: the node must not be found lost meanwhile.
+			cfg.NodeLifecycle = nodelifecycle.DefaultTiming
+			cfg.NodeLifecycle.GracePeriod, cfg.NodeLifecycle.StartupGracePeriod = 24*time.Hour, 24*time.Hour
+		}
 	})
 }
 

@@ -121,8 +121,9 @@ func setVolumeDefaults(v *corev1.VolumeSource) {
 }
 
 // SetDefaults defaults a pod: its spec, plus what upstream's admission adds to
-// every pod (service account, priority, the not-ready/unreachable tolerations)
-// and requests copied from limits.
+// every pod (service account, priority) and requests copied from limits. The
+// not-ready/unreachable tolerations are DefaultTolerationSeconds admission's
+// (internal/apiserver): added to pods written, not to pods read.
 func SetDefaults(p *corev1.Pod) {
 	SetSpecDefaults(&p.Spec)
 	if p.Spec.EnableServiceLinks == nil {
@@ -139,14 +140,6 @@ func SetDefaults(p *corev1.Pod) {
 	}
 	if p.Spec.PreemptionPolicy == nil {
 		p.Spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
-	}
-	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
-		if !tolerates(p.Spec.Tolerations, key) {
-			p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{
-				Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
-				TolerationSeconds: ptr.To[int64](300),
-			})
-		}
 	}
 	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for i := range list {
@@ -167,15 +160,6 @@ func SetDefaults(p *corev1.Pod) {
 	if p.Status.QOSClass == "" {
 		p.Status.QOSClass = QOSClass(&p.Spec)
 	}
-}
-
-func tolerates(ts []corev1.Toleration, key string) bool {
-	for _, t := range ts {
-		if t.Key == key && t.Effect == corev1.TaintEffectNoExecute {
-			return true
-		}
-	}
-	return false
 }
 
 // QOSClass computes the pod's quality-of-service class from its containers.
