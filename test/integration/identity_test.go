@@ -158,6 +158,12 @@ func TestTokenBoundToPod(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	newServiceAccount(t, env.Client, ns, "worker")
+	// The service account controller makes "default" shortly after the
+	// namespace; the first token request below is for it.
+	poll(t, "service account default", func(ctx context.Context) (bool, error) {
+		_, err := env.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{ServiceAccountName: "worker",
 		Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"true"}}}}}
 	pod, err := env.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})

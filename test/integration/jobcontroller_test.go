@@ -87,7 +87,13 @@ func TestJobRunsToCompletion(t *testing.T) {
 			t.Errorf("pod %s keeps finalizers %v", p.Name, p.Finalizers)
 		}
 	}
-	events, _ := env.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=four,reason=Completed"})
+	// Events are recorded after the status write, and asynchronously.
+	var events *corev1.EventList
+	poll(t, "Completed event", func(ctx context.Context) (bool, error) {
+		var err error
+		events, err = env.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=four,reason=Completed"})
+		return err == nil && len(events.Items) > 0, nil
+	})
 	if len(events.Items) != 1 || events.Items[0].Source.Component != "job-controller" || events.Items[0].Message != "Job completed" {
 		t.Errorf("Completed events %+v", events.Items)
 	}
