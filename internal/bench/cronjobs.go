@@ -30,7 +30,7 @@ type CronJobsOptions struct {
 // CronJobs measures, for n every-minute CronJobs, the skew between a slot and
 // the moment its Job is seen by a watching client, and the server's CPU
 // seconds over the minute that starts at the slot. The server runs without a
-// node agent: pods stay Pending, so what is measured is the control plane.
+// node agent and scheduler: pods stay Pending, so what is measured is the control plane.
 func CronJobs(ctx context.Context, o CronJobsOptions) error {
 	tmp, err := begin(o.Out, "batchd-bench-cronjobs-")
 	if err != nil {
@@ -44,7 +44,7 @@ func CronJobs(ctx context.Context, o CronJobsOptions) error {
 			if err != nil {
 				return err
 			}
-			p, err := serverproc.Start(o.Binary, filepath.Join(tmp, fmt.Sprintf("cj-%d-%d", n, i)), log, time.Minute, "--disable-node-agent")
+			p, err := serverproc.Start(o.Binary, filepath.Join(tmp, fmt.Sprintf("cj-%d-%d", n, i)), log, time.Minute, "--disable-node-agent", "--disable-scheduler")
 			if err != nil {
 				return err
 			}

@@ -83,7 +83,7 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 		if err != nil {
 			return err
 		}
-		p, err = serverproc.Start(o.Binary, dir, log, time.Minute, o.serverArgs("--disable-node-agent")...)
+		p, err = serverproc.Start(o.Binary, dir, log, time.Minute, o.serverArgs("--disable-node-agent", "--disable-scheduler")...)
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@ type Options struct {
 	NodeName          string
 	MaxPods           int
 	DisableNodeAgent  bool
+	DisableScheduler  bool
 	Profiling         bool
 	TokenFile         string
 	EtcdQuota         string
@@ -111,6 +112,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "Pods this node accepts at once.")
 	fs.BoolVar(&o.DisableNodeAgent, "disable-agent", o.DisableNodeAgent, "Serve the API and run the controllers and the scheduler only: no pods run on this machine (they run on agents: batchd agent).")
 	fs.BoolVar(&o.DisableNodeAgent, "disable-node-agent", o.DisableNodeAgent, "The same as --disable-agent (its older name).")
+	fs.BoolVar(&o.DisableScheduler, "disable-scheduler", o.DisableScheduler, "Run no scheduler: pods wait until something else binds them to a node (a scheduler of your own, as k3s's flag of the same name).")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, `More users, one per line: token,user,uid,"group1,group2" (kube-apiserver's --token-auth-file format). Group batchd:view may read everything but Secrets; batchd:edit may read and write everything.`)
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go profiles at /debug/pprof to the admin (as kube-apiserver's --profiling).")
 	fs.StringVar(&o.EtcdQuota, "etcd-quota-backend-bytes", o.EtcdQuota, "Size the embedded etcd's database may reach (etcd's --quota-backend-bytes); beyond it only reads and writes toward removing objects (deletes, finalizer removals, status updates) are accepted until objects are deleted. etcd's own quota lies an eighth (at least 8Mi) above, so that these still fit.")
@@ -239,6 +241,7 @@ func (o *Options) Config() (Config, error) {
 		NodeName:          o.NodeName,
 		MaxPods:           o.MaxPods,
 		DisableNodeAgent:  o.DisableNodeAgent,
+		DisableScheduler:  o.DisableScheduler,
 		Profiling:         o.Profiling,
 		TokenFile:         o.TokenFile,
 		EtcdQuota:         quantity(o.EtcdQuota),
@@ -276,8 +279,8 @@ type Config struct {
 	MaxPods int
 	// DisableNodeAgent runs no pods on this machine (the scheduler still runs).
 	DisableNodeAgent bool
-	// DisableScheduler runs no scheduler either (tests that bind pods by
-	// hand; no flag: a cluster needs its scheduler).
+	// DisableScheduler runs no scheduler (--disable-scheduler: tests and
+	// benchmarks that bind pods themselves).
 	DisableScheduler bool
 	// Profiling serves /debug/pprof.
 	Profiling bool

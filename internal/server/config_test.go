@@ -106,3 +106,30 @@ func TestNodeLifecycleFlags(t *testing.T) {
 		t.Errorf("errors %v", errs)
 	}
 }
+
+// --disable-agent keeps the scheduler; --disable-scheduler takes it away.
+func TestAgentAndSchedulerFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args                 []string
+		noAgent, noScheduler bool
+	}{
+		{nil, false, false},
+		{[]string{"--disable-agent"}, true, false},
+		{[]string{"--disable-node-agent"}, true, false},
+		{[]string{"--disable-agent", "--disable-scheduler"}, true, true},
+	} {
+		o := NewOptions()
+		fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := o.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DisableNodeAgent != tc.noAgent || cfg.DisableScheduler != tc.noScheduler {
+			t.Errorf("%v: agent disabled %v, scheduler disabled %v", tc.args, cfg.DisableNodeAgent, cfg.DisableScheduler)
+		}
+	}
+}
