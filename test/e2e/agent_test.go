@@ -24,7 +24,7 @@ import (
 
 // startAgent runs `batchd agent` as its own process group until the test
 // ends (then SIGTERM, and the pods it left are killed).
-func startAgent(t *testing.T, dataDir string, args ...string) {
+func startAgent(t *testing.T, dataDir string, args ...string) *exec.Cmd {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "agent.log")
 	logf, err := os.Create(logPath)
@@ -54,6 +54,7 @@ func startAgent(t *testing.T, dataDir string, args ...string) {
 			t.Logf("agent %s log:\n%s", filepath.Base(dataDir), log)
 		}
 	})
+	return cmd
 }
 
 // kubectlAt runs the embedded kubectl against the server of kubeconfig kc.

@@ -35,7 +35,7 @@ func startWithAgent(t *testing.T, adjust func(*server.Config)) *testenv.Env {
 	t.Helper()
 	dir := t.TempDir()
 	e, err := testenv.StartWith(dir, func(c *server.Config) {
-		c.DisableNodeAgent = false
+		c.DisableNodeAgent, c.DisableScheduler = false, false
 		c.NodeName = testenv.NodeName
 		c.Node = server.NodeOptions{Runtime: runtimetest.New(dir+"/pods", clock.RealClock{})}
 		if adjust != nil {
@@ -402,6 +402,7 @@ func TestAgentComesBack(t *testing.T) {
 		c.LeaderElection = shortLeases
 		c.NodeLifecycle.MonitorPeriod, c.NodeLifecycle.GracePeriod, c.NodeLifecycle.StartupGracePeriod = 200*time.Millisecond, grace, grace
 		c.DefaultTolerations = &apiserver.DefaultTolerations{NotReadySeconds: 2, UnreachableSeconds: 2}
+		c.DisableScheduler = false // testenv's default: tests that bind pods by hand
 	}
 	// a leads the controllers and runs no agent.
 	a, err := testenv.StartWith(t.TempDir(), common)
