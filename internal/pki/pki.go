@@ -207,21 +207,7 @@ func newLeaf(ca *x509.Certificate, signer *ecdsa.PrivateKey, now time.Time, subj
 	if err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      subject,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(leafValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  usage,
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
+	tmpl := leafTemplate(sn, now, subject, hosts, usage)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, signer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create certificate %s: %w", subject.CommonName, err)
@@ -424,21 +410,7 @@ func SignCSR(caCertPEM, caKeyPEM, csrPEM []byte, subject pkix.Name, hosts []stri
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      subject,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(leafValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  usage,
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
+	tmpl := leafTemplate(sn, now, subject, hosts, usage)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, csr.PublicKey, signer)
 	if err != nil {
 		return nil, fmt.Errorf("create certificate %s: %w", subject.CommonName, err)
@@ -467,4 +439,25 @@ func NodePair(dir, name string, caPEM []byte, commonName string, hosts []string,
 // WritePair writes a certificate and its key to dir as name.crt and name.key.
 func WritePair(dir, name string, certPEM, keyPEM []byte) error {
 	return writePair(dir, name, certPEM, keyPEM)
+}
+
+// leafTemplate is a leaf certificate of the CA: for subject, valid from an
+// hour before now for leafValidity, naming hosts (IPs and DNS names).
+func leafTemplate(sn *big.Int, now time.Time, subject pkix.Name, hosts []string, usage []x509.ExtKeyUsage) *x509.Certificate {
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(leafValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  usage,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	return tmpl
 }

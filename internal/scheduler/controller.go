@@ -297,16 +297,7 @@ func (c *Controller) nodeStates() ([]NodeState, error) {
 		if !ok || finished(p) {
 			return
 		}
-		s.Pods++
-		s.Bound = append(s.Bound, p)
-		nz := NonZeroRequests(p)
-		s.NonZero.MilliCPU += nz.MilliCPU
-		s.NonZero.Memory += nz.Memory
-		for r, q := range PodRequests(p) {
-			sum := s.Requested[r]
-			sum.Add(q)
-			s.Requested[r] = sum
-		}
+		s.Add(p)
 	}
 	c.mu.Lock()
 	for _, p := range c.placed {

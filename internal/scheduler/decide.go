@@ -34,6 +34,23 @@ type NodeState struct {
 	Bound []*corev1.Pod
 }
 
+// Add counts pod p, bound to the node, in its sums.
+func (s *NodeState) Add(p *corev1.Pod) {
+	s.Pods++
+	s.Bound = append(s.Bound, p)
+	nz := NonZeroRequests(p)
+	s.NonZero.MilliCPU += nz.MilliCPU
+	s.NonZero.Memory += nz.Memory
+	if s.Requested == nil {
+		s.Requested = corev1.ResourceList{}
+	}
+	for r, q := range PodRequests(p) {
+		sum := s.Requested[r]
+		sum.Add(q)
+		s.Requested[r] = sum
+	}
+}
+
 // Result of scheduling one pod.
 type Result struct {
 	Node string // empty: no node fits

@@ -14,16 +14,7 @@ import (
 func state(n *corev1.Node, pods ...*corev1.Pod) NodeState {
 	s := NodeState{Node: n, Requested: corev1.ResourceList{}}
 	for _, p := range pods {
-		s.Pods++
-		s.Bound = append(s.Bound, p)
-		nz := NonZeroRequests(p)
-		s.NonZero.MilliCPU += nz.MilliCPU
-		s.NonZero.Memory += nz.Memory
-		for r, q := range PodRequests(p) {
-			sum := s.Requested[r]
-			sum.Add(q)
-			s.Requested[r] = sum
-		}
+		s.Add(p)
 	}
 	return s
 }
