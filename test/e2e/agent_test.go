@@ -153,6 +153,8 @@ spec:
 	}
 
 	// A running pod on a2: logs -f follows it until exec tells it to end.
+	// The pod waits a second before it ends: an exec still in the
+	// container when its init ends is killed (137), on any cluster.
 	stop := fmt.Sprintf("/tmp/batchd-e2e-agent-%d-stop", os.Getpid())
 	t.Cleanup(func() { os.Remove(stop) })
 	pod := fmt.Sprintf(`apiVersion: v1
@@ -164,7 +166,7 @@ spec:
   containers:
   - name: c
     image: busybox
-    command: ["sh", "-c", "echo start; while [ ! -e %s ]; do sleep 0.2; done; echo end"]
+    command: ["sh", "-c", "echo start; while [ ! -e %s ]; do sleep 0.2; done; sleep 1; echo end"]
     env:
     - name: NODE_NAME
       valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
@@ -179,7 +181,7 @@ spec:
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	must(t, kubectlAt(t, kc, "exec", "-n", n, "follow", "--", "sh", "-c", "echo exec on $NODE_NAME; touch "+stop), "exec on a2\n")
+	must(t, kubectlAt(t, kc, "exec", "-n", n, "follow", "--", "sh", "-c", "echo exec on $NODE_NAME; exec touch "+stop), "exec on a2\n")
 	if err := follow.Wait(); err != nil || fout.String() != "start\nend\n" {
 		t.Fatalf("kubectl logs -f of a pod on an agent: %v\nstdout %q\nstderr %s", err, fout.String(), ferr.String())
 	}

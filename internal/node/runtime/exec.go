@@ -294,6 +294,17 @@ func runSession(ctx context.Context, h *handle, cmd *exec.Cmd, extra []*os.File,
 		finished = true
 	case <-ctx.Done():
 	case <-h.done:
+		// The container ended: a command that had already done its work
+		// may still be on its way out (runc exec reaps it and copies its
+		// status after the container's init could end). Its own status is
+		// the answer if it comes within the grace; the kernel ends what is
+		// left of it in the container's pid namespace anyway.
+		select {
+		case werr = <-waited:
+			finished = true
+		case <-ctx.Done():
+		case <-time.After(execGrace):
+		}
 	}
 	if !finished {
 		// Cut short: the client went away or the container ended.

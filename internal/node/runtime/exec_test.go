@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,6 +133,28 @@ func TestExecStreamEndsWithTheContainer(t *testing.T) {
 	}
 	if _, err := r.ExecStream(context.Background(), id, []string{"true"}, Streams{}); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("exec into an ended run: %v", err)
+	}
+}
+
+// TestExecEndingWithItsContainerKeepsItsStatus: a session whose command
+// is on its way out when its container ends reports the command's own exit
+// code, not a kill (the e2e exec that ended its pod's main loop got 137 now
+// and then: runc exec still reaping it when the container's init ended).
+func TestExecEndingWithItsContainerKeepsItsStatus(t *testing.T) {
+	h := &handle{done: make(chan struct{})}
+	close(h.done) // the container has ended
+	var out bytes.Buffer
+	cmd := exec.Command("sh", "-c", "sleep 0.2; echo finished; exit 3")
+	code, err := runSession(context.Background(), h, cmd, nil, Streams{Stdout: &out}, syscall.SIGKILL)
+	if err != nil || code != 3 || out.String() != "finished\n" {
+		t.Fatalf("code %d, %v, output %q; want 3 and its output", code, err, out.String())
+	}
+	// One that does not end within the grace is still ended.
+	cmd = exec.Command("sleep", "600")
+	start := time.Now()
+	code, err = runSession(context.Background(), h, cmd, nil, Streams{}, syscall.SIGKILL)
+	if err != nil || code != 137 || time.Since(start) > 10*time.Second {
+		t.Fatalf("code %d, %v after %v; want 137 (killed)", code, err, time.Since(start))
 	}
 }
 
