@@ -34,7 +34,11 @@ type JobsOptions struct {
 	FakeKubelets int
 	// NoHistory runs the servers with --run-history=false (no JobRuns, no kept logs).
 	NoHistory bool
-	Out       io.Writer
+	// Agents, when above 0, adds a run of the real runtime with that many
+	// `batchd agent` processes beside the server (on 127.0.0.2 and up),
+	// the pods spread over all the nodes by the scheduler.
+	Agents int
+	Out    io.Writer
 }
 
 // serverArgs are the flags of every server the benchmark starts.
@@ -57,7 +61,7 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var real, xargs, fake []float64
+	var real, xargs, fake, spread []float64
 	for i := 0; i < o.Runs; i++ {
 		dir := filepath.Join(tmp, fmt.Sprintf("real-%d", i))
 		p, err := startServer(o.Binary, dir, o.serverArgs()...)
@@ -71,6 +75,14 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 			return fmt.Errorf("real runtime: %w", err)
 		}
 		real = append(real, rate)
+
+		if o.Agents > 0 {
+			rate, err := agentsRun(ctx, tmp, i, o)
+			if err != nil {
+				return fmt.Errorf("real runtime on 1 server + %d agents: %w", o.Agents, err)
+			}
+			spread = append(spread, rate)
+		}
 
 		rate, err = xargsRate(ctx, o.Completions, o.Parallelism)
 		if err != nil {
@@ -97,6 +109,9 @@ func Jobs(ctx context.Context, o JobsOptions) error {
 	}
 	what := fmt.Sprintf("Indexed Job, %d completions of `true`, parallelism %d", o.Completions, o.Parallelism)
 	rowMedian(o.Out, what+", real runtime: pods/s (create → Complete)", real, "%.0f")
+	if o.Agents > 0 {
+		rowMedian(o.Out, fmt.Sprintf("%s, real runtime on 1 server + %d agents: pods/s (create → Complete)", what, o.Agents), spread, "%.0f")
+	}
 	rowMedian(o.Out, fmt.Sprintf("same %d `true` through `xargs -P %d`, same run: commands/s", o.Completions, o.Parallelism), xargs, "%.0f")
 	rowMedian(o.Out, what+", instant fake runtime: pods/s (controller + API only)", fake, "%.0f")
 	return nil

@@ -107,6 +107,7 @@ func (c *CLI) benchCommand() *cobra.Command {
 	jobs.Flags().IntVar(&jo.Completions, "completions", jo.Completions, "Completions of the Job (and processes for xargs).")
 	jobs.Flags().IntVar(&jo.Parallelism, "parallelism", jo.Parallelism, "Parallelism of the Job (and xargs -P).")
 	jobs.Flags().IntVar(&jo.FakeKubelets, "fake-writers", jo.FakeKubelets, "Concurrent pod status writers of the instant fake runtime.")
+	jobs.Flags().IntVar(&jo.Agents, "agents", jo.Agents, "Also run the real runtime with this many `batchd agent` processes beside the server (on 127.0.0.2 and up).")
 	jobs.Flags().BoolVar(&jo.NoHistory, "no-history", jo.NoHistory, "Run the servers with --run-history=false, to compare Job throughput without the run history.")
 	lo := bench.LoadOptions{Runs: 5, Stored: 10000, Watchers: 100, Clients: 8, Duration: 30 * time.Second}
 	load := &cobra.Command{
