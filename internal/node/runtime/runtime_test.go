@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -773,6 +774,66 @@ func TestRecoverWaitsForAStartingSupervisor(t *testing.T) {
 	}
 	if got := readLog(t, second, id, LogOptions{Tail: -1}); got != "hi\n" {
 		t.Fatalf("log = %q", got)
+	}
+}
+
+// TestArgumentsCutShortRunNothing: a supervisor whose arguments end
+// early (the agent killed in the middle of writing more than the pipe's
+// buffer holds) runs nothing and records nothing, even where the part it
+// got would parse as a shorter command; the next start's Recover removes
+// the run, which is then started again as the same attempt.
+func TestArgumentsCutShortRunNothing(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ID{Pod: "p", Container: "c"}
+	runDir := first.runDir(id)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ran := filepath.Join(t.TempDir(), "ran")
+	payload, err := supervisorArgs{Dir: runDir, Log: first.LogPath(id), Env: []string{"PATH=/usr/bin:/bin", "PAD=" + strings.Repeat("x", 8192)},
+		Argv: []string{"touch", ran, "extra-argument"}}.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := spawn(first.cfg.Exe, runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up to the last argument's start: what is left, `touch RAN`, is a
+	// command that would run.
+	cut := bytes.LastIndex(payload, []byte("extra-argument"))
+	if _, err := sup.args.Write(payload[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	sup.args.Close()
+	if _, err := io.ReadAll(sup.start); err != nil { // closed when it exits
+		t.Fatal(err)
+	}
+	sup.start.Close()
+	if err := sup.cmd.Wait(); err == nil {
+		t.Fatal("the supervisor exited 0 on arguments cut short")
+	}
+	if _, err := os.Stat(ran); !os.IsNotExist(err) {
+		t.Fatalf("the command ran on arguments cut short: %v", err)
+	}
+	for _, f := range []string{"started", "exit"} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); !os.IsNotExist(err) {
+			t.Fatalf("record %s written: %v", f, err)
+		}
+	}
+	second, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := second.Runs("p"); len(runs["c"]) != 0 {
+		t.Fatalf("runs after Recover = %+v, want none", runs["c"])
 	}
 }
 

@@ -62,6 +62,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -882,7 +883,9 @@ static int sup_parse(int argc, char **argv, struct sup_opts *o) {
 }
 
 // sup_read_args reads the NUL-terminated arguments from fd into an argv
-// array that starts with the two words of the command line.
+// array that starts with the two words of the command line. The first
+// field is the byte count of the rest: arguments cut short (their writer
+// killed in the middle) are refused with EBADMSG, as a whole.
 static char **sup_read_args(int fd, int *argc) {
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
@@ -900,6 +903,16 @@ static char **sup_read_args(int fd, int *argc) {
 		len += (size_t)r;
 	}
 	close(fd);
+	char *nul = memchr(buf, 0, len);
+	if (!nul || nul == buf) { errno = EBADMSG; return NULL; }
+	size_t want = 0, head = (size_t)(nul - buf) + 1;
+	for (char *c = buf; c < nul; c++) {
+		if (*c < '0' || *c > '9' || want > (SIZE_MAX - 9) / 10) { errno = EBADMSG; return NULL; }
+		want = want * 10 + (size_t)(*c - '0');
+	}
+	if (len - head != want) { errno = EBADMSG; return NULL; }
+	buf += head;
+	len = want;
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) if (buf[i] == 0) n++;
 	char **v = calloc(n + 3, sizeof *v);

@@ -132,7 +132,13 @@ func (a supervisorArgs) encode() ([]byte, error) {
 	if bad {
 		return nil, errors.New("invalid argument: contains a NUL byte")
 	}
-	return b.Bytes(), nil
+	// The length first: a payload cut short (the node agent killed in the
+	// middle of writing one larger than the pipe's buffer) is refused by
+	// the supervisor as a whole — nothing runs, nothing is recorded, and
+	// the run is one that never started — where its last arguments missing
+	// could still parse as a shorter command.
+	body := b.Bytes()
+	return append([]byte(strconv.Itoa(len(body))+"\x00"), body...), nil
 }
 
 // groupList is the supervisor's form of supplementary groups: comma-separated, "-" for none.
