@@ -236,20 +236,11 @@ func (o *AgentOptions) Config() (AgentConfig, error) {
 // renews its Lease, runs the pods bound to it and serves their logs and
 // streams to the API servers. ready is called once it serves.
 func RunAgent(ctx context.Context, cfg AgentConfig, ready func(endpoint string)) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	lock, err := lockDataDir(cfg.DataDir)
+	lock, err := claimDataDir(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer lock.release()
-	if err := writeMarker(cfg.DataDir); err != nil {
-		return err
-	}
-	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("secure data dir: %w", err)
-	}
 	hosts := []string{cfg.Advertise.String()}
 	if !cfg.Bind.IsUnspecified() && !cfg.Bind.Equal(cfg.Advertise) {
 		hosts = append(hosts, cfg.Bind.String())

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/batchd/batchd/internal/storage"
 )
 
 // MarkerFile is written into every data dir batchd creates or adopts; with it
@@ -145,6 +147,34 @@ func parseHolder(s string) Holder {
 		}
 	}
 	return h
+}
+
+// claimDataDir makes dir the data dir of this process, a server's or an
+// agent's: created if missing, found writable, locked (a second process
+// refuses at once, naming the first), marked as batchd's and readable by
+// its owner only. The lock is held until release.
+func claimDataDir(dir string) (*dataDirLock, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := storage.ProbeWritable(dir); err != nil {
+		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	// One server per data dir: a second one would wait for ever on etcd's
+	// database lock.
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeMarker(dir); err != nil {
+		lock.release()
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		lock.release()
+		return nil, fmt.Errorf("secure data dir: %w", err)
+	}
+	return lock, nil
 }
 
 // dataDirLock is the held LockFile of a data dir.

@@ -59,9 +59,6 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			err = nil
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
 	var clk clock.WithTicker = clock.RealClock{}
 	var moved apiserver.VirtualClock
 	if cfg.Clock != nil {
@@ -73,22 +70,11 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if d := DescribeClock(cfg.Clock); d != "" {
 		fmt.Fprintf(cfg.log(), "clock: %s; it reads %s\n", d, clk.Now().Format(time.RFC3339))
 	}
-	if err := storage.ProbeWritable(cfg.DataDir); err != nil {
-		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
-	}
-	// One server per data dir: a second one would wait for ever on etcd's
-	// database lock.
-	lock, err := lockDataDir(cfg.DataDir)
+	lock, err := claimDataDir(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer lock.release()
-	if err := writeMarker(cfg.DataDir); err != nil {
-		return err
-	}
-	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("secure data dir: %w", err)
-	}
 	hostname, _ := os.Hostname()
 	identity, err := leader.Identity(cfg.DataDir, hostname)
 	if err != nil {
