@@ -51,4 +51,13 @@ go version
 if [ $# -eq 0 ]; then
 	set -- -race -count=1 -timeout 30m ./...
 fi
-exec go test "$@"
+# The binary the end-to-end, browser and campaign tests start, built once
+# here: each of their packages would otherwise compile it in full, side by
+# side with the others.
+if [ -z "${BATCHD_TEST_BINARY:-}" ]; then
+	bin=$(mktemp -d)
+	trap 'rm -rf "$bin"' EXIT
+	go build -o "$bin/batchd" ./cmd/batchd
+	export BATCHD_TEST_BINARY="$bin/batchd"
+fi
+go test "$@"

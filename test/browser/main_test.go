@@ -129,11 +129,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	batchd = filepath.Join(tmp, "batchd")
-	build := exec.Command("go", "build", "-o", batchd, "../../cmd/batchd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build batchd:", err)
+	if batchd, err = serverproc.TestBinary(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	viewerToken = "viewer-" + base64.RawURLEncoding.EncodeToString([]byte(tmp))[:24]

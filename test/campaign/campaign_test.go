@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/batchd/batchd/internal/serverproc"
 )
 
 var batchd string // path of the built binary
@@ -27,11 +29,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	batchd = filepath.Join(tmp, "batchd")
-	build := exec.Command("go", "build", "-o", batchd, "../../cmd/batchd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build batchd:", err)
+	if batchd, err = serverproc.TestBinary(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
