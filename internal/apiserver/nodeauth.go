@@ -21,8 +21,14 @@ func (p nodePods) Get(ctx context.Context, ns, name string) (*corev1.Pod, error)
 	return p.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
-func (p nodePods) OnNode(ctx context.Context, ns, node string) ([]corev1.Pod, error) {
-	l, err := p.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(), ResourceVersion: "0"})
+func (p nodePods) OnNode(ctx context.Context, ns, node string, active bool) ([]corev1.Pod, error) {
+	sel := fields.OneTermEqualSelector("spec.nodeName", node)
+	if active {
+		sel = fields.AndSelectors(sel, fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+			fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
+	}
+	// From the watch cache, by its spec.nodeName index.
+	l, err := p.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: sel.String(), ResourceVersion: "0"})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,14 +80,35 @@ func TestNodeAuthorization(t *testing.T) {
 		t.Fatalf("na1 creates na2's Lease: %v", err)
 	}
 
-	for _, s := range []string{"used", "unused"} {
+	for _, s := range []string{"used", "unused", "finished"} {
 		if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pod := func(name, node string) *corev1.Pod {
+	podUsing := func(name, node, secret string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox",
-			Env: []corev1.EnvVar{{Name: "S", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "used"}, Key: "k"}}}}}}}}
+			Env: []corev1.EnvVar{{Name: "S", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "k"}}}}}}}}
+	}
+	pod := func(name, node string) *corev1.Pod { return podUsing(name, node, "used") }
+	// A finished pod of na1's still lets it read what it refers to (the
+	// authorizer looks at the node's pods still to run first, then at the
+	// rest), as upstream's graph keeps a pod until it is deleted.
+	done, err := env.Client.CoreV1().Pods(ns).Create(ctx, podUsing("done", "na1", "finished"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.Status.Phase = corev1.PodSucceeded
+	if _, err := env.Client.CoreV1().Pods(ns).UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := n1.CoreV1().Secrets(ns).Get(ctx, "finished", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("na1 cannot read a Secret its finished pod used")
+	}
+	if _, err := n2.CoreV1().Secrets(ns).Get(ctx, "finished", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("na2 reads a Secret only na1's finished pod used: %v", err)
 	}
 	p1, err := env.Client.CoreV1().Pods(ns).Create(ctx, pod("p1", "na1"), metav1.CreateOptions{})
 	if err != nil {
@@ -106,8 +128,9 @@ func TestNodeAuthorization(t *testing.T) {
 	if _, err := n1.CoreV1().Pods(ns).Patch(ctx, "p1", types.MergePatchType, status, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatalf("na1 patches its pod's status: %v", err)
 	}
-	if _, err := n1.CoreV1().Pods(ns).Patch(ctx, "p2", types.MergePatchType, status, metav1.PatchOptions{}, "status"); !apierrors.IsForbidden(err) {
-		t.Fatalf("na1 patches na2's pod's status: %v", err)
+	_, err = n1.CoreV1().Pods(ns).Patch(ctx, "p2", types.MergePatchType, status, metav1.PatchOptions{}, "status")
+	if want := `node "na1" can only update the status of pods with spec.nodeName set to itself`; !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("na1 patches na2's pod's status: %v, want Forbidden: %s", err, want)
 	}
 	token := func(p *corev1.Pod) error {
 		_, err := n1.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
@@ -127,8 +150,12 @@ func TestNodeAuthorization(t *testing.T) {
 	if err := token(p2); !apierrors.IsForbidden(err) {
 		t.Fatalf("na1 gets a token bound to na2's pod: %v", err)
 	}
-	if err := n1.CoreV1().Pods(ns).Delete(ctx, "p2", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
-		t.Fatalf("na1 deletes na2's pod: %v", err)
+	err = n1.CoreV1().Pods(ns).Delete(ctx, "p2", metav1.DeleteOptions{})
+	if want := `node "na1" can only delete pods with spec.nodeName set to itself`; !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("na1 deletes na2's pod: %v, want Forbidden: %s", err, want)
+	}
+	if _, err := env.Client.CoreV1().Pods(ns).Get(ctx, "p2", metav1.GetOptions{}); err != nil {
+		t.Fatalf("na2's pod after na1's refused delete: %v", err)
 	}
 	if err := n1.CoreV1().Pods(ns).Delete(ctx, "p1", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("na1 deletes its pod: %v", err)

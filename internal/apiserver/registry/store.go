@@ -15,6 +15,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/client-go/tools/cache"
 )
 
 // Resource describes one served resource.
@@ -36,6 +37,11 @@ type Resource struct {
 	TTL time.Duration
 	// Fields returns the selectable fields beyond metadata.name/namespace.
 	Fields func(obj runtime.Object) fields.Set
+	// Indexed are fields of Fields the watch cache indexes, as upstream's
+	// pod storage does spec.nodeName: a list selecting one value of them
+	// reads only the objects that have it, and a watch selecting one gets
+	// only their events.
+	Indexed []string
 	// StorageOptions, when set, adapts the storage options the server gives
 	// the resource (its codecs at hand): how it is stored.
 	StorageOptions func(generic.RESTOptionsGetter, serializer.CodecFactory) generic.RESTOptionsGetter
@@ -91,8 +97,25 @@ func NewStorage(r Resource, typer runtime.ObjectTyper, optsGetter generic.RESTOp
 		DeleteStrategy:            strategy,
 		ResetFieldsStrategy:       strategy,
 		PredicateFunc: func(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-			return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: attrs}
+			return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: attrs, IndexFields: r.Indexed}
 		},
+	}
+	opts := &generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: attrs}
+	if len(r.Indexed) > 0 {
+		opts.TriggerFunc = storage.IndexerFuncs{}
+		indexers := cache.Indexers{}
+		for _, f := range r.Indexed {
+			value := func(obj runtime.Object) string { return r.Fields(obj)[f] }
+			opts.TriggerFunc[f] = value
+			indexers[storage.FieldIndex(f)] = func(obj any) ([]string, error) {
+				o, ok := obj.(runtime.Object)
+				if !ok {
+					return nil, fmt.Errorf("index %s: not an object: %T", f, obj)
+				}
+				return []string{value(o)}, nil
+			}
+		}
+		opts.Indexers = &indexers
 	}
 	if r.TTL > 0 {
 		ttl := uint64(r.TTL.Seconds())
@@ -101,7 +124,7 @@ func NewStorage(r Resource, typer runtime.ObjectTyper, optsGetter generic.RESTOp
 	if r.Table != nil {
 		store.TableConvertor = r.Table
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: attrs}); err != nil {
+	if err := store.CompleteWithOptions(opts); err != nil {
 		return nil, fmt.Errorf("complete %s storage: %w", r.Resource, err)
 	}
 	s := &Storage{Store: store, shortNames: r.ShortNames, categories: r.Categories}

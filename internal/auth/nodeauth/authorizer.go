@@ -7,16 +7,16 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
 // Pods is how the authorizer sees pods: a pod by name, and the pods bound
-// to a node in a namespace (both read fresh).
+// to a node in a namespace, only those not yet Succeeded or Failed when
+// active (both read fresh).
 type Pods interface {
 	Get(ctx context.Context, namespace, name string) (*corev1.Pod, error)
-	OnNode(ctx context.Context, namespace, node string) ([]corev1.Pod, error)
+	OnNode(ctx context.Context, namespace, node string, active bool) ([]corev1.Pod, error)
 }
 
 // Authorizer allows a node what Decide says, after the lookups it needs;
@@ -42,34 +42,23 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes)
 	switch Decide(r) {
 	case Yes:
 		return authorizer.DecisionAllow, "", nil
-	case PodBound:
-		pods := a.pods()
-		if pods == nil {
-			return authorizer.DecisionNoOpinion, "the API server is starting", nil
-		}
-		pod, err := pods.Get(ctx, r.Namespace, r.Name)
-		if apierrors.IsNotFound(err) {
-			return authorizer.DecisionNoOpinion, fmt.Sprintf("node %q may only change pods bound to it; pod %q is not found", node, r.Name), nil
-		}
-		if err != nil {
-			return authorizer.DecisionNoOpinion, "", err
-		}
-		if pod.Spec.NodeName == node {
-			return authorizer.DecisionAllow, "", nil
-		}
-		return authorizer.DecisionNoOpinion, fmt.Sprintf("node %q may only change pods bound to it; pod %q is bound to %q", node, r.Name, pod.Spec.NodeName), nil
 	case Referenced:
 		pods := a.pods()
 		if pods == nil {
 			return authorizer.DecisionNoOpinion, "the API server is starting", nil
 		}
-		list, err := pods.OnNode(ctx, r.Namespace, node)
-		if err != nil {
-			return authorizer.DecisionNoOpinion, "", err
-		}
-		for i := range list {
-			if Refers(&list[i], r.Resource, r.Name) {
-				return authorizer.DecisionAllow, "", nil
+		// The pods that are still to run first: they are the ones whose
+		// start reads what they refer to; the node's finished pods (as
+		// many as its Jobs ran) only when none of those does.
+		for _, active := range []bool{true, false} {
+			list, err := pods.OnNode(ctx, r.Namespace, node, active)
+			if err != nil {
+				return authorizer.DecisionNoOpinion, "", err
+			}
+			for i := range list {
+				if Refers(&list[i], r.Resource, r.Name) {
+					return authorizer.DecisionAllow, "", nil
+				}
 			}
 		}
 		return authorizer.DecisionNoOpinion, fmt.Sprintf("no relationship found between node %q and this object", node), nil
@@ -86,7 +75,9 @@ func (a *Authorizer) pods() Pods {
 
 // Admission checks what the authorizer cannot see, in the objects a node
 // writes (NodeRestriction's idea): the Node and Lease it creates are its
-// own, and a token it asks for is bound to a pod bound to it.
+// own, the pod whose status it writes or which it deletes is bound to it
+// (as stored: the request's old object, no further read), and a token it
+// asks for is bound to a pod bound to it.
 type Admission struct {
 	*admission.Handler
 	Pods func() Pods
@@ -94,7 +85,7 @@ type Admission struct {
 
 // NewAdmission is the admission check.
 func NewAdmission(pods func() Pods) *Admission {
-	return &Admission{Handler: admission.NewHandler(admission.Create, admission.Update), Pods: pods}
+	return &Admission{Handler: admission.NewHandler(admission.Create, admission.Update, admission.Delete), Pods: pods}
 }
 
 var _ admission.ValidationInterface = &Admission{}
@@ -114,6 +105,15 @@ func (a *Admission) Validate(ctx context.Context, attrs admission.Attributes, _ 
 	case res.Group == "" && res.Resource == "nodes" && attrs.GetSubresource() == "":
 		if n, ok := attrs.GetObject().(*corev1.Node); ok && n.Name != node {
 			return admission.NewForbidden(attrs, fmt.Errorf("node %q is not allowed to modify node %q", node, n.Name))
+		}
+	case res.Group == "" && res.Resource == "pods" && (attrs.GetOperation() == admission.Delete && attrs.GetSubresource() == "" ||
+		attrs.GetOperation() == admission.Update && attrs.GetSubresource() == "status"):
+		verb := "update the status of"
+		if attrs.GetOperation() == admission.Delete {
+			verb = "delete"
+		}
+		if p, ok := attrs.GetOldObject().(*corev1.Pod); !ok || p.Spec.NodeName != node {
+			return admission.NewForbidden(attrs, fmt.Errorf("node %q can only %s pods with spec.nodeName set to itself", node, verb))
 		}
 	case res.Group == "coordination.k8s.io" && res.Resource == "leases":
 		if l, ok := attrs.GetObject().(*coordinationv1.Lease); ok && l.Name != node {

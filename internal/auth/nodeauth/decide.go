@@ -39,10 +39,8 @@ type Need int
 const (
 	// No: not allowed here (RBAC may still allow it).
 	No Need = iota
-	// Yes: allowed.
+	// Yes: allowed (where the object decides, admission checks it).
 	Yes
-	// PodBound: the named pod is bound to the node.
-	PodBound
 	// Referenced: a pod bound to the node in the namespace refers to the
 	// named object (secret, configmap, claim or service account).
 	Referenced
@@ -73,14 +71,14 @@ func Decide(r Request) Need {
 			return Yes
 		}
 		if r.Verb == "delete" {
-			return PodBound
+			return Yes // admission checks the pod is bound to the node
 		}
 	case "/pods/status":
 		switch r.Verb {
 		case "get":
 			return Yes
 		case "update", "patch":
-			return PodBound
+			return Yes // admission checks the pod is bound to the node
 		}
 	case "/services/", "/endpoints/", "discovery.k8s.io/endpointslices/", "node.k8s.io/runtimeclasses/":
 		if isRead(r.Verb) {

@@ -13,7 +13,11 @@
 // node. Upstream keeps a graph of pods, secrets and volumes for this; we
 // ask the API for the node's pods in the namespace at the time of the
 // request (an agent reads a Secret when it starts a pod, not in a loop), so
-// the answer is never stale.
+// the answer is never stale: from the watch cache by its spec.nodeName
+// index, the node's pods still to finish first. Whether a pod whose status
+// a node writes, or which it deletes, is bound to it is admission's check,
+// on the stored pod the request replaces (NodeRestriction's way), so a
+// status write costs no extra read.
 //
 // Everything else gets no opinion here, and so RBAC's answer (nothing, by
 // default, for system:nodes).

@@ -31,6 +31,8 @@ func Resource(logs LogSource, streams *Streams) registry.Resource {
 		Categories: []string{"all"},
 		Table:      Table(),
 		Fields:     func(obj runtime.Object) fields.Set { return Fields(obj.(*corev1.Pod)) },
+		// Each node's agent watches, and its authorizer lists, its own pods.
+		Indexed: []string{"spec.nodeName"},
 		Funcs: registry.Funcs{
 			Spec:   func(obj runtime.Object) any { return &obj.(*corev1.Pod).Spec },
 			Status: func(obj runtime.Object) any { return &obj.(*corev1.Pod).Status },
