@@ -27,6 +27,24 @@ import (
 // shortLeases make a handover take seconds, not the default 15 s.
 var shortLeases = leader.Timing{LeaseDuration: 4 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond}
 
+// outlivingEtcd starts an etcd in a new directory that outlives the
+// servers a test starts on it afterwards (cleanups run last-added first),
+// and returns the directory and the etcd's endpoint.
+func outlivingEtcd(t *testing.T, prefix string) (dir, endpoint string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	etcd, err := storage.Start(context.Background(), storage.Options{Dir: filepath.Join(dir, "etcd"), UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Stop)
+	return dir, etcd.Endpoint()
+}
+
 // startOnEtcd starts a server of its own on the etcd at endpoint.
 func startOnEtcd(t *testing.T, endpoint string) *testenv.Env {
 	t.Helper()
@@ -87,22 +105,10 @@ func jobPods(ctx context.Context, c kubernetes.Interface, ns, job string) ([]cor
 // Lease and the other server's controllers take over at once.
 func TestLeaderElectionTwoServersOneEtcd(t *testing.T) {
 	ctx := context.Background()
-	// The etcd outlives both servers.
-	dir, err := os.MkdirTemp("", "ha-etcd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(dir, "etcd"), UnsafeNoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cleaned up after the servers, which are cleaned up first.
-	t.Cleanup(etcd.Stop)
-
-	a := startOnEtcd(t, etcd.Endpoint())
+	_, endpoint := outlivingEtcd(t, "ha-etcd-")
+	a := startOnEtcd(t, endpoint)
 	waitHolder(t, a.Client, leader.ControllerManager, identityOf(t, a))
-	b := startOnEtcd(t, etcd.Endpoint())
+	b := startOnEtcd(t, endpoint)
 	if identityOf(t, a) == identityOf(t, b) {
 		t.Fatalf("both servers have identity %s", identityOf(t, a))
 	}

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/node/runtime/runtimetest"
 	"github.com/batchd/batchd/internal/server"
-	"github.com/batchd/batchd/internal/storage"
 	"github.com/batchd/batchd/internal/testenv"
 )
 
@@ -386,19 +384,10 @@ func TestLostNode(t *testing.T) {
 // not restarted), and the node is Ready with its taints gone.
 func TestAgentComesBack(t *testing.T) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "comeback-etcd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	etcd, err := storage.Start(ctx, storage.Options{Dir: filepath.Join(dir, "etcd"), UnsafeNoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(etcd.Stop)
+	dir, endpoint := outlivingEtcd(t, "comeback-etcd-")
 	const grace = 15 * time.Second // longer than the agent's 10 s renewals
 	common := func(c *server.Config) {
-		c.EtcdServers = []string{etcd.Endpoint()}
+		c.EtcdServers = []string{endpoint}
 		c.LeaderElection = shortLeases
 		c.NodeLifecycle.MonitorPeriod, c.NodeLifecycle.GracePeriod, c.NodeLifecycle.StartupGracePeriod = 200*time.Millisecond, grace, grace
 		c.DefaultTolerations = &apiserver.DefaultTolerations{NotReadySeconds: 2, UnreachableSeconds: 2}
