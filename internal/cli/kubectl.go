@@ -1,3 +1,5 @@
+//go:build !nokubectl
+
 package cli
 
 import (
