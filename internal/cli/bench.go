@@ -99,7 +99,7 @@ func (c *CLI) benchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			jo.Binary, jo.Out = self, c.Out
+			jo.Binary, jo.Out, jo.Progress = self, c.Out, c.Err
 			return bench.Jobs(cmd.Context(), jo)
 		},
 	}
