@@ -723,21 +723,29 @@ func TestRunThatNeverStartedIsRemoved(t *testing.T) {
 	}
 }
 
+// startingRun is a runtime in a new dir and the directory of a run of it
+// that a server created before it was killed: no supervisor record yet.
+func startingRun(t *testing.T) (dir string, first *Local, id ID, runDir string) {
+	t.Helper()
+	dir = t.TempDir()
+	first, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = ID{Pod: "p", Container: "c"}
+	runDir = first.runDir(id)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir, first, id, runDir
+}
+
 // TestRecoverWaitsForAStartingSupervisor: a supervisor the earlier server
 // spawned that has not recorded its start yet (it waits for its
 // arguments) is found by its run directory and watched: the run is
 // running, and its outcome is the supervisor's record, not a lost run.
 func TestRecoverWaitsForAStartingSupervisor(t *testing.T) {
-	dir := t.TempDir()
-	first, err := New(Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ID{Pod: "p", Container: "c"}
-	runDir := first.runDir(id)
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir, first, id, runDir := startingRun(t)
 	sup, err := spawn(first.cfg.Exe, runDir)
 	if err != nil {
 		t.Fatal(err)
@@ -783,16 +791,7 @@ func TestRecoverWaitsForAStartingSupervisor(t *testing.T) {
 // got would parse as a shorter command; the next start's Recover removes
 // the run, which is then started again as the same attempt.
 func TestArgumentsCutShortRunNothing(t *testing.T) {
-	dir := t.TempDir()
-	first, err := New(Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ID{Pod: "p", Container: "c"}
-	runDir := first.runDir(id)
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir, first, id, runDir := startingRun(t)
 	ran := filepath.Join(t.TempDir(), "ran")
 	payload, err := supervisorArgs{Dir: runDir, Log: first.LogPath(id), Env: []string{"PATH=/usr/bin:/bin", "PAD=" + strings.Repeat("x", 8192)},
 		Argv: []string{"touch", ran, "extra-argument"}}.encode()
