@@ -33,6 +33,8 @@ func agentsRun(ctx context.Context, tmp string, run int, o JobsOptions) (float64
 	defer func() {
 		stop(p)
 		runtime.KillAll(filepath.Join(dir, "server", "pods"))
+		// After the agents' own deferred stops (deferred later, run first).
+		os.RemoveAll(dir)
 	}()
 	nodes := []string{}
 	for a := 1; a <= o.Agents; a++ {
