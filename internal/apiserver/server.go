@@ -68,6 +68,9 @@ type Config struct {
 	TokenFile string
 	// DisableWatchCache trades some write throughput for memory.
 	DisableWatchCache bool
+	// RequestTimeout bounds each request that is not long-running (zero:
+	// DefaultRequestTimeout).
+	RequestTimeout time.Duration
 	// Profiling serves /debug/pprof (to authenticated clients only).
 	Profiling bool
 	// DefaultTolerations are the not-ready and unreachable tolerations'
@@ -102,6 +105,9 @@ type Config struct {
 	// only writes toward removing objects are stored (see gatedOptions).
 	StorageFull func() error
 }
+
+// DefaultRequestTimeout is kube-apiserver's --request-timeout default.
+const DefaultRequestTimeout = time.Minute
 
 // Server is a configured, not yet running API server.
 type Server struct {
@@ -145,6 +151,10 @@ func New(c Config) (*Server, error) {
 	gcfg.EnableMetrics = true
 	gcfg.ShutdownWatchTerminationGracePeriod = 0
 	gcfg.LongRunningFunc = longRunning()
+	gcfg.RequestTimeout = DefaultRequestTimeout
+	if c.RequestTimeout > 0 {
+		gcfg.RequestTimeout = c.RequestTimeout
+	}
 	gcfg.AddReadyzChecks(c.ReadyzChecks...)
 
 	if err := secureServing(gcfg, c); err != nil {

@@ -32,19 +32,21 @@ type Options struct {
 	EtcdCertFile      string
 	EtcdKeyFile       string
 	DisableWatchCache bool
-	NodeName          string
-	MaxPods           int
-	DisableNodeAgent  bool
-	DisableScheduler  bool
-	Profiling         bool
-	TokenFile         string
-	EtcdQuota         string
-	DataDirReserve    string
-	DefaultRuntime    string
-	OCIRuntime        string
-	ImageGCHigh       int
-	ImageGCLow        int
-	ImageMinGCAge     time.Duration
+	// RequestTimeout is kube-apiserver's --request-timeout.
+	RequestTimeout   time.Duration
+	NodeName         string
+	MaxPods          int
+	DisableNodeAgent bool
+	DisableScheduler bool
+	Profiling        bool
+	TokenFile        string
+	EtcdQuota        string
+	DataDirReserve   string
+	DefaultRuntime   string
+	OCIRuntime       string
+	ImageGCHigh      int
+	ImageGCLow       int
+	ImageMinGCAge    time.Duration
 	// ContainerLogMaxSize and ContainerLogMaxFiles cap each container's
 	// log, as the kubelet's flags of the same names.
 	ContainerLogMaxSize  string
@@ -90,7 +92,7 @@ func DefaultDataDir() string {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "auto",
+	return &Options{DataDir: DefaultDataDir(), BindAddress: "127.0.0.1", SecurePort: 6443, RequestTimeout: apiserver.DefaultRequestTimeout, MaxPods: 110, EtcdQuota: "2Gi", DataDirReserve: "64Mi", DefaultRuntime: "auto",
 		ContainerLogMaxSize: "10Mi", ContainerLogMaxFiles: 5,
 		RunHistory: true, RunRetention: 30 * 24 * time.Hour, RunLimit: 100, RunLogLimit: "1Mi", Clock: ClockReal,
 		ImageGCHigh: image.DefaultGCPolicy.HighPercent, ImageGCLow: image.DefaultGCPolicy.LowPercent, ImageMinGCAge: image.DefaultGCPolicy.MinAge,
@@ -145,6 +147,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", o.DefaultNotReadyTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none.")
 	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", o.DefaultUnreachableTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none.")
 	fs.BoolVar(&o.DisableWatchCache, "disable-watch-cache", o.DisableWatchCache, "Serve lists and watches from etcd directly: less memory, slower lists.")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long the API server keeps a request open before it times out (kube-apiserver's flag); watches, logs, exec, attach and port-forward are long-running and not bound by it.")
 }
 
 // Validate reports every problem with o.
@@ -163,6 +166,9 @@ func (o *Options) Validate() []error {
 		if !strings.Contains(s, "://") {
 			errs = append(errs, fmt.Errorf("--etcd-servers: %q is not a URL (e.g. https://10.0.0.1:2379)", s))
 		}
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout %s must be positive", o.RequestTimeout))
 	}
 	if o.MaxPods < 1 {
 		errs = append(errs, fmt.Errorf("--max-pods %d must be at least 1", o.MaxPods))
@@ -238,6 +244,7 @@ func (o *Options) Config() (Config, error) {
 		EtcdCertFile:      o.EtcdCertFile,
 		EtcdKeyFile:       o.EtcdKeyFile,
 		DisableWatchCache: o.DisableWatchCache,
+		RequestTimeout:    o.RequestTimeout,
 		NodeName:          o.NodeName,
 		MaxPods:           o.MaxPods,
 		DisableNodeAgent:  o.DisableNodeAgent,
@@ -273,6 +280,9 @@ type Config struct {
 	EtcdCertFile      string
 	EtcdKeyFile       string
 	DisableWatchCache bool
+	// RequestTimeout bounds requests that are not long-running (zero:
+	// kube-apiserver's 60 s).
+	RequestTimeout time.Duration
 	// NodeName names this machine's Node (default: the hostname).
 	NodeName string
 	// MaxPods is the node's pod capacity (default 110).

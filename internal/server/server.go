@@ -208,6 +208,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		EtcdKeyFile:        cfg.EtcdKeyFile,
 		LoopbackToken:      loopbackToken,
 		DisableWatchCache:  cfg.DisableWatchCache,
+		RequestTimeout:     cfg.RequestTimeout,
 		Profiling:          cfg.Profiling,
 		TokenFile:          cfg.TokenFile,
 		ReadyzChecks:       readyz,

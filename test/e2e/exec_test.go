@@ -149,6 +149,7 @@ func TestExecCpAttachPortForward(t *testing.T) {
 	t.Parallel()
 	for _, class := range []string{"host", "oci"} {
 		t.Run(class, func(t *testing.T) {
+			t.Parallel()
 			img := "busybox"
 			if class == "oci" {
 				if os.Geteuid() != 0 {
@@ -168,9 +169,16 @@ func testStreams(t *testing.T, class, img string) {
 		fmt.Sprintf(`echo private > /tmp/mine; mkdir -p /tmp/www; echo served > /tmp/www/index.html; exec busybox httpd -f -p 127.0.0.1:%d -h /tmp/www`, port), ""))
 	waitFor(t, n, "pod/box", "{.status.phase}", "Running")
 
-	for _, k := range kubectlBins() {
-		t.Run(k.name, func(t *testing.T) { userStreams(t, k, n, class, img, port) })
-	}
+	// Each kubectl's session on its own (their files and pods carry its
+	// name), side by side; all of them before the pod goes below.
+	t.Run("kubectl", func(t *testing.T) {
+		for _, k := range kubectlBins() {
+			t.Run(k.name, func(t *testing.T) {
+				t.Parallel()
+				userStreams(t, k, n, class, img, port)
+			})
+		}
+	})
 
 	// Errors: no such container, a container not running, a completed pod.
 	fails(t, kubectl(t, "", "exec", "-n", n, "box", "-c", "nope", "--", "true"), "container nope is not valid for pod box")
