@@ -133,3 +133,22 @@ func TestAgentAndSchedulerFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestTimeoutFlag(t *testing.T) {
+	o := NewOptions()
+	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	cfg, err := o.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RequestTimeout != time.Minute {
+		t.Errorf("default %s, want kube-apiserver's 1m0s", cfg.RequestTimeout)
+	}
+	if err := fs.Parse([]string{"--request-timeout", "0s"}); err != nil {
+		t.Fatal(err)
+	}
+	if errs := o.Validate(); len(errs) != 1 || errs[0].Error() != "--request-timeout 0s must be positive" {
+		t.Errorf("errors = %v", errs)
+	}
+}
