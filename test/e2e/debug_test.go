@@ -18,7 +18,7 @@ func TestDebugEphemeralContainers(t *testing.T) {
 	for _, class := range []string{"host", "oci"} {
 		t.Run(class, func(t *testing.T) {
 			if class == "oci" && os.Geteuid() != 0 {
-				t.Skip("runc needs root (CI runs as root)")
+				t.Fatal("runc needs root (CI runs as root)")
 			}
 			// The debugger's image is the test's own, on both runtimes (the
 			// host runtime runs its command on the host).

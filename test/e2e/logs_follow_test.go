@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,7 +43,6 @@ func TestLogsFollowOutlivesRequestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, batchd, "kubectl", "--kubeconfig", srv.Kubeconfig, "logs", "-f", "long")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+srv.Kubeconfig)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()

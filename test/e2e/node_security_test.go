@@ -22,7 +22,7 @@ import (
 func smallPodsDisk(t *testing.T, size string, args ...string) (*serverproc.Process, func(stdin string, args ...string) result, string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small file system needs root (CI runs as root)")
+		t.Fatal("mounting a small file system needs root (CI runs as root)")
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	pods := filepath.Join(data, "pods")
@@ -160,7 +160,7 @@ func TestHostVolumeEscapesAreRefused(t *testing.T) {
 func TestOCIVolumeEscapesAreRefused(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("runc needs root (CI runs as root)")
+		t.Fatal("runc needs root (CI runs as root)")
 	}
 	host := testRegistry(t, map[string]v1.Config{"escape/busybox:1": {Env: []string{"PATH=/bin"}}})
 	volumeEscapes(t, ns(t), "oci", host+"/escape/busybox:1")
@@ -221,7 +221,7 @@ spec:
 func TestManyVolumesAndGroupsWork(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("supplementary groups need a root server")
+		t.Fatal("supplementary groups need a root server")
 	}
 	n := ns(t)
 	var vols, mounts, groups []string

@@ -176,7 +176,7 @@ spec:
 func TestLDPreloadNeverRunsAsRoot(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the supervisor runs as root only when the server does")
+		t.Fatal("needs root: the supervisor runs as root only when the server does")
 	}
 	dir, err := os.MkdirTemp("/var/tmp", "batchd-e2e-preload-")
 	if err != nil {

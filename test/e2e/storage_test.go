@@ -192,7 +192,7 @@ func TestEtcdQuotaExceededRefusesWritesThenRecovers(t *testing.T) {
 func smallFS(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small file system needs root (CI runs as root)")
+		t.Fatal("mounting a small file system needs root (CI runs as root)")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {

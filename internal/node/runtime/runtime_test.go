@@ -591,7 +591,7 @@ func TestStartErrorMessageCannotForgeTheRecord(t *testing.T) {
 // 70 supplementary groups all apply (the supervisor had room for 128 and 64).
 func TestManyMountsAndGroups(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("setgroups needs root")
+		t.Fatal("setgroups needs root")
 	}
 	r, exited := newRuntime(t, nil)
 	base := t.TempDir()

@@ -13,7 +13,7 @@ import (
 func echoSupervisor(t *testing.T, args supervisorArgs) string {
 	t.Helper()
 	if !haveSupervisor {
-		t.Skip("built without cgo: no supervisor")
+		t.Fatal("built without cgo: no supervisor (the build needs gcc: README Install)")
 	}
 	payload, err := args.encode()
 	if err != nil {

@@ -28,7 +28,7 @@ func TestCheckSubPath(t *testing.T) {
 // subPath is created; the staged mount shows the subPath's files.
 func TestPrepareSubPathNeverLeavesTheVolume(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("bind mounts need root")
+		t.Fatal("bind mounts need root")
 	}
 	base := t.TempDir()
 	root := filepath.Join(base, "vol")
