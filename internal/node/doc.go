@@ -12,7 +12,7 @@
 //
 //	agent.go        Config, New, Run: the informers, the queue, the parts below
 //	worker.go       a worker per pod keyed by UID only: observe → Decide → act →
-//	                Result{Requeue, RequeueAfter}; start, remove, orphans
+//	                Result{Requeue, RequeueAt}; start, remove, orphans
 //	decide.go       pure: pod + runs + start errors + now → Plan (start, kill,
 //	status.go       status, events, requeue, which run an ephemeral container
 //	                joins); status.go is the pod status

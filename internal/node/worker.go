@@ -29,8 +29,11 @@ import (
 type Result struct {
 	// Requeue: look again at once (something was started: see it run).
 	Requeue bool
-	// RequeueAfter: look again then (a back-off, a deadline, a retry).
-	RequeueAfter time.Duration
+	// RequeueAt: look again at this time of the agent's clock (a back-off,
+	// a deadline, a retry). A time, not a duration: the sync's own Now plus
+	// what Decide asked, so a clock that moves while the sync writes status
+	// does not push the wake-up later.
+	RequeueAt time.Time
 }
 
 // podState is what the agent remembers of a pod between syncs: the last
@@ -81,22 +84,28 @@ func (a *Agent) next(ctx context.Context) bool {
 	case res.Requeue:
 		a.queue.Forget(uid)
 		a.queue.Add(uid)
-	case res.RequeueAfter > 0:
+	case !res.RequeueAt.IsZero():
 		a.queue.Forget(uid)
-		a.wakeAfter(uid, res.RequeueAfter)
+		a.wakeAt(uid, res.RequeueAt)
 	default:
 		a.queue.Forget(uid)
 	}
 	return true
 }
 
-// wakeAfter queues uid once d passed on the agent's clock (a back-off or a
+// wakeAt queues uid once the agent's clock reaches at (a back-off or a
 // deadline is the agent's time, which a test steps), replacing the wake-up
 // an earlier sync asked for.
-func (a *Agent) wakeAfter(uid types.UID, d time.Duration) {
+func (a *Agent) wakeAt(uid types.UID, at time.Time) {
 	st := a.stateOf(uid)
 	if st.cancelWake != nil {
 		close(st.cancelWake)
+		st.cancelWake = nil
+	}
+	d := at.Sub(a.clock.Now())
+	if d <= 0 {
+		a.queue.Add(uid)
+		return
 	}
 	cancel := make(chan struct{})
 	st.cancelWake = cancel
@@ -146,8 +155,9 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	now := a.clock.Now()
 	plan := Decide(Observed{Pod: pod, Runs: runs, StartErrors: copyErrors(st.startErrors), HostIP: a.cfg.Machine.IP,
-		Evicted: a.storage.evictionOf(uid), Now: a.clock.Now()})
+		Evicted: a.storage.evictionOf(uid), Now: now})
 	a.events.record(pod, plan.Events)
 	for _, k := range plan.Kill {
 		a.stopper.stop(pod, k)
@@ -181,7 +191,7 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 		if err := a.cfg.Runtime.RemoveVolumes(string(uid), emptyDirs(pod)); err != nil {
 			return Result{}, err
 		}
-		return Result{RequeueAfter: plan.Requeue}, nil
+		return requeueAt(now, plan.Requeue), nil
 	}
 	if pod.Spec.Subdomain != "" && len(pod.Status.ContainerStatuses) > 0 {
 		// Peers came or went: their names in its /etc/hosts.
@@ -189,7 +199,16 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return Result{RequeueAfter: a.refreshTokens(pod, plan.Requeue)}, nil
+	return requeueAt(now, a.refreshTokens(pod, plan.Requeue)), nil
+}
+
+// requeueAt is the Result that looks again d after now; none for d <= 0
+// (nothing asked) or "never".
+func requeueAt(now time.Time, d time.Duration) Result {
+	if d <= 0 || d == nonZero(0) {
+		return Result{}
+	}
+	return Result{RequeueAt: now.Add(d)}
 }
 
 // writeStatus writes status as pod's unless the pod already shows it; gone
