@@ -23,8 +23,9 @@ const (
 )
 
 // apply carries out a plan: deletes, creates in slow-start batches, the status
-// write, then the finalizer removals the written status made safe.
-func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Plan) error {
+// write, then the finalizer removals the written status made safe. It returns
+// the Job as written (j when the plan writes no status).
+func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Plan) (*batchv1.Job, error) {
 	var errs []error
 	c.expect.expect(key, 0, len(p.DeleteUncounted)+len(p.DeleteFailed), c.clock.Now())
 	for _, pod := range p.DeleteUncounted {
@@ -48,19 +49,48 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 		p.Status.Active -= short
 	}
 
+	written := j
 	if p.Status != nil {
 		updated := j.DeepCopy()
 		updated.Status = *p.Status
-		if _, err := c.client.BatchV1().Jobs(j.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		w, err := c.client.BatchV1().Jobs(j.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+		if err != nil {
 			// Without the written status no finalizer may go: a pod would be lost.
-			return errors.Join(append(errs, fmt.Errorf("update status of job %s: %w", key, err))...)
+			return j, errors.Join(append(errs, fmt.Errorf("update status of job %s: %w", key, err))...)
 		}
+		written = w
 		c.metrics.recordPlan(j, p)
 	}
 	for _, e := range p.Events {
 		c.recorder.Event(j, e.Type, e.Reason, e.Message)
 	}
-	return errors.Join(append(errs, c.removeFinalizers(ctx, p.RemoveFinalizers))...)
+	return written, errors.Join(append(errs, c.removeFinalizers(ctx, p.RemoveFinalizers))...)
+}
+
+// flushable reports a plan after which the same sync may count what it
+// recorded: it wrote the finished pods into uncountedTerminatedPods and
+// released their finalizers, and made or removed no pod (whose effect the
+// pods at hand would not show).
+func flushable(p Plan) bool {
+	return p.Status != nil && len(p.RemoveFinalizers) > 0 && len(p.Create) == 0 &&
+		len(p.DeleteUncounted) == 0 && len(p.DeleteFailed) == 0
+}
+
+// released is pods with the tracking finalizer gone from those of released,
+// as their removal left them.
+func released(pods, gone []*corev1.Pod) []*corev1.Pod {
+	out := make([]*corev1.Pod, 0, len(pods))
+	for _, pod := range pods {
+		for _, g := range gone {
+			if g.UID == pod.UID {
+				pod = pod.DeepCopy()
+				pod.Finalizers = withoutString(pod.Finalizers, TrackingFinalizer)
+				break
+			}
+		}
+		out = append(out, pod)
+	}
+	return out
 }
 
 // removeFinalizers releases the counted pods, several at a time.

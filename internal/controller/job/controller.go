@@ -230,7 +230,21 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	now := c.clock.Now()
 	unsynced := !c.expect.satisfied(key, now)
 	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: unsynced})
-	err = c.apply(ctx, key, j, plan)
+	written, err := c.apply(ctx, key, j, plan)
+	if err == nil && flushable(plan) {
+		// As upstream's flushUncountedAndRemoveFinalizers, the pods just
+		// recorded and released are counted in this same sync (and the Job
+		// finished if they were its last) rather than by a later one that
+		// waits out the batching period: the second phase of counting,
+		// decided over the Job as written and the pods as released. Only
+		// its status is written; a pod to create or delete waits for the
+		// next sync, which sees the informers' view.
+		flush := Decide(Observed{Job: written, Pods: released(pods, plan.RemoveFinalizers), Now: now, Unsynced: unsynced})
+		if flush.Status != nil && len(flush.Create)+len(flush.DeleteUncounted)+len(flush.DeleteFailed)+len(flush.RemoveFinalizers) == 0 {
+			_, err = c.apply(ctx, key, written, flush)
+			plan.Requeue = flush.Requeue
+		}
+	}
 	result := "success"
 	if err != nil {
 		result = "error"
