@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	restclient "k8s.io/client-go/rest"
 )
 
@@ -59,3 +60,17 @@ func (b cancelOnClose) Close() error {
 // WrappedRoundTripper lets client-go reach the transport (to close its idle
 // connections).
 func (f finishingRoundTripper) WrappedRoundTripper() http.RoundTripper { return f.rt }
+
+// CloseIdle closes the idle connections of the clients of cfgs (the
+// server's own, once they have stopped, before the HTTP server does). Closed from the client
+// side, a connection ends at once; left open, each HTTP/2 connection stays
+// until a second after the server's GOAWAY (x/net/http2's goAwayTimeout),
+// as a client that got GOAWAY no longer holds it in its pool to close, and
+// the server's stop waits for it.
+func CloseIdle(cfgs ...*restclient.Config) {
+	for _, cfg := range cfgs {
+		if rt, err := restclient.TransportFor(cfg); err == nil {
+			utilnet.CloseIdleConnectionsFor(rt)
+		}
+	}
+}

@@ -225,8 +225,16 @@ func New(c Config) (*Server, error) {
 	}
 	installCRDList(generic)
 	installClock(generic, c.VirtualClock)
+	// The admission informers stop with the controllers, before the HTTP
+	// server (a post-start hook's context ends only as it stops), so that
+	// their connection is idle and closed by then (see CloseIdle).
+	informersCtx, stopInformers := context.WithCancel(context.Background())
 	generic.AddPostStartHookOrDie("start-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
-		informerFactory.Start(ctx.Done())
+		go func() {
+			<-ctx.Done()
+			stopInformers()
+		}()
+		informerFactory.Start(informersCtx.Done())
 		return nil
 	})
 	generic.AddPostStartHookOrDie("bootstrap-namespaces", unlessStopping(func(ctx genericapiserver.PostStartHookContext) error {
@@ -251,12 +259,15 @@ func New(c Config) (*Server, error) {
 			return c.Controllers(ctx, ctx.LoopbackClientConfig)
 		}))
 	}
-	if c.StopControllers != nil {
-		generic.AddPreShutdownHookOrDie("stop-controllers", func() error {
+	generic.AddPreShutdownHookOrDie("stop-controllers", func() error {
+		if c.StopControllers != nil {
 			c.StopControllers()
-			return nil
-		})
-	}
+		}
+		stopInformers()
+		informerFactory.Shutdown()
+		CloseIdle(gcfg.LoopbackClientConfig)
+		return nil
+	})
 	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
 }
 

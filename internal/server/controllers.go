@@ -81,6 +81,11 @@ type controllerSet struct {
 	// cancel ends the campaigns; stopping is set once stop was called.
 	cancel   context.CancelFunc
 	stopping bool
+	// endRun ends the rest (the node agent, the informers, the event
+	// broadcaster) once the campaigns have; ended is closed when they
+	// have stopped.
+	endRun context.CancelFunc
+	ended  <-chan struct{}
 }
 
 // start runs the controllers on the loopback client until ctx ends. It
@@ -93,6 +98,10 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	if err != nil {
 		return err
 	}
+	// What the hook starts runs until stop ends it, while the API server
+	// still serves (the hook's ctx ends only as its HTTP server stops):
+	// their watches and connections are closed by then, rather than cut.
+	ctx, endRun := context.WithCancel(ctx)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	var sink record.EventSink = &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}
 	var schedulerSink events.EventSink = &events.EventSinkImpl{Interface: client.EventsV1()}
@@ -110,15 +119,22 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	// pod would cost more.
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
 	startFactory := func() { factory.Start(ctx.Done()) }
-	s.node.startAgent(ctx, client, broadcaster)
+	agentDone := s.node.startAgent(ctx, client, broadcaster)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		<-ctx.Done()
+		<-agentDone
+		factory.Shutdown()
+	}()
 
-	// The hook's ctx ends only once the API server has drained; the
-	// elected controllers stop before, in stop, while it still serves.
+	// The elected controllers stop first, in stop, then the rest.
 	elected, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
-	s.cancel = cancel
+	s.cancel, s.endRun, s.ended = cancel, endRun, ended
 	if s.stopping {
 		cancel()
+		endRun()
 	}
 	s.mu.Unlock()
 	logf := func(format string, args ...any) { fmt.Fprintf(s.election.Log, format+"\n", args...) }
@@ -172,7 +188,7 @@ func (s *controllerSet) stop(timeout time.Duration) {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	campaigns := s.campaigns
+	campaigns, endRun, ended := s.campaigns, s.endRun, s.ended
 	s.mu.Unlock()
 	deadline := time.After(timeout)
 	for _, done := range campaigns {
@@ -182,6 +198,15 @@ func (s *controllerSet) stop(timeout time.Duration) {
 			fmt.Fprintf(s.election.Log, "controllers still stopping after %s; their leases run out on their own\n", timeout)
 			return
 		}
+	}
+	if endRun == nil {
+		return // never started
+	}
+	endRun()
+	select {
+	case <-ended:
+	case <-deadline:
+		fmt.Fprintf(s.election.Log, "node agent still stopping after %s\n", timeout)
 	}
 }
 

@@ -173,10 +173,13 @@ func (n *nodeRuntime) name() string {
 	return n.machine.Name
 }
 
-// startAgent runs the node agent until ctx ends.
-func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interface, broadcaster record.EventBroadcaster) {
+// startAgent runs the node agent until ctx ends; the channel it returns is
+// closed once the agent has stopped (at once without an agent).
+func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interface, broadcaster record.EventBroadcaster) <-chan struct{} {
+	done := make(chan struct{})
 	if n == nil {
-		return
+		close(done)
+		return done
 	}
 	agent := node.New(node.Config{
 		Client: client, Machine: n.machine, APIHost: n.apiHost, APIPort: n.apiPort, Runtime: n.runtime, PVCDir: n.pvcDir, Clock: n.agentClock, Wall: n.wall,
@@ -184,10 +187,14 @@ func (n *nodeRuntime) startAgent(ctx context.Context, client kubernetes.Interfac
 		KeepLogs: n.keepLogs,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: node.Component, Host: n.machine.Name}),
 	})
-	go agent.Run(ctx)
+	go func() {
+		defer close(done)
+		agent.Run(ctx)
+	}()
 	if n.streams != nil {
 		n.streams.serve(ctx, agent.Streams(), func(err error) { fmt.Fprintf(n.log, "node: stream endpoint: %v\n", err) })
 	}
+	return done
 }
 
 // hiddenFromPods are the paths no container sees: the data dir (etcd, the

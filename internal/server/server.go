@@ -199,7 +199,9 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err != nil {
 		return err
 	}
-	srv, err := apiserver.New(apiserver.Config{
+	admin := &restclient.Config{Host: url, BearerToken: bundle.AdminToken, TLSClientConfig: restclient.TLSClientConfig{CAData: bundle.CACert}}
+	var srv *apiserver.Server
+	srv, err = apiserver.New(apiserver.Config{
 		Listener:           ln,
 		PKI:                bundle,
 		EtcdServers:        etcdServers,
@@ -218,11 +220,17 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		VirtualClock:       moved,
 		StorageFull:        storageFull,
 		Controllers:        controllers.start,
-		StopControllers:    func() { controllers.stop(stopControllersTimeout) },
-		Join:               joinHandler(joins),
-		Logs:               nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
-		Nodes:              nodes,
-		RunLogs:            runLogSource{store: runLogs, node: agent},
+		StopControllers: func() {
+			controllers.stop(stopControllersTimeout)
+			// The admin's in-process clients (batchd run's) are done too:
+			// their connections end now, not a second after the HTTP
+			// server's GOAWAY (see apiserver.CloseIdle).
+			apiserver.CloseIdle(admin)
+		},
+		Join:    joinHandler(joins),
+		Logs:    nodeLogs{local: agent.logs(), name: agent.name(), streams: nodes},
+		Nodes:   nodes,
+		RunLogs: runLogSource{store: runLogs, node: agent},
 	})
 	if err != nil {
 		return err
@@ -244,7 +252,6 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	if err := writeKubeconfig(kubeconfig, url, bundle); err != nil {
 		return err
 	}
-	admin := &restclient.Config{Host: url, BearerToken: bundle.AdminToken, TLSClientConfig: restclient.TLSClientConfig{CAData: bundle.CACert}}
 
 	runErr := make(chan error, 1)
 	stopped := make(chan struct{})
