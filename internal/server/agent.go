@@ -274,9 +274,9 @@ func RunAgent(ctx context.Context, cfg AgentConfig, ready func(endpoint string))
 	if agent.apiPort == "" {
 		agent.apiPort = "443"
 	}
-	rc := &restclient.Config{Host: cfg.Server, QPS: 50, Burst: 100, UserAgent: "batchd-agent/" + cfg.NodeName,
+	rc := &restclient.Config{Host: cfg.Server, QPS: 50, Burst: 100,
 		TLSClientConfig: restclient.TLSClientConfig{CAData: creds.CACert, CertData: creds.ClientCert, KeyData: creds.ClientKey}}
-	client, err := kubernetes.NewForConfig(controller.QuietConfig(rc))
+	client, err := kubernetes.NewForConfig(controller.QuietConfig(speakingAs(rc, "kubelet")))
 	if err != nil {
 		return err
 	}

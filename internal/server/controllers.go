@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
+	"github.com/batchd/batchd/internal/apiserver"
 	"github.com/batchd/batchd/internal/controller"
 	"github.com/batchd/batchd/internal/controller/clusterrole"
 	"github.com/batchd/batchd/internal/controller/cronjob"
@@ -93,8 +95,19 @@ type controllerSet struct {
 // the controllers (kube-system/kube-controller-manager) and the scheduler
 // (kube-system/kube-scheduler) whenever this server holds their Lease.
 func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) error {
-	loopback = controller.QuietConfig(loopback)
+	// Each part speaks as its upstream counterpart: its user agent, and so
+	// the field manager of its writes (a Job's status is
+	// kube-controller-manager's, a pod's kubelet's), as on a cluster.
+	loopback = controller.QuietConfig(speakingAs(loopback, "kube-controller-manager"))
 	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	schedulerClient, err := kubernetes.NewForConfig(speakingAs(loopback, "kube-scheduler"))
+	if err != nil {
+		return err
+	}
+	kubeletClient, err := kubernetes.NewForConfig(speakingAs(loopback, "kubelet"))
 	if err != nil {
 		return err
 	}
@@ -119,7 +132,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	// pod would cost more.
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(controller.DropManagedFields))
 	startFactory := func() { factory.Start(ctx.Done()) }
-	agentDone := s.node.startAgent(ctx, client, broadcaster)
+	agentDone := s.node.startAgent(ctx, kubeletClient, broadcaster)
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
@@ -138,7 +151,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	}
 	s.mu.Unlock()
 	logf := func(format string, args ...any) { fmt.Fprintf(s.election.Log, format+"\n", args...) }
-	campaign := func(name, component string, lead func(context.Context)) {
+	campaign := func(name, component string, client kubernetes.Interface, lead func(context.Context)) {
 		done := make(chan struct{})
 		s.mu.Lock()
 		s.campaigns = append(s.campaigns, done)
@@ -159,7 +172,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 			}
 		}()
 	}
-	campaign(leader.ControllerManager, leader.ControllerManager, func(ctx context.Context) {
+	campaign(leader.ControllerManager, leader.ControllerManager, client, func(ctx context.Context) {
 		if err := runControllers(ctx, loopback, client, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs, s.nodeHealth); err != nil && ctx.Err() == nil {
 			logf("controllers: %v", err)
 		}
@@ -167,8 +180,8 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	// The scheduler runs on the leading server whether or not it runs an
 	// agent itself: agents of other machines need it.
 	if !s.noScheduler {
-		campaign(leader.Scheduler, scheduler.Name, func(ctx context.Context) {
-			sched := scheduler.New(client, factory, schedulerSink)
+		campaign(leader.Scheduler, scheduler.Name, schedulerClient, func(ctx context.Context) {
+			sched := scheduler.New(schedulerClient, factory, schedulerSink)
 			startFactory()
 			factory.WaitForCacheSync(ctx.Done())
 			if ctx.Err() == nil {
@@ -342,6 +355,15 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 	}
 	wg.Wait()
 	return nil
+}
+
+// speakingAs is cfg with component's user agent, in upstream's form
+// ("kube-controller-manager/v1.37.2+batchd (linux/amd64) batchd"): the API
+// server names the field manager of a write by what precedes its "/".
+func speakingAs(cfg *restclient.Config, component string) *restclient.Config {
+	cfg = restclient.CopyConfig(cfg)
+	cfg.UserAgent = fmt.Sprintf("%s/%s (%s/%s) batchd", component, apiserver.KubernetesVersion, goruntime.GOOS, goruntime.GOARCH)
+	return cfg
 }
 
 // endWith is cfg whose requests end when ctx does.

@@ -615,6 +615,12 @@ func TestSeedJobsRunToCompletion(t *testing.T) {
 			t.Errorf("indexed-job logs lack shard %d:\n%s", i, r)
 		}
 	}
+	// Who wrote what, as on a cluster: the Job's status is
+	// kube-controller-manager's, its pod's status the kubelet's.
+	managers := `jsonpath={range .metadata.managedFields[*]}{.manager}/{.subresource}{"\n"}{end}`
+	must(t, kubectl(t, "", "get", "job", "hello-job", "-n", n, "-o", managers), "kube-controller-manager/status\n")
+	pod := kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=hello-job", "-o", "name").stdout
+	must(t, kubectl(t, "", "get", strings.TrimSpace(pod), "-n", n, "-o", managers), "kubelet/status\n", "kube-controller-manager/\n")
 	r = kubectl(t, "", "get", "jobs", "-n", n)
 	for _, want := range []string{`(?m)^pi\s+Complete\s+1/1\s`, `(?m)^hello-job\s+Complete\s+1/1\s`, `(?m)^indexed-job\s+Complete\s+5/5\s`} {
 		if !regexp.MustCompile(want).MatchString(r.stdout) {
