@@ -212,10 +212,13 @@ func New(c Config) (*Server, error) {
 	installUI(gcfg, c.UI)
 	installJoin(gcfg, c.Join)
 	completed := gcfg.Complete(nil)
+	openAPIV2 := gcfg.OpenAPIConfig // completed; served lazily, below
+	gcfg.OpenAPIConfig = nil
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
 		return nil, err
 	}
+	installLazyOpenAPIV2(openAPIV2, generic.Handler.GoRestfulContainer, generic.Handler.NonGoRestfulMux)
 	// How long a stop waits for open connections (kube-apiserver: its 60 s
 	// request timeout). A connection accepted as the stop begins may miss
 	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
