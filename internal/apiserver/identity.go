@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -30,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
 	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
 	"k8s.io/klog/v2"
@@ -208,27 +210,37 @@ func (id *identity) bootstrapPolicy(ctx context.Context, client kubernetes.Inter
 				currentBindings[b.Name] = b
 			}
 		}
-		for i := range roles {
-			if have, ok := current[roles[i].Name]; ok && roleUpToDate(have, roles[i]) {
-				continue
+		// All at once: on a new data dir each is a read and a create, and
+		// etcd commits concurrent writes in one round; one after the other
+		// they were most of the time until the server is ready. (A binding
+		// may name a role not yet created, as on any cluster.)
+		var failed atomic.Bool
+		workqueue.ParallelizeUntil(ctx, 32, len(roles)+len(bindings), func(i int) {
+			if i < len(roles) {
+				if have, ok := current[roles[i].Name]; ok && roleUpToDate(have, roles[i]) {
+					return
+				}
+				opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.ClusterRoleRuleOwner{ClusterRole: roles[i].DeepCopy()},
+					Client: reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()}, Confirm: true}
+				if _, err := opts.Run(); err != nil {
+					klog.FromContext(ctx).Info("reconcile default ClusterRole", "name", roles[i].Name, "err", err)
+					failed.Store(true)
+				}
+				return
 			}
-			opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.ClusterRoleRuleOwner{ClusterRole: roles[i].DeepCopy()},
-				Client: reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()}, Confirm: true}
-			if _, err := opts.Run(); err != nil {
-				klog.FromContext(ctx).Info("reconcile default ClusterRole", "name", roles[i].Name, "err", err)
-				return false, nil
+			b := bindings[i-len(roles)]
+			if have, ok := currentBindings[b.Name]; ok && bindingUpToDate(have, b) {
+				return
 			}
-		}
-		for i := range bindings {
-			if have, ok := currentBindings[bindings[i].Name]; ok && bindingUpToDate(have, bindings[i]) {
-				continue
-			}
-			opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: bindings[i].DeepCopy()},
+			opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: b.DeepCopy()},
 				Client: reconciliation.ClusterRoleBindingClientAdapter{Client: client.RbacV1().ClusterRoleBindings()}, Confirm: true}
 			if _, err := opts.Run(); err != nil {
-				klog.FromContext(ctx).Info("reconcile default ClusterRoleBinding", "name", bindings[i].Name, "err", err)
-				return false, nil
+				klog.FromContext(ctx).Info("reconcile default ClusterRoleBinding", "name", b.Name, "err", err)
+				failed.Store(true)
 			}
+		})
+		if failed.Load() {
+			return false, nil
 		}
 		return true, nil
 	})
