@@ -71,6 +71,9 @@ type Config struct {
 	// RequestTimeout bounds each request that is not long-running (zero:
 	// DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// ShutdownTimeout bounds how long a stop waits for open connections
+	// (zero: ShutdownTimeout).
+	ShutdownTimeout time.Duration
 	// Profiling serves /debug/pprof (to authenticated clients only).
 	Profiling bool
 	// DefaultTolerations are the not-ready and unreachable tolerations'
@@ -223,6 +226,9 @@ func New(c Config) (*Server, error) {
 	// request timeout). A connection accepted as the stop begins may miss
 	// HTTP/2's GOAWAY and would hold a Ctrl-C for the whole of it.
 	generic.ShutdownTimeout = ShutdownTimeout
+	if c.ShutdownTimeout > 0 {
+		generic.ShutdownTimeout = c.ShutdownTimeout
+	}
 	if err := install(generic, scheme, codecs, resources, gcfg, id); err != nil {
 		return nil, err
 	}

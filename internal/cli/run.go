@@ -194,6 +194,10 @@ func serving(ctx context.Context, cfg *rest.Config) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// ephemeralShutdownTimeout bounds the ephemeral server's wait for its
+// connections to close.
+const ephemeralShutdownTimeout = 200 * time.Millisecond
+
 // ephemeral starts a server in this process, in a temporary data dir on a
 // free loopback port, its logs going to a file beside it (<dir>.log). The
 // data dir is the temporary directory itself, not a subdirectory: etcd's
@@ -232,6 +236,11 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 		return nil, nil, nil, err
 	}
 	cfg.Log = logFile
+	// Its clients are all in this process and done when it stops: an HTTP/2
+	// connection one of them left idle as the stop began would otherwise
+	// hold the stop a second (x/net/http2's goAwayTimeout; see
+	// apiserver.CloseIdle), one run in several.
+	cfg.ShutdownTimeout = ephemeralShutdownTimeout
 	cleanup := func() error {
 		runtime.KillAll(filepath.Join(dir, "pods"))
 		restoreStderr()

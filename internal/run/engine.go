@@ -201,7 +201,16 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	}
 	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
 	stop := make(chan struct{})
-	defer close(stop)
+	var factories []informers.SharedInformerFactory
+	defer func() {
+		close(stop)
+		// Their watches have ended when Run returns: an ephemeral server
+		// stopped next finds these connections idle and closes them at
+		// once (apiserver.CloseIdle) instead of a second after its GOAWAY.
+		for _, f := range factories {
+			f.Shutdown()
+		}
+	}()
 	type lists struct {
 		jobs func(string) (*batchv1.Job, error)
 		pods func() ([]*corev1.Pod, error)
@@ -211,10 +220,12 @@ func (e *Engine) follow(ctx context.Context, names []types.NamespacedName, cronJ
 	start := time.Now()
 	notes := newImageNotes(start.Add(-time.Second))
 	for ns := range namespaces {
-		if err := notes.watch(e.client, ns, stop, poke); err != nil {
+		nf, err := notes.watch(e.client, ns, stop, poke)
+		if err != nil {
 			return ExitFailed, err
 		}
 		f := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns))
+		factories = append(factories, nf, f)
 		ji, pi := f.Batch().V1().Jobs(), f.Core().V1().Pods()
 		if _, err := ji.Informer().AddEventHandler(handler); err != nil {
 			return ExitFailed, err

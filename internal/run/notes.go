@@ -34,17 +34,18 @@ func newImageNotes(since time.Time) *imageNotes {
 }
 
 // watch follows the nodes' ImageUnavailable events in namespace ns until
-// stop closes, keeping them for say and poking the run's loop.
-func (n *imageNotes) watch(client kubernetes.Interface, ns string, stop <-chan struct{}, poke func(any)) error {
+// stop closes, keeping them for say and poking the run's loop; its factory
+// is returned to be shut down.
+func (n *imageNotes) watch(client kubernetes.Interface, ns string, stop <-chan struct{}, poke func(any)) (informers.SharedInformerFactory, error) {
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + reasonImageUnavailable }))
 	keep := func(o any) { n.add(o); poke(o) }
 	if _, err := f.Core().V1().Events().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: keep, UpdateFunc: func(_, o any) { keep(o) }}); err != nil {
-		return err
+		return nil, err
 	}
 	f.Start(stop)
-	return nil
+	return f, nil
 }
 
 // add keeps an event of the informer for the next say.

@@ -283,6 +283,11 @@ type Config struct {
 	// RequestTimeout bounds requests that are not long-running (zero:
 	// kube-apiserver's 60 s).
 	RequestTimeout time.Duration
+	// ShutdownTimeout bounds how long a stopping server waits for its
+	// connections to close (zero: apiserver.ShutdownTimeout). batchd run's
+	// ephemeral engine, whose clients are all in its own process and done
+	// by then, waits a fraction of a second.
+	ShutdownTimeout time.Duration
 	// NodeName names this machine's Node (default: the hostname).
 	NodeName string
 	// MaxPods is the node's pod capacity (default 110).

@@ -211,6 +211,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		LoopbackToken:      loopbackToken,
 		DisableWatchCache:  cfg.DisableWatchCache,
 		RequestTimeout:     cfg.RequestTimeout,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
 		Profiling:          cfg.Profiling,
 		TokenFile:          cfg.TokenFile,
 		ReadyzChecks:       readyz,
