@@ -111,8 +111,12 @@ spec:
 	}
 	// Runs right after a run come from the controller's lag in real time
 	// (above), so their number grows with the machine's load: a CI run
-	// saw 4 of 14. Forbid itself is the skips after the other runs.
-	if len(rows) < 25 || len(rows) > 31 || runs < 10 || skips < 10 || back2back > runs/3 {
+	// saw 4 of 14. Since a Job completes as its last pod's finish is
+	// counted (no longer a batching second later, as upstream), a slot
+	// taken 1.2 s late (72 virtual seconds) already finds the 3m10s run
+	// ended: 6 of 17 beside the other e2e tests. Forbid itself is the
+	// skips after the other runs.
+	if len(rows) < 25 || len(rows) > 31 || runs < 10 || skips < 10 || back2back > runs/2 {
 		t.Errorf("%d slots recorded (%d runs, %d skips, %d runs right after a run) over a virtual hour, want 25-31 with a skip after (nearly) each run\n%s", len(rows), runs, skips, back2back, table)
 	}
 	t.Logf("a virtual hour took %v of real time: %d runs, %d skips, %d runs right after a run", took, runs, skips, back2back)
