@@ -203,9 +203,9 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (Result, error) {
 }
 
 // requeueAt is the Result that looks again d after now; none for d <= 0
-// (nothing asked) or "never".
+// (nothing asked).
 func requeueAt(now time.Time, d time.Duration) Result {
-	if d <= 0 || d == nonZero(0) {
+	if d <= 0 {
 		return Result{}
 	}
 	return Result{RequeueAt: now.Add(d)}

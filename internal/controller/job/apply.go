@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -84,7 +85,7 @@ func released(pods, gone []*corev1.Pod) []*corev1.Pod {
 		for _, g := range gone {
 			if g.UID == pod.UID {
 				pod = pod.DeepCopy()
-				pod.Finalizers = withoutString(pod.Finalizers, TrackingFinalizer)
+				pod.Finalizers = slices.DeleteFunc(pod.Finalizers, func(f string) bool { return f == TrackingFinalizer })
 				break
 			}
 		}

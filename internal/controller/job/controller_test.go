@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
@@ -15,6 +16,21 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
+
+// startController makes a controller on a fake clientset holding objs, its
+// informers started and synced until ctx ends (batch 0: the default period).
+func startController(t *testing.T, ctx context.Context, clk *clocktesting.FakeClock, batch time.Duration, objs ...runtime.Object) (*Controller, *fake.Clientset) {
+	t.Helper()
+	client := fake.NewClientset(objs...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := New(Config{Client: client, Informer: factory, Clock: clk, Recorder: record.NewFakeRecorder(100), SyncBatchPeriod: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return c, client
+}
 
 // The controller decides on its clock: a Job's startTime is the clock's
 // time, not the machine's (a virtual clock's status times are virtual).
@@ -26,19 +42,11 @@ func TestControllerStampsItsClocksTime(t *testing.T) {
 		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
 	}
-	client := fake.NewClientset(j)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Client: client, Informer: factory, Clock: clk, Recorder: record.NewFakeRecorder(100)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	ctx := t.Context()
+	c, client := startController(t, ctx, clk, 0, j)
 	go c.Run(ctx)
 	var got *metav1.Time
-	err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		j, err := client.BatchV1().Jobs("ns").Get(ctx, "j", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -78,16 +86,8 @@ func TestOneSyncCountsTheLastPodAndCompletes(t *testing.T) {
 		Spec:   j.Spec.Template.Spec,
 		Status: corev1.PodStatus{Phase: corev1.PodSucceeded},
 	}
-	client := fake.NewClientset(j, pod)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Client: client, Informer: factory, Clock: clk, Recorder: record.NewFakeRecorder(100), SyncBatchPeriod: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	ctx := t.Context()
+	c, client := startController(t, ctx, clk, time.Hour, j, pod)
 	if _, err := c.sync(ctx, "ns/j"); err != nil {
 		t.Fatal(err)
 	}

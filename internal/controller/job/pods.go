@@ -102,17 +102,6 @@ func hasString(list []string, s string) bool {
 	return false
 }
 
-// withoutString is list less every s, in a new slice.
-func withoutString(list []string, s string) []string {
-	var out []string
-	for _, x := range list {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // podIndex returns a pod's completion index, or -1.
 func podIndex(p *corev1.Pod) int {
 	v, ok := p.Annotations[batchv1.JobCompletionIndexAnnotation]
