@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -75,23 +74,6 @@ func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, p Pl
 func flushable(p Plan) bool {
 	return p.Status != nil && len(p.RemoveFinalizers) > 0 && len(p.Create) == 0 &&
 		len(p.DeleteUncounted) == 0 && len(p.DeleteFailed) == 0
-}
-
-// released is pods with the tracking finalizer gone from those of released,
-// as their removal left them.
-func released(pods, gone []*corev1.Pod) []*corev1.Pod {
-	out := make([]*corev1.Pod, 0, len(pods))
-	for _, pod := range pods {
-		for _, g := range gone {
-			if g.UID == pod.UID {
-				pod = pod.DeepCopy()
-				pod.Finalizers = slices.DeleteFunc(pod.Finalizers, func(f string) bool { return f == TrackingFinalizer })
-				break
-			}
-		}
-		out = append(out, pod)
-	}
-	return out
 }
 
 // removeFinalizers releases the counted pods, several at a time.
@@ -168,11 +150,11 @@ func (c *Controller) removeFinalizer(ctx context.Context, pod *corev1.Pod) error
 	}
 	patch := fmt.Sprintf(`{"metadata":{"$deleteFromPrimitiveList/finalizers":[%q]}}`, TrackingFinalizer)
 	_, err := c.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove finalizer of pod %s: %w", pod.Name, err)
+	}
+	if key, ok := ownerKey(pod); ok {
+		c.releasing.removed(key, pod.UID)
 	}
 	return nil
 }

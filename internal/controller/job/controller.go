@@ -34,10 +34,12 @@ type Controller struct {
 	clock    clock.WithTicker
 	recorder record.EventRecorder
 	expect   *expectations
-	runner   *controller.Runner[string]
-	batch    time.Duration
-	drained  *drained
-	metrics  *Metrics
+	// releasing holds finalizer removals the pod informer has yet to show.
+	releasing *releasing
+	runner    *controller.Runner[string]
+	batch     time.Duration
+	drained   *drained
+	metrics   *Metrics
 }
 
 // Config holds the controller's dependencies; nil Clock means the real one.
@@ -60,14 +62,15 @@ func New(cfg Config) (*Controller, error) {
 		cfg.Clock = clock.RealClock{}
 	}
 	c := &Controller{
-		client:   cfg.Client,
-		jobs:     cfg.Informer.Batch().V1().Jobs().Lister(),
-		pods:     cfg.Informer.Core().V1().Pods().Lister(),
-		clock:    cfg.Clock,
-		recorder: cfg.Recorder,
-		expect:   newExpectations(),
-		batch:    cfg.SyncBatchPeriod,
-		drained:  newDrained(),
+		client:    cfg.Client,
+		jobs:      cfg.Informer.Batch().V1().Jobs().Lister(),
+		pods:      cfg.Informer.Core().V1().Pods().Lister(),
+		clock:     cfg.Clock,
+		recorder:  cfg.Recorder,
+		expect:    newExpectations(),
+		releasing: newReleasing(),
+		batch:     cfg.SyncBatchPeriod,
+		drained:   newDrained(),
 	}
 	if c.batch == 0 {
 		c.batch = time.Second
@@ -214,6 +217,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	j, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.expect.forget(key)
+		c.releasing.forget(key)
 		return 0, c.releaseOrphans(ctx, ns, name)
 	}
 	if err != nil {
@@ -227,6 +231,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
+	pods = c.releasing.view(key, pods)
 	now := c.clock.Now()
 	unsynced := !c.expect.satisfied(key, now)
 	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: unsynced})
@@ -236,10 +241,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// recorded and released are counted in this same sync (and the Job
 		// finished if they were its last) rather than by a later one that
 		// waits out the batching period: the second phase of counting,
-		// decided over the Job as written and the pods as released. Only
+		// decided over the Job as written and the pods as released (their
+		// removals recorded in c.releasing). Only
 		// its status is written; a pod to create or delete waits for the
 		// next sync, which sees the informers' view.
-		flush := Decide(Observed{Job: written, Pods: released(pods, plan.RemoveFinalizers), Now: now, Unsynced: unsynced})
+		flush := Decide(Observed{Job: written, Pods: c.releasing.view(key, pods), Now: now, Unsynced: unsynced})
 		if flush.Status != nil && len(flush.Create)+len(flush.DeleteUncounted)+len(flush.DeleteFailed)+len(flush.RemoveFinalizers) == 0 {
 			_, err = c.apply(ctx, key, written, flush)
 			plan.Requeue = flush.Requeue
