@@ -36,7 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-if [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+# (cgroupfs files report size 0: test the content, not -s.)
+if grep -q . /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
 	if [ "$(id -u)" = 0 ]; then
 		for c in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
 			mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" ||
