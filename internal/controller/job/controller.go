@@ -227,11 +227,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, nil // another controller runs this Job
 	}
 	start := time.Now() // the sync's real duration, for the metric
-	pods, err := c.claimPods(ctx, j)
+	cached, err := c.claimPods(ctx, j)
 	if err != nil {
 		return 0, err
 	}
-	pods = c.releasing.view(key, pods)
+	pods := c.releasing.view(key, cached)
 	now := c.clock.Now()
 	unsynced := !c.expect.satisfied(key, now)
 	plan := Decide(Observed{Job: j, Pods: pods, Now: now, Unsynced: unsynced})
@@ -245,7 +245,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// removals recorded in c.releasing). Only
 		// its status is written; a pod to create or delete waits for the
 		// next sync, which sees the informers' view.
-		flush := Decide(Observed{Job: written, Pods: c.releasing.view(key, pods), Now: now, Unsynced: unsynced})
+		flush := Decide(Observed{Job: written, Pods: c.releasing.view(key, cached), Now: now, Unsynced: unsynced})
 		if flush.Status != nil && len(flush.Create)+len(flush.DeleteUncounted)+len(flush.DeleteFailed)+len(flush.RemoveFinalizers) == 0 {
 			_, err = c.apply(ctx, key, written, flush)
 			plan.Requeue = flush.Requeue

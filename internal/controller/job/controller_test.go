@@ -123,20 +123,21 @@ func TestOneSyncCountsTheLastPodAndCompletes(t *testing.T) {
 
 // A pod informer a step behind the Job informer shows a counted pod still
 // holding its finalizer: the controller that removed it must not record and
-// count it again (upstream's expectedRmFinalizers). Here the informers read
-// from a clientset of their own, so the test sets what they show: the Job
-// as the first sync wrote it, the pod from before its finalizer went.
+// count it again (upstream's expectedRmFinalizers), however many syncs run
+// before the informer catches up. Here the informers read from a clientset of
+// their own, so the test sets what they show: each Job as a sync wrote it,
+// the pods from before their finalizers went.
 func TestAStalePodInformerDoesNotCountAPodTwice(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2027, 1, 4, 0, 2, 0, 0, time.UTC))
 	start := metav1.NewTime(clk.Now().Add(-time.Minute))
 	sel := map[string]string{"batch.kubernetes.io/controller-uid": "job-uid"}
 	j := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", UID: "job-uid"},
-		Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Parallelism: ptr.To[int32](1),
+		Spec: batchv1.JobSpec{Completions: ptr.To[int32](3), Parallelism: ptr.To[int32](2),
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 				Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
-		Status: batchv1.JobStatus{StartTime: &start, Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+		Status: batchv1.JobStatus{StartTime: &start, Active: 2, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
 			UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{}},
 	}
 	pod := func(name string, phase corev1.PodPhase) *corev1.Pod {
@@ -148,10 +149,10 @@ func TestAStalePodInformerDoesNotCountAPodTwice(t *testing.T) {
 			Status: corev1.PodStatus{Phase: phase},
 		}
 	}
-	done, running := pod("j-done", corev1.PodSucceeded), pod("j-running", corev1.PodRunning)
+	done, first, second := pod("j-done", corev1.PodSucceeded), pod("j-first", corev1.PodRunning), pod("j-second", corev1.PodRunning)
 	ctx := t.Context()
-	api := fake.NewClientset(j, done, running)
-	seen := fake.NewClientset(j, done, running)
+	api := fake.NewClientset(j, done, first, second)
+	seen := fake.NewClientset(j, done, first, second)
 	factory := informers.NewSharedInformerFactory(seen, 0)
 	c, err := New(Config{Client: api, Informer: factory, Clock: clk, Recorder: record.NewFakeRecorder(100), SyncBatchPeriod: time.Hour})
 	if err != nil {
@@ -160,63 +161,76 @@ func TestAStalePodInformerDoesNotCountAPodTwice(t *testing.T) {
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 
-	status := func() batchv1.JobStatus {
+	shown := func(what string, ok func() bool) {
 		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) { return ok(), nil }); err != nil {
+			t.Fatalf("the informers never showed %s: %v", what, err)
+		}
+	}
+	// catchUpJob shows the Job as the API holds it; the pods stay as they were.
+	catchUpJob := func() {
+		t.Helper()
+		written, err := api.BatchV1().Jobs("ns").Get(ctx, "j", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seen.BatchV1().Jobs("ns").UpdateStatus(ctx, written, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		shown("the written status", func() bool {
+			got, err := c.jobs.Jobs("ns").Get("j")
+			return err == nil && got.Status.Succeeded == written.Status.Succeeded
+		})
+	}
+	sync := func(wantSucceeded int32) {
+		t.Helper()
+		if _, err := c.sync(ctx, "ns/j"); err != nil {
+			t.Fatal(err)
+		}
 		got, err := api.BatchV1().Jobs("ns").Get(ctx, "j", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return got.Status
-	}
-	if _, err := c.sync(ctx, "ns/j"); err != nil {
-		t.Fatal(err)
-	}
-	first := status()
-	if first.Succeeded != 1 || len(first.UncountedTerminatedPods.Succeeded) != 0 {
-		t.Fatalf("after the first sync: succeeded %d uncounted %v, want 1 and none", first.Succeeded, first.UncountedTerminatedPods)
-	}
-	// The Job informer catches up; the pod informer does not.
-	written, err := api.BatchV1().Jobs("ns").Get(ctx, "j", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seen.BatchV1().Jobs("ns").UpdateStatus(ctx, written, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		got, err := c.jobs.Jobs("ns").Get("j")
-		return err == nil && got.Status.Succeeded == 1, nil
-	}); err != nil {
-		t.Fatalf("the Job informer never showed the written status: %v", err)
-	}
-	if p, _ := c.pods.Pods("ns").Get("j-done"); p == nil || !hasString(p.Finalizers, TrackingFinalizer) {
-		t.Fatalf("the pod informer must still show the finalizer: %v", p)
-	}
-	if _, err := c.sync(ctx, "ns/j"); err != nil {
-		t.Fatal(err)
-	}
-	if second := status(); second.Succeeded != 1 || len(second.UncountedTerminatedPods.Succeeded) != 0 || len(second.Conditions) != 0 {
-		t.Errorf("after a sync over the stale pod: succeeded %d uncounted %v conditions %v, want 1, none, none",
-			second.Succeeded, second.UncountedTerminatedPods, second.Conditions)
+		if st := got.Status; st.Succeeded != wantSucceeded || len(st.UncountedTerminatedPods.Succeeded) != 0 || len(st.Conditions) != 0 {
+			t.Fatalf("succeeded %d uncounted %v conditions %v, want %d, none, none",
+				st.Succeeded, st.UncountedTerminatedPods, st.Conditions, wantSucceeded)
+		}
 	}
 
-	// Once the pod informer shows the removal, the controller forgets it.
-	fresh, err := api.CoreV1().Pods("ns").Get(ctx, "j-done", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	sync(1) // j-done recorded, released and counted in one sync
+	catchUpJob()
+	sync(1) // j-done still shows its finalizer: not counted again
+
+	// j-first ends; the informer shows it, finalizer and all.
+	first.Status.Phase = corev1.PodSucceeded
+	for _, cs := range []*fake.Clientset{api, seen} {
+		if _, err := cs.CoreV1().Pods("ns").UpdateStatus(ctx, first, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := seen.CoreV1().Pods("ns").Update(ctx, fresh, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	shown("j-first succeeded", func() bool {
+		p, err := c.pods.Pods("ns").Get("j-first")
+		return err == nil && p.Status.Phase == corev1.PodSucceeded
+	})
+	sync(2) // j-first counted; j-done, still stale, remembered through it
+	catchUpJob()
+	sync(2) // both stale: neither counted again
+
+	// Once the pod informer shows the removals, the controller forgets them.
+	for _, name := range []string{"j-done", "j-first"} {
+		fresh, err := api.CoreV1().Pods("ns").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seen.CoreV1().Pods("ns").Update(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		shown(name+"'s removal", func() bool {
+			p, err := c.pods.Pods("ns").Get(name)
+			return err == nil && !hasString(p.Finalizers, TrackingFinalizer)
+		})
 	}
-	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		p, err := c.pods.Pods("ns").Get("j-done")
-		return err == nil && !hasString(p.Finalizers, TrackingFinalizer), nil
-	}); err != nil {
-		t.Fatalf("the pod informer never showed the removal: %v", err)
-	}
-	if _, err := c.sync(ctx, "ns/j"); err != nil {
-		t.Fatal(err)
-	}
+	sync(2)
 	if n := len(c.releasing.m); n != 0 {
 		t.Errorf("%d Jobs with removals still remembered after the informer showed them", n)
 	}

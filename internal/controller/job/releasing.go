@@ -35,6 +35,8 @@ func (r *releasing) removed(key string, uid types.UID) {
 // yet seen lose the tracking finalizer (copies; the cache is not touched).
 // Removals the informer now shows, or whose pod is gone, are forgotten: a
 // pod's informer events come in order, so its finalizer never comes back.
+// pods must be the informer's, never a view: a view's released pods would
+// read as shown and be forgotten.
 func (r *releasing) view(key string, pods []*corev1.Pod) []*corev1.Pod {
 	r.mu.Lock()
 	defer r.mu.Unlock()
