@@ -69,24 +69,8 @@ func TestControllerStampsItsClocksTime(t *testing.T) {
 // period later (here an hour, which the test never waits for).
 func TestOneSyncCountsTheLastPodAndCompletes(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2027, 1, 4, 0, 2, 0, 0, time.UTC))
-	start := metav1.NewTime(clk.Now().Add(-time.Minute))
-	sel := map[string]string{"batch.kubernetes.io/controller-uid": "job-uid"}
-	j := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", UID: "job-uid"},
-		Spec: batchv1.JobSpec{Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: sel},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-				Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
-		Status: batchv1.JobStatus{StartTime: &start, Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
-			UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{}},
-	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "j-abcde", Namespace: "ns", UID: "pod-uid", Labels: sel,
-			Finalizers:      []string{TrackingFinalizer},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(j, batchv1.SchemeGroupVersion.WithKind("Job"))}},
-		Spec:   j.Spec.Template.Spec,
-		Status: corev1.PodStatus{Phase: corev1.PodSucceeded},
-	}
+	j := startedJob(clk, 1, 1)
+	pod := trackedPod(j, "j-abcde", corev1.PodSucceeded)
 	ctx := t.Context()
 	c, client := startController(t, ctx, clk, time.Hour, j, pod)
 	if _, err := c.sync(ctx, "ns/j"); err != nil {
@@ -129,26 +113,8 @@ func TestOneSyncCountsTheLastPodAndCompletes(t *testing.T) {
 // the pods from before their finalizers went.
 func TestAStalePodInformerDoesNotCountAPodTwice(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2027, 1, 4, 0, 2, 0, 0, time.UTC))
-	start := metav1.NewTime(clk.Now().Add(-time.Minute))
-	sel := map[string]string{"batch.kubernetes.io/controller-uid": "job-uid"}
-	j := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", UID: "job-uid"},
-		Spec: batchv1.JobSpec{Completions: ptr.To[int32](3), Parallelism: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: sel},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-				Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
-		Status: batchv1.JobStatus{StartTime: &start, Active: 2, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
-			UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{}},
-	}
-	pod := func(name string, phase corev1.PodPhase) *corev1.Pod {
-		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(name + "-uid"), Labels: sel,
-				Finalizers:      []string{TrackingFinalizer},
-				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(j, batchv1.SchemeGroupVersion.WithKind("Job"))}},
-			Spec:   j.Spec.Template.Spec,
-			Status: corev1.PodStatus{Phase: phase},
-		}
-	}
+	j := startedJob(clk, 3, 2)
+	pod := func(name string, phase corev1.PodPhase) *corev1.Pod { return trackedPod(j, name, phase) }
 	done, first, second := pod("j-done", corev1.PodSucceeded), pod("j-first", corev1.PodRunning), pod("j-second", corev1.PodRunning)
 	ctx := t.Context()
 	api := fake.NewClientset(j, done, first, second)
@@ -233,5 +199,33 @@ func TestAStalePodInformerDoesNotCountAPodTwice(t *testing.T) {
 	sync(2)
 	if n := len(c.releasing.m); n != 0 {
 		t.Errorf("%d Jobs with removals still remembered after the informer showed them", n)
+	}
+}
+
+// startedJob is a Job started a minute before clk's time whose pods (as
+// many active as its parallelism) carry its controller-uid label.
+func startedJob(clk *clocktesting.FakeClock, completions, parallelism int32) *batchv1.Job {
+	start := metav1.NewTime(clk.Now().Add(-time.Minute))
+	sel := map[string]string{"batch.kubernetes.io/controller-uid": "job-uid"}
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns", UID: "job-uid"},
+		Spec: batchv1.JobSpec{Completions: ptr.To(completions), Parallelism: ptr.To(parallelism),
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
+		Status: batchv1.JobStatus{StartTime: &start, Active: parallelism, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+			UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{}},
+	}
+}
+
+// trackedPod is a pod of j in phase, holding the tracking finalizer; its
+// UID is its name and "-uid".
+func trackedPod(j *batchv1.Job, name string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: j.Namespace, UID: types.UID(name + "-uid"), Labels: j.Spec.Template.Labels,
+			Finalizers:      []string{TrackingFinalizer},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(j, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec:   j.Spec.Template.Spec,
+		Status: corev1.PodStatus{Phase: phase},
 	}
 }
