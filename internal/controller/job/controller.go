@@ -242,9 +242,9 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		// finished if they were its last) rather than by a later one that
 		// waits out the batching period: the second phase of counting,
 		// decided over the Job as written and the pods as released (their
-		// removals recorded in c.releasing). Only
-		// its status is written; a pod to create or delete waits for the
-		// next sync, which sees the informers' view.
+		// removals recorded in c.releasing). Only its status is written; a
+		// pod to create or delete waits for the next sync, which sees the
+		// informers' view.
 		flush := Decide(Observed{Job: written, Pods: c.releasing.view(key, cached), Now: now, Unsynced: unsynced})
 		if flush.Status != nil && len(flush.Create)+len(flush.DeleteUncounted)+len(flush.DeleteFailed)+len(flush.RemoveFinalizers) == 0 {
 			_, err = c.apply(ctx, key, written, flush)
