@@ -138,9 +138,16 @@ func TestThreeMembersFormACluster(t *testing.T) {
 			t.Fatalf("member %d not promoted: %v", i, list)
 		}
 	}
-	list, err := members[2].Members(ctx)
-	if err != nil || len(list) != 3 {
-		t.Fatalf("members %v, %v: want 3", list, err)
+	// The promotion is applied on the learner itself a little after the
+	// leader answers; until then it refuses "rpc not supported for learner".
+	var list []string
+	var listErr error
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, listErr = members[2].Members(ctx)
+		return listErr == nil && len(list) == 3, nil
+	})
+	if err != nil {
+		t.Fatalf("members as the third sees them %v, %v: want 3", list, listErr)
 	}
 
 	if err := put(t, members[0], "k", "written through the first"); err != nil {
