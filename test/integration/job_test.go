@@ -16,6 +16,7 @@ import (
 )
 
 func TestJobDefaultsAndGeneratedSelector(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	created, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("pi"), metav1.CreateOptions{})
@@ -61,6 +62,7 @@ func TestJobDefaultsAndGeneratedSelector(t *testing.T) {
 }
 
 func TestJobUserTemplateLabelsCopiedToJob(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	j := testenv.Job("labelled")
 	j.Spec.Template.Labels = map[string]string{"app": "countdown"}
@@ -74,6 +76,7 @@ func TestJobUserTemplateLabelsCopiedToJob(t *testing.T) {
 }
 
 func TestJobValidationErrorsNameFields(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	j := testenv.Job("bad")
 	j.Spec.Parallelism = ptr.To[int32](-1)
@@ -97,6 +100,7 @@ func TestJobValidationErrorsNameFields(t *testing.T) {
 }
 
 func TestJobImmutableFieldsAndGeneration(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -133,6 +137,7 @@ func TestJobImmutableFieldsAndGeneration(t *testing.T) {
 }
 
 func TestJobStatusSubresource(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -174,6 +179,7 @@ func TestJobStatusSubresource(t *testing.T) {
 }
 
 func TestJobFieldSelectorStatusSuccessful(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -201,6 +207,7 @@ func TestJobFieldSelectorStatusSuccessful(t *testing.T) {
 }
 
 func TestJobWatchSeesStatusChange(t *testing.T) {
+	t.Parallel()
 	ns := env.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
