@@ -50,11 +50,7 @@ fi
 
 go version
 if [ $# -eq 0 ]; then
-	# The e2e package first: go test starts packages' runs in the order
-	# given, and that package (minutes of tests that mostly wait on servers,
-	# pods and clocks) is the longest; listed first it runs while the other
-	# packages build and run beside it, instead of after them.
-	set -- -race -count=1 -timeout 30m ./test/e2e/ ./...
+	set -- -race -count=1 -timeout 30m ./...
 fi
 # The binary the end-to-end, browser and campaign tests start, built once
 # here: each of their packages would otherwise compile it in full, side by
