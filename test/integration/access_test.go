@@ -19,7 +19,6 @@ import (
 // read Secrets, a batchd:edit user writes, a stranger's token and no
 // credentials at all get 401; the refusals are upstream's Forbidden text.
 func TestRolesFromTheTokenFile(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"},
@@ -77,7 +76,6 @@ func TestRolesFromTheTokenFile(t *testing.T) {
 // level at /debug/flags/v answer the admin only; a batchd:edit user (who
 // may write every resource) gets upstream's 403 for a non-resource URL.
 func TestProfilingIsTheAdminsOnly(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	// status is the Status the server answered req with.
 	status := func(req *restclient.Request) metav1.Status {

@@ -11,7 +11,6 @@ import (
 // Server-side apply through the main resource cannot set status, and an apply
 // through /status cannot change the spec (upstream's reset fields).
 func TestServerSideApplyRespectsSubresources(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)

@@ -15,7 +15,6 @@ import (
 // move a clock, and a real one refuses to be moved with a 409 saying how to
 // get a virtual one; an editor gets upstream's 403 for the path.
 func TestClockEndpoint(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	viewer, err := env.As("viewer")
 	if err != nil {

@@ -66,7 +66,6 @@ func readToken(t *testing.T, dataDir string) join.Token {
 // server stopped the other two still write and elect; restarted, it catches
 // up with what was written meanwhile.
 func TestThreeServersFormACluster(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	root, err := os.MkdirTemp("", "ha-cl-")
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 
 // [sig-apps] Job should apply changes to a job status [Conformance]
 func TestConformanceJobShouldApplyChangesToAJobStatus(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jClient := env.Client.BatchV1().Jobs(ns)
@@ -119,7 +118,6 @@ func runPods(t *testing.T, ns, job string) int {
 
 // [sig-apps] CronJob should support CronJob API operations [Conformance]
 func TestConformanceCronJobShouldSupportCronJobAPIOperations(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	unique := "cj-" + rand.String(8)

@@ -26,7 +26,6 @@ func poll(t *testing.T, what string, cond func(ctx context.Context) (bool, error
 }
 
 func TestBootstrapNamespacesAndDefaultServiceAccount(t *testing.T) {
-	t.Parallel()
 	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		ns, err := env.Client.CoreV1().Namespaces().Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
@@ -44,7 +43,6 @@ func TestBootstrapNamespacesAndDefaultServiceAccount(t *testing.T) {
 }
 
 func TestCreateInMissingNamespaceIsRejected(t *testing.T) {
-	t.Parallel()
 	_, err := env.Client.BatchV1().Jobs("does-not-exist").Create(context.Background(), testenv.Job("x"), metav1.CreateOptions{})
 	if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), `namespaces "does-not-exist" not found`) {
 		t.Fatalf("err = %v", err)
@@ -52,7 +50,6 @@ func TestCreateInMissingNamespaceIsRejected(t *testing.T) {
 }
 
 func TestDeletingNamespaceRemovesItsContents(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	name := "doomed-" + strings.ToLower(t.Name()[4:9])
 	if _, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
@@ -81,7 +78,6 @@ func TestDeletingNamespaceRemovesItsContents(t *testing.T) {
 }
 
 func TestImmortalNamespaceCannotBeDeleted(t *testing.T) {
-	t.Parallel()
 	err := env.Client.CoreV1().Namespaces().Delete(context.Background(), "default", metav1.DeleteOptions{})
 	if !apierrors.IsForbidden(err) {
 		t.Fatalf("err = %v, want Forbidden", err)
@@ -89,7 +85,6 @@ func TestImmortalNamespaceCannotBeDeleted(t *testing.T) {
 }
 
 func TestPodBindingAndFieldSelectors(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	pods := env.Client.CoreV1().Pods(ns)
@@ -122,7 +117,6 @@ func TestPodBindingAndFieldSelectors(t *testing.T) {
 }
 
 func TestAnonymousRequestsAreUnauthorized(t *testing.T) {
-	t.Parallel()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for _, path := range []string{"/api/v1/namespaces", "/apis/batch/v1/jobs", "/version"} {
 		resp, err := client.Get(env.Config.Host + path)
@@ -137,7 +131,6 @@ func TestAnonymousRequestsAreUnauthorized(t *testing.T) {
 }
 
 func TestSecretStringDataFoldedIntoData(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	s, err := env.Client.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "s"}, StringData: map[string]string{"password": "hunter2"},
@@ -152,7 +145,6 @@ func TestSecretStringDataFoldedIntoData(t *testing.T) {
 
 // pods/log answers with upstream's checks of the pod's state.
 func TestPodLogRoutesAndChecksPodState(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	pods := env.Client.CoreV1().Pods(ns)
@@ -192,7 +184,6 @@ func errText(err error) string {
 // pods/eviction (policy/v1, as kubectl drain posts it) marks the pod with the
 // DisruptionTarget condition a podFailurePolicy can match, then deletes it.
 func TestPodEvictionSetsDisruptionTarget(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	p := testenv.Pod("evictee")
@@ -229,7 +220,6 @@ func TestPodEvictionSetsDisruptionTarget(t *testing.T) {
 // A pod created with scheduling gates is SchedulingGated: no binding takes
 // it until every gate is removed, and gates can only be removed.
 func TestSchedulingGatesHoldAPod(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	pods := env.Client.CoreV1().Pods(ns)

@@ -70,7 +70,6 @@ func readCorpus(t *testing.T) []corpusCase {
 // header, upstream's wording with the field path; nothing may be created and
 // the server must stay healthy throughout.
 func TestInvalidManifestCorpus(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	cases := readCorpus(t)

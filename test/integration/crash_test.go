@@ -84,7 +84,6 @@ func rewriteStored(t *testing.T, edits ...storedEdit) {
 // UID under both succeeded and failed, which validation refuses). From either,
 // the Job finishes with each pod counted once and the finalizer removed.
 func TestJobFinishesFromCrashWindowState(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		succeeded bool // the UID is under uncounted succeeded too

@@ -16,7 +16,6 @@ import (
 // A server started with external etcd servers runs no etcd of its own and
 // shares state with every other server on that etcd.
 func TestExternalEtcdSharesState(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	srv, err := testenv.StartWith(dir, func(c *server.Config) {

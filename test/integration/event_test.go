@@ -12,7 +12,6 @@ import (
 
 // core/v1 and events.k8s.io/v1 are two views of the same stored events.
 func TestEventsAreServedByBothAPIs(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	now := metav1.NewTime(time.Now().Truncate(time.Second))

@@ -30,7 +30,6 @@ func gone(t *testing.T, what string, get func(ctx context.Context) error) {
 }
 
 func TestDeletePropagation(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs, pods := env.Client.BatchV1().Jobs(ns), env.Client.CoreV1().Pods(ns)
@@ -133,7 +132,6 @@ func TestDeletePropagation(t *testing.T) {
 
 // A finished Job with ttlSecondsAfterFinished: 0 is deleted with its pods.
 func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)

@@ -80,7 +80,6 @@ func bindRole(t *testing.T, c kubernetes.Interface, ns, name, kind, role string,
 // service account; without a binding it gets upstream's 403 text for Jobs and
 // Secrets, with a RoleBinding to view it lists Jobs but still reads no Secret.
 func TestServiceAccountTokenAndRBAC(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	sa := newServiceAccount(t, env.Client, ns, "cleaner")
@@ -156,7 +155,6 @@ func TestServiceAccountTokenAndRBAC(t *testing.T) {
 // TestTokenBoundToPod: a token bound to a pod names it in its claims and dies
 // with it; one bound to a secret dies with the secret.
 func TestTokenBoundToPod(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	newServiceAccount(t, env.Client, ns, "worker")
@@ -238,7 +236,6 @@ func TestTokenBoundToPod(t *testing.T) {
 // TestTokenExpiry runs a server of its own on a fake clock: a token works
 // until its expiry (plus upstream's minute of leeway), then gets 401.
 func TestTokenExpiry(t *testing.T) {
-	t.Parallel()
 	dir, err := os.MkdirTemp("", "batchd-clock-")
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +280,6 @@ func TestTokenExpiry(t *testing.T) {
 // grant more than it holds (cluster-admin); a namespace admin may bind view
 // but not cluster-admin; nobody may impersonate without the verb.
 func TestEscalationPrevention(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	editor, err := env.As("editor")
@@ -366,7 +362,6 @@ func TestEscalationPrevention(t *testing.T) {
 // TestReviews: can-i (SelfSubjectAccessReview), can-i --list
 // (SelfSubjectRulesReview), SubjectAccessReview and impersonation by the admin.
 func TestReviews(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	viewer, err := env.As("viewer")
@@ -441,7 +436,6 @@ func TestReviews(t *testing.T) {
 // filled (and follow a new aggregate-to-view role), and every namespace gets
 // kube-root-ca.crt with the cluster CA.
 func TestDefaultPolicy(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"cluster-admin", "admin", "edit", "view", "system:basic-user", "system:discovery", "system:public-info-viewer", "batchd:view", "batchd:edit"} {

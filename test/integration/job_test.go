@@ -16,7 +16,6 @@ import (
 )
 
 func TestJobDefaultsAndGeneratedSelector(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	created, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("pi"), metav1.CreateOptions{})
@@ -62,7 +61,6 @@ func TestJobDefaultsAndGeneratedSelector(t *testing.T) {
 }
 
 func TestJobUserTemplateLabelsCopiedToJob(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	j := testenv.Job("labelled")
 	j.Spec.Template.Labels = map[string]string{"app": "countdown"}
@@ -76,7 +74,6 @@ func TestJobUserTemplateLabelsCopiedToJob(t *testing.T) {
 }
 
 func TestJobValidationErrorsNameFields(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	j := testenv.Job("bad")
 	j.Spec.Parallelism = ptr.To[int32](-1)
@@ -100,7 +97,6 @@ func TestJobValidationErrorsNameFields(t *testing.T) {
 }
 
 func TestJobImmutableFieldsAndGeneration(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -137,7 +133,6 @@ func TestJobImmutableFieldsAndGeneration(t *testing.T) {
 }
 
 func TestJobStatusSubresource(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -179,7 +174,6 @@ func TestJobStatusSubresource(t *testing.T) {
 }
 
 func TestJobFieldSelectorStatusSuccessful(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	jobs := env.Client.BatchV1().Jobs(ns)
@@ -207,7 +201,6 @@ func TestJobFieldSelectorStatusSuccessful(t *testing.T) {
 }
 
 func TestJobWatchSeesStatusChange(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

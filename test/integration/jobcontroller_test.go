@@ -53,7 +53,6 @@ func jobCondition(j *batchv1.Job, ty batchv1.JobConditionType) *batchv1.JobCondi
 // e2e "should run a job to completion when tasks succeed": parallelism 2,
 // completions 4; every pod counted once; Complete with CompletionsReached.
 func TestJobRunsToCompletion(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("four")
@@ -103,7 +102,6 @@ func TestJobRunsToCompletion(t *testing.T) {
 // e2e "should fail to exceed backoffLimit": backoffLimit 1 ⇒ exactly 2 pods,
 // both Failed, FailureTarget then Failed with BackoffLimitExceeded.
 func TestJobFailsAfterBackoffLimit(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("flaky")
@@ -136,7 +134,6 @@ func TestJobFailsAfterBackoffLimit(t *testing.T) {
 // Deleting a Job with its default cascade removes its pods even though they
 // carry the tracking finalizer: the controller lets it go.
 func TestDeletedJobReleasesItsPods(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("gone"), metav1.CreateOptions{}); err != nil {
@@ -159,7 +156,6 @@ func TestDeletedJobReleasesItsPods(t *testing.T) {
 // early": a FailJob rule on exit code 1 fails the Job although backoffLimit
 // is far from reached.
 func TestPodFailurePolicyFailsJobEarly(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("early")
@@ -211,7 +207,6 @@ func TestPodFailurePolicyFailsJobEarly(t *testing.T) {
 // whose ownerReference is removed is adopted again (with the tracking
 // finalizer); a pod whose labels no longer match the selector is released.
 func TestAdoptMatchingOrphansAndReleaseNonMatchingPods(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	pods := env.Client.CoreV1().Pods(ns)
@@ -262,7 +257,6 @@ func TestAdoptMatchingOrphansAndReleaseNonMatchingPods(t *testing.T) {
 
 // The Job controller's metrics are served at /metrics under upstream's names.
 func TestJobControllerMetrics(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	if _, err := env.Client.BatchV1().Jobs(ns).Create(ctx, testenv.Job("metered"), metav1.CreateOptions{}); err != nil {
@@ -296,7 +290,6 @@ func TestJobControllerMetrics(t *testing.T) {
 // their writes from those copies must keep the stored ones, the creator's and
 // the Job controller's own.
 func TestControllerWritesKeepManagedFields(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("kept-fields")

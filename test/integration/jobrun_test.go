@@ -45,7 +45,6 @@ func sampleRun(name string) *v1alpha1.JobRun {
 // name, the server's identity writes it, users read it (object and table)
 // and every user write — the admin's too — gets upstream's 403.
 func TestJobRunsServed(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	list, err := env.Client.Discovery().ServerResourcesForGroupVersion("batchd.dev/v1alpha1")
@@ -152,7 +151,6 @@ func waitRun(t *testing.T, ns, name, what string, ok func(*v1alpha1.JobRun) bool
 // Failed with the Job's reason, both container runs with their exit codes,
 // the Job's labels and UID.
 func TestJobRunRecordsAFailedJob(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("etl")
@@ -229,7 +227,6 @@ func TestJobRunRecordsAFailedJob(t *testing.T) {
 
 // TestJobRunOfAFailedJob: a Job that fails keeps Failed with the Job's reason.
 func TestJobRunOfAFailedJob(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	j := testenv.Job("bad")
@@ -247,7 +244,6 @@ func TestJobRunOfAFailedJob(t *testing.T) {
 // TestNamespaceDeletionDeletesRuns: the namespace controller deletes the
 // namespace's JobRuns with everything else.
 func TestNamespaceDeletionDeletesRuns(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	if _, err := runsAs(t, true).JobRuns(ns).Create(ctx, sampleRun("old"), metav1.CreateOptions{}); err != nil {

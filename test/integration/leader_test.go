@@ -104,7 +104,6 @@ func jobPods(ctx context.Context, c kubernetes.Interface, ns, job string) ([]cor
 // a Job gets exactly its pods; a graceful stop of the holder releases the
 // Lease and the other server's controllers take over at once.
 func TestLeaderElectionTwoServersOneEtcd(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	_, endpoint := outlivingEtcd(t, "ha-etcd-")
 	a := startOnEtcd(t, endpoint)

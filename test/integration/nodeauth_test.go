@@ -51,7 +51,6 @@ func asNode(t *testing.T, name string) kubernetes.Interface {
 // refer to and get tokens bound to its pods; the same against another
 // node's is Forbidden.
 func TestNodeAuthorization(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	ns := "nodeauth"
 	if _, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {

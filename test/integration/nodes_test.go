@@ -115,7 +115,6 @@ func fakeNode(t *testing.T, c kubernetes.Interface, name string, labels map[stri
 // hostname spread constraint lands 2 pods on each of 3 nodes, though its
 // pods are bound in one burst, faster than the informer shows the binds.
 func TestSchedulerSpreadsABurst(t *testing.T) {
-	t.Parallel()
 	e := startWithAgent(t, nil)
 	for i := 1; i <= 3; i++ {
 		fakeNode(t, e.Client, fmt.Sprintf("spread-%d", i), map[string]string{"pool": "spread"})
@@ -198,7 +197,6 @@ func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition
 // nodes out-of-service: PodGC fails and deletes the pods; the Ignore rule
 // keeps the second Job's failure uncounted.
 func TestLostNode(t *testing.T) {
-	t.Parallel()
 	// The in-process agent renews every 10 s: the grace must be longer.
 	const grace = 15 * time.Second
 	e := startWithAgent(t, func(c *server.Config) {
@@ -385,7 +383,6 @@ func TestLostNode(t *testing.T) {
 // the eviction, reports the pod it still has (Ready again, its container
 // not restarted), and the node is Ready with its taints gone.
 func TestAgentComesBack(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	dir, endpoint := outlivingEtcd(t, "comeback-etcd-")
 	const grace = 15 * time.Second // longer than the agent's 10 s renewals

@@ -13,7 +13,6 @@ import (
 // answers it, with a v1 Status (NotFound, 404) that clients can decode —
 // not with the path index; "/" still lists the paths.
 func TestUnknownPathsAnswerAStatus(t *testing.T) {
-	t.Parallel()
 	hc, err := restclient.HTTPClientFor(env.Config)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 // with the Job schema and its paths — kubectl explain, client-side
 // validation and client generators read them.
 func TestOpenAPIDocuments(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	rc := env.Client.Discovery().RESTClient()
 

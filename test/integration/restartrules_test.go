@@ -17,7 +17,6 @@ import (
 // (pod restartPolicy Never), and kept as written; the invalid forms are in
 // testdata/invalid (hack/gen-invalid-corpus.py).
 func TestContainerRestartRulesAccepted(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	rules := []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,

@@ -19,7 +19,6 @@ import (
 // RuntimeClass plugin; a class's overhead and node selector are applied to
 // its pods; a class is validated, and its handler never changes.
 func TestRuntimeClasses(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	rcs := env.Client.NodeV1().RuntimeClasses()
 	for name, handler := range map[string]string{"host": "host", "oci": "oci"} {

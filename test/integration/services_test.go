@@ -17,7 +17,6 @@ import (
 // TestKubernetesService: the kubernetes Service in default has the first
 // service address and its Endpoints and EndpointSlice name the API server.
 func TestKubernetesService(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	u, err := url.Parse(env.Config.Host)
 	if err != nil {
@@ -52,7 +51,6 @@ func TestKubernetesService(t *testing.T) {
 // kept over an update that omits them, and immutable; headless Services (for
 // Indexed Jobs) get none.
 func TestServices(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	svcs := env.Client.CoreV1().Services(ns)
@@ -107,7 +105,6 @@ func TestServices(t *testing.T) {
 // kube-api-access volume in every container, unless automount is off on the
 // pod or its account; a missing account is refused with upstream's text.
 func TestServiceAccountAdmission(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	pods := env.Client.CoreV1().Pods(ns)
@@ -173,7 +170,6 @@ func TestServiceAccountAdmission(t *testing.T) {
 // Service (their subdomain) appear in its Endpoints and EndpointSlice with
 // their hostnames, ready or not, and leave when they finish.
 func TestHeadlessServiceEndpoints(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	if _, err := env.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "workers"},

@@ -24,7 +24,6 @@ import (
 // and the new status — and resets the spec; pods also keep their stored
 // ownerReferences. Both PATCH and PUT of …/status are checked through the API.
 func TestStatusWritesKeepMetadataAndResetSpec(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	dyn, err := dynamic.NewForConfig(env.Config)
@@ -187,7 +186,6 @@ func TestStatusWritesKeepMetadataAndResetSpec(t *testing.T) {
 // Through status a namespace's phase follows its deletionTimestamp, with
 // upstream's field path and message.
 func TestNamespaceStatusPhaseValidated(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	_, err := env.Client.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, []byte(`{"status":{"phase":"Terminating"}}`), metav1.PatchOptions{}, "status")
@@ -199,7 +197,6 @@ func TestNamespaceStatusPhaseValidated(t *testing.T) {
 // A node may be created with its status, as the kubelet does (upstream's
 // nodeStrategy allows every field on create).
 func TestNodeCreatedWithStatus(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	name := "with-status-" + rand.String(6)
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},

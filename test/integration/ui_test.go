@@ -23,7 +23,6 @@ type session struct {
 // credentials may write, the admin's included: the cookie gets 401 for every
 // unsafe request.
 func TestWebViewSession(t *testing.T) {
-	t.Parallel()
 	ns := env.Namespace(t)
 	transport, err := restclient.TransportFor(restclient.AnonymousClientConfig(env.Config))
 	if err != nil {
