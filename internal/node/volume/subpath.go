@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -176,57 +175,15 @@ func openBeneath(root, rel string) (int, error) {
 
 // isMounted tells whether path is a mount point (its device differs from
 // its parent's, or it is a bind of the same file system: mountinfo).
-func isMounted(path string) bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && unescapeMount(f[4]) == path {
-			return true
-		}
-	}
-	return false
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space …).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func isMounted(path string) bool { return slices.Contains(MountPoints(), path) }
 
 // UnmountUnder unmounts everything mounted at or below dir, deepest first.
 func UnmountUnder(dir string) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
 	var targets []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 {
-			if t := unescapeMount(f[4]); t == dir || strings.HasPrefix(t, dir+"/") {
-				targets = append(targets, t)
-			}
+	for _, t := range MountPoints() {
+		if t == dir || strings.HasPrefix(t, dir+"/") {
+			targets = append(targets, t)
 		}
 	}
-	// Longer paths first: children before parents.
-	sort.Slice(targets, func(i, j int) bool { return len(targets[i]) > len(targets[j]) })
-	for _, t := range targets {
-		_ = syscall.Unmount(t, syscall.MNT_DETACH)
-	}
+	Unmount(targets)
 }

@@ -101,3 +101,18 @@ func mountsBelow(dir string) string {
 	}
 	return ""
 }
+
+// mountinfo escapes a space, tab, newline and backslash in a path as octal.
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		`/var/lib/batchd/pods`: `/var/lib/batchd/pods`,
+		`/data\040dir/pods`:    `/data dir/pods`,
+		`/a\011b\012c\134d`:    "/a\tb\nc\\d",
+		`/ends\04`:             `/ends\04`,
+		`/not\xyzoctal`:        `/not\xyzoctal`,
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
