@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func writeCRI(t testing.TB, path string, lines ...string) {
@@ -225,6 +228,7 @@ func TestSupervisorRotatesAndCapsTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := ID{Pod: "p", Container: "c"}
+	mostFiles := watchLogFiles(t, r.LogPath(id))
 	script := `i=0; while [ $i -lt 2000 ]; do echo "line $i ......................................................"; i=$((i+1)); done`
 	if err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}); err != nil {
 		t.Fatal(err)
@@ -233,6 +237,11 @@ func TestSupervisorRotatesAndCapsTheLog(t *testing.T) {
 	files := LogFiles(r.LogPath(id))
 	if len(files) != 3 {
 		t.Fatalf("log files = %v, want 3", files)
+	}
+	// Never more than 3, not even while one rotates (the supervisor once
+	// opened the new log before it removed the oldest).
+	if most, rotations := mostFiles(); most != 3 || rotations < 10 {
+		t.Errorf("at most %d log files at once over %d rotations, want 3 over many", most, rotations)
 	}
 	var total int64
 	for _, f := range files {
@@ -301,6 +310,61 @@ func TestTailEndsWhereTheLogEndedWhenAsked(t *testing.T) {
 		}
 		if got := w.String(); got != c.want {
 			t.Errorf("tail %d = %q, want %q", c.tail, got, c.want)
+		}
+	}
+}
+
+// watchLogFiles watches the directory of the log at path (made here) from
+// now on; the returned func reads what happened since and tells the most
+// files of the log (path and its rotated path.*) there were at once, and
+// how many times one was renamed (rotated). From the directory's inotify
+// events, in their order: no sampling can miss a moment.
+func watchLogFiles(t *testing.T, path string) func() (most, rotations int) {
+	t.Helper()
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	return func() (most, rotations int) {
+		n := 0
+		buf := make([]byte, 64<<10)
+		for {
+			r, err := unix.Read(fd, buf)
+			if err == unix.EAGAIN {
+				return most, rotations
+			}
+			if err != nil {
+				t.Fatalf("read inotify events: %v", err)
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= r; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+				if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+					t.Fatal("inotify queue overflowed")
+				}
+				if name != base && !strings.HasPrefix(name, base+".") {
+					continue
+				}
+				switch {
+				case ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+					n++
+				case ev.Mask&unix.IN_DELETE != 0:
+					n--
+				case ev.Mask&unix.IN_MOVED_FROM != 0:
+					n--
+					rotations++
+				}
+				most = max(most, n)
+			}
 		}
 	}
 }

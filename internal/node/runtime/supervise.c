@@ -125,8 +125,8 @@ static int sup_log_files;
 
 static int sup_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-// sup_prune removes the oldest rotated files beyond sup_log_files - 1.
-static void sup_prune(void) {
+// sup_prune removes the oldest rotated files beyond keep.
+static void sup_prune(int keep) {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s", sup_logpath);
 	char *slash = strrchr(dir, '/');
@@ -149,7 +149,7 @@ static void sup_prune(void) {
 	closedir(d);
 	qsort(names, (size_t)n, sizeof *names, sup_cmp);
 	for (int i = 0; i < n; i++) {
-		if (i < n - (sup_log_files - 1) && names[i]) {
+		if (i < n - keep && names[i]) {
 			char p[4096];
 			snprintf(p, sizeof p, "%s/%s", dir, names[i]);
 			unlink(p);
@@ -167,6 +167,12 @@ static void sup_rotate(void) {
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(dst, sizeof dst, "%s.%04d%02d%02d-%02d%02d%02d.%09ld", sup_logpath, tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	// Room first, as the kubelet's removeExcessLogs: with the log about to
+	// become a rotated file and a new one started, sup_log_files - 2
+	// rotated files may stay, so that there are never more than
+	// sup_log_files (pruning after the new log was opened left one too many
+	// for a moment).
+	sup_prune(sup_log_files - 2);
 	if (rename(sup_logpath, dst) < 0) return;
 	int fd = open(sup_logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd >= 0) {
@@ -174,7 +180,6 @@ static void sup_rotate(void) {
 		sup_logfd = fd;
 		sup_logsize = 0;
 	}
-	sup_prune();
 }
 
 static void sup_now(char *buf, size_t n) {
