@@ -125,13 +125,20 @@ func (s *server) find(w http.ResponseWriter, r *http.Request) (runtime.ID, bool)
 	return id, true
 }
 
-func (s *server) exec(w http.ResponseWriter, r *http.Request) {
+// session reads an exec's or attach's stream options and finds its run;
+// false when it answered the request itself.
+func (s *server) session(w http.ResponseWriter, r *http.Request) (*remotecommand.Options, runtime.ID, bool) {
 	opts, err := remotecommand.NewOptions(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, runtime.ID{}, false
 	}
 	id, ok := s.find(w, r)
+	return opts, id, ok
+}
+
+func (s *server) exec(w http.ResponseWriter, r *http.Request) {
+	opts, id, ok := s.session(w, r)
 	if !ok {
 		return
 	}
@@ -141,12 +148,7 @@ func (s *server) exec(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) attach(w http.ResponseWriter, r *http.Request) {
-	opts, err := remotecommand.NewOptions(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	id, ok := s.find(w, r)
+	opts, id, ok := s.session(w, r)
 	if !ok {
 		return
 	}
