@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/util/workqueue"
@@ -40,7 +41,15 @@ type Runner[K comparable] struct {
 type Option func(*options)
 
 type options struct {
-	clock clock.WithTicker
+	clock      clock.WithTicker
+	maxBackoff time.Duration
+}
+
+// WithMaxBackoff caps the back-off after failed syncs of a key at max
+// instead of client-go's default controller rate limiter's 1000 s (its
+// 5 ms start and overall 10/s bucket kept).
+func WithMaxBackoff(max time.Duration) Option {
+	return func(o *options) { o.maxBackoff = max }
 }
 
 // WithClock makes requeues (AddAfter and a SyncFunc's requeue) wait in clk's
@@ -55,13 +64,24 @@ func NewRunner[K comparable](name string, sync SyncFunc[K], opts ...Option) *Run
 	for _, opt := range opts {
 		opt(&o)
 	}
-	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[K](),
-		workqueue.TypedRateLimitingQueueConfig[K]{Name: name})
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(failureLimiter[K](o.maxBackoff), workqueue.TypedRateLimitingQueueConfig[K]{Name: name})
 	r := &Runner[K]{Name: name, Queue: q, Sync: sync}
 	if _, real := o.clock.(clock.RealClock); o.clock != nil && !real {
 		r.timed = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[K]{Clock: o.clock})
 	}
 	return r
+}
+
+// failureLimiter is client-go's default controller rate limiter (per key
+// 5 ms doubling to 1000 s, all keys 10/s with a burst of 100), its per-key
+// back-off capped at max when max > 0.
+func failureLimiter[K comparable](max time.Duration) workqueue.TypedRateLimiter[K] {
+	if max <= 0 {
+		return workqueue.DefaultTypedControllerRateLimiter[K]()
+	}
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[K](5*time.Millisecond, max),
+		&workqueue.TypedBucketRateLimiter[K]{Limiter: rate.NewLimiter(rate.Limit(10), 100)})
 }
 
 // Add enqueues key now.

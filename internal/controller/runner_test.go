@@ -73,3 +73,23 @@ func TestRunnerRequeuesInItsClockAndRetriesInRealTime(t *testing.T) {
 	}
 	wait("later")
 }
+
+// After many failed syncs a key waits at most the cap, not client-go's
+// default 1000 s.
+func TestFailureBackoffIsCapped(t *testing.T) {
+	for _, c := range []struct {
+		max, want time.Duration
+	}{{0, 1000 * time.Second}, {time.Minute, time.Minute}} {
+		l := failureLimiter[string](c.max)
+		var last time.Duration
+		for range 30 {
+			last = l.When("ns/job")
+		}
+		if last != c.want {
+			t.Errorf("cap %v: the 30th retry waits %v, want %v", c.max, last, c.want)
+		}
+		if first := l.When("ns/other"); first != 5*time.Millisecond {
+			t.Errorf("cap %v: another key's first retry waits %v, want 5ms", c.max, first)
+		}
+	}
+}

@@ -362,10 +362,16 @@ func TestFullDiskStillDeletesPodsWithFinalizers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReadyz(t, c, true, 10*time.Second)
-	eventually(t, "a replacement pod once space is back", func() bool {
+	// The Job controller's creates were refused while the disk was full, and
+	// it backs off as upstream's does, up to a minute between tries
+	// (MaxJobApiBackOff): the replacement comes within that and a little.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 75*time.Second, true, func(ctx context.Context) (bool, error) {
 		pods, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=victim"})
-		return err == nil && len(pods.Items) == 1 && pods.Items[0].Name != pod
+		return err == nil && len(pods.Items) == 1 && pods.Items[0].Name != pod, nil
 	})
+	if err != nil {
+		t.Fatalf("a replacement pod once space is back: %v", err)
+	}
 }
 
 // TestDatabaseAtQuotaStillDeletesPodsWithFinalizers: the same with etcd's

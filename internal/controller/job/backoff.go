@@ -12,6 +12,9 @@ import (
 const (
 	podFailureBackoff    = 10 * time.Second
 	maxPodFailureBackoff = 10 * time.Minute
+	// maxAPIBackoff caps the retries of a Job whose sync failed (upstream's
+	// MaxJobApiBackOff).
+	maxAPIBackoff = time.Minute
 )
 
 // recreateDelay is how long to wait before creating replacement pods: 10 s ×

@@ -85,7 +85,12 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c.metrics = m
-	c.runner = controller.NewRunner("job", c.sync, controller.WithClock(cfg.Clock))
+	// A Job whose syncs fail for a while (its pods' creates refused while
+	// the storage is full) is retried at least once a minute, as upstream's
+	// MaxJobApiBackOff (pkg/controller/job/job_controller.go); with
+	// client-go's default limiter it could wait up to 1000 s once the
+	// storage was back.
+	c.runner = controller.NewRunner("job", c.sync, controller.WithClock(cfg.Clock), controller.WithMaxBackoff(maxAPIBackoff))
 	if _, err := cfg.Informer.Batch().V1().Jobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if j, ok := obj.(*batchv1.Job); ok && j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName {
