@@ -266,3 +266,15 @@ func TestKubectlWithoutServerSaysHowToStartOne(t *testing.T) {
 		t.Errorf("server stopped: exit %d, stderr %q, want it to end with %q", code, stderr, want)
 	}
 }
+
+// TestServerCollectsGarbageSoonerOnceReady: a serving server runs Go's
+// garbage collector at GOGC=50 (its heap is mostly the long-lived caches),
+// as its own /metrics shows, unless GOGC was set for it.
+func TestServerCollectsGarbageSoonerOnceReady(t *testing.T) {
+	t.Parallel()
+	want := "go_gc_gogc_percent 50\n"
+	if v := os.Getenv("GOGC"); v != "" {
+		want = "go_gc_gogc_percent " + v + "\n" // the server keeps what it was given
+	}
+	must(t, kubectl(t, "", "get", "--raw", "/metrics"), want)
+}
