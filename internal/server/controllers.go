@@ -39,6 +39,7 @@ import (
 	"github.com/batchd/batchd/internal/controller/namespace"
 	"github.com/batchd/batchd/internal/controller/nodelifecycle"
 	"github.com/batchd/batchd/internal/controller/podgc"
+	"github.com/batchd/batchd/internal/controller/priority"
 	"github.com/batchd/batchd/internal/controller/rootca"
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/tainteviction"
@@ -99,6 +100,18 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	// the field manager of its writes (a Job's status is
 	// kube-controller-manager's, a pod's kubelet's), as on a cluster.
 	loopback = controller.QuietConfig(speakingAs(loopback, "kube-controller-manager"))
+	// A CronJob slot's Job creates go first: every other in-process
+	// client's writes wait while the CronJob controller creates a Job, at
+	// most slotFirstFor each (package priority). Leader election renews its
+	// leases on the first client too.
+	gate := priority.New(clock.RealClock{}, slotFirstFor)
+	first := slotClient{hold: gate.Hold}
+	var err error
+	if first.client, err = kubernetes.NewForConfig(loopback); err != nil {
+		return err
+	}
+	loopback = restclient.CopyConfig(loopback)
+	loopback.Wrap(gate.Wrap)
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -172,8 +185,8 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 			}
 		}()
 	}
-	campaign(leader.ControllerManager, leader.ControllerManager, client, func(ctx context.Context) {
-		if err := runControllers(ctx, loopback, client, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs, s.nodeHealth); err != nil && ctx.Err() == nil {
+	campaign(leader.ControllerManager, leader.ControllerManager, first.client, func(ctx context.Context) {
+		if err := runControllers(ctx, loopback, client, first, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs, s.nodeHealth); err != nil && ctx.Err() == nil {
 			logf("controllers: %v", err)
 		}
 	})
@@ -231,9 +244,20 @@ func waitForNamespace(ctx context.Context, client kubernetes.Interface, ns strin
 	})
 }
 
+// slotFirstFor bounds how long another client's write waits for a CronJob
+// slot's creates: a burst of 10,000 delays the rest, never starves it.
+const slotFirstFor = time.Second
+
+// slotClient is the CronJob controller's client, whose writes go first, and
+// the hold that makes the other clients' writes wait.
+type slotClient struct {
+	client kubernetes.Interface
+	hold   func() (release func())
+}
+
 // runControllers runs the controllers until ctx ends and returns once
 // they have all stopped.
-func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store, health nodeHealth) error {
+func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, first slotClient, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store, health nodeHealth) error {
 	meta, err := metadata.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -267,7 +291,7 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 		}
 	}
 	cronCfg := cronjob.Config{
-		Client: client, Informer: factory, Clock: clk,
+		Client: first.client, HoldOthers: first.hold, Informer: factory, Clock: clk,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
 		Register: exportMetric,
 	}

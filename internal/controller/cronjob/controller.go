@@ -49,6 +49,12 @@ type Config struct {
 	// (a CronJob made at a virtual instant months ahead would otherwise
 	// have "missed" every slot since its real creation).
 	CreatedWhenSeen bool
+	// HoldOthers, when set, is called before a sync creates a Job, and the
+	// func it returns once the sync's writes are done: the server makes the
+	// other in-process clients' writes wait meanwhile, so that a slot's Job
+	// creates are not queued behind the work the first ones woke (package
+	// priority). Nil holds nothing.
+	HoldOthers func() (release func())
 }
 
 // Controller runs CronJobs.
@@ -312,6 +318,9 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 		c.event(cj, Event{Type: corev1.EventTypeNormal, Reason: ReasonSuccessfulDelete, Message: "Deleted job " + j.Name})
 	}
 	var createErr error
+	if p.Create != nil && c.cfg.HoldOthers != nil {
+		defer c.cfg.HoldOthers()()
+	}
 	if p.Create != nil {
 		created, err := c.cfg.Client.BatchV1().Jobs(cj.Namespace).Create(ctx, p.Create, metav1.CreateOptions{})
 		switch {

@@ -2,6 +2,7 @@ package cronjob
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -471,5 +472,37 @@ func TestSyncWaitsForItsOwnStatusWriteBeforeDeciding(t *testing.T) {
 	}
 	if len(e.jobNames()) != 1 {
 		t.Fatalf("jobs = %v", e.jobNames())
+	}
+}
+
+// TestSlotCreateHoldsOthersUntilItsStatusIsWritten: a sync that creates its
+// slot's Job holds the other clients' writes back (Config.HoldOthers) from
+// before the create until after its status write, and releases them then;
+// a sync that creates nothing holds nothing.
+func TestSlotCreateHoldsOthersUntilItsStatusIsWritten(t *testing.T) {
+	e := newEnv(t, cronJob("report", "*/1 * * * ?", batchv1.AllowConcurrent))
+	holds, held := 0, 0
+	e.c.cfg.HoldOthers = func() func() {
+		holds++
+		held++
+		return func() { held-- }
+	}
+	heldAt := map[string]int{}
+	e.client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() == "create" || a.GetVerb() == "update" {
+			heldAt[a.GetVerb()+" "+a.GetResource().Resource+"/"+a.GetSubresource()] = held
+		}
+		return false, nil, nil
+	})
+	e.sync(t0.Add(30 * time.Second))
+	if holds != 0 {
+		t.Fatalf("a sync before the first slot held the others back %d times", holds)
+	}
+	e.sync(slot(1).Add(time.Second))
+	if want := map[string]int{"create jobs/": 1, "update cronjobs/status": 1}; !reflect.DeepEqual(heldAt, want) {
+		t.Errorf("held while writing: %v, want %v", heldAt, want)
+	}
+	if holds != 1 || held != 0 {
+		t.Errorf("after the sync: %d holds, %d still held; want 1 hold, released", holds, held)
 	}
 }
