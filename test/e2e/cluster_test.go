@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,16 +22,6 @@ import (
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/serverproc"
 )
-
-func freePortOn(t *testing.T, ip string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
 
 func serverURL(t *testing.T, kubeconfig string) string {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/batchd/batchd/internal/image"
+	"github.com/batchd/batchd/internal/serverproc"
 )
 
 // toolsImage serves, from a registry of the test's own, a busybox image
@@ -131,15 +133,25 @@ func (k kubectlBin) run(t *testing.T, stdin string, args ...string) result {
 // kubectlCmd is `batchd kubectl args` against the test server, not started.
 func kubectlCmd(args ...string) *exec.Cmd { return kubectlBins()[0].cmd(args...) }
 
-// freePort is a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
+// freePortOn is a TCP port on ip that nothing listens on now, for a process
+// that binds it later (serverproc.FreePort: outside the ephemeral range).
+func freePortOn(t *testing.T, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := serverproc.FreePort(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return strconv.Itoa(p)
+}
+
+// freePort is freePortOn 127.0.0.1, as a number.
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := serverproc.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestExecCpAttachPortForward drives kubectl exec (with and without a

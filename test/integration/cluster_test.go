@@ -17,18 +17,19 @@ import (
 	"github.com/batchd/batchd/internal/join"
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/server"
+	"github.com/batchd/batchd/internal/serverproc"
 	"github.com/batchd/batchd/internal/testenv"
 )
 
-// freePortOn is a free TCP port on ip.
+// freePortOn is a TCP port on ip that nothing listens on now, for a server
+// that binds it later (serverproc.FreePort: outside the ephemeral range).
 func freePortOn(t *testing.T, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	p, err := serverproc.FreePort(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // clusterServer starts (or restarts) a server of a cluster on ip, with its
