@@ -102,8 +102,8 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	loopback = controller.QuietConfig(speakingAs(loopback, "kube-controller-manager"))
 	// A CronJob slot's Job creates go first: every other in-process
 	// client's writes wait while the CronJob controller creates a Job, at
-	// most slotFirstFor each (package priority). Leader election renews its
-	// leases on the first client too.
+	// most slotFirstFor each (package priority). The controllers' Lease is
+	// renewed on the first client too.
 	gate := priority.New(clock.RealClock{}, slotFirstFor)
 	first := slotClient{hold: gate.Hold}
 	var err error
