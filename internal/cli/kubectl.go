@@ -19,6 +19,8 @@ import (
 	"k8s.io/kubectl/pkg/cmd/plugin"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
+	// Before any of kubectl's packages translate a message: see its doc.
+	_ "github.com/batchd/batchd/internal/cli/kubectllang"
 	"github.com/batchd/batchd/internal/server"
 )
 

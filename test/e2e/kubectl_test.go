@@ -323,3 +323,22 @@ func TestStockKubectl(t *testing.T) {
 		t.Errorf("describe lacks the active deadline:\n%s", r.stdout)
 	}
 }
+
+// The embedded kubectl speaks the user's language as kubectl does: English
+// without a catalogue loaded (internal/cli/kubectllang), any other language
+// from kubectl's own.
+func TestKubectlSpeaksTheUsersLanguage(t *testing.T) {
+	for _, c := range []struct{ env, want string }{
+		{"LANG=C.UTF-8", "Run a particular image on the cluster"},
+		{"LANG=en_US.UTF-8", "Run a particular image on the cluster"},
+		{"LANG=de_DE.UTF-8", "Starte ein bestimmtes Image auf dem Cluster"},
+		{"LC_MESSAGES=ja_JP.UTF-8", "クラスタ上で特定のイメージを起動する"},
+	} {
+		cmd := exec.Command(batchd, "kubectl", "--help")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), c.env}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s batchd kubectl --help: %v, lacks %q:\n%s", c.env, err, c.want, out)
+		}
+	}
+}
