@@ -241,6 +241,10 @@ func (c *CLI) ephemeral(ctx context.Context, o runOptions) (*rest.Config, clock.
 	// hold the stop a second (x/net/http2's goAwayTimeout; see
 	// apiserver.CloseIdle), one run in several.
 	cfg.ShutdownTimeout = ephemeralShutdownTimeout
+	// Its data lives as long as the run: nothing is worth an fsync (with
+	// --keep, what it wrote is in the files once it stops, short of the
+	// machine crashing meanwhile).
+	cfg.UnsafeNoFsync = true
 	cleanup := func() error {
 		runtime.KillAll(filepath.Join(dir, "pods"))
 		restoreStderr()

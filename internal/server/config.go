@@ -330,7 +330,8 @@ type Config struct {
 	// Cluster makes the embedded etcd one member of a cluster (nil: a
 	// single member).
 	Cluster *Cluster
-	// UnsafeNoFsync makes the embedded etcd skip fsync (tests only).
+	// UnsafeNoFsync makes the embedded etcd skip fsync: for data that
+	// need not outlive the process (tests, batchd run's ephemeral server).
 	UnsafeNoFsync bool
 	// Log receives the server's own lines (its clock, the node's runtimes,
 	// storage space warnings) and the embedded etcd's warnings (nil:

@@ -20,7 +20,8 @@ import (
 type Options struct {
 	// Dir is the etcd data directory; it is created with mode 0700.
 	Dir string
-	// UnsafeNoFsync trades durability for speed. Tests only.
+	// UnsafeNoFsync trades durability for speed: for data that need not
+	// survive a crash of the machine (tests, batchd run's ephemeral server).
 	UnsafeNoFsync bool
 	// QuotaBackendBytes is the database size at which only writes toward
 	// removing objects are accepted (0 = etcd's default, 2 GiB); etcd's own

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // runResult is one `batchd run` as a user starts it: no KUBECONFIG, no server
@@ -311,4 +314,32 @@ func TestRunInterruptOnASharedServerSuspendsTheJob(t *testing.T) {
 	}
 	must(t, kubectl(t, "", "get", "job", "kept", "-n", n, "-o", "jsonpath={.spec.suspend}"), "true")
 	eventually(t, "the pod stopped", func() bool { return len(processes(marker)) == 0 })
+}
+
+// TestRunKeepLeavesADataDirAServerStartsOn: the ephemeral server's etcd does
+// not fsync (its data lives as long as the run), yet what --keep keeps is
+// whole once the run has stopped: a server starts on it and serves the Job
+// as the run left it.
+func TestRunKeepLeavesADataDirAServerStartsOn(t *testing.T) {
+	t.Parallel()
+	env, _ := runEnv(t)
+	cmd := exec.Command(batchd, "run", "--keep", "--logs", "none", "-f", example("hello-job.yaml"))
+	cmd.Env = env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, &out, &errOut)
+	}
+	m := regexp.MustCompile(`kept the server's data in (\S+) \(its log: (\S+)\)`).FindStringSubmatch(errOut.String())
+	if m == nil {
+		t.Fatalf("stderr does not say where the data was kept:\n%s", &errOut)
+	}
+	_, c, _ := storageServer(t, m[1])
+	job, err := c.BatchV1().Jobs("default").Get(context.Background(), "hello-job", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status.Succeeded != 1 || len(job.Status.Conditions) == 0 || job.Status.Conditions[len(job.Status.Conditions)-1].Type != "Complete" {
+		t.Errorf("hello-job on the kept data dir: %+v", job.Status)
+	}
 }
