@@ -36,6 +36,14 @@ func runEnv(t *testing.T) (env []string, tmp string) {
 func batchdRun(t *testing.T, stdin string, args ...string) runResult {
 	t.Helper()
 	env, tmp := runEnv(t)
+	r := batchdRunIn(t, env, stdin, args...)
+	noTempLeft(t, tmp)
+	return r
+}
+
+// batchdRunIn runs `batchd run args` in the environment env.
+func batchdRunIn(t *testing.T, env []string, stdin string, args ...string) runResult {
+	t.Helper()
 	cmd := exec.Command(batchd, append([]string{"run"}, args...)...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
@@ -48,7 +56,6 @@ func batchdRun(t *testing.T, stdin string, args ...string) runResult {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	noTempLeft(t, tmp)
 	return r
 }
 
@@ -323,16 +330,10 @@ func TestRunInterruptOnASharedServerSuspendsTheJob(t *testing.T) {
 func TestRunKeepLeavesADataDirAServerStartsOn(t *testing.T) {
 	t.Parallel()
 	env, _ := runEnv(t)
-	cmd := exec.Command(batchd, "run", "--keep", "--logs", "none", "-f", example("hello-job.yaml"))
-	cmd.Env = env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%v\n%s\n%s", err, &out, &errOut)
-	}
-	m := regexp.MustCompile(`kept the server's data in (\S+) \(its log: (\S+)\)`).FindStringSubmatch(errOut.String())
-	if m == nil {
-		t.Fatalf("stderr does not say where the data was kept:\n%s", &errOut)
+	r := batchdRunIn(t, env, "", "--keep", "--logs", "none", "-f", example("hello-job.yaml"))
+	m := regexp.MustCompile(`kept the server's data in (\S+) \(its log: (\S+)\)`).FindStringSubmatch(r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("exit %d, stderr does not say where the data was kept:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	_, c, _ := storageServer(t, m[1])
 	job, err := c.BatchV1().Jobs("default").Get(context.Background(), "hello-job", metav1.GetOptions{})
