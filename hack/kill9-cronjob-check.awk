@@ -16,7 +16,11 @@
 # runs only the most recent missed time). Slots near a kill or a restart may
 # go either way. Never two Jobs for one slot; each Job named for its slot and
 # completed by exactly one Succeeded pod.
-$1 == "created" { first = int(($2 + 59) / 60) * 60 }
+# The first slot after the creation's second: upstream schedules only times
+# after creationTimestamp (whole seconds), and CREATED (taken after the
+# create returned) may be that second or a later one; a CREATED on a
+# minute's first second leaves that minute's slot unchecked either way.
+$1 == "created" { first = (int($2 / 60) + 1) * 60 }
 $1 == "ended" { last = int(($2 - 75) / 60) * 60 }
 $1 == "down" { n++; kill[n] = $2; ready[n] = $3 }
 $1 == "job" {
