@@ -196,7 +196,10 @@ func (id *identity) addStorage(groups map[string]*genericapiserver.APIGroupInfo,
 func (id *identity) bootstrapPolicy(ctx context.Context, client kubernetes.Interface, f informers.SharedInformerFactory, served map[string][]string) error {
 	roles := rbac.ClusterRoles(served)
 	bindings := rbac.ClusterRoleBindings()
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	// Until the server stops: a failed post-start hook exits the process
+	// (kube-apiserver's gives up after 30 s and relies on a process manager
+	// to start it again; batchd may have none).
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
 		// On a restart everything is in place already: one list each instead of a read per object.
 		current := map[string]rbacv1.ClusterRole{}
 		if list, err := client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{}); err == nil {
@@ -252,7 +255,7 @@ func (id *identity) bootstrapPolicy(ctx context.Context, client kubernetes.Inter
 		r.RoleBindings().Informer().HasSynced, r.ClusterRoleBindings().Informer().HasSynced, f.Core().V1().ServiceAccounts().Informer().HasSynced) {
 		return fmt.Errorf("RBAC caches did not sync")
 	}
-	return wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	return wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(context.Context) (bool, error) {
 		for _, b := range bindings {
 			if _, err := id.resolver.ClusterRoleBindings.Get(b.Name); err != nil {
 				return false, nil
@@ -297,9 +300,15 @@ func reconcileKubernetesService(ctx context.Context, client kubernetes.Interface
 	if err != nil {
 		return err
 	}
+	// Until it is in place or the server stops (a failed post-start hook
+	// exits the process); every 100th failure is logged.
 	var last error
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	tries := 0
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		last = service.ReconcileKubernetes(ctx, client, host, int32(port), answers)
+		if tries++; last != nil && tries%100 == 0 && ctx.Err() == nil {
+			klog.FromContext(ctx).Error(last, "reconcile the kubernetes service; retrying", "tries", tries)
+		}
 		return last == nil, nil
 	})
 	if err != nil {

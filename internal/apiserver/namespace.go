@@ -20,8 +20,10 @@ func bootstrap(ctx context.Context, cfg *restclient.Config) error {
 	if err != nil {
 		return err
 	}
-	// A failing post-start hook is fatal, so retry until the server answers.
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	// A failing post-start hook is fatal, so retry until the server answers
+	// or stops (/readyz fails meanwhile): on a loaded machine a minute was
+	// not always enough.
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		for _, name := range bootstrapNamespaces {
 			_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 			if err != nil && !apierrors.IsAlreadyExists(err) {

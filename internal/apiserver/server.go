@@ -282,7 +282,9 @@ func New(c Config) (*Server, error) {
 
 // unlessStopping drops a post-start hook's error when the server is stopping
 // anyway: a failed hook exits the process at once (klog.Fatal, status 255),
-// and SIGTERM during the start cancels what the hooks wait for.
+// and SIGTERM during the start cancels what the hooks wait for. The hooks
+// that wait for the storage retry until then rather than time out: a loaded
+// machine is slow, not broken.
 func unlessStopping(hook genericapiserver.PostStartHookFunc) genericapiserver.PostStartHookFunc {
 	return func(ctx genericapiserver.PostStartHookContext) error {
 		if err := hook(ctx); err != nil && ctx.Err() == nil {

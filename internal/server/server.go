@@ -136,7 +136,15 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		defer etcd.Stop()
 		etcdServers = []string{etcd.Endpoint()}
 		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, cfg.log())
-		go guard.Run(etcdCtx, time.Second)
+		// The guard stops before etcd does (defers run last first): a
+		// defrag begun as etcd closes would leave its copy behind.
+		guardCtx, stopGuard := context.WithCancel(etcdCtx)
+		guardDone := make(chan struct{})
+		go func() {
+			defer close(guardDone)
+			guard.Run(guardCtx, time.Second)
+		}()
+		defer func() { stopGuard(); <-guardDone }()
 		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
 		storageFull = guard.Gate
 		go func() {

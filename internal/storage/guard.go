@@ -82,8 +82,9 @@ type Decision struct {
 // read-only) etcd's alarm stops all but deletes; a defrag, which copies the
 // database, is not attempted then. With the database at its quota (or etcd's
 // alarm raised by etcd or by us) history is compacted until the live data is
-// clearly under the quota; then the file is defragmented if it is still near
-// the quota and the alarm is disarmed.
+// clearly under the quota, the file defragmented meanwhile if it eats into
+// etcd's headroom; then the file is defragmented if it is still near the
+// quota and the alarm is disarmed.
 func Decide(o Observation) Decision {
 	floor := o.Reserve / 4
 	switch {
@@ -100,7 +101,19 @@ func Decide(o Observation) Decision {
 		return d
 	}
 	if float64(o.InUse) >= reclaimedBelow*float64(o.Quota) {
+		// etcd's quota check reads the file's size, free pages included,
+		// as of its last committed batch: a burst of writes admitted
+		// before their batch lands, and the pages compaction frees, can
+		// eat the headroom kept for writes toward removal. Once the
+		// file has grown half into it (or etcd has raised its alarm),
+		// give the free pages back at once if that wins a quarter of
+		// the headroom, and disarm etcd's alarm; the gate still admits
+		// only writes toward removal.
+		shortDisk := d.Full
+		headroom := Headroom(o.Quota)
 		d.Full, d.Compact = true, true
+		d.Defrag = !shortDisk && (o.Alarmed || o.Size >= o.Quota+headroom/2) && o.Size-o.InUse >= headroom/4
+		d.Disarm = d.Defrag && o.Alarmed
 		if d.Unready == "" {
 			d.Unready = fmt.Sprintf("etcd database space exceeded: %s of the %s quota in use; only reads and deletes are accepted until objects are deleted", mib(o.InUse), mib(o.Quota))
 		}

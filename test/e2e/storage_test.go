@@ -53,7 +53,14 @@ func ownServer(t *testing.T, dataDir string, args ...string) (*serverproc.Proces
 		log, _ := os.ReadFile(logPath)
 		t.Fatalf("%v\n%s", err, log)
 	}
-	t.Cleanup(func() { _ = srv.Stop(30 * time.Second) })
+	t.Cleanup(func() {
+		_ = srv.Stop(30 * time.Second)
+		// A defrag of etcd's closed backend writes its copy to the
+		// server's working directory, which is this one.
+		if left, _ := filepath.Glob("db.tmp.*"); len(left) > 0 {
+			t.Errorf("a stopped server left %v in its working directory", left)
+		}
+	})
 	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
