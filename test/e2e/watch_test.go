@@ -40,8 +40,12 @@ spec:
 	}
 	for i, k := range kubectls {
 		ok, crash := "ok-"+string(rune('a'+i)), "crash-"+string(rune('a'+i))
-		apply(t, n, pod(ok, "Never", "sleep 1; echo done"))
-		apply(t, n, pod(crash, "OnFailure", "sleep 1; exit 1"))
+		// Each run lasts 3 s: the node reports the state it sees when
+		// its status write goes out, as a kubelet does, and on a loaded
+		// machine that took longer than a 1 s run, so Running was never
+		// written (a CI run saw ContainerCreating, then Completed).
+		apply(t, n, pod(ok, "Never", "sleep 3; echo done"))
+		apply(t, n, pod(crash, "OnFailure", "sleep 3; exit 1"))
 		okSeen := watchStatuses(t, k, n, ok, "Completed")
 		if want := []string{"SchedulingGated", "Pending", "ContainerCreating", "Running", "Completed"}; !isSubsequence(want, okSeen) {
 			t.Errorf("%s get pods -w of a pod that succeeds: %q, want %q in that order", k[0], okSeen, want)
