@@ -270,7 +270,12 @@ func userStreams(t *testing.T, k kubectlBin, n, class, img string, port int) {
 	// attach -i to a container that keeps its stdin.
 	apply(t, n, streamPod("reader-"+k.name, class, img, `read line; echo "read: $line"`, "    stdin: true\n"))
 	waitFor(t, n, "pod/reader-"+k.name, "{.status.phase}", "Running")
-	must(t, k.run(t, "first line\n", "attach", "-i", "-n", n, "reader-"+k.name), "read: first line\n")
+	if r := k.run(t, "first line\n", "attach", "-i", "-n", n, "reader-"+k.name); r.code != 0 || !strings.Contains(r.stdout, "read: first line\n") {
+		// Seen twice under load: no output, exit 0. What the container
+		// printed and its state tell which side lost it.
+		t.Fatalf("attach -i:\n%s\nlogs:\n%s\nstatus: %s", r, k.run(t, "", "logs", "-n", n, "reader-"+k.name),
+			get(t, n, "pod/reader-"+k.name, "{.status.containerStatuses[0].state}"))
+	}
 	waitFor(t, n, "pod/reader-"+k.name, "{.status.phase}", "Succeeded")
 	must(t, k.run(t, "", "logs", "-n", n, "reader-"+k.name), "read: first line\n")
 
