@@ -194,7 +194,7 @@ spec:
 	// While it runs, a second token is skipped: Forbid.
 	must(t, k("annotate", "--overwrite", "cronjob", "exclusive", "batchd.dev/trigger=second"), "cronjob.batch/exclusive annotated")
 	eventually(t, "the second token recorded", func() bool {
-		return kubectl(t, "", "get", "cronjob", "exclusive", "-n", n, "-o", `jsonpath={.metadata.annotations.batchd\.dev/trigger-handled}`).stdout == "second"
+		return get(t, n, "cronjob/exclusive", `{.metadata.annotations.batchd\.dev/trigger-handled}`) == "second"
 	})
 	eventually(t, "JobAlreadyActive and MissedSchedule events", func() bool {
 		r := k("get", "events", "--field-selector", "involvedObject.name=exclusive")
@@ -205,7 +205,7 @@ spec:
 	must(t, k("annotate", "--overwrite", "cronjob", "exclusive", "batchd.dev/trigger=second", "other=touch"), "cronjob.batch/exclusive annotated")
 	must(t, kubectl(t, "", "wait", "--for=condition=complete", "job/"+first, "-n", n, "--timeout=90s"), "condition met")
 	eventually(t, "the run seen complete", func() bool {
-		return kubectl(t, "", "get", "cronjob", "exclusive", "-n", n, "-o", "jsonpath={.status.active}").stdout == ""
+		return get(t, n, "cronjob/exclusive", "{.status.active}") == ""
 	})
 	if jobs := kubectl(t, "", "get", "jobs", "-n", n, "-o", "name").stdout; strings.TrimSpace(jobs) != "job.batch/"+first {
 		t.Errorf("jobs %q, want only %s", jobs, first)

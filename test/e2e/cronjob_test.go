@@ -24,8 +24,8 @@ func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
 	must(t, kubectl(t, "", "apply", "-n", n, "-f", filepath.Join("..", "..", "examples", "hello-cron.yaml")), "cronjob.batch/hello-cron created")
 	var job string
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 100*time.Second, true, func(context.Context) (bool, error) {
-		r := kubectl(t, "", "get", "jobs", "-n", n, "-o", `jsonpath={range .items[?(@.status.succeeded==1)]}{.metadata.name}{"\n"}{end}`)
-		job = strings.TrimSpace(strings.Split(r.stdout, "\n")[0])
+		r := get(t, n, "jobs", `{range .items[?(@.status.succeeded==1)]}{.metadata.name}{"\n"}{end}`)
+		job = strings.TrimSpace(strings.Split(r, "\n")[0])
 		return job != "", nil
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func TestSeedHelloCronRunsEveryMinute(t *testing.T) {
 	must(t, kubectl(t, "", "describe", "cronjob", "hello-cron", "-n", n), "SuccessfulCreate", "Created job "+job, "cronjob-controller")
 	// The controller records SawCompletedJob before it writes the status.
 	eventually(t, "lastSuccessfulTime", func() bool {
-		return kubectl(t, "", "get", "cronjob", "hello-cron", "-n", n, "-o", "jsonpath={.status.lastSuccessfulTime}").stdout != ""
+		return get(t, n, "cronjob/hello-cron", "{.status.lastSuccessfulTime}") != ""
 	})
 
 	// A manual run is owned by the CronJob, runs, and is not taken for a scheduled one.

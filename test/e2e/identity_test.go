@@ -276,8 +276,7 @@ spec:
 		t.Helper()
 		must(t, kubectl(t, "", "create", "job", name, "--from=cronjob/cleaner", "-n", n), "job.batch/"+name+" created")
 		eventually(t, name+" finished", func() bool {
-			r := kubectl(t, "", "get", "job", name, "-n", n, "-o", "jsonpath={.status.succeeded}{.status.failed}")
-			return r.stdout == "1"
+			return get(t, n, "job/"+name, "{.status.succeeded}{.status.failed}") == "1"
 		})
 		return kubectl(t, "", "logs", "job/"+name, "-n", n)
 	}

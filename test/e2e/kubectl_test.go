@@ -181,8 +181,7 @@ func TestCronJobsWithKubectl(t *testing.T) {
 	// The seed's `--cascade=orphan` keeps the CronJob's Jobs, no longer owned.
 	must(t, kubectl(t, "", "delete", "cronjob", "db-backup", "-n", n, "--cascade=orphan"), `cronjob.batch "db-backup" deleted`)
 	eventually(t, "the orphaned Job loses its owner reference", func() bool {
-		r := kubectl(t, "", "get", "job", "manual-backup-1", "-n", n, "-o", "jsonpath={.metadata.ownerReferences}")
-		return r.code == 0 && strings.TrimSpace(r.stdout) == ""
+		return get(t, n, "job/manual-backup-1", "{.metadata.name} {.metadata.ownerReferences}") == "manual-backup-1 "
 	})
 
 	// A plain delete cascades to the CronJob's Jobs.

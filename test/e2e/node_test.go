@@ -15,22 +15,6 @@ import (
 	"github.com/batchd/batchd/internal/serverproc"
 )
 
-// get returns a jsonpath of one object.
-func get(t *testing.T, n, obj, path string) string {
-	t.Helper()
-	r := kubectl(t, "", "get", obj, "-n", n, "-o", "jsonpath="+path)
-	if r.code != 0 {
-		return ""
-	}
-	return r.stdout
-}
-
-// waitFor waits until the jsonpath of obj equals want.
-func waitFor(t *testing.T, n, obj, path, want string) {
-	t.Helper()
-	eventually(t, obj+" "+path+" = "+want, func() bool { return get(t, n, obj, path) == want })
-}
-
 // killSupervisors kills with SIGKILL the supervisors of pod uid's runs, found
 // through their start records (their command lines do not name the pod).
 func killSupervisors(t *testing.T, podsDir, uid string) {

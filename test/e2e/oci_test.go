@@ -146,7 +146,7 @@ spec:
     image: `+host+`/tools/absent:1
 `)
 	eventually(t, "missing waits with ErrImagePull or ImagePullBackOff", func() bool {
-		r := kubectl(t, "", "get", "pod", "missing", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}").stdout
+		r := get(t, n, "pod/missing", "{.status.containerStatuses[0].state.waiting.reason}")
 		return r == "ErrImagePull" || r == "ImagePullBackOff"
 	})
 	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=missing"), `Failed to pull image "`+host+`/tools/absent:1"`)
