@@ -112,8 +112,18 @@ func (c *Controller) deleteContents(ctx context.Context, namespace string) (int,
 			if !hasVerb(r.Verbs, "deletecollection") || !hasVerb(r.Verbs, "list") {
 				continue
 			}
+			// Most resources of a namespace hold nothing: one list
+			// each, and a delete and a second list only where
+			// something is (every pass, while pods terminate).
 			client := c.meta.Resource(gv.WithResource(r.Name)).Namespace(namespace)
-			err := client.DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, metav1.ListOptions{})
+			present, err := client.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return 0, fmt.Errorf("list %s in %s: %w", r.Name, namespace, err)
+			}
+			if len(present.Items) == 0 {
+				continue
+			}
+			err = client.DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, metav1.ListOptions{})
 			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
 				return 0, fmt.Errorf("delete %s in %s: %w", r.Name, namespace, err)
 			}
