@@ -14,16 +14,37 @@ import (
 	"k8s.io/client-go/util/jsonpath"
 )
 
-// The state tests wait on is read through the API, not with a kubectl
-// process per look: a test waiting 10 s started a hundred of them, a
-// quarter of a CPU-second each on a loaded machine, and the six tests
-// running side by side kept a core busy doing only that. What kubectl
-// prints is tested where it is the subject.
-var (
-	readerOnce sync.Once
-	reader     dynamic.Interface
-	readerErr  error
-)
+// The state the tests wait on, and the namespaces they work in, go through
+// the API rather than a kubectl process each: one e2e run started 953 of
+// them, about 0.2 CPU-s apiece on a loaded machine, 168 only to make and
+// remove namespaces. What kubectl prints is tested where it is the subject.
+var readers sync.Map // kubeconfig path -> *reader
+
+type reader struct {
+	once   sync.Once
+	client dynamic.Interface
+	err    error
+}
+
+// clientOf is a client for the server of kubeconfig path, made once.
+func clientOf(t *testing.T, path string) dynamic.Interface {
+	t.Helper()
+	v, _ := readers.LoadOrStore(path, &reader{})
+	r := v.(*reader)
+	r.once.Do(func() {
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			r.err = err
+			return
+		}
+		cfg.QPS, cfg.Burst = 1000, 2000
+		r.client, r.err = dynamic.NewForConfig(cfg)
+	})
+	if r.err != nil {
+		t.Fatalf("client for %s: %v", path, r.err)
+	}
+	return r.client
+}
 
 // getResources: the objects the tests read this way, by the name kubectl
 // takes ("pod/NAME", or "pods" for the namespace's list).
@@ -31,29 +52,31 @@ var getResources = map[string]schema.GroupVersionResource{
 	"pod": {Version: "v1", Resource: "pods"}, "pods": {Version: "v1", Resource: "pods"},
 	"job": {Group: "batch", Version: "v1", Resource: "jobs"}, "jobs": {Group: "batch", Version: "v1", Resource: "jobs"},
 	"cronjob": {Group: "batch", Version: "v1", Resource: "cronjobs"},
+	"node":    {Version: "v1", Resource: "nodes"}, "nodes": {Version: "v1", Resource: "nodes"},
 }
 
+var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
 // get returns a jsonpath of one object ("pod/NAME", "job/NAME",
-// "cronjob/NAME") or of a list ("pods", "jobs") in namespace n, as `kubectl get -o jsonpath` prints it
-// (missing keys print nothing); "" when it cannot be read.
+// "cronjob/NAME", "node/NAME") or of a list ("pods", "jobs", "nodes") in
+// namespace n, as `kubectl get -o jsonpath` prints it (missing keys print
+// nothing); "" when it cannot be read.
 func get(t *testing.T, n, obj, path string) string {
 	t.Helper()
-	readerOnce.Do(func() {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			readerErr = err
-			return
-		}
-		cfg.QPS, cfg.Burst = 1000, 2000
-		reader, readerErr = dynamic.NewForConfig(cfg)
-	})
-	if readerErr != nil {
-		t.Fatalf("client for %s: %v", kubeconfig, readerErr)
-	}
+	return getFrom(t, kubeconfig, n, obj, path)
+}
+
+// getFrom is get from the server of another kubeconfig.
+func getFrom(t *testing.T, config, n, obj, path string) string {
+	t.Helper()
+	c := clientOf(t, config)
 	kind, name, _ := strings.Cut(obj, "/")
 	gvr, ok := getResources[kind]
 	if !ok {
 		t.Fatalf("get %s: add its resource to getResources", obj)
+	}
+	if gvr.Resource == "nodes" {
+		n = ""
 	}
 	jp := jsonpath.New("get").AllowMissingKeys(true)
 	if err := jp.Parse(path); err != nil {
@@ -62,13 +85,13 @@ func get(t *testing.T, n, obj, path string) string {
 	ctx := context.Background()
 	var content any
 	if name == "" {
-		list, err := reader.Resource(gvr).Namespace(n).List(ctx, metav1.ListOptions{})
+		list, err := c.Resource(gvr).Namespace(n).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return ""
 		}
 		content = list.UnstructuredContent()
 	} else {
-		o, err := reader.Resource(gvr).Namespace(n).Get(ctx, name, metav1.GetOptions{})
+		o, err := c.Resource(gvr).Namespace(n).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return ""
 		}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/batchd/batchd/internal/node/runtime"
@@ -180,8 +182,14 @@ func ns(t *testing.T) string {
 		name = fmt.Sprintf("%s-%08x", strings.Trim(name[:40], "-"), crc32.ChecksumIEEE([]byte(name)))
 	}
 	name = strings.Trim(name, "-")
-	must(t, kubectl(t, "", "create", "namespace", name), "namespace/"+name+" created")
-	t.Cleanup(func() { kubectl(t, "", "delete", "namespace", name, "--wait=false") })
+	// Made and removed through the API: two kubectl processes per test
+	// that only set the stage.
+	c := clientOf(t, kubeconfig).Resource(namespaces)
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
+	if _, err := c.Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	return name
 }
 

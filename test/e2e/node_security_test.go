@@ -51,7 +51,7 @@ func smallPodsDisk(t *testing.T, size string, args ...string) (*serverproc.Proce
 // the Job completed.
 func TestFullDiskExitIsAFailure(t *testing.T) {
 	t.Parallel()
-	_, k, _ := smallPodsDisk(t, "4m", "--node-name", "fulldisk")
+	srv, k, _ := smallPodsDisk(t, "4m", "--node-name", "fulldisk")
 	must(t, k(`apiVersion: batch/v1
 kind: Job
 metadata: {name: filler}
@@ -68,7 +68,7 @@ spec:
         volumeMounts: [{name: scratch, mountPath: /scratch}]
 `, "apply", "-f", "-"), "job.batch/filler created")
 	eventually(t, "the Job ends", func() bool {
-		s := k("", "get", "job", "filler", "-o", `jsonpath={.status.conditions[?(@.status=="True")].type}`).stdout
+		s := getFrom(t, srv.Kubeconfig, "default", "job/filler", `{.status.conditions[?(@.status=="True")].type}`)
 		return strings.Contains(s, "Failed") || strings.Contains(s, "Complete")
 	})
 	if s := k("", "get", "job", "filler", "-o", `jsonpath={.status.conditions[?(@.status=="True")].type} {.status.succeeded}/{.status.failed}`).stdout; !strings.Contains(s, "Failed") || strings.Contains(s, "Complete") {
@@ -425,7 +425,7 @@ spec:
 // kubelet's message, its emptyDir is freed, and the pressure goes.
 func TestDiskPressureEvicts(t *testing.T) {
 	t.Parallel()
-	_, k, _ := smallPodsDisk(t, "32m", "--node-name", "pressure")
+	srv, k, _ := smallPodsDisk(t, "32m", "--node-name", "pressure")
 	must(t, k(`apiVersion: v1
 kind: Pod
 metadata: {name: filler}
@@ -439,14 +439,14 @@ spec:
     volumeMounts: [{name: e, mountPath: /e}]
 `, "apply", "-f", "-"), "pod/filler created")
 	eventually(t, "filler evicted", func() bool {
-		return k("", "get", "pod", "filler", "-o", "jsonpath={.status.phase}/{.status.reason}").stdout == "Failed/Evicted"
+		return getFrom(t, srv.Kubeconfig, "default", "pod/filler", "{.status.phase}/{.status.reason}") == "Failed/Evicted"
 	})
 	if msg := k("", "get", "pod", "filler", "-o", "jsonpath={.status.message}").stdout; !strings.HasPrefix(msg, "The node was low on resource: ephemeral-storage. Threshold quantity: ") {
 		t.Errorf("evicted with %q", msg)
 	}
 	must(t, k("", "get", "events", "--field-selector", "involvedObject.kind=Node"), "NodeHasDiskPressure")
 	eventually(t, "the pressure goes once the emptyDir is freed", func() bool {
-		return k("", "get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="DiskPressure")].status}`).stdout == "False"
+		return getFrom(t, srv.Kubeconfig, "", "nodes", `{.items[0].status.conditions[?(@.type=="DiskPressure")].status}`) == "False"
 	})
 	must(t, k("", "delete", "pod", "filler"), `pod "filler" deleted`)
 }
