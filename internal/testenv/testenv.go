@@ -84,7 +84,9 @@ func StartWith(dataDir string, adjust func(*server.Config)) (*Env, error) {
 	if err := os.WriteFile(tokenFile, []byte(users), 0o600); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Two minutes: a server joining a cluster waits for its etcd member to
+	// catch up and be promoted, and the whole test run shares two cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
