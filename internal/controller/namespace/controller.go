@@ -112,11 +112,11 @@ func (c *Controller) deleteContents(ctx context.Context, namespace string) (int,
 			if !hasVerb(r.Verbs, "deletecollection") || !hasVerb(r.Verbs, "list") {
 				continue
 			}
-			// Most resources of a namespace hold nothing: one list
-			// each, and a delete and a second list only where
-			// something is (every pass, while pods terminate).
+			// Most resources of a namespace hold nothing: one list of
+			// at most one item each, and a delete and a full list only
+			// where something is (every pass, while pods terminate).
 			client := c.meta.Resource(gv.WithResource(r.Name)).Namespace(namespace)
-			present, err := client.List(ctx, metav1.ListOptions{})
+			present, err := client.List(ctx, metav1.ListOptions{Limit: 1})
 			if err != nil {
 				return 0, fmt.Errorf("list %s in %s: %w", r.Name, namespace, err)
 			}
