@@ -217,6 +217,9 @@ func New(c Config) (*Server, error) {
 	completed := gcfg.Complete(nil)
 	openAPIV2 := gcfg.OpenAPIConfig // completed; served lazily, below
 	gcfg.OpenAPIConfig = nil
+	// v3 likewise (the generic server still needs its config: server-side
+	// apply's type converter is built from it).
+	gcfg.SkipOpenAPIInstallation = true
 	generic, err := completed.New("batchd", notFoundDelegate(codecs))
 	if err != nil {
 		return nil, err
@@ -234,6 +237,9 @@ func New(c Config) (*Server, error) {
 	}
 	installCRDList(generic)
 	installClock(generic, c.VirtualClock)
+	if err := installLazyOpenAPIV3(gcfg.OpenAPIV3Config, generic.Handler.GoRestfulContainer, generic.Handler.NonGoRestfulMux); err != nil {
+		return nil, err
+	}
 	// The admission informers stop with the controllers, before the HTTP
 	// server (a post-start hook's context ends only as it stops), so that
 	// their connection is idle and closed by then (see CloseIdle).
