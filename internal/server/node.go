@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,14 +101,16 @@ func newNodeRuntime(cfg Config, endpoint *streamEndpoint) (*nodeRuntime, error) 
 	if n.images, err = image.Open(filepath.Join(cfg.DataDir, "images")); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
+	// Each runtime is asked its version once, all at once (an exec each).
+	resolved := resolveOCIRuntimes(append([]string{cfg.OCIRuntime}, "runc", "crun"))
 	var problem string
-	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg)
+	n.ociRuntime, problem = findOCIRuntime(cfg.OCIRuntime, cg, resolved)
 	// Handlers "runc" and "crun" name each installed runtime, for
 	// RuntimeClasses that want one in particular.
 	n.namedOCI = map[string]runtime.OCIRuntime{}
 	var named []string
 	for _, name := range []string{"runc", "crun"} {
-		if o, p := findOCIRuntime(name, cg); p == "" && !o.IsZero() {
+		if o, p := findOCIRuntime(name, cg, resolved); p == "" && !o.IsZero() {
 			n.namedOCI[name] = o
 			named = append(named, name)
 		}
@@ -132,23 +135,52 @@ func newNodeRuntime(cfg Config, endpoint *streamEndpoint) (*nodeRuntime, error) 
 	return n, nil
 }
 
+// resolveOCIRuntimes finds each named runtime on PATH and asks it its
+// version, concurrently; names not found are left out.
+func resolveOCIRuntimes(names []string) map[string]runtime.OCIRuntime {
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = map[string]runtime.OCIRuntime{}
+	)
+	seen := map[string]bool{"": true}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		wg.Go(func() {
+			p, err := exec.LookPath(name)
+			if err != nil {
+				return
+			}
+			o := runtime.ResolveOCIRuntime(p)
+			mu.Lock()
+			out[name] = o
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // findOCIRuntime is the runtime --oci-runtime names, else runc, else crun,
-// found on PATH and resolved once; crun only where it can run containers
-// (problem says why not).
-func findOCIRuntime(flag string, cg *runtime.Cgroups) (o runtime.OCIRuntime, problem string) {
+// as resolved; crun only where it can run containers (problem says why
+// not).
+func findOCIRuntime(flag string, cg *runtime.Cgroups, resolved map[string]runtime.OCIRuntime) (o runtime.OCIRuntime, problem string) {
 	names := []string{"runc", "crun"}
 	if flag != "" {
 		names = []string{flag}
 	}
 	for _, name := range names {
-		p, err := exec.LookPath(name)
-		if err != nil {
+		o, ok := resolved[name]
+		if !ok {
 			if flag != "" {
+				_, err := exec.LookPath(flag)
 				return runtime.OCIRuntime{}, fmt.Sprintf("--oci-runtime %s: %v", flag, err)
 			}
 			continue
 		}
-		o := runtime.ResolveOCIRuntime(p)
 		if o.Kind == runtime.Crun && cg.CrunProblem() != "" {
 			problem = cg.CrunProblem()
 			continue
