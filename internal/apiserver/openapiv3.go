@@ -1,8 +1,8 @@
 package apiserver
 
 import (
+	"maps"
 	"strings"
-	"sync"
 
 	restful "github.com/emicklei/go-restful/v3"
 	"k8s.io/apiserver/pkg/server/mux"
@@ -26,16 +26,11 @@ func installLazyOpenAPIV3(cfg *common.OpenAPIV3Config, routes *restful.Container
 	if err := svc.RegisterOpenAPIV3VersionedService("/openapi/v3", m); err != nil {
 		return err
 	}
-	// The builder completes cfg on first use (operation IDs, definition
-	// names): one build at a time.
-	var building sync.Mutex
 	for _, ws := range routes.RegisteredWebServices() {
 		gv := strings.TrimPrefix(ws.RootPath(), "/")
 		services := []*restful.WebService{ws}
 		svc.UpdateGroupVersionLazy(gv, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
-			building.Lock()
-			defer building.Unlock()
-			doc, err := builder3.BuildOpenAPISpecFromRoutes(restfuladapter.AdaptWebServices(services), cfg)
+			doc, err := builder3.BuildOpenAPISpecFromRoutes(restfuladapter.AdaptWebServices(services), ownDefinitions(cfg))
 			if err != nil {
 				return nil, "", err
 			}
@@ -46,6 +41,29 @@ func installLazyOpenAPIV3(cfg *common.OpenAPIV3Config, routes *restful.Container
 		})))
 	}
 	return nil
+}
+
+// ownDefinitions is cfg for one build, which may run beside others and
+// beside the serialisation of documents already built. The builder writes
+// into its config (route and name functions left nil) and into the
+// top-level extension map of each definition it uses (the kind's group
+// version kinds; it deletes the embedded v2 schema): kube-apiserver builds
+// its documents one after the other before it serves, we build them on
+// request, so each build gets its own config and its own copies of those
+// maps.
+func ownDefinitions(cfg *common.OpenAPIV3Config) *common.OpenAPIV3Config {
+	own := *cfg
+	if cfg.Definitions == nil {
+		return &own // the builder asks GetDefinitions for fresh ones
+	}
+	own.Definitions = make(map[string]common.OpenAPIDefinition, len(cfg.Definitions))
+	for name, def := range cfg.Definitions {
+		if def.Schema.Extensions != nil {
+			def.Schema.Extensions = maps.Clone(def.Schema.Extensions)
+		}
+		own.Definitions[name] = def
+	}
+	return &own
 }
 
 // splitGroupVersionPath reads a route root: "api/v1" is the core group's v1,
