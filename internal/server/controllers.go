@@ -292,8 +292,10 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 	}
 	cronCfg := cronjob.Config{
 		Client: first.client, HoldOthers: first.hold, Informer: factory, Clock: clk,
-		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
-		Register: exportMetric,
+		// The CronJobs' statuses after their Jobs, at a slot (gate-wrapped).
+		StatusClient: client,
+		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
+		Register:     exportMetric,
 	}
 	if historyController != nil {
 		cronCfg.Skips = historyController

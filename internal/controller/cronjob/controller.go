@@ -55,6 +55,13 @@ type Config struct {
 	// creates are not queued behind the work the first ones woke (package
 	// priority). Nil holds nothing.
 	HoldOthers func() (release func())
+	// StatusClient, when set, writes a CronJob's status after a sync created
+	// its slot's Job, out of the sync and on this client (one whose writes
+	// wait while Job creates are under way: HoldOthers), so that the slot's
+	// other Job creates go first; the CronJob is not synced again until it
+	// is written. Nil: the sync writes it, on Client, right after the create
+	// (upstream's order).
+	StatusClient kubernetes.Interface
 }
 
 // Controller runs CronJobs.
@@ -64,8 +71,11 @@ type Controller struct {
 	byOwner  cache.Indexer
 	runner   *controller.Runner[string]
 	written  *written
-	metrics  *Metrics
-	awake    *awake
+	// later and statusWriter: the status writes left by syncs (StatusClient).
+	later        *later
+	statusWriter *controller.Runner[string]
+	metrics      *Metrics
+	awake        *awake
 	// reported is, per CronJob, Plan.Reported of its last sync: missed
 	// slots up to it were signalled (in memory: a restart signals again
 	// the slots missed since the last run).
@@ -104,8 +114,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, cronJobs: cfg.Informer.Batch().V1().CronJobs().Lister(),
 		byOwner: jobInformer.GetIndexer(), written: newWritten(cfg.Clock), metrics: m,
-		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}, created: map[types.UID]time.Time{}}
+		awake: newAwake(cfg.Clock, cfg.Monotonic), reported: map[types.UID]time.Time{}, created: map[types.UID]time.Time{}, later: newLater()}
 	c.runner = controller.NewRunner("cronjob", c.sync, controller.WithClock(cfg.Clock))
+	c.statusWriter = controller.NewRunner("cronjob-status", c.writeStatus, controller.WithClock(cfg.Clock))
 	key := func(obj any) string {
 		k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		return k
@@ -132,6 +143,7 @@ func New(cfg Config) (*Controller, error) {
 		},
 		DeleteFunc: func(obj any) {
 			c.written.forget(key(obj))
+			c.forgetLater(obj)
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
@@ -194,6 +206,19 @@ func (c *Controller) Run(ctx context.Context) {
 			}
 		}
 	}()
+	if c.cfg.StatusClient != nil {
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			c.statusWriter.Run(ctx, statusWorkers)
+		}()
+		// An orderly stop leaves no status unwritten (a crash may: the
+		// next sync finds the Job by its name).
+		defer func() {
+			<-written
+			c.flushLater(context.WithoutCancel(ctx))
+		}()
+	}
 	c.runner.Run(ctx, 32)
 }
 
@@ -224,6 +249,11 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	if err != nil {
 		return 0, err
+	}
+	if c.later.get(key) != nil {
+		// Its status, written after the Job its last sync created, is
+		// still to be written (StatusClient): the writer wakes it then.
+		return writtenPatience, nil
 	}
 	if c.written.pending(key, cj.ResourceVersion) {
 		// The cache has not shown our last status write yet (a Job we just
@@ -360,6 +390,13 @@ func (c *Controller) apply(ctx context.Context, cj *batchv1.CronJob, p Plan) err
 	if !apiequality.Semantic.DeepEqual(status, cj.Status) {
 		fresh := cj.DeepCopy()
 		fresh.Status = status
+		if c.cfg.StatusClient != nil && p.Create != nil && createErr == nil && p.Trigger == "" {
+			// After the slot's other Job creates (see StatusClient).
+			key := cj.Namespace + "/" + cj.Name
+			c.later.put(key, fresh)
+			c.statusWriter.Add(key)
+			return nil
+		}
 		updated, err := c.cfg.Client.BatchV1().CronJobs(cj.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
 		switch {
 		case err == nil:

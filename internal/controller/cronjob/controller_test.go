@@ -2,6 +2,7 @@ package cronjob
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -504,5 +506,106 @@ func TestSlotCreateHoldsOthersUntilItsStatusIsWritten(t *testing.T) {
 	}
 	if holds != 1 || held != 0 {
 		t.Errorf("after the sync: %d holds, %d still held; want 1 hold, released", holds, held)
+	}
+}
+
+// TestStatusWrittenAfterTheSlotsCreates: with a StatusClient, a sync that
+// creates its slot's Job leaves the status write (active, lastScheduleTime)
+// to the status writer, holding the other clients back for the create only;
+// until it is written the CronJob is not decided again (its cache would
+// take the new Job for an unexpected one); once written, the next sync
+// starts nothing more.
+func TestStatusWrittenAfterTheSlotsCreates(t *testing.T) {
+	e := newEnv(t, cronJob("report", "*/1 * * * ?", batchv1.AllowConcurrent))
+	e.c.cfg.StatusClient = e.client
+	held := 0
+	e.c.cfg.HoldOthers = func() func() {
+		held++
+		return func() { held-- }
+	}
+	var writes []string
+	e.client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() == "create" || a.GetVerb() == "update" {
+			writes = append(writes, fmt.Sprintf("%s %s/%s held=%d", a.GetVerb(), a.GetResource().Resource, a.GetSubresource(), held))
+		}
+		return false, nil, nil
+	})
+	e.sync(slot(1).Add(time.Second))
+	if want := []string{"create jobs/ held=1"}; !reflect.DeepEqual(writes, want) {
+		t.Fatalf("the sync wrote %q, want %q", writes, want)
+	}
+	if st := e.cronJob().Status; len(st.Active) != 0 || st.LastScheduleTime != nil {
+		t.Fatalf("status written by the sync: %+v", st)
+	}
+	e.drained()
+	if d := e.sync(slot(1).Add(2 * time.Second)); d != writtenPatience {
+		t.Fatalf("requeue while the status waits = %v, want %v", d, writtenPatience)
+	}
+	if ev := e.drained(); ev != "" {
+		t.Fatalf("a sync before the status write recorded:\n%s", ev)
+	}
+	if _, err := e.c.writeStatus(e.ctx, "default/report"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "update cronjobs/status held=0"; len(writes) != 2 || writes[1] != want {
+		t.Fatalf("writes %q, want then %q", writes, want)
+	}
+	st := e.cronJob().Status
+	if len(st.Active) != 1 || st.Active[0].Name != JobName("report", slot(1)) || !st.LastScheduleTime.Time.Equal(slot(1)) {
+		t.Fatalf("status = %+v", st)
+	}
+	e.c.written.forget("default/report") // the fake keeps no resourceVersions
+	if d := e.sync(slot(1).Add(3 * time.Second)); d != 57*time.Second+nextDelta {
+		t.Fatalf("requeue once written = %v", d)
+	}
+	if ev := e.drained(); ev != "" || len(e.jobNames()) != 1 {
+		t.Fatalf("after the status write: jobs %v, events:\n%s", e.jobNames(), ev)
+	}
+}
+
+// A CronJob deleted before its status is written leaves nothing to write.
+func TestStatusLeftForADeletedCronJobIsDropped(t *testing.T) {
+	e := newEnv(t, cronJob("report", "*/1 * * * ?", batchv1.AllowConcurrent))
+	e.c.cfg.StatusClient = e.client
+	e.sync(slot(1).Add(time.Second))
+	if err := e.client.BatchV1().CronJobs("default").Delete(e.ctx, "report", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(e.ctx, time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return e.c.later.get("default/report") == nil, nil
+	}); err != nil {
+		t.Fatal("the deleted CronJob's status is still to be written")
+	}
+}
+
+// A status write refused as a conflict (the CronJob changed meanwhile) is
+// dropped; the next sync decides again from what is stored, finds the slot's
+// Job by its name and writes the status with it: one Job, never two.
+func TestStatusConflictIsDecidedAgain(t *testing.T) {
+	e := newEnv(t, cronJob("report", "*/1 * * * ?", batchv1.AllowConcurrent))
+	e.c.cfg.StatusClient = e.client
+	conflicts := 1
+	e.client.PrependReactor("update", "cronjobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" && conflicts > 0 {
+			conflicts--
+			return true, nil, apierrors.NewConflict(batchv1.Resource("cronjobs"), "report", fmt.Errorf("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	e.sync(slot(1).Add(time.Second))
+	if _, err := e.c.writeStatus(e.ctx, "default/report"); err != nil {
+		t.Fatalf("a conflict is not retried as an error: %v", err)
+	}
+	if e.c.later.get("default/report") != nil {
+		t.Fatal("the refused status is still to be written")
+	}
+	e.sync(slot(1).Add(2 * time.Second))
+	if _, err := e.c.writeStatus(e.ctx, "default/report"); err != nil {
+		t.Fatal(err)
+	}
+	st := e.cronJob().Status
+	if names := e.jobNames(); len(names) != 1 || len(st.Active) != 1 || st.Active[0].Name != names[0] ||
+		st.LastScheduleTime == nil || !st.LastScheduleTime.Time.Equal(slot(1)) {
+		t.Fatalf("jobs %v, status %+v", names, st)
 	}
 }
