@@ -12,6 +12,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -104,7 +105,7 @@ func cronJobSlot(ctx context.Context, c kubernetes.Interface, p *serverproc.Proc
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer w.Stop()
+	defer func() { w.Stop() }()
 	time.Sleep(time.Until(slot))
 	cpu0, err := p.CPUSeconds()
 	if err != nil {
@@ -116,11 +117,26 @@ func cronJobSlot(ctx context.Context, c kubernetes.Interface, p *serverproc.Proc
 	deadline := time.After(time.Until(slot.Add(3 * time.Minute)))
 	cpuAt := time.After(time.Until(slot.Add(time.Minute)))
 	cpu1 := -1.0
+	lastRV := ""
 	for len(skews) < n {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return 0, 0, 0, fmt.Errorf("watch closed after %d Jobs", len(skews))
+				// The server ends a watch that falls behind a burst (its
+				// buffer full): go on from the last event seen, as a
+				// reflector does; the Jobs' arrivals include the gap.
+				w.Stop()
+				fmt.Fprintf(os.Stderr, "bench cronjobs: the server ended the Jobs watch after %d Jobs; watching again from resourceVersion %s\n", len(skews), lastRV)
+				if w, err = c.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
+					return 0, 0, 0, fmt.Errorf("watch again after %d Jobs: %w", len(skews), err)
+				}
+				continue
+			}
+			if ev.Type == watch.Error {
+				return 0, 0, 0, fmt.Errorf("watch after %d Jobs: %w", len(skews), apierrors.FromObject(ev.Object))
+			}
+			if j, ok := ev.Object.(*batchv1.Job); ok {
+				lastRV = j.ResourceVersion
 			}
 			if ev.Type == watch.Added {
 				skews = append(skews, time.Since(slot).Seconds())
