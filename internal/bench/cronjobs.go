@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/batchd/batchd/internal/serverproc"
 )
@@ -101,11 +103,21 @@ func cronJobSlot(ctx context.Context, c kubernetes.Interface, p *serverproc.Proc
 		return 0, 0, 0, err
 	}
 	slot := time.Now().Truncate(time.Minute).Add(time.Minute)
-	w, err := c.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{})
+	// The server ends a watch that falls behind a burst (its buffer full):
+	// client-go's RetryWatcher goes on from the last event seen, as a
+	// reflector does; the Jobs' arrivals include the gap.
+	jobs := c.BatchV1().Jobs("default")
+	now, err := jobs.List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer func() { w.Stop() }()
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, now.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return jobs.Watch(ctx, o) },
+	})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer w.Stop()
 	time.Sleep(time.Until(slot))
 	cpu0, err := p.CPUSeconds()
 	if err != nil {
@@ -117,26 +129,14 @@ func cronJobSlot(ctx context.Context, c kubernetes.Interface, p *serverproc.Proc
 	deadline := time.After(time.Until(slot.Add(3 * time.Minute)))
 	cpuAt := time.After(time.Until(slot.Add(time.Minute)))
 	cpu1 := -1.0
-	lastRV := ""
 	for len(skews) < n {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				// The server ends a watch that falls behind a burst (its
-				// buffer full): go on from the last event seen, as a
-				// reflector does; the Jobs' arrivals include the gap.
-				w.Stop()
-				fmt.Fprintf(os.Stderr, "bench cronjobs: the server ended the Jobs watch after %d Jobs; watching again from resourceVersion %s\n", len(skews), lastRV)
-				if w, err = c.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{ResourceVersion: lastRV}); err != nil {
-					return 0, 0, 0, fmt.Errorf("watch again after %d Jobs: %w", len(skews), err)
-				}
-				continue
+				return 0, 0, 0, fmt.Errorf("watch ended after %d Jobs", len(skews))
 			}
 			if ev.Type == watch.Error {
 				return 0, 0, 0, fmt.Errorf("watch after %d Jobs: %w", len(skews), apierrors.FromObject(ev.Object))
-			}
-			if j, ok := ev.Object.(*batchv1.Job); ok {
-				lastRV = j.ResourceVersion
 			}
 			if ev.Type == watch.Added {
 				skews = append(skews, time.Since(slot).Seconds())
