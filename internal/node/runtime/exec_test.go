@@ -245,6 +245,45 @@ func TestAttachToAHostRun(t *testing.T) {
 	}
 }
 
+// TestAttachGetsTheLastOutputWhileItsStdinWaits: a session whose stdin
+// the container has not taken all of (the supervisor stops reading the
+// session while its stdin waits for the container) still gets what the
+// container printed just before it ended. The supervisor used to close
+// the session's socket with that stdin unread, which resets the
+// connection: the session's next read failed before it read the output
+// queued for it (seen as kubectl attach -i printing nothing, exit 0).
+func TestAttachGetsTheLastOutputWhileItsStdinWaits(t *testing.T) {
+	r, exited := newRuntime(t, nil)
+	for i := range 5 {
+		id := ID{Pod: fmt.Sprintf("p-attach-last-%d", i), Container: "c"}
+		err := r.Start(context.Background(), Spec{ID: id, Argv: []string{"sh", "-c", `read line; sleep 0.2; echo "read: $line"`},
+			Env: []string{"PATH=/usr/bin:/bin"}, Stdin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// More stdin than the pipe to the container holds: the rest stays
+		// with the supervisor and in the session's socket.
+		in := strings.NewReader("first line\n" + strings.Repeat("more input\n", 30000))
+		out := &syncBuffer{b: &bytes.Buffer{}}
+		done := make(chan error, 1)
+		go func() {
+			done <- r.Attach(context.Background(), id, Streams{Stdin: in, Stdout: out, Stderr: io.Discard})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("attach did not end with the container; stdout %q", out.String())
+		}
+		waitExit(t, exited, id)
+		if got := out.String(); got != "read: first line\n" {
+			t.Fatalf("run %d: stdout %q, want the container's last line", i, got)
+		}
+	}
+}
+
 // TestAttachWithATerminal: a tty container's terminal takes the session's
 // input, echoes it and is resized by it; its output is logged as stdout.
 func TestAttachWithATerminal(t *testing.T) {

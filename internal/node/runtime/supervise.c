@@ -417,6 +417,35 @@ static void sup_client_read(int i) {
 	}
 }
 
+// sup_end_clients ends the attach sessions once the container has ended.
+// Each client's socket is shut for writing — its end reads the output
+// already sent, then end of file — and what it sent meanwhile (stdin not
+// read since, its 'c') is read and dropped until it closes its end, a
+// second at most: a unix socket closed with data unread resets the
+// connection, and the peer's next read then fails with ECONNRESET before
+// it reads the output still queued for it (kubectl attach -i printed
+// nothing although the container had answered).
+static void sup_end_clients(void) {
+	for (int i = 0; i < sup_att.nclients; i++) shutdown(sup_att.clients[i], SHUT_WR);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (sup_att.nclients > 0) {
+		struct pollfd pf[SUP_MAX_CLIENTS];
+		for (int i = 0; i < sup_att.nclients; i++) { pf[i].fd = sup_att.clients[i]; pf[i].events = POLLIN; pf[i].revents = 0; }
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = 1000 - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || poll(pf, (nfds_t)sup_att.nclients, (int)left) <= 0) break;
+		for (int i = sup_att.nclients - 1; i >= 0; i--) {
+			if (!pf[i].revents) continue;
+			char msg[SUP_MSG_MAX + 1];
+			ssize_t r = recv(sup_att.clients[i], msg, sizeof msg, MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+			if (r <= 0) sup_drop_client(i); // closed by its end: nothing unread
+		}
+	}
+	while (sup_att.nclients > 0) sup_drop_client(0);
+}
+
 // sup_listen makes DIR/attach. The path is reached through /proc/self/fd,
 // as DIR may be longer than a socket address holds.
 static int sup_listen(const char *dir) {
@@ -1100,7 +1129,7 @@ static int sup_main(int argc, char **argv) {
 		unlink(p);
 		close(sup_att.listen);
 	}
-	while (sup_att.nclients > 0) sup_drop_client(0);
+	sup_end_clients();
 	if (sup_att.in >= 0) close(sup_att.in);
 	int code = 0, sig = 0;
 	if (WIFEXITED(status)) code = WEXITSTATUS(status);
