@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/component-base/cli"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	"k8s.io/kubectl/pkg/cmd/plugin"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -83,7 +84,13 @@ func (c *CLI) runKubectl(_ context.Context, args []string) int {
 	})
 	defer cmdutil.DefaultBehaviorOnFatal()
 	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
+	// As kubectl's main: component-base's runner adds the logging flags
+	// (-v, --vmodule, …) and starts the logs once the flags are parsed.
+	// kubectl prints its own errors and ends the process (above); what
+	// reaches here is cobra's (an unknown flag or command), printed as
+	// cobra prints it.
+	if err := cli.RunNoErrOutput(cmd); err != nil {
+		fmt.Fprintf(c.Err, "Error: %v\n", err)
 		hint()
 		return 1
 	}

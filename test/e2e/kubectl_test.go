@@ -341,3 +341,18 @@ func TestKubectlSpeaksTheUsersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The embedded kubectl takes kubectl's logging flags, as kubectl's own main
+// adds them: -v=6 logs each request on stderr, the output is unchanged.
+func TestKubectlVerbosityFlags(t *testing.T) {
+	for _, args := range [][]string{{"-v=6", "get", "namespaces"}, {"get", "namespaces", "--v=6"}} {
+		r := kubectl(t, "", args...)
+		must(t, r, "kube-system")
+		if !strings.Contains(r.stderr, `verb="GET"`) || !strings.Contains(r.stderr, "/api/v1/namespaces?limit=500") {
+			t.Errorf("kubectl %s logged no request:\n%s", strings.Join(args, " "), r)
+		}
+	}
+	if r := kubectl(t, "", "get", "namespaces"); strings.Contains(r.stderr, "/api/v1/namespaces") {
+		t.Errorf("kubectl get logged its requests without -v:\n%s", r)
+	}
+}
