@@ -218,18 +218,7 @@ func TestAttachToAHostRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errb := &syncBuffer{b: &bytes.Buffer{}}, &syncBuffer{b: &bytes.Buffer{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("hello\nsecond line\n"), Stdout: out, Stderr: errb})
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("attach did not end with the container; stdout %q", out.String())
-	}
+	attachToTheEnd(t, r, id, Streams{Stdin: strings.NewReader("hello\nsecond line\n"), Stdout: out, Stderr: errb}, out)
 	waitExit(t, exited, id)
 	if got := out.String(); !strings.Contains(got, "got hello\nsecond line\n") {
 		t.Fatalf("stdout %q", got)
@@ -265,22 +254,28 @@ func TestAttachGetsTheLastOutputWhileItsStdinWaits(t *testing.T) {
 		// with the supervisor and in the session's socket.
 		in := strings.NewReader("first line\n" + strings.Repeat("more input\n", 30000))
 		out := &syncBuffer{b: &bytes.Buffer{}}
-		done := make(chan error, 1)
-		go func() {
-			done <- r.Attach(context.Background(), id, Streams{Stdin: in, Stdout: out, Stderr: io.Discard})
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("attach did not end with the container; stdout %q", out.String())
-		}
+		attachToTheEnd(t, r, id, Streams{Stdin: in, Stdout: out, Stderr: io.Discard}, out)
 		waitExit(t, exited, id)
 		if got := out.String(); got != "read: first line\n" {
 			t.Fatalf("run %d: stdout %q, want the container's last line", i, got)
 		}
+	}
+}
+
+// attachToTheEnd attaches s to run id and waits, 20 s at most, until the
+// session ends with the container; out is what the session printed, for
+// the failure message.
+func attachToTheEnd(t *testing.T, r *Local, id ID, s Streams, out fmt.Stringer) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Attach(context.Background(), id, s) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attach did not end with the container; stdout %q", out.String())
 	}
 }
 
