@@ -18,9 +18,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	restclient "k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/batchd/batchd/internal/controller"
+	"github.com/batchd/batchd/internal/eventsink"
 	"github.com/batchd/batchd/internal/image"
 	"github.com/batchd/batchd/internal/join"
 	"github.com/batchd/batchd/internal/node/runtime"
@@ -280,10 +280,11 @@ func RunAgent(ctx context.Context, cfg AgentConfig, ready func(endpoint string))
 	if err != nil {
 		return err
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	agent.startAgent(ctx, client, broadcaster)
+	broadcaster := eventsink.New(ctx, &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	agentDone := agent.startAgent(ctx, client, broadcaster)
+	// The agent's last events (a pod's Killing at the stop) are written
+	// before this returns.
+	defer func() { <-agentDone; flushEvents(broadcaster, ncfg.log()) }()
 	fmt.Fprintf(ncfg.log(), "agent: node %s serves logs and streams at %s for the cluster of %s\n", cfg.NodeName, addr, cfg.Server)
 	if ready != nil {
 		ready(addr)

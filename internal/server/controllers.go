@@ -44,6 +44,7 @@ import (
 	"github.com/batchd/batchd/internal/controller/serviceaccount"
 	"github.com/batchd/batchd/internal/controller/tainteviction"
 	"github.com/batchd/batchd/internal/controller/ttl"
+	"github.com/batchd/batchd/internal/eventsink"
 	"github.com/batchd/batchd/internal/history"
 	"github.com/batchd/batchd/internal/leader"
 	"github.com/batchd/batchd/internal/scheduler"
@@ -128,15 +129,16 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 	// still serves (the hook's ctx ends only as its HTTP server stops):
 	// their watches and connections are closed by then, rather than cut.
 	ctx, endRun := context.WithCancel(ctx)
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	var sink record.EventSink = &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}
 	var schedulerSink events.EventSink = &events.EventSinkImpl{Interface: client.EventsV1()}
 	if v, ok := s.clock.(*vclock.Clock); ok {
 		// Events carry the virtual time, as the status they explain does.
 		sink, schedulerSink = vclock.RecordSink(sink, v), vclock.EventsSink(schedulerSink, v)
 	}
-	broadcaster.StartRecordingToSink(sink)
-	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	// The events are written until everything that records them has
+	// stopped, and those recorded by then (a leader's "stopped leading")
+	// are written before stop returns and the HTTP server stops.
+	broadcaster := eventsink.New(ctx, sink)
 	// One informer cache for both elected halves, started by the first
 	// term and kept (a server that led once is ready to lead again). A
 	// term's controllers are new, registered on it when the term begins;
@@ -151,6 +153,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 		defer close(ended)
 		<-ctx.Done()
 		<-agentDone
+		flushEvents(broadcaster, s.election.Log)
 		factory.Shutdown()
 	}()
 
@@ -234,6 +237,21 @@ func (s *controllerSet) stop(timeout time.Duration) {
 	case <-deadline:
 		fmt.Fprintf(s.election.Log, "node agent still stopping after %s\n", timeout)
 	}
+}
+
+// flushEventsTimeout bounds the wait for the last events at a stop: client-go
+// retries a failed write after 10 s, longer than a stop should wait.
+const flushEventsTimeout = 5 * time.Second
+
+// flushEvents writes the events recorded so far, then stops the broadcaster.
+// Call it once nothing records any more.
+func flushEvents(p *eventsink.Pipeline, log io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), flushEventsTimeout)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		fmt.Fprintf(log, "events: the last ones are not all written after %s; dropping the rest\n", flushEventsTimeout)
+	}
+	p.Shutdown()
 }
 
 // waitForNamespace polls until namespace ns exists or ctx ends.

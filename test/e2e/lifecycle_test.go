@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,6 +206,20 @@ func TestCleanStartAndStopLogNoErrors(t *testing.T) {
 		// Settled: the node agent has registered the Node and it is Ready.
 		must(t, kubectl(t, "", "--kubeconfig", srv.Kubeconfig, "wait", "--for=condition=Ready", "node/"+node, "--timeout=60s"))
 		must(t, kubectl(t, "", "--kubeconfig", srv.Kubeconfig, "get", "pods", "-A"))
+		if run == "restart" {
+			// The first run's last events were written before its API
+			// server stopped: each lease's "stopped leading", recorded
+			// as the stop ended the controllers' and scheduler's terms.
+			r := kubectl(t, "", "--kubeconfig", srv.Kubeconfig, "get", "events", "-n", "kube-system",
+				"--field-selector", "reason=LeaderElection", "-o", "custom-columns=OBJECT:.involvedObject.name,MESSAGE:.message", "--no-headers")
+			must(t, r)
+			out := r.stdout
+			for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+				if !regexp.MustCompile(`(?m)^` + lease + `\s+\S+ stopped leading$`).MatchString(out) {
+					t.Errorf("no %q event for lease %s from the first run's stop:\n%s", "stopped leading", lease, out)
+				}
+			}
+		}
 		if err := srv.Stop(30 * time.Second); err != nil {
 			t.Errorf("%s: stop: %v", run, err)
 		}
