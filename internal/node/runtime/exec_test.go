@@ -326,7 +326,17 @@ func testOCIAttach(t *testing.T, bin string) {
 	root := imageRoot(t)
 	for _, tty := range []bool{false, true} {
 		id := ID{Pod: pod(fmt.Sprintf("p-oci-attach-%v", tty)), Container: "c"}
-		spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", `read x; echo "read $x"; /bin/busybox stty size 2>/dev/null || true`}, Env: []string{"PATH=/bin"}, Terminal: tty})
+		script := `read x; echo "read $x"`
+		if tty {
+			// The runtime relays its own terminal to the supervisor's
+			// and resizes it from the supervisor's on its own time:
+			// runc starts copying input before its first resize, so
+			// the shell may read its input while its terminal is still
+			// 0x0 (busybox's stty then prints no size). The size must
+			// arrive, if not at once.
+			script += `; i=0; until s=$(/bin/busybox stty size 2>/dev/null); [ -n "$s" ] || [ $i -ge 200 ]; do i=$((i+1)); /bin/busybox sleep 0.05; done; echo "$s"`
+		}
+		spec := ociRun(t, bin, root, oci.Input{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Terminal: tty})
 		if err := r.Start(context.Background(), Spec{ID: id, OCI: spec, Stdin: true, StdinOnce: true, TTY: tty}); err != nil {
 			t.Fatal(err)
 		}
