@@ -26,5 +26,6 @@ func (c *CLI) agentCommand() *cobra.Command {
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addVerbosityFlags(cmd.Flags())
 	return cmd
 }

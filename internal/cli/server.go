@@ -37,6 +37,7 @@ func (c *CLI) serverCommand() *cobra.Command {
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addVerbosityFlags(cmd.Flags())
 	return cmd
 }
 
