@@ -143,6 +143,20 @@ func (r *Local) ociExec(ctx context.Context, h *handle, id ID, bin string, argv 
 	}
 	p := *spec.Process
 	p.Args, p.Terminal = argv, s.TTY
+	p.ConsoleSize = nil
+	if kind, _ := os.ReadFile(filepath.Join(dir, fileOCIKind)); s.TTY && OCIKind(kind) == Runc {
+		// runc gives the command a terminal of its own and copies it to
+		// and from the session's, sized from the session's only after
+		// it starts copying: a command that reads its input at once
+		// could find it 0x0. Sized in the process's spec, it is sized
+		// before the command runs. (crun sizes its own before.)
+		if size, ok := firstSize(ctx, s.Resize); ok {
+			p.ConsoleSize = &specs.Box{Height: uint(size.Height), Width: uint(size.Width)}
+			forwarding, stop := context.WithCancel(ctx)
+			defer stop()
+			s.Resize = sizesFrom(forwarding, size, s.Resize)
+		}
+	}
 	proc, err := json.Marshal(&p)
 	if err != nil {
 		return 0, err
@@ -168,6 +182,31 @@ func (r *Local) ociExec(ctx context.Context, h *handle, id ID, bin string, argv 
 	// runc forwards SIGTERM to the command; SIGKILL would leave it running
 	// in the container.
 	return runSession(ctx, h, cmd, nil, s, syscall.SIGTERM)
+}
+
+// sizesFrom is first, then what rest sends, until rest closes or ctx ends.
+func sizesFrom(ctx context.Context, first TerminalSize, rest <-chan TerminalSize) <-chan TerminalSize {
+	out := make(chan TerminalSize, 1)
+	out <- first
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case size, ok := <-rest:
+				if !ok {
+					return
+				}
+				select {
+				case out <- size:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // setSize sets the terminal's size; not through ptmx.Fd(), which would make

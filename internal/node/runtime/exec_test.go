@@ -203,6 +203,18 @@ func testOCIExecStream(t *testing.T, bin string) {
 	if !strings.Contains(out.String(), "tty 17 91 typed") {
 		t.Fatalf("exec -t output %q", out.String())
 	}
+	// The command's terminal has the client's size from its start: runc's
+	// own terminal is sized by the process's spec, not later.
+	if ResolveOCIRuntime(bin).Kind != Runc {
+		return
+	}
+	resize = make(chan TerminalSize, 1)
+	resize <- TerminalSize{Width: 93, Height: 19}
+	out.Reset()
+	code, err = r.ExecStream(context.Background(), id, []string{"/bin/busybox", "stty", "size"}, Streams{Stdout: &out, TTY: true, Resize: resize})
+	if err != nil || code != 0 || out.String() != "19 93\r\n" {
+		t.Fatalf("exec -t stty size: code %d, %v; output %q, want %q", code, err, out.String(), "19 93\r\n")
+	}
 }
 
 // TestAttachToAHostRun: an attach session gets the container's output from

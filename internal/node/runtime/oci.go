@@ -144,6 +144,9 @@ func (r *Local) ociArgs(ctx context.Context, spec Spec, dir string, args *superv
 	if err := os.WriteFile(filepath.Join(dir, fileOCIRuntime), []byte(rt.Path), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, fileOCIKind), []byte(rt.Kind), 0o600); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, fileContainerID), []byte(cid), 0o600); err != nil {
 		return err
 	}

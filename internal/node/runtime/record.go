@@ -26,6 +26,8 @@ const (
 	// fileOCIRuntime: the runc or crun an OCI run runs with, to delete its
 	// container should the supervisor die.
 	fileOCIRuntime = "oci-runtime"
+	// fileOCIKind: which of runc and crun it is (OCIKind).
+	fileOCIKind = "oci-kind"
 	// fileContainerID: the OCI runtime's name for the run.
 	fileContainerID = "container-id"
 	// fileOCIRunning: the OCI runtime said once that the run's container
