@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	runclient "github.com/batchd/batchd/internal/apis/batchd/client"
@@ -179,26 +180,40 @@ func TestJobRunRecordsAFailedJob(t *testing.T) {
 	}
 	t0 := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
 	t1 := metav1.NewTime(t0.Add(10 * time.Second))
-	// Restart 1: the first run ended with 127, the second runs.
-	p, err := pods.Get(ctx, podName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// Restart 1: the first run ended with 127, the second runs. (The test
+	// plays the kubelet; a conflict with another writer of the pod is
+	// retried on a fresh read, as the kubelet's status manager does.)
+	setStatus := func(what string, mutate func(*corev1.ContainerStatus)) {
+		t.Helper()
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p, err := pods.Get(ctx, podName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			p.Status.Phase = corev1.PodRunning
+			if len(p.Status.ContainerStatuses) == 0 {
+				p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox"}}
+			}
+			mutate(&p.Status.ContainerStatuses[0])
+			_, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
 	}
-	p.Status.Phase = corev1.PodRunning
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", RestartCount: 1,
-		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 127, Reason: "Error",
-			Message: "python: executable file not found", StartedAt: t0, FinishedAt: t0}},
-		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t1}}}}
-	if p, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	setStatus("restart 1", func(c *corev1.ContainerStatus) {
+		c.RestartCount = 1
+		c.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 127, Reason: "Error",
+			Message: "python: executable file not found", StartedAt: t0, FinishedAt: t0}}
+		c.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t1}}
+	})
 	// Restart 2 right after: the pod now shows only the second run as last state.
-	p.Status.ContainerStatuses[0].RestartCount = 2
-	p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", StartedAt: t1, FinishedAt: t1}}
-	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-	if _, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	setStatus("restart 2", func(c *corev1.ContainerStatus) {
+		c.RestartCount = 2
+		c.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", StartedAt: t1, FinishedAt: t1}}
+		c.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	})
 	// The Job fails (the test plays the controller that would count restarts).
 	poll(t, "job status written", func(ctx context.Context) (bool, error) {
 		got, err := env.Client.BatchV1().Jobs(ns).Get(ctx, "etl", metav1.GetOptions{})
