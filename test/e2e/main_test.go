@@ -150,6 +150,28 @@ func must(t *testing.T, r result, wants ...string) {
 	}
 }
 
+// mustSoon is must of a command run until it passes, for up to 30 s: what
+// the node agent and the controllers record as events is written after the
+// status it explains, so a test that saw the status may ask for the event
+// before it is stored (as a user running kubectl a moment later would not).
+func mustSoon(t *testing.T, run func() result, wants ...string) {
+	t.Helper()
+	var last result
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		last = run()
+		if last.code != 0 {
+			return false, nil
+		}
+		for _, w := range wants {
+			if !strings.Contains(last.stdout, w) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	must(t, last, wants...)
+}
+
 // fails expects a failure whose stderr contains every want.
 func fails(t *testing.T, r result, wants ...string) {
 	t.Helper()

@@ -279,7 +279,7 @@ spec:
 	eventually(t, "CrashLoopBackOff", func() bool {
 		return strings.Contains(kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=flaky").stdout, "CrashLoopBackOff")
 	})
-	must(t, kubectl(t, "", "get", "events", "-n", n), "BackOff", "Back-off restarting failed container work in pod flaky-")
+	mustSoon(t, func() result { return kubectl(t, "", "get", "events", "-n", n) }, "BackOff", "Back-off restarting failed container work in pod flaky-")
 	r := kubectl(t, "", "wait", "-n", n, "--for=condition=complete", "job/flaky", "--timeout=60s")
 	must(t, r, "condition met")
 	r = kubectl(t, "", "get", "pods", "-n", n, "-l", "job-name=flaky")
@@ -361,7 +361,7 @@ spec:
 	if b, err := os.ReadFile(filepath.Join(hookDir, "prestop")); err != nil || string(b) != "bye\n" {
 		t.Errorf("preStop hook did not run: %q %v", b, err)
 	}
-	must(t, kubectl(t, "", "get", "events", "-n", n), "Killing", "Stopping container main")
+	mustSoon(t, func() result { return kubectl(t, "", "get", "events", "-n", n) }, "Killing", "Stopping container main")
 }
 
 func TestLogsFlags(t *testing.T) {

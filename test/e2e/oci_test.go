@@ -89,8 +89,9 @@ spec:
 	apply(t, n, pod("defaults", "    imagePullPolicy: Always\n"))
 	waitFor(t, n, "pod/defaults", "{.status.phase}", "Succeeded")
 	must(t, kubectl(t, "", "logs", "-n", n, "defaults"), "cmd: hello from /tmp as 65534:65534 on defaults\n", "root is the image's: busybox\nsh\n")
-	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=defaults"),
-		`Pulling image "`+host+`/tools/greeter:1"`, `Successfully pulled image "`+host+`/tools/greeter:1" in `)
+	mustSoon(t, func() result {
+		return kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=defaults")
+	}, `Pulling image "`+host+`/tools/greeter:1"`, `Successfully pulled image "`+host+`/tools/greeter:1" in `)
 	// The status names the image and its digest, as containerd reports them.
 	must(t, kubectl(t, "", "get", "pod", "defaults", "-n", n, "-o", "jsonpath={.status.containerStatuses[0].image} {.status.containerStatuses[0].imageID}"),
 		host+"/tools/greeter:1 "+host+"/tools/greeter@sha256:")
@@ -105,8 +106,9 @@ spec:
 `))
 	waitFor(t, n, "pod/overrides", "{.status.phase}", "Succeeded")
 	must(t, kubectl(t, "", "logs", "-n", n, "overrides"), "args: bonjour as 0\nwrote\n")
-	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=overrides"),
-		`Container image "`+host+`/tools/greeter:1" already present on machine`)
+	mustSoon(t, func() result {
+		return kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=overrides")
+	}, `Container image "`+host+`/tools/greeter:1" already present on machine`)
 	// command replaces ENTRYPOINT (and drops CMD); the first pod's write is gone.
 	apply(t, n, pod("command", `    command: ["/bin/sh", "-c", "ls /bin/new 2>&1 || true"]
 `))
@@ -149,7 +151,9 @@ spec:
 		r := get(t, n, "pod/missing", "{.status.containerStatuses[0].state.waiting.reason}")
 		return r == "ErrImagePull" || r == "ImagePullBackOff"
 	})
-	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=missing"), `Failed to pull image "`+host+`/tools/absent:1"`)
+	mustSoon(t, func() result {
+		return kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=missing")
+	}, `Failed to pull image "`+host+`/tools/absent:1"`)
 
 	// RuntimeClasses: host and oci exist; a class of the user's naming the oci
 	// handler runs images; one naming a handler this node lacks leaves its pod
@@ -483,10 +487,12 @@ spec:
 		})
 		must(t, k("", "logs", p), "on the host\n")
 	}
-	must(t, k("", "get", "events", "--field-selector", "involvedObject.name=unreachable,reason=ImageUnavailable", "-o", "jsonpath={.items[*].type} {.items[*].message}"),
-		`Warning image "127.0.0.1:1/nope:1" cannot be used: pull failed: `, `: running the container's command on this host instead (--default-runtime=auto)`)
-	must(t, k("", "get", "events", "--field-selector", "involvedObject.name=again,reason=ImageUnavailable", "-o", "jsonpath={.items[*].message}"),
-		`image "127.0.0.1:1/nope:1" cannot be used: its last pull failed `)
+	mustSoon(t, func() result {
+		return k("", "get", "events", "--field-selector", "involvedObject.name=unreachable,reason=ImageUnavailable", "-o", "jsonpath={.items[*].type} {.items[*].message}")
+	}, `Warning image "127.0.0.1:1/nope:1" cannot be used: pull failed: `, `: running the container's command on this host instead (--default-runtime=auto)`)
+	mustSoon(t, func() result {
+		return k("", "get", "events", "--field-selector", "involvedObject.name=again,reason=ImageUnavailable", "-o", "jsonpath={.items[*].message}")
+	}, `image "127.0.0.1:1/nope:1" cannot be used: its last pull failed `)
 	if ev := k("", "get", "events", "--field-selector", "involvedObject.name=again,reason=Pulling", "-o", "name"); ev.stdout != "" {
 		t.Errorf("the second pod pulled again within the back-off: %s", ev)
 	}

@@ -135,7 +135,9 @@ spec:
 			t.Errorf("%s event sets deprecated fields: %+v", c.reason, *e)
 		}
 	}
-	must(t, kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=placed"), "Scheduled", "Successfully assigned "+n+"/placed to ")
+	mustSoon(t, func() result {
+		return kubectl(t, "", "get", "events", "-n", n, "--field-selector", "involvedObject.name=placed")
+	}, "Scheduled", "Successfully assigned "+n+"/placed to ")
 	must(t, kubectl(t, "", "describe", "pod", "placed", "-n", n), "Scheduled", "default-scheduler", "Successfully assigned "+n+"/placed to ")
 	must(t, kubectl(t, "", "describe", "pod", "nowhere", "-n", n), "FailedScheduling", "default-scheduler", "preemption: 0/1 nodes are available")
 }
