@@ -153,7 +153,7 @@ func must(t *testing.T, r result, wants ...string) {
 // mustSoon is must of a command run until it passes, for up to 30 s: what
 // the node agent and the controllers record as events is written after the
 // status it explains, so a test that saw the status may ask for the event
-// before it is stored (as a user running kubectl a moment later would not).
+// before it is stored (a user running kubectl a moment later sees it).
 func mustSoon(t *testing.T, run func() result, wants ...string) {
 	t.Helper()
 	var last result
