@@ -306,19 +306,8 @@ func TestAttachWithATerminal(t *testing.T) {
 	stdinR, stdinW := io_pipe()
 	defer stdinW.Close()
 	out := &syncBuffer{b: &bytes.Buffer{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- r.Attach(context.Background(), id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize})
-	}()
-	_, _ = stdinW.Write([]byte("typed\n"))
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("attach did not end; output %q", out.String())
-	}
+	_, _ = stdinW.Write([]byte("typed\n")) // waits in the pipe for the session
+	attachToTheEnd(t, r, id, Streams{Stdin: stdinR, Stdout: out, TTY: true, Resize: resize}, out)
 	waitExit(t, exited, id)
 	if got := out.String(); !strings.Contains(got, "typed\r\n") || !strings.Contains(got, "size 30 100 read typed\r\n") {
 		t.Fatalf("output %q", got)
@@ -356,19 +345,7 @@ func testOCIAttach(t *testing.T, bin string) {
 		resize := make(chan TerminalSize, 1)
 		resize <- TerminalSize{Width: 100, Height: 30}
 		out := &syncBuffer{b: &bytes.Buffer{}}
-		done := make(chan error, 1)
-		go func() {
-			done <- r.Attach(context.Background(), id, Streams{Stdin: strings.NewReader("typed\n"), Stdout: out, Stderr: io.Discard, TTY: tty, Resize: resize})
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(20 * time.Second):
-			_ = r.Stop(id, time.Second)
-			t.Fatalf("tty %v: attach did not end; output %q", tty, out.String())
-		}
+		attachToTheEnd(t, r, id, Streams{Stdin: strings.NewReader("typed\n"), Stdout: out, Stderr: io.Discard, TTY: tty, Resize: resize}, out)
 		waitExit(t, exited, id)
 		want := "read typed\n"
 		if tty {
