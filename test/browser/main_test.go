@@ -304,6 +304,25 @@ func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// click clicks the first element sel matches. The pages re-render as the
+// API's watch events arrive: an element found may be replaced before the
+// click lands on it (CDP: "Could not find node with given id"), and the
+// click is then tried again on the new one, for a minute at most.
+func (p *page) click(sel string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node with given id") || ctx.Err() != nil {
+			p.t.Fatalf("browser: click %s: %v", sel, err)
+		}
+	}
+}
+
 func (p *page) open(path string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(p.b.base + path))
