@@ -347,6 +347,12 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 		TLSClientConfig: restclient.TLSClientConfig{CAData: c.PKI.CACert, ServerName: "localhost"},
 		QPS:             -1, // the server's own clients are not rate limited
 		Burst:           -1,
+		// Nor compressed: the server's own watches and lists cross no
+		// network, and gzip on both ends of an informer's watch (client-go
+		// asks for it; the API server then gzips a watch-list stream for
+		// as long as it lasts) cost ~4% of the server's CPU at a CronJob
+		// slot (BENCHMARKS.md).
+		DisableCompression: true,
 		// The controllers speak protobuf, as kube-controller-manager does: a
 		// fraction of JSON's encoding cost on both ends.
 		ContentConfig: restclient.ContentConfig{
