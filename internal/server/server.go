@@ -126,14 +126,21 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		if err != nil {
 			return err
 		}
+		// etcd stops after the API server has drained.
+		defer etcd.Stop()
 		if cfg.Cluster != nil {
 			addMember = etcd.AddMember
 			// Any server promotes the members that joined as learners
-			// once they have caught up.
-			go etcd.RunPromoter(etcdCtx, time.Second)
+			// once they have caught up; it stops before etcd does
+			// (defers run last first), not asking a stopped etcd.
+			promoterCtx, stopPromoter := context.WithCancel(etcdCtx)
+			promoterDone := make(chan struct{})
+			go func() {
+				defer close(promoterDone)
+				etcd.RunPromoter(promoterCtx, time.Second)
+			}()
+			defer func() { stopPromoter(); <-promoterDone }()
 		}
-		// etcd stops after the API server has drained.
-		defer etcd.Stop()
 		etcdServers = []string{etcd.Endpoint()}
 		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, cfg.log())
 		// The guard stops before etcd does (defers run last first): a
