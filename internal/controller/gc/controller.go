@@ -63,9 +63,52 @@ type Config struct {
 	Discovery discovery.DiscoveryInterface
 	// Informer watches their metadata.
 	Informer metadatainformer.SharedInformerFactory
+	// Ignored are resources the collector neither watches nor collects;
+	// nil: upstream's default, the events of both groups (DefaultIgnored).
+	Ignored map[schema.GroupResource]bool
 }
 
-// New discovers every listable, watchable, deletable resource and watches its metadata.
+// DefaultIgnored is what upstream's collector ignores unless told
+// otherwise (garbagecollector.DefaultIgnoredResources): events, of
+// the core group and of events.k8s.io. They are written several times a
+// pod, never own anything and are rarely owned; watching them cost two
+// watches fed with every event and their metadata kept in memory.
+func DefaultIgnored() map[schema.GroupResource]bool {
+	return map[schema.GroupResource]bool{
+		{Group: "", Resource: "events"}:              true,
+		{Group: "events.k8s.io", Resource: "events"}: true,
+	}
+}
+
+// Collected picks, from discovery's preferred resources, those the
+// collector watches: every listable, watchable, deletable and patchable
+// resource but subresources and the ignored ones.
+func Collected(lists []*metav1.APIResourceList, ignored map[schema.GroupResource]bool) []Resource {
+	var out []Resource
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range list.APIResources {
+			if strings.Contains(r.Name, "/") || !hasAll(r.Verbs, "list", "watch", "delete", "patch") ||
+				ignored[schema.GroupResource{Group: gv.Group, Resource: r.Name}] {
+				continue
+			}
+			out = append(out, Resource{GVR: gv.WithResource(r.Name), Kind: r.Kind, Namespaced: r.Namespaced})
+		}
+	}
+	return out
+}
+
+// Resource is one resource the collector watches.
+type Resource struct {
+	GVR        schema.GroupVersionResource
+	Kind       string
+	Namespaced bool
+}
+
+// New discovers the resources to collect (Collected) and watches their metadata.
 func New(cfg Config) (*Controller, error) {
 	lists, err := cfg.Discovery.ServerPreferredResources()
 	if err != nil && len(lists) == 0 {
@@ -74,26 +117,20 @@ func New(cfg Config) (*Controller, error) {
 	factory := cfg.Informer
 	c := &Controller{client: cfg.Client, resources: map[schema.GroupVersionResource]*resource{}, byKind: map[schema.GroupVersionKind]*resource{}}
 	c.runner = controller.NewRunner("garbage-collector", c.sync)
-	for _, list := range lists {
-		gv, err := schema.ParseGroupVersion(list.GroupVersion)
-		if err != nil {
-			continue
+	ignored := cfg.Ignored
+	if ignored == nil {
+		ignored = DefaultIgnored()
+	}
+	for _, r := range Collected(lists, ignored) {
+		inf := factory.ForResource(r.GVR).Informer()
+		if err := inf.AddIndexers(cache.Indexers{ownerIndex: ownerUIDs}); err != nil {
+			return nil, err
 		}
-		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") || !hasAll(r.Verbs, "list", "watch", "delete", "patch") {
-				continue
-			}
-			gvr := gv.WithResource(r.Name)
-			inf := factory.ForResource(gvr).Informer()
-			if err := inf.AddIndexers(cache.Indexers{ownerIndex: ownerUIDs}); err != nil {
-				return nil, err
-			}
-			res := &resource{gvr: gvr, kind: r.Kind, namespaced: r.Namespaced, informer: inf}
-			c.resources[gvr] = res
-			c.byKind[gv.WithKind(r.Kind)] = res
-			if _, err := inf.AddEventHandler(c.handler(res)); err != nil {
-				return nil, err
-			}
+		res := &resource{gvr: r.GVR, kind: r.Kind, namespaced: r.Namespaced, informer: inf}
+		c.resources[r.GVR] = res
+		c.byKind[r.GVR.GroupVersion().WithKind(r.Kind)] = res
+		if _, err := inf.AddEventHandler(c.handler(res)); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
