@@ -133,25 +133,13 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 			// Any server promotes the members that joined as learners
 			// once they have caught up; it stops before etcd does
 			// (defers run last first), not asking a stopped etcd.
-			promoterCtx, stopPromoter := context.WithCancel(etcdCtx)
-			promoterDone := make(chan struct{})
-			go func() {
-				defer close(promoterDone)
-				etcd.RunPromoter(promoterCtx, time.Second)
-			}()
-			defer func() { stopPromoter(); <-promoterDone }()
+			defer goUntilStopped(etcdCtx, func(ctx context.Context) { etcd.RunPromoter(ctx, time.Second) })()
 		}
 		etcdServers = []string{etcd.Endpoint()}
 		guard := storage.NewGuard(etcd, cfg.DataDir, cfg.DataDirReserve, cfg.log())
 		// The guard stops before etcd does (defers run last first): a
 		// defrag begun as etcd closes would leave its copy behind.
-		guardCtx, stopGuard := context.WithCancel(etcdCtx)
-		guardDone := make(chan struct{})
-		go func() {
-			defer close(guardDone)
-			guard.Run(guardCtx, time.Second)
-		}()
-		defer func() { stopGuard(); <-guardDone }()
+		defer goUntilStopped(etcdCtx, func(ctx context.Context) { guard.Run(ctx, time.Second) })()
 		readyz = append(readyz, healthz.NamedCheck("etcd-space", func(*http.Request) error { return guard.Check() }))
 		storageFull = guard.Gate
 		go func() {
@@ -361,4 +349,17 @@ func joinHandler(j *join.Server) http.Handler {
 		return nil
 	}
 	return j
+}
+
+// goUntilStopped runs f in a goroutine on a context of its own, derived
+// from ctx, and returns what cancels that context and waits for f to
+// return.
+func goUntilStopped(ctx context.Context, f func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
+	return func() { cancel(); <-done }
 }
