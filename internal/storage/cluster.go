@@ -70,6 +70,10 @@ func (e *Etcd) PromoteLearners(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer c.Close()
+	return promoteLearners(ctx, c)
+}
+
+func promoteLearners(ctx context.Context, c *clientv3.Client) (int, error) {
 	resp, err := c.MemberList(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list etcd members: %w", err)
@@ -88,16 +92,29 @@ func (e *Etcd) PromoteLearners(ctx context.Context) (int, error) {
 	return left, nil
 }
 
-// RunPromoter promotes caught-up learners every period until ctx ends.
+// RunPromoter promotes caught-up learners every period until ctx ends, on
+// one client for all its passes.
 func (e *Etcd) RunPromoter(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var c *clientv3.Client
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = e.PromoteLearners(ctx)
+			if c == nil {
+				var err error
+				if c, err = e.client(); err != nil {
+					continue // tried again on the next pass
+				}
+			}
+			_, _ = promoteLearners(ctx, c)
 		}
 	}
 }
