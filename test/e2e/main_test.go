@@ -157,19 +157,21 @@ func must(t *testing.T, r result, wants ...string) {
 func mustSoon(t *testing.T, run func() result, wants ...string) {
 	t.Helper()
 	var last result
-	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		last = run()
-		if last.code != 0 {
-			return false, nil
-		}
-		for _, w := range wants {
-			if !strings.Contains(last.stdout, w) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	_ = poll(func() bool { last = run(); return passes(last, wants) })
 	must(t, last, wants...)
+}
+
+// passes tells whether must would pass r.
+func passes(r result, wants []string) bool {
+	if r.code != 0 {
+		return false
+	}
+	for _, w := range wants {
+		if !strings.Contains(r.stdout, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // fails expects a failure whose stderr contains every want.
@@ -218,9 +220,13 @@ func ns(t *testing.T) string {
 // eventually polls cond every 100ms for up to 30s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	if err != nil {
+	if err := poll(cond); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// poll calls cond every 100 ms until it holds, for up to 30 s.
+func poll(cond func() bool) error {
+	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) { return cond(), nil })
 }
