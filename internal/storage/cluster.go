@@ -17,7 +17,7 @@ import (
 // member's cluster (etcd's own member add, through the clientv3 Cluster
 // API) and returns the --initial-cluster the new member starts with. It
 // is added as a learner, as k3s adds servers: it does not count in the
-// quorum until it has caught up and PromoteLearners promotes it, so a
+// quorum until it has caught up and RunPromoter promotes it, so a
 // member added but not started (or still catching up) cannot stall the
 // cluster, and etcd accepts the next member add at once.
 func (e *Etcd) AddMember(ctx context.Context, name, peerURL string) (string, error) {
@@ -62,17 +62,8 @@ func (e *Etcd) AddMember(ctx context.Context, name, peerURL string) (string, err
 	return strings.Join(parts, ","), nil
 }
 
-// PromoteLearners makes every learner that has caught up with the leader a
+// promoteLearners makes every learner that has caught up with the leader a
 // voting member, and returns how many learners are left.
-func (e *Etcd) PromoteLearners(ctx context.Context) (int, error) {
-	c, err := e.client()
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return promoteLearners(ctx, c)
-}
-
 func promoteLearners(ctx context.Context, c *clientv3.Client) (int, error) {
 	resp, err := c.MemberList(ctx)
 	if err != nil {
