@@ -38,7 +38,8 @@ func LogClientHangupsAtInfo() {
 }
 
 // ClientHungUp reports whether err says that the other end of a response
-// went away: its HTTP/2 stream reset, its connection closed or reset.
+// went away: its HTTP/2 stream reset, its connection closed or reset (an
+// in-process client's pipe closed: see serverConn).
 func ClientHungUp(err error) bool {
 	if err == nil {
 		return false

@@ -61,9 +61,12 @@ func (b cancelOnClose) Close() error {
 // connections).
 func (f finishingRoundTripper) WrappedRoundTripper() http.RoundTripper { return f.rt }
 
-// CloseIdle closes the idle connections of the clients of cfgs (the
-// server's own, once they have stopped, before the HTTP server does). Closed from the client
-// side, a connection ends at once; left open, each HTTP/2 connection stays
+// CloseIdle closes the idle connections of the clients of cfgs: clients in
+// the server's process that speak to its secure port (batchd run's), once
+// they are done, before the HTTP server stops. (The loopback client's
+// in-memory connections are not the HTTP server's: they end with the API
+// server, see inProcess.close.) Closed from the client side, a connection
+// ends at once; left open, each HTTP/2 connection stays
 // until a second after the server's GOAWAY (x/net/http2's goAwayTimeout),
 // as a client that got GOAWAY no longer holds it in its pool to close, and
 // the server's stop waits for it.

@@ -114,8 +114,9 @@ const DefaultRequestTimeout = time.Minute
 
 // Server is a configured, not yet running API server.
 type Server struct {
-	generic  *genericapiserver.GenericAPIServer
-	loopback *restclient.Config
+	generic   *genericapiserver.GenericAPIServer
+	loopback  *restclient.Config
+	inProcess *inProcess
 }
 
 // Loopback returns the privileged client config the server's controllers use.
@@ -123,7 +124,12 @@ func (s *Server) Loopback() *restclient.Config { return restclient.CopyConfig(s.
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	return s.generic.PrepareRun().RunWithContext(ctx)
+	prepared := s.generic.PrepareRun()
+	// The server's own clients are served from the post-start hooks on
+	// (they start them) until the API server has stopped.
+	s.inProcess.serve(s.generic.Handler)
+	defer s.inProcess.close()
+	return prepared.RunWithContext(ctx)
 }
 
 // New builds the API server.
@@ -160,7 +166,8 @@ func New(c Config) (*Server, error) {
 	}
 	gcfg.AddReadyzChecks(c.ReadyzChecks...)
 
-	if err := secureServing(gcfg, c); err != nil {
+	in := newInProcess()
+	if err := secureServing(gcfg, c, in); err != nil {
 		return nil, err
 	}
 	id, err := newIdentity(c)
@@ -241,8 +248,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	// The admission informers stop with the controllers, before the HTTP
-	// server (a post-start hook's context ends only as it stops), so that
-	// their connection is idle and closed by then (see CloseIdle).
+	// server (a post-start hook's context ends only as it stops).
 	informersCtx, stopInformers := context.WithCancel(context.Background())
 	generic.AddPostStartHookOrDie("start-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
 		go func() {
@@ -280,10 +286,9 @@ func New(c Config) (*Server, error) {
 		}
 		stopInformers()
 		informerFactory.Shutdown()
-		CloseIdle(gcfg.LoopbackClientConfig)
 		return nil
 	})
-	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig}, nil
+	return &Server{generic: generic, loopback: gcfg.LoopbackClientConfig, inProcess: in}, nil
 }
 
 // unlessStopping drops a post-start hook's error when the server is stopping
@@ -316,7 +321,7 @@ func (v effectiveVersion) Info() *apimachineryversion.Info {
 	return info
 }
 
-func secureServing(gcfg *genericapiserver.Config, c Config) error {
+func secureServing(gcfg *genericapiserver.Config, c Config, in *inProcess) error {
 	cert, err := dynamiccertificates.NewStaticCertKeyContent("serving-cert", c.PKI.ServingCert, c.PKI.ServingKey)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
@@ -340,18 +345,18 @@ func secureServing(gcfg *genericapiserver.Config, c Config) error {
 		host = tcp.IP.String()
 	}
 	gcfg.ExternalAddress = net.JoinHostPort(host, port)
+	// The server's own clients reach it in memory (inprocess.go).
 	gcfg.LoopbackClientConfig = &restclient.Config{
-		Host:        "https://" + net.JoinHostPort(host, port),
+		Host:        "http://" + inProcessHost,
 		BearerToken: c.LoopbackToken,
-		// The serving certificate always names localhost, whatever the bind address.
-		TLSClientConfig: restclient.TLSClientConfig{CAData: c.PKI.CACert, ServerName: "localhost"},
-		QPS:             -1, // the server's own clients are not rate limited
-		Burst:           -1,
-		// Nor compressed: the server's own watches and lists cross no
-		// network, and gzip on both ends of an informer's watch (client-go
-		// asks for it; the API server then gzips a watch-list stream for
-		// as long as it lasts) cost ~4% of the server's CPU at a CronJob
-		// slot (BENCHMARKS.md).
+		Transport:   in.transport,
+		QPS:         -1, // the server's own clients are not rate limited
+		Burst:       -1,
+		// Nor compressed (the transport asks for no gzip either): the
+		// server's own watches and lists cross no network, and gzip on
+		// both ends of an informer's watch (client-go asks for it; the API
+		// server then gzips a watch-list stream for as long as it lasts)
+		// cost ~4% of the server's CPU at a CronJob slot (BENCHMARKS.md).
 		DisableCompression: true,
 		// The controllers speak protobuf, as kube-controller-manager does: a
 		// fraction of JSON's encoding cost on both ends.

@@ -71,8 +71,11 @@ type nodeHealth struct {
 // controllerSet runs the server's in-process controllers; stop waits until
 // they have stopped and their leases are released.
 type controllerSet struct {
-	clock      clock.WithTicker
-	node       *nodeRuntime
+	clock clock.WithTicker
+	node  *nodeRuntime
+	// caCert is the cluster CA, published in every namespace as
+	// kube-root-ca.crt (the loopback client has none: it does not speak TLS).
+	caCert     []byte
 	runHistory RunHistory
 	runLogs    *history.Store
 	election   election
@@ -189,7 +192,7 @@ func (s *controllerSet) start(ctx context.Context, loopback *restclient.Config) 
 		}()
 	}
 	campaign(leader.ControllerManager, leader.ControllerManager, first.client, func(ctx context.Context) {
-		if err := runControllers(ctx, loopback, client, first, factory, startFactory, broadcaster, s.clock, s.runHistory, s.runLogs, s.nodeHealth); err != nil && ctx.Err() == nil {
+		if err := s.runControllers(ctx, loopback, client, first, factory, startFactory, broadcaster); err != nil && ctx.Err() == nil {
 			logf("controllers: %v", err)
 		}
 	})
@@ -275,7 +278,8 @@ type slotClient struct {
 
 // runControllers runs the controllers until ctx ends and returns once
 // they have all stopped.
-func runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, first slotClient, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster, clk clock.WithTicker, runHistory RunHistory, runLogs *history.Store, health nodeHealth) error {
+func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, first slotClient, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster) error {
+	clk, runHistory, runLogs, health := s.clock, s.runHistory, s.runLogs, s.nodeHealth
 	meta, err := metadata.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -328,7 +332,7 @@ func runControllers(ctx context.Context, loopback *restclient.Config, client kub
 	if err != nil {
 		return err
 	}
-	rootCA, err := rootca.New(rootca.Config{Client: client, Informer: factory, CA: loopback.TLSClientConfig.CAData})
+	rootCA, err := rootca.New(rootca.Config{Client: client, Informer: factory, CA: s.caCert})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apiserver/pkg/server/healthz"
 
 	"k8s.io/client-go/kubernetes"
@@ -194,7 +193,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 		agent.keepLogs = keepLogs(runLogs)
 	}
 
-	controllers := &controllerSet{clock: clk, node: agent, runHistory: cfg.RunHistory, runLogs: runLogs, noScheduler: cfg.DisableScheduler,
+	controllers := &controllerSet{clock: clk, node: agent, caCert: bundle.CACert, runHistory: cfg.RunHistory, runLogs: runLogs, noScheduler: cfg.DisableScheduler,
 		nodeHealth: nodeHealth{Timing: cfg.NodeLifecycle, PodGCPeriod: cfg.PodGCPeriod},
 		election:   election{Identity: identity, Timing: cfg.LeaderElection, Log: cfg.log()}}
 
@@ -258,10 +257,7 @@ func Run(ctx context.Context, cfg Config, ready func(Ready)) (err error) {
 	}
 
 	runErr := make(chan error, 1)
-	stopped := make(chan struct{})
-	defer close(stopped)
 	go func() { runErr <- srv.Run(ctx) }()
-	go closeIdleClients(ctx, stopped, srv.Loopback())
 	go func() {
 		if err := waitReady(ctx, admin); err == nil && ready != nil {
 			ready(Ready{URL: url, Kubeconfig: kubeconfig, Admin: restclient.CopyConfig(admin), Loopback: srv.Loopback()})
@@ -284,30 +280,6 @@ func (c Config) log() io.Writer {
 		return os.Stderr
 	}
 	return c.Log
-}
-
-// closeIdleClients closes the idle connections of the server's own clients
-// (controllers, post-start hooks) while it stops, until stopped is closed.
-// A connection the server accepted just as the stop began misses HTTP/2's
-// GOAWAY, so the server would wait for it until its shutdown timeout, and
-// complain; the client side closing it ends it at once. Stopping clients
-// may still open one meanwhile, hence the repetition.
-func closeIdleClients(ctx context.Context, stopped <-chan struct{}, loopback *restclient.Config) {
-	rt, err := restclient.TransportFor(loopback)
-	if err != nil {
-		return
-	}
-	<-ctx.Done()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stopped:
-			return
-		case <-t.C:
-			utilnet.CloseIdleConnectionsFor(rt)
-		}
-	}
 }
 
 func randomToken() (string, error) {
