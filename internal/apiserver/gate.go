@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,7 +25,8 @@ import (
 // garbage collector and the Job controller need (it records a pod in the
 // Job's status, then removes the pod's tracking finalizer). A full disk or
 // database would otherwise keep a pod with a finalizer for ever: etcd itself
-// refuses every write but a plain delete at its quota.
+// refuses every write but a plain delete at its quota. Leases are kept up too
+// (leaseKeptUp): those writers need their leader's Lease, and a node its own.
 type gatedOptions struct {
 	generic.RESTOptionsGetter
 	full func() error
@@ -66,7 +68,7 @@ func (s gatedStorage) GuaranteedUpdate(ctx context.Context, key string, destinat
 		if err != nil {
 			return out, ttl, err
 		}
-		if full := s.full(); full != nil && !towardRemoval(input, out) {
+		if full := s.full(); full != nil && !towardRemoval(input, out) && !leaseKeptUp(input, out) {
 			return nil, nil, full
 		}
 		return out, ttl, nil
@@ -127,6 +129,22 @@ func towardRemoval(old, updated runtime.Object) bool {
 		}
 	}
 	return reflect.DeepEqual(o, u)
+}
+
+// leaseKeptUp reports whether updated is an existing Lease written again: a
+// leader's renewal (or a new leader's take-over) or a node's heartbeat. Were
+// they refused, the controllers would lose their leadership ten seconds into
+// a full storage (their renew deadline), and with it the Job controller that
+// removes the finalizer a forced delete waits for, and the node's Lease would
+// lapse and its pods be taken for lost. A renewal adds a few hundred bytes,
+// which the headroom above the enforced quota (storage.Headroom) absorbs
+// until the next compaction. A new Lease is still refused.
+func leaseKeptUp(old, updated runtime.Object) bool {
+	if _, ok := updated.(*coordinationv1.Lease); !ok {
+		return false
+	}
+	om, err := meta.Accessor(old)
+	return err == nil && om.GetResourceVersion() != ""
 }
 
 // subset: every element of a is in b.

@@ -2,10 +2,13 @@ package apiserver
 
 import (
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 )
@@ -82,5 +85,34 @@ func TestTowardRemoval(t *testing.T) {
 	grown.Spec.Finalizers = append(grown.Spec.Finalizers, "example.com/x")
 	if towardRemoval(ns, grown) {
 		t.Error("a namespace finalizer added counts as toward removal")
+	}
+}
+
+// TestLeaseKeptUp: while the storage is full, an existing Lease may be
+// renewed or taken over (a leader's, a node's); a new Lease, or anything
+// else written the same way, may not.
+func TestLeaseKeptUp(t *testing.T) {
+	held := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "kube-controller-manager", Namespace: "kube-system", ResourceVersion: "41"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("a"), RenewTime: &metav1.MicroTime{Time: time.Unix(100, 0)}}}
+	renewed := held.DeepCopy()
+	renewed.Spec.RenewTime = &metav1.MicroTime{Time: time.Unix(102, 0)}
+	takenOver := held.DeepCopy()
+	takenOver.Spec.HolderIdentity, takenOver.Spec.LeaseTransitions = ptr.To("b"), ptr.To[int32](1)
+	for name, c := range map[string]struct {
+		old, updated runtime.Object
+		want         bool
+	}{
+		"renewed":                      {held, renewed, true},
+		"taken over by another holder": {held, takenOver, true},
+		"created through update":       {&coordinationv1.Lease{}, held, false},
+		"a ConfigMap's data changed": {&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ResourceVersion: "3"}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ResourceVersion: "3"}, Data: map[string]string{"k": "v"}}, false},
+	} {
+		if got := leaseKeptUp(c.old, c.updated); got != c.want {
+			t.Errorf("%s: leaseKeptUp = %v, want %v", name, got, c.want)
+		}
+		if towardRemoval(c.old, c.updated) {
+			t.Errorf("%s: towardRemoval too (the case does not test leaseKeptUp)", name)
+		}
 	}
 }

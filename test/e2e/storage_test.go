@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -173,6 +174,19 @@ func TestEtcdQuotaExceededRefusesWritesThenRecovers(t *testing.T) {
 	got, err := c.CoreV1().ConfigMaps("default").Get(ctx, "keep", metav1.GetOptions{})
 	if err != nil || got.UID != keep.UID {
 		t.Fatalf("get keep: %v (uid %v, want %v)", err, got.UID, keep.UID)
+	}
+	// The controllers keep their Lease while full: renewals land, none is
+	// refused (were they, leadership would lapse after the renew deadline,
+	// and with it the controllers that finish what deletes begin).
+	full := time.Now()
+	eventually(t, "the controllers' Lease renewed while the storage is full", func() bool {
+		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
+		return err == nil && l.Spec.RenewTime != nil && l.Spec.RenewTime.After(full)
+	})
+	if log, err := os.ReadFile(logPath); err != nil {
+		t.Fatal(err)
+	} else if refused := regexp.MustCompile(`.*"Failed to update lease".*database space exceeded.*`).Find(log); refused != nil {
+		t.Errorf("a Lease renewal was refused while full:\n%s", refused)
 	}
 	// Deletes are accepted at the quota; then the server recovers by itself.
 	for _, n := range names[:len(names)/2] {
