@@ -119,7 +119,8 @@ type Server struct {
 	inProcess *inProcess
 }
 
-// Loopback returns the privileged client config the server's controllers use.
+// Loopback returns the privileged client config the server's controllers
+// use; it works in this process only (in memory, see inprocess.go).
 func (s *Server) Loopback() *restclient.Config { return restclient.CopyConfig(s.loopback) }
 
 // Run serves until ctx ends, then shuts down gracefully.

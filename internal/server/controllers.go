@@ -279,7 +279,6 @@ type slotClient struct {
 // runControllers runs the controllers until ctx ends and returns once
 // they have all stopped.
 func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient.Config, client kubernetes.Interface, first slotClient, factory informers.SharedInformerFactory, startFactory func(), broadcaster record.EventBroadcaster) error {
-	clk, runHistory, runLogs, health := s.clock, s.runHistory, s.runLogs, s.nodeHealth
 	meta, err := metadata.NewForConfig(loopback)
 	if err != nil {
 		return err
@@ -293,7 +292,7 @@ func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient
 		return err
 	}
 	jobController, err := job.New(job.Config{
-		Client: client, Informer: factory, Clock: clk,
+		Client: client, Informer: factory, Clock: s.clock,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: job.Component}),
 		Register: exportMetric,
 	})
@@ -301,19 +300,19 @@ func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient
 		return err
 	}
 	var historyController *runhistory.Controller
-	if runHistory.Enabled {
+	if s.runHistory.Enabled {
 		runs, err := runclient.NewForConfig(loopback)
 		if err != nil {
 			return err
 		}
-		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: runLogs, Clock: clk,
-			Retention: runhistory.Retention{Age: runHistory.Retention, PerCronJob: runHistory.PerCronJob}})
+		historyController, err = runhistory.New(runhistory.Config{Runs: runhistory.ClientRuns{Client: runs}, Informer: factory, Logs: s.runLogs, Clock: s.clock,
+			Retention: runhistory.Retention{Age: s.runHistory.Retention, PerCronJob: s.runHistory.PerCronJob}})
 		if err != nil {
 			return err
 		}
 	}
 	cronCfg := cronjob.Config{
-		Client: first.client, HoldOthers: first.hold, Informer: factory, Clock: clk,
+		Client: first.client, HoldOthers: first.hold, Informer: factory, Clock: s.clock,
 		// The CronJobs' statuses after their Jobs, at a slot (gate-wrapped).
 		StatusClient: client,
 		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: cronjob.Component}),
@@ -323,12 +322,12 @@ func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient
 		cronCfg.Skips = historyController
 	}
 	// A virtual clock does not read the API's creationTimestamps.
-	_, cronCfg.CreatedWhenSeen = clk.(*vclock.Clock)
+	_, cronCfg.CreatedWhenSeen = s.clock.(*vclock.Clock)
 	cronJobController, err := cronjob.New(cronCfg)
 	if err != nil {
 		return err
 	}
-	ttlController, err := ttl.New(ttl.Config{Client: client, Informer: factory, Clock: clk})
+	ttlController, err := ttl.New(ttl.Config{Client: client, Informer: factory, Clock: s.clock})
 	if err != nil {
 		return err
 	}
@@ -344,14 +343,14 @@ func (s *controllerSet) runControllers(ctx context.Context, loopback *restclient
 	if err != nil {
 		return err
 	}
-	nodes := nodelifecycle.New(nodelifecycle.Config{Client: client, Informer: factory, Timing: health.Timing,
+	nodes := nodelifecycle.New(nodelifecycle.Config{Client: client, Informer: factory, Timing: s.nodeHealth.Timing,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: nodelifecycle.Component})})
 	evictions, err := tainteviction.New(tainteviction.Config{Client: client, Informer: factory,
 		Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: tainteviction.Component})})
 	if err != nil {
 		return err
 	}
-	podGC := podgc.New(podgc.Config{Client: client, Informer: factory, Period: health.PodGCPeriod})
+	podGC := podgc.New(podgc.Config{Client: client, Informer: factory, Period: s.nodeHealth.PodGCPeriod})
 	// The collector discovers what to watch; a transient discovery error
 	// is retried, each time on a fresh informer factory.
 	var (

@@ -42,7 +42,8 @@ type Ready struct {
 	// Admin is the admin's client config (bearer token, CA).
 	Admin *restclient.Config
 	// Loopback is the server's own client config (what its controllers
-	// use): the only writer of JobRuns. For tests.
+	// use): the only writer of JobRuns. For tests in the server's process:
+	// it reaches the server in memory, not through its port.
 	Loopback *restclient.Config
 }
 
